@@ -1,0 +1,278 @@
+/**
+ * The WebGPU runtime: everything between "run this WGSL over these buffers" and Dawn.
+ *
+ * - Dispatches are recorded into one open compute pass; nothing is submitted until someone reads a result
+ *   (or a batch grows past `maxDispatchesPerSubmit`), so a training step costs a handful of submits, not one per op.
+ * - Pipelines are compiled once per distinct WGSL source and cached.
+ * - Buffers come from a pool bucketed by size class. A released buffer is parked until the next submit: the
+ *   queue executes submits in order, so once the commands that read it are submitted any later command (or
+ *   `writeBuffer`) that reuses it is ordered after them. Reusing it earlier would let a `writeBuffer` for a new
+ *   tensor overwrite data a recorded-but-unsubmitted dispatch still has to read.
+ * - Per-dispatch parameters are packed into one uniform arena per submit (256-byte slots, one `writeBuffer`).
+ * - `memory()` reports live bytes and buffers so leaks show up in tests.
+ */
+import { acquireDevice } from './webgpu-device.js';
+
+const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we know
+
+function GPUBufferUsageFlags() {
+  // The constants live on a global that Dawn installs; read them lazily so importing this file needs no device.
+  return (globalThis as any).GPUBufferUsage as typeof GPUBufferUsage;
+}
+
+export interface MemoryStats {
+  /** Bytes held by live tensors (rounded up to the pool's size classes). */
+  bytesInUse: number;
+  buffersInUse: number;
+  /** Bytes parked in the pool for reuse. */
+  bytesPooled: number;
+  dispatches: number;
+  submits: number;
+  pipelines: number;
+}
+
+/** A compiled kernel: the WGSL text is the cache key. */
+export interface Kernel {
+  label: string;
+  code: string;
+}
+
+export interface DispatchArgs {
+  /** Storage buffers in binding order 0..n-1, as the WGSL declares them. */
+  buffers: GPUBuffer[];
+  /** Raw 32-bit words of the `Params` uniform (binding n), if the kernel has one. */
+  params?: Uint32Array;
+  workgroups: [number, number?, number?];
+}
+
+/** Size classes: multiples of a quarter of the enclosing power of two, so at most 25% is wasted. */
+export function sizeClass(bytes: number): number {
+  const b = Math.max(256, bytes);
+  const quarter = 2 ** Math.max(6, Math.floor(Math.log2(b)) - 2);
+  return Math.ceil(b / quarter) * quarter;
+}
+
+export class WebGPURuntime {
+  readonly limits: GPUSupportedLimits;
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly pool = new Map<number, GPUBuffer[]>();
+  private parked: GPUBuffer[] = [];
+  private readonly sizes = new WeakMap<GPUBuffer, number>();
+  private uniformArena: GPUBuffer;
+  private readonly uniformStaging: Uint32Array;
+  private uniformSlots = 0;
+  private readonly maxUniformSlots: number;
+  private dispatchesInBatch = 0;
+  private firstError: string | null = null;
+  private currentLabel = '';
+  private stats = { bytesInUse: 0, buffersInUse: 0, bytesPooled: 0, dispatches: 0, submits: 0 };
+
+  /** Flush after this many recorded dispatches, to bound the work (and parked memory) of one submit. */
+  maxDispatchesPerSubmit = 512;
+
+  constructor(
+    /** Dawn's GPU object, held so that Dawn stays alive as long as this runtime (see webgpu-device.ts). */
+    public gpu: GPU | null,
+    readonly device: GPUDevice,
+    readonly adapterInfo: GPUAdapterInfo,
+    readonly features: readonly string[],
+  ) {
+    this.limits = device.limits;
+    this.maxUniformSlots = this.maxDispatchesPerSubmit;
+    this.uniformArena = this.newUniformArena();
+    this.uniformStaging = new Uint32Array((this.maxUniformSlots * UNIFORM_SLOT) / 4);
+    device.addEventListener('uncapturederror', (event) => {
+      const message = (event as GPUUncapturedErrorEvent).error.message;
+      this.firstError ??= `webgpu: ${this.currentLabel ? `kernel "${this.currentLabel}": ` : ''}${message}`;
+    });
+  }
+
+  static async create(): Promise<WebGPURuntime> {
+    const { gpu, device, adapterInfo, features } = await acquireDevice();
+    return new WebGPURuntime(gpu, device, adapterInfo, features);
+  }
+
+  /** Releases the device. Node keeps running while Dawn is alive, so command-line tools call this to exit. */
+  destroy(): void {
+    this.device.destroy();
+    this.gpu = null;
+  }
+
+  get description(): string {
+    const i = this.adapterInfo;
+    return [i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(' ');
+  }
+
+  // ---- buffers -------------------------------------------------------------------------------------------
+
+  /** A storage buffer of at least `byteLength` bytes, from the pool when one of its size class is free. */
+  allocate(byteLength: number): GPUBuffer {
+    const size = sizeClass(byteLength);
+    const free = this.pool.get(size);
+    let buffer = free?.pop();
+    if (buffer) {
+      this.stats.bytesPooled -= size;
+    } else {
+      if (size > this.limits.maxStorageBufferBindingSize) {
+        throw new Error(`webgpu: a buffer of ${byteLength} bytes exceeds this adapter's maxStorageBufferBindingSize (${this.limits.maxStorageBufferBindingSize})`);
+      }
+      const usage = GPUBufferUsageFlags();
+      buffer = this.device.createBuffer({ size, usage: usage.STORAGE | usage.COPY_SRC | usage.COPY_DST });
+      this.sizes.set(buffer, size);
+    }
+    this.stats.bytesInUse += size;
+    this.stats.buffersInUse += 1;
+    return buffer;
+  }
+
+  /** Gives a buffer back; it becomes reusable after the next submit (see the file comment). */
+  release(buffer: GPUBuffer): void {
+    const size = this.sizes.get(buffer)!;
+    this.stats.bytesInUse -= size;
+    this.stats.buffersInUse -= 1;
+    this.parked.push(buffer);
+  }
+
+  upload(data: ArrayBufferView): GPUBuffer {
+    const buffer = this.allocate(data.byteLength);
+    if (data.byteLength > 0) this.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    return buffer;
+  }
+
+  /** Empties the pool (buffers in use are untouched). */
+  trim(): void {
+    this.flush();
+    for (const list of this.pool.values()) for (const b of list) b.destroy();
+    this.pool.clear();
+    this.stats.bytesPooled = 0;
+  }
+
+  memory(): MemoryStats {
+    return { ...this.stats, pipelines: this.pipelines.size };
+  }
+
+  // ---- kernels -------------------------------------------------------------------------------------------
+
+  private pipeline(kernel: Kernel): GPUComputePipeline {
+    let pipeline = this.pipelines.get(kernel.code);
+    if (!pipeline) {
+      const module = this.device.createShaderModule({ label: kernel.label, code: kernel.code });
+      pipeline = this.device.createComputePipeline({ label: kernel.label, layout: 'auto', compute: { module, entryPoint: 'main' } });
+      this.pipelines.set(kernel.code, pipeline);
+    }
+    return pipeline;
+  }
+
+  /** Records one dispatch; nothing runs until the next submit. */
+  dispatch(kernel: Kernel, args: DispatchArgs): void {
+    const [x, y = 1, z = 1] = args.workgroups;
+    if (x === 0 || y === 0 || z === 0) return;
+    const maxDim = this.limits.maxComputeWorkgroupsPerDimension;
+    if (x > maxDim || y > maxDim || z > maxDim) {
+      throw new Error(`webgpu: kernel "${kernel.label}" asks for ${x}×${y}×${z} workgroups; the limit per dimension is ${maxDim}`);
+    }
+    if (this.dispatchesInBatch >= this.maxDispatchesPerSubmit || (args.params && this.uniformSlots >= this.maxUniformSlots)) {
+      this.flush();
+    }
+    const pipeline = this.pipeline(kernel);
+    const entries: GPUBindGroupEntry[] = args.buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
+    if (args.params) {
+      if (args.params.byteLength > UNIFORM_SLOT) throw new Error(`webgpu: kernel "${kernel.label}" has ${args.params.byteLength} bytes of params; at most ${UNIFORM_SLOT}`);
+      const offset = this.uniformSlots * UNIFORM_SLOT;
+      this.uniformStaging.set(args.params, offset / 4);
+      this.uniformSlots += 1;
+      entries.push({ binding: args.buffers.length, resource: { buffer: this.uniformArena, offset, size: Math.max(16, Math.ceil(args.params.byteLength / 16) * 16) } });
+    }
+    this.currentLabel = kernel.label;
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const pass = this.openPass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    this.dispatchesInBatch += 1;
+    this.stats.dispatches += 1;
+  }
+
+  /** Records a buffer-to-buffer copy (ends the open compute pass; the next dispatch opens a new one). */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, byteLength: number): void {
+    if (byteLength === 0) return;
+    this.closePass();
+    this.openEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, byteLength);
+  }
+
+  private openEncoder(): GPUCommandEncoder {
+    this.encoder ??= this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  private openPass(): GPUComputePassEncoder {
+    this.pass ??= this.openEncoder().beginComputePass();
+    return this.pass;
+  }
+
+  private closePass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+
+  private newUniformArena(): GPUBuffer {
+    const usage = GPUBufferUsageFlags().UNIFORM | GPUBufferUsageFlags().COPY_DST;
+    return this.device.createBuffer({ size: this.maxDispatchesPerSubmit * UNIFORM_SLOT, usage });
+  }
+
+  /** Submits everything recorded so far, then returns parked buffers to the pool. */
+  flush(): void {
+    this.closePass();
+    if (this.encoder) {
+      if (this.uniformSlots > 0) {
+        this.device.queue.writeBuffer(this.uniformArena, 0, this.uniformStaging.buffer, 0, this.uniformSlots * UNIFORM_SLOT);
+      }
+      this.device.queue.submit([this.encoder.finish()]);
+      this.encoder = null;
+      this.uniformSlots = 0;
+      this.dispatchesInBatch = 0;
+      this.stats.submits += 1;
+    }
+    for (const buffer of this.parked) {
+      const size = this.sizes.get(buffer)!;
+      let list = this.pool.get(size);
+      if (!list) this.pool.set(size, (list = []));
+      list.push(buffer);
+      this.stats.bytesPooled += size;
+    }
+    this.parked = [];
+    this.throwIfFailed();
+  }
+
+  /** Submits pending work and waits for the GPU to finish it (for benchmarks). */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwIfFailed();
+  }
+
+  /** Copies `byteLength` bytes of a buffer back to the CPU. Submits all pending work first. */
+  async read(buffer: GPUBuffer, byteLength: number): Promise<ArrayBuffer> {
+    if (byteLength === 0) return new ArrayBuffer(0);
+    const size = Math.ceil(byteLength / 4) * 4;
+    const staging = this.device.createBuffer({ size, usage: GPUBufferUsageFlags().MAP_READ | GPUBufferUsageFlags().COPY_DST });
+    this.copy(buffer, 0, staging, 0, size);
+    this.flush();
+    await staging.mapAsync((globalThis as any).GPUMapMode.READ);
+    const out = staging.getMappedRange().slice(0, byteLength);
+    staging.unmap();
+    staging.destroy();
+    this.throwIfFailed();
+    return out;
+  }
+
+  private throwIfFailed(): void {
+    if (this.firstError) {
+      const message = this.firstError;
+      this.firstError = null;
+      throw new Error(message);
+    }
+  }
+}

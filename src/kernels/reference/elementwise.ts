@@ -1,0 +1,62 @@
+/** Reference elementwise kernels: the definitions the WGSL template is tested against. */
+import { BINARY, UNARY, type BinaryOp, type UnaryOp } from '../elementwise-ops.js';
+import { typedArrayFor, type DType, type TypedArray } from '../../tensor/dtype.js';
+import { broadcastStrides, sizeOf, stridesOf, type Shape } from '../../tensor/shape.js';
+
+export function unary(op: UnaryOp, x: TypedArray, dtype: DType): TypedArray {
+  const f = UNARY[op].cpu;
+  const out = typedArrayFor(dtype, x.length);
+  for (let i = 0; i < x.length; i++) out[i] = f(x[i]);
+  return out;
+}
+
+/**
+ * Walks the output in row-major order and, for each operand, the flat index it reads: broadcast dimensions
+ * have stride 0. `visit(outIndex, operandIndices)` is called once per output element.
+ */
+export function forEachBroadcast(outShape: Shape, operandShapes: Shape[], visit: (i: number, idx: number[]) => void): void {
+  const rank = outShape.length;
+  const strides = operandShapes.map((s) => broadcastStrides(s, outShape));
+  const coord = new Array<number>(rank).fill(0);
+  const idx = operandShapes.map(() => 0);
+  const n = sizeOf(outShape);
+  for (let i = 0; i < n; i++) {
+    visit(i, idx);
+    for (let d = rank - 1; d >= 0; d--) {
+      coord[d] += 1;
+      for (let k = 0; k < idx.length; k++) idx[k] += strides[k][d];
+      if (coord[d] < outShape[d]) break;
+      for (let k = 0; k < idx.length; k++) idx[k] -= strides[k][d] * outShape[d];
+      coord[d] = 0;
+    }
+  }
+}
+
+export function binary(op: BinaryOp, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, outShape: Shape, dtype: DType): TypedArray {
+  const f = BINARY[op].cpu;
+  const out = typedArrayFor(dtype, sizeOf(outShape));
+  forEachBroadcast(outShape, [aShape, bShape], (i, [ia, ib]) => {
+    out[i] = f(a[ia], b[ib]);
+  });
+  return out;
+}
+
+export function where(
+  cond: TypedArray, condShape: Shape, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, outShape: Shape, dtype: DType,
+): TypedArray {
+  const out = typedArrayFor(dtype, sizeOf(outShape));
+  forEachBroadcast(outShape, [condShape, aShape, bShape], (i, [ic, ia, ib]) => {
+    out[i] = cond[ic] !== 0 ? a[ia] : b[ib];
+  });
+  return out;
+}
+
+export function cast(x: TypedArray, dtype: DType): TypedArray {
+  const out = typedArrayFor(dtype, x.length);
+  // Float → int truncates toward zero, as WGSL's i32(f) and NumPy's astype do.
+  if (dtype === 'int32' || dtype === 'uint32') for (let i = 0; i < x.length; i++) out[i] = Math.trunc(x[i]);
+  else out.set(x);
+  return out;
+}
+
+export { stridesOf };

@@ -1,0 +1,77 @@
+/**
+ * Shared pieces of every WGSL kernel: packing the `Params` uniform, spreading a 1-D problem over a 2-D grid of
+ * workgroups (one dimension stops at 65535), and per-dimension shape metadata for strided indexing.
+ */
+import { wgslType, type DType } from '../../tensor/dtype.js';
+
+/** The largest rank the strided kernels index (8 values in two vec4s). */
+export const MAX_RANK = 8;
+
+/** Writes 32-bit params in the order the kernel's `struct Params` declares them. */
+export class ParamWriter {
+  private readonly words: number[] = [];
+  private readonly view = new DataView(new ArrayBuffer(4));
+
+  u32(...values: number[]): this {
+    for (const v of values) this.words.push(v >>> 0);
+    return this;
+  }
+
+  i32(...values: number[]): this {
+    for (const v of values) this.words.push((v | 0) >>> 0);
+    return this;
+  }
+
+  f32(...values: number[]): this {
+    for (const v of values) {
+      this.view.setFloat32(0, v, true);
+      this.words.push(this.view.getUint32(0, true));
+    }
+    return this;
+  }
+
+  /** A per-dimension array padded to MAX_RANK, matching `array<vec4<u32>, 2>` (i32 values bitcast). */
+  dims(values: readonly number[]): this {
+    if (values.length > MAX_RANK) throw new Error(`webgpu: rank ${values.length} exceeds the supported maximum of ${MAX_RANK}`);
+    for (let d = 0; d < MAX_RANK; d++) this.words.push((values[d] ?? 0) >>> 0);
+    return this;
+  }
+
+  /** Pads to a multiple of 4 words, so that the next field (or the struct end) is 16-byte aligned. */
+  align16(): this {
+    while (this.words.length % 4 !== 0) this.words.push(0);
+    return this;
+  }
+
+  finish(): Uint32Array {
+    this.align16();
+    return Uint32Array.from(this.words);
+  }
+}
+
+/** WGSL for a `dims` field: `array<vec4<u32>, 2>`, read with `dim(p.field, d)`. */
+export const DIMS_TYPE = 'array<vec4<u32>, 2>';
+
+/** Reads element d of a dims field of the uniform `p`. */
+export const dimAt = (field: string, d: string): string => `p.${field}[(${d}) / 4u][(${d}) % 4u]`;
+
+export const WORKGROUP_1D = 256;
+
+/** Workgroup counts covering n invocations of a 256-wide 1-D kernel, folded into 2-D past the per-dimension limit. */
+export function grid1d(n: number, perGroup = WORKGROUP_1D, maxPerDim = 65535): [number, number] {
+  const groups = Math.ceil(n / perGroup);
+  if (groups <= maxPerDim) return [groups, 1];
+  const x = maxPerDim;
+  return [x, Math.ceil(groups / x)];
+}
+
+/** The entry point header for 1-D kernels; the body sees `i`, the flat invocation index. */
+export const MAIN_1D = `@compute @workgroup_size(${WORKGROUP_1D})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * ${WORKGROUP_1D}u + lid;`;
+
+export const storage = (binding: number, name: string, dtype: DType, write = false): string =>
+  `@group(0) @binding(${binding}) var<storage, ${write ? 'read_write' : 'read'}> ${name}: array<${wgslType(dtype)}>;`;
+
+export const uniform = (binding: number): string => `@group(0) @binding(${binding}) var<uniform> p: Params;`;

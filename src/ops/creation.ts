@@ -1,0 +1,129 @@
+/** Creating tensors: from data, constant fills, ranges and seeded random values, on either device. */
+import { backendFor } from '../backend/index.js';
+import { dtypeOf, isFloat, toTypedArray, typedArrayFor, type DType, type TypedArray } from '../tensor/dtype.js';
+import { defaultRandom, type Random } from '../tensor/random.js';
+import { checkShape, shapeStr, sizeOf, type Shape } from '../tensor/shape.js';
+import type { Device } from '../tensor/storage.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+export interface CreateOptions {
+  dtype?: DType;
+  device?: Device;
+  requiresGrad?: boolean;
+}
+
+let defaultDevice: Device = 'cpu';
+
+/** The device tensors are created on when none is named ('cpu' until changed). */
+export function setDefaultDevice(device: Device): void {
+  defaultDevice = device;
+}
+
+export const getDefaultDevice = (): Device => defaultDevice;
+
+type Nested = number | Nested[];
+
+function flatten(values: Nested, shape: number[], depth = 0, out: number[] = []): number[] {
+  if (typeof values === 'number') {
+    if (depth !== shape.length && shape.length > 0) throw new Error('tensor: ragged nested array');
+    out.push(values);
+    return out;
+  }
+  if (shape.length === depth) shape.push(values.length);
+  else if (shape[depth] !== values.length) throw new Error(`tensor: ragged nested array (length ${values.length} where ${shape[depth]} was seen)`);
+  for (const v of values) flatten(v, shape, depth + 1, out);
+  return out;
+}
+
+function finish(data: TypedArray, shape: Shape, dtype: DType, options: CreateOptions, op: string): Tensor {
+  const t = backendFor(options.device ?? defaultDevice).fromArray(data, shape, dtype, op);
+  if (options.requiresGrad) {
+    if (!isFloat(dtype)) throw new Error(`${op}: only floating-point tensors can require gradients (dtype ${dtype})`);
+    t.requiresGrad = true;
+  }
+  return t;
+}
+
+/**
+ * A tensor from nested arrays or a flat typed array (with `shape`). The dtype defaults to the typed array's,
+ * or float32 for plain numbers.
+ */
+export function tensor(values: Nested | TypedArray, shapeOrOptions?: Shape | CreateOptions, options: CreateOptions = {}): Tensor {
+  let shape: number[];
+  let flat: ArrayLike<number>;
+  if (Array.isArray(shapeOrOptions)) {
+    shape = [...shapeOrOptions];
+  } else {
+    options = (shapeOrOptions as CreateOptions | undefined) ?? options;
+    shape = [];
+  }
+  const typed = ArrayBuffer.isView(values);
+  if (typed) {
+    flat = values as TypedArray;
+    if (!Array.isArray(shapeOrOptions)) shape = [flat.length];
+  } else {
+    const inferred: number[] = [];
+    flat = flatten(values as Nested, inferred);
+    if (!Array.isArray(shapeOrOptions)) shape = inferred;
+  }
+  checkShape('tensor', shape);
+  if (sizeOf(shape) !== flat.length) {
+    throw new Error(`tensor: ${flat.length} values do not fill shape ${shapeStr(shape)} (${sizeOf(shape)} elements)`);
+  }
+  const dtype = options.dtype ?? (typed ? dtypeOf(values as TypedArray) : 'float32');
+  return finish(toTypedArray(dtype, flat), shape, dtype, options, 'tensor');
+}
+
+export function full(shape: Shape, value: number, options: CreateOptions = {}): Tensor {
+  checkShape('full', shape);
+  const dtype = options.dtype ?? 'float32';
+  const data = typedArrayFor(dtype, sizeOf(shape));
+  data.fill(value);
+  return finish(data, shape, dtype, options, 'full');
+}
+
+export const zeros = (shape: Shape, options: CreateOptions = {}): Tensor => full(shape, 0, options);
+export const ones = (shape: Shape, options: CreateOptions = {}): Tensor => full(shape, 1, options);
+
+const like = (t: Tensor, options: CreateOptions): CreateOptions => ({ dtype: t.dtype, device: t.device, ...options });
+export const zerosLike = (t: Tensor, options: CreateOptions = {}): Tensor => full(t.shape, 0, like(t, options));
+export const onesLike = (t: Tensor, options: CreateOptions = {}): Tensor => full(t.shape, 1, like(t, options));
+export const fullLike = (t: Tensor, value: number, options: CreateOptions = {}): Tensor => full(t.shape, value, like(t, options));
+
+/** [start, start+step, ...) up to `end` (exclusive), as NumPy's arange. */
+export function arange(start: number, end?: number, step = 1, options: CreateOptions = {}): Tensor {
+  if (end === undefined) [start, end] = [0, start];
+  if (step === 0) throw new Error('arange: step must not be 0');
+  const n = Math.max(0, Math.ceil((end - start) / step));
+  const dtype = options.dtype ?? (Number.isInteger(start) && Number.isInteger(step) ? 'int32' : 'float32');
+  const data = typedArrayFor(dtype, n);
+  for (let i = 0; i < n; i++) data[i] = start + i * step;
+  return finish(data, [n], dtype, options, 'arange');
+}
+
+export interface RandomOptions extends CreateOptions {
+  random?: Random;
+}
+
+/** Standard normal samples (mean 0, std 1) from a seeded generator. */
+export function randn(shape: Shape, options: RandomOptions = {}): Tensor {
+  const random = options.random ?? defaultRandom();
+  const dtype = options.dtype ?? 'float32';
+  const data = typedArrayFor(dtype, sizeOf(shape));
+  for (let i = 0; i < data.length; i++) data[i] = random.normal();
+  return finish(data, shape, dtype, options, 'randn');
+}
+
+/** Uniform samples in [low, high). */
+export function rand(shape: Shape, options: RandomOptions & { low?: number; high?: number } = {}): Tensor {
+  const random = options.random ?? defaultRandom();
+  const dtype = options.dtype ?? 'float32';
+  const data = typedArrayFor(dtype, sizeOf(shape));
+  for (let i = 0; i < data.length; i++) data[i] = random.uniform(options.low ?? 0, options.high ?? 1);
+  return finish(data, shape, dtype, options, 'rand');
+}
+
+/** A one-element tensor on the same device and dtype as `like` (how ops accept plain numbers). */
+export function scalarLike(value: number, like: Tensor): Tensor {
+  return full([], value, { dtype: like.dtype, device: like.device });
+}

@@ -1,0 +1,101 @@
+/**
+ * Elementwise ops with NumPy broadcasting, and their gradients. A gradient flowing into a broadcast operand is
+ * summed back to the operand's shape (`sumTo`). Plain numbers are accepted wherever a tensor is, and take the
+ * other operand's dtype and device.
+ */
+import { BINARY, UNARY, type BinaryOp, type UnaryOp } from '../kernels/elementwise-ops.js';
+import { isFloat, type DType } from '../tensor/dtype.js';
+import { broadcastShapes } from '../tensor/shape.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { scalarLike } from './creation.js';
+import { record } from './record.js';
+import { sumTo } from './reduce.js';
+
+export type Operand = Tensor | number;
+
+function checkDtypes(op: string, a: Tensor, b: Tensor): DType {
+  if (a.dtype !== b.dtype) throw new Error(`${op}: dtypes differ (${a.dtype} and ${b.dtype}); cast one with \`cast\``);
+  return a.dtype;
+}
+
+function operands(op: string, a: Operand, b: Operand): [Tensor, Tensor] {
+  if (typeof a === 'number' && typeof b === 'number') throw new Error(`${op}: at least one operand must be a tensor`);
+  const ta = typeof a === 'number' ? scalarLike(a, b as Tensor) : a;
+  const tb = typeof b === 'number' ? scalarLike(b, ta) : b;
+  return [ta, tb];
+}
+
+function binary(op: BinaryOp, a: Operand, b: Operand, grads?: (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => [Tensor | null, Tensor | null]): Tensor {
+  const [ta, tb] = operands(op, a, b);
+  const dtype = checkDtypes(op, ta, tb);
+  if (!BINARY[op].integer && !isFloat(dtype)) throw new Error(`${op}: needs a floating-point dtype, got ${dtype}`);
+  const outShape = broadcastShapes(op, ta.shape, tb.shape);
+  return record(op, [ta, tb], (be) => be.binary(op, ta, tb, outShape, dtype), (g, out) => {
+    if (!grads) return [null, null];
+    const [ga, gb] = grads(g, ta, tb, out);
+    return [ga && sumTo(ga, ta.shape), gb && sumTo(gb, tb.shape)];
+  });
+}
+
+function unary(op: UnaryOp, x: Tensor, grad?: (g: Tensor, x: Tensor, out: Tensor) => Tensor): Tensor {
+  if (!UNARY[op].integer && !isFloat(x.dtype)) throw new Error(`${op}: needs a floating-point dtype, got ${x.dtype}`);
+  return record(op, [x], (be) => be.unary(op, x), (g, out) => [grad ? grad(g, x, out) : null]);
+}
+
+export const add = (a: Operand, b: Operand): Tensor => binary('add', a, b, (g) => [g, g]);
+export const sub = (a: Operand, b: Operand): Tensor => binary('sub', a, b, (g) => [g, neg(g)]);
+export const mul = (a: Operand, b: Operand): Tensor => binary('mul', a, b, (g, a, b) => [mul(g, b), mul(g, a)]);
+/** d(a/b)/db = −a/b² = −out/b. */
+export const div = (a: Operand, b: Operand): Tensor =>
+  binary('div', a, b, (g, _a, b, out) => [div(g, b), neg(mul(g, div(out, b)))]);
+/** d(aᵇ)/da = b·aᵇ⁻¹; d(aᵇ)/db = aᵇ·ln a (only meaningful for a > 0). */
+export const pow = (a: Operand, b: Operand): Tensor =>
+  binary('pow', a, b, (g, a, b, out) => [mul(g, mul(b, pow(a, sub(b, 1)))), mul(g, mul(out, log(a)))]);
+/** Ties send the whole gradient to `a`. */
+export const maximum = (a: Operand, b: Operand): Tensor =>
+  binary('maximum', a, b, (g, a, b) => [mul(g, ge(a, b)), mul(g, lt(a, b))]);
+export const minimum = (a: Operand, b: Operand): Tensor =>
+  binary('minimum', a, b, (g, a, b) => [mul(g, le(a, b)), mul(g, gt(a, b))]);
+
+// Comparisons return 0/1 in the operands' dtype and have no gradient.
+export const gt = (a: Operand, b: Operand): Tensor => binary('gt', a, b);
+export const ge = (a: Operand, b: Operand): Tensor => binary('ge', a, b);
+export const lt = (a: Operand, b: Operand): Tensor => binary('lt', a, b);
+export const le = (a: Operand, b: Operand): Tensor => binary('le', a, b);
+export const eq = (a: Operand, b: Operand): Tensor => binary('eq', a, b);
+export const ne = (a: Operand, b: Operand): Tensor => binary('ne', a, b);
+
+export const neg = (x: Tensor): Tensor => unary('neg', x, (g) => neg(g));
+export const exp = (x: Tensor): Tensor => unary('exp', x, (g, _x, out) => mul(g, out));
+export const log = (x: Tensor): Tensor => unary('log', x, (g, x) => div(g, x));
+export const sqrt = (x: Tensor): Tensor => unary('sqrt', x, (g, _x, out) => div(g, mul(out, 2)));
+export const abs = (x: Tensor): Tensor => unary('abs', x, (g, x) => mul(g, sign(x)));
+export const relu = (x: Tensor): Tensor => unary('relu', x, (g, x) => mul(g, step(x)));
+export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x, (g, _x, s) => mul(g, mul(s, sub(1, s))));
+export const tanh = (x: Tensor): Tensor => unary('tanh', x, (g, _x, t) => mul(g, sub(1, mul(t, t))));
+// Piecewise-constant: zero gradient, so none is recorded.
+export const sign = (x: Tensor): Tensor => unary('sign', x);
+export const floor = (x: Tensor): Tensor => unary('floor', x);
+export const round = (x: Tensor): Tensor => unary('round', x);
+/** 1 where x > 0, else 0. */
+export const step = (x: Tensor): Tensor => unary('step', x);
+
+export const square = (x: Tensor): Tensor => mul(x, x);
+export const clamp = (x: Tensor, low: number, high: number): Tensor => minimum(maximum(x, low), high);
+
+/** cond ? a : b elementwise (cond nonzero means true), broadcasting all three. */
+export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
+  const [ta, tb] = operands('where', a, b);
+  checkDtypes('where', ta, tb);
+  const outShape = broadcastShapes('where', broadcastShapes('where', cond.shape, ta.shape), tb.shape);
+  return record('where', [cond, ta, tb], (be) => be.where(cond, ta, tb, outShape), (g) => {
+    const zero = scalarLike(0, g);
+    return [null, sumTo(where(cond, g, zero), ta.shape), sumTo(where(cond, zero, g), tb.shape)];
+  });
+}
+
+/** Converts the dtype. The gradient passes through between float types. */
+export function cast(x: Tensor, dtype: DType): Tensor {
+  if (x.dtype === dtype) return add(x, 0);
+  return record('cast', [x], (be) => be.cast(x, dtype), (g) => [isFloat(dtype) ? cast(g, x.dtype) : null]);
+}

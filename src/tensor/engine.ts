@@ -1,0 +1,83 @@
+/**
+ * Process-wide engine state: the WebGPU runtime (once initialised), the tidy-scope stack, the no-grad switch and
+ * the opt-in NaN check. Kept in one small module so that every other file can import it without cycles.
+ */
+import { WebGPURuntime } from '../backend/webgpu-runtime.js';
+import type { Tensor } from './tensor.js';
+
+let runtime: WebGPURuntime | null = null;
+let runtimePromise: Promise<WebGPURuntime> | null = null;
+
+/** Acquires the GPU through Dawn. Idempotent; must be awaited before creating tensors on 'webgpu'. */
+export function initWebGPU(): Promise<WebGPURuntime> {
+  runtimePromise ??= WebGPURuntime.create().then((r) => (runtime = r));
+  return runtimePromise;
+}
+
+export function webgpu(): WebGPURuntime {
+  if (!runtime) throw new Error("webgpu: the device is not initialised; `await initWebGPU()` before using device 'webgpu'");
+  return runtime;
+}
+
+export const hasWebGPU = (): boolean => runtime !== null;
+
+// ---- scopes -------------------------------------------------------------------------------------------------
+
+const scopes: Set<Tensor>[] = [];
+
+export function trackInScope(t: Tensor): void {
+  scopes[scopes.length - 1]?.add(t);
+}
+
+export function untrackFromScopes(t: Tensor): void {
+  for (const scope of scopes) scope.delete(t);
+}
+
+export function pushScope(): void {
+  scopes.push(new Set());
+}
+
+/** Closes the innermost scope: disposes what it tracked except `keep`, which moves to the enclosing scope. */
+export function popScope(keep: Set<Tensor>): void {
+  const scope = scopes.pop()!;
+  for (const t of scope) {
+    if (keep.has(t)) trackInScope(t);
+    else t.dispose();
+  }
+}
+
+// ---- autograd switch ------------------------------------------------------------------------------------------
+
+let gradDisabled = 0;
+
+export const gradEnabled = (): boolean => gradDisabled === 0;
+
+export function withGradDisabled<T>(fn: () => T): T {
+  gradDisabled += 1;
+  try {
+    return fn();
+  } finally {
+    gradDisabled -= 1;
+  }
+}
+
+export function withGradEnabled<T>(fn: () => T): T {
+  const saved = gradDisabled;
+  gradDisabled = 0;
+  try {
+    return fn();
+  } finally {
+    gradDisabled = saved;
+  }
+}
+
+// ---- debugging ------------------------------------------------------------------------------------------------
+
+let nanCheck = false;
+
+/** When on, reading a float tensor that holds NaN or ±Inf throws, naming the op that produced it. */
+export function setNanCheck(on: boolean): void {
+  nanCheck = on;
+}
+
+export const nanCheckEnabled = (): boolean => nanCheck;

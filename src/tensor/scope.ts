@@ -1,0 +1,53 @@
+/**
+ * Memory management for GPU tensors, which the garbage collector cannot see.
+ *
+ * `tidy(fn)` disposes every tensor created while `fn` runs, except those it returns (anywhere inside an array
+ * or object) and those passed to `keep`. Scopes nest. `memory()` reports the GPU pool, so a test can check that
+ * a training step returns to where it started.
+ */
+import { hasWebGPU, popScope, pushScope, untrackFromScopes, webgpu } from './engine.js';
+import { Tensor } from './tensor.js';
+import type { MemoryStats } from '../backend/webgpu-runtime.js';
+
+function collectTensors(value: unknown, into: Set<Tensor>, seen = new Set<unknown>()): Set<Tensor> {
+  if (value instanceof Tensor) into.add(value);
+  else if (value && typeof value === 'object' && !seen.has(value)) {
+    seen.add(value);
+    for (const v of Object.values(value)) collectTensors(v, into, seen);
+  }
+  return into;
+}
+
+export function tidy<T>(fn: () => T): T {
+  pushScope();
+  let result: T;
+  try {
+    result = fn();
+  } catch (error) {
+    popScope(new Set());
+    throw error;
+  }
+  if (result instanceof Promise) {
+    popScope(new Set());
+    throw new Error('tidy: the function returned a Promise; tidy scopes are synchronous (await outside, or dispose by hand)');
+  }
+  popScope(collectTensors(result, new Set()));
+  return result;
+}
+
+/** Takes a tensor out of every enclosing tidy scope: the caller now disposes it. */
+export function keep<T extends Tensor>(t: T): T {
+  untrackFromScopes(t);
+  return t;
+}
+
+export function dispose(value: unknown): void {
+  for (const t of collectTensors(value, new Set())) t.dispose();
+}
+
+const NO_GPU: MemoryStats = { bytesInUse: 0, buffersInUse: 0, bytesPooled: 0, dispatches: 0, submits: 0, pipelines: 0 };
+
+/** GPU memory and dispatch counters (zeros before WebGPU is initialised). */
+export function memory(): MemoryStats {
+  return hasWebGPU() ? webgpu().memory() : { ...NO_GPU };
+}

@@ -1,0 +1,129 @@
+/**
+ * The Tensor: a shape, a dtype, a device and reference-counted storage, plus the autograd fields.
+ *
+ * Tensors are always contiguous and row-major. Ops that only reinterpret the shape (`reshape`) share storage;
+ * everything else (permute, slice, pad, ...) writes a new tensor. That keeps every kernel simple — one index
+ * formula, no stride bookkeeping — at the price of a copy where a view would do.
+ *
+ * GPU memory is not garbage-collected: call `dispose()`, or create tensors inside `tidy()`.
+ */
+import { bytesPerElement, isFloat, typedArrayFor, type DType, type TypedArray } from './dtype.js';
+import { nanCheckEnabled, trackInScope, untrackFromScopes, webgpu } from './engine.js';
+import { shapeStr, sizeOf, type Shape } from './shape.js';
+import { Storage, type Device } from './storage.js';
+import { backward } from '../autograd/backward.js';
+
+/** How a tensor was made, for reverse-mode differentiation. */
+export interface GradFn {
+  /** The op's name, for error messages. */
+  readonly op: string;
+  readonly inputs: readonly Tensor[];
+  /** Maps the gradient of the output to the gradients of `inputs` (null where an input needs none). */
+  readonly backward: (grad: Tensor) => (Tensor | null)[];
+}
+
+let nextId = 1;
+
+export class Tensor {
+  readonly id = nextId++;
+  readonly shape: readonly number[];
+  readonly size: number;
+  private store: Storage | null;
+  /** Set on leaves by the user (parameters); propagated to results of ops on such tensors. */
+  requiresGrad = false;
+  grad: Tensor | null = null;
+  gradFn: GradFn | null = null;
+
+  constructor(
+    storage: Storage,
+    shape: Shape,
+    readonly dtype: DType,
+    /** The op that produced this tensor, for error messages. */
+    readonly op = 'tensor',
+  ) {
+    this.store = storage;
+    this.shape = Object.freeze([...shape]);
+    this.size = sizeOf(shape);
+    trackInScope(this);
+  }
+
+  get device(): Device {
+    return this.storage().device;
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  get disposed(): boolean {
+    return this.store === null;
+  }
+
+  /** The storage, or an error naming the op that tried to use a disposed tensor. */
+  storage(usedBy = 'use'): Storage {
+    if (!this.store) throw new Error(`${usedBy}: tensor #${this.id} (${this.op}, shape ${shapeStr(this.shape)}) was already disposed`);
+    return this.store;
+  }
+
+  get byteLength(): number {
+    return this.size * bytesPerElement(this.dtype);
+  }
+
+  dispose(): void {
+    if (!this.store) return;
+    this.store.release();
+    this.store = null;
+    untrackFromScopes(this);
+  }
+
+  /** Copies the data to the CPU. Submits pending GPU work; the only synchronisation point of the engine. */
+  async toArray(): Promise<TypedArray> {
+    const storage = this.storage('toArray');
+    let out: TypedArray;
+    if (storage.device === 'cpu') {
+      out = storage.data.slice();
+    } else {
+      const bytes = await webgpu().read(storage.buffer, this.byteLength);
+      out = typedArrayFor(this.dtype, 0);
+      out = new (out.constructor as new (b: ArrayBuffer) => TypedArray)(bytes);
+    }
+    if (nanCheckEnabled()) checkFinite(this, out);
+    return out;
+  }
+
+  /** Synchronous read, for CPU tensors only (tests and reference code). */
+  toArraySync(): TypedArray {
+    const storage = this.storage('toArraySync');
+    if (storage.device !== 'cpu') throw new Error(`toArraySync: tensor is on '${storage.device}'; use \`await tensor.toArray()\``);
+    const out = storage.data.slice();
+    if (nanCheckEnabled()) checkFinite(this, out);
+    return out;
+  }
+
+  /** The single value of a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new Error(`item: expected a tensor with one element, got shape ${shapeStr(this.shape)}`);
+    return (await this.toArray())[0];
+  }
+
+  /**
+   * Reverse-mode differentiation from this tensor. `seed` defaults to ones for a one-element tensor.
+   * With `createGraph`, the gradients are themselves differentiable (double backward).
+   */
+  backward(seed?: Tensor, options: { createGraph?: boolean } = {}): void {
+    backward(this, seed, options.createGraph ?? false);
+  }
+
+  toString(): string {
+    return `Tensor(${shapeStr(this.shape)}, ${this.dtype}, ${this.store ? this.store.device : 'disposed'}, ${this.op})`;
+  }
+}
+
+function checkFinite(t: Tensor, data: TypedArray): void {
+  if (!isFloat(t.dtype)) return;
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) {
+      throw new Error(`nan check: tensor from op '${t.op}' (shape ${shapeStr(t.shape)}) holds ${data[i]} at flat index ${i}`);
+    }
+  }
+}
