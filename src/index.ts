@@ -6,7 +6,7 @@ export type { Device } from './tensor/storage.js';
 export { Random, manualSeed } from './tensor/random.js';
 export { initWebGPU, webgpu, setNanCheck } from './tensor/engine.js';
 export { tidy, keep, dispose, memory } from './tensor/scope.js';
-export { noGrad, detach } from './autograd/index.js';
+export { noGrad, detach, grad } from './autograd/index.js';
 export * from './ops/creation.js';
 export * from './ops/elementwise.js';
 export * from './ops/reduce.js';

@@ -38,7 +38,26 @@ function topologicalOrder(root: Tensor): Tensor[] {
   return order.reverse();
 }
 
+/** `root.backward()`: accumulates into the `.grad` of every leaf that requires one. */
 export function backward(root: Tensor, seed: Tensor | undefined, createGraph: boolean): void {
+  propagate(root, seed, createGraph, null);
+}
+
+/**
+ * Gradients of `root` with respect to `inputs`, returned rather than accumulated (torch.autograd.grad).
+ * Inputs that `root` does not depend on get null. With `createGraph` the results are differentiable.
+ */
+export function grad(root: Tensor, inputs: Tensor[], options: { seed?: Tensor; createGraph?: boolean } = {}): (Tensor | null)[] {
+  const wanted = new Map<Tensor, Tensor | null>(inputs.map((t) => [t, null]));
+  propagate(root, options.seed, options.createGraph ?? false, wanted);
+  return inputs.map((t) => wanted.get(t) ?? null);
+}
+
+/**
+ * The backward pass. With `wanted` null, leaf gradients accumulate into `.grad`; otherwise the gradients of
+ * the wanted tensors are stored in the map (and propagation still continues past them to other wanted ones).
+ */
+function propagate(root: Tensor, seed: Tensor | undefined, createGraph: boolean, wanted: Map<Tensor, Tensor | null> | null): void {
   if (!root.requiresGrad) {
     throw new Error(`backward: tensor (${root.op}, shape ${shapeStr(root.shape)}) does not require grad; no parameter it depends on has requiresGrad`);
   }
@@ -67,8 +86,13 @@ export function backward(root: Tensor, seed: Tensor | undefined, createGraph: bo
     const g = grads.get(node);
     if (!g) continue;
     grads.delete(node);
+    if (wanted?.has(node)) {
+      const own = run(() => add(g, 0));
+      untrackFromScopes(own);
+      wanted.set(node, own);
+    }
     if (!node.gradFn) {
-      accumulateLeaf(node, g, run);
+      if (!wanted) accumulateLeaf(node, g, run);
       drop(g);
       continue;
     }

@@ -1,0 +1,130 @@
+// Every differentiable engine op: autograd against central finite differences in float64 on the CPU,
+// double backward for elementwise ops and matmul, and gradient accumulation semantics.
+import { describe, expect, test } from 'vitest';
+import * as T from '../src/index.js';
+import { valuesFor } from './arbitraries.js';
+import { expectClose, gradcheck } from './util.js';
+
+const f64 = (shape: number[], seed: number, min = -2, max = 2) =>
+  T.tensor(Float64Array.from(valuesFor(shape, seed, min, max)), shape, { dtype: 'float64', requiresGrad: true });
+
+/** A fixed random projection turns any output into the scalar the gradcheck differentiates. */
+const project = (y: T.Tensor) => T.sum(T.mul(y, T.tensor(Float64Array.from(valuesFor(y.shape, 99)), y.shape, { dtype: 'float64' })));
+
+describe('gradcheck (float64, central differences)', () => {
+  const unary: [string, (x: T.Tensor) => T.Tensor, number?][] = [
+    ['neg', T.neg], ['exp', T.exp], ['log', T.log, 0.2], ['sqrt', T.sqrt, 0.2], ['abs', T.abs], ['relu', T.relu],
+    ['sigmoid', T.sigmoid], ['tanh', T.tanh], ['square', T.square], ['clamp', (x) => T.clamp(x, -0.5, 0.7)],
+  ];
+  for (const [name, f, min] of unary) {
+    test(name, () => {
+      // Inputs avoid the kinks of abs/relu/clamp: finite differences are meaningless there.
+      const x = f64([3, 4], name.length, min ?? -2, 2);
+      const data = x.storage().data;
+      for (let i = 0; i < data.length; i++) if (Math.abs(Math.abs(data[i]) - 0.6) < 0.1 || Math.abs(data[i]) < 0.05) data[i] += 0.15;
+      gradcheck((x) => project(f(x)), [x]);
+    });
+  }
+
+  const binary: [string, (a: T.Tensor, b: T.Tensor) => T.Tensor][] = [
+    ['add', T.add], ['sub', T.sub], ['mul', T.mul], ['div', T.div], ['pow', T.pow], ['maximum', T.maximum], ['minimum', T.minimum],
+  ];
+  for (const [name, f] of binary) {
+    test(`${name} with broadcasting`, () => {
+      const a = f64([2, 3, 4], 1, name === 'pow' || name === 'div' ? 0.5 : -2, 2);
+      const b = f64([3, 1], 2, name === 'div' ? 0.5 : -2, 2);
+      gradcheck((a, b) => project(f(a, b)), [a, b]);
+    });
+  }
+
+  test('where', () => gradcheck((a, b) => project(T.where(T.gt(a, 0), a, b)), [f64([3, 4], 3), f64([4], 4)]));
+  test('sum / mean / max / min over axes', () => {
+    gradcheck((x) => project(T.sum(x, [0, 2])), [f64([2, 3, 4], 5)]);
+    gradcheck((x) => project(T.mean(x, 1, { keepdims: true })), [f64([2, 3, 4], 6)]);
+    gradcheck((x) => project(T.max(x, [1])), [f64([2, 3, 4], 7)]);
+    gradcheck((x) => project(T.min(x)), [f64([2, 3, 4], 8)]);
+  });
+  test('reshape / permute / transpose / flip', () => {
+    gradcheck((x) => project(T.permute(T.reshape(x, [4, 3, 2]), [2, 0, 1])), [f64([2, 3, 4], 9)]);
+    gradcheck((x) => project(T.flip(T.transpose(x), [0])), [f64([3, 5], 10)]);
+  });
+  test('pad / slice / narrow', () => {
+    gradcheck((x) => project(T.pad(x, [[1, 2], [0, 1]], 3)), [f64([3, 4], 11)]);
+    gradcheck((x) => project(T.slice(x, [[1, 3], [-3, -1]])), [f64([4, 5], 12)]);
+  });
+  test('concat / stack / broadcastTo', () => {
+    gradcheck((a, b) => project(T.concat([a, b, a], 1)), [f64([2, 3], 13), f64([2, 2], 14)]);
+    gradcheck((a, b) => project(T.stack([a, b], 0)), [f64([2, 3], 15), f64([2, 3], 16)]);
+    gradcheck((a) => project(T.broadcastTo(a, [4, 2, 3])), [f64([2, 1], 17)]);
+  });
+  test('indexSelect with repeated indices', () => {
+    const index = T.tensor([2, 0, 2, 1], { dtype: 'int32' });
+    gradcheck((x) => project(T.indexSelect(x, 1, index)), [f64([2, 3, 2], 18)]);
+  });
+  test('matmul, all transpose combinations, batch broadcasting', () => {
+    for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
+      const a = f64(transA ? [2, 4, 3] : [2, 3, 4], 19);
+      const b = f64(transB ? [5, 4] : [4, 5], 20);
+      gradcheck((a, b) => project(T.matmul(a, b, { transA, transB })), [a, b]);
+    }
+  });
+  test('cast between float types passes the gradient', () => {
+    gradcheck((x) => project(T.cast(T.cast(x, 'float32'), 'float64')), [f64([3], 21)], { atol: 1e-4, rtol: 1e-4 }, 1e-3);
+  });
+});
+
+describe('double backward', () => {
+  /** Checks d/dx Σ(∂f/∂x · v) against finite differences of the first gradient. */
+  function checkSecondOrder(f: (...xs: T.Tensor[]) => T.Tensor, inputs: T.Tensor[]) {
+    const firstGradSum = (...xs: T.Tensor[]) =>
+      T.grad(f(...xs), xs, { createGraph: true }).map((g) => project(g!)).reduce((a, b) => T.add(a, b));
+    gradcheck(firstGradSum, inputs, { atol: 1e-5, rtol: 1e-4 });
+  }
+
+  test('elementwise chain', () => checkSecondOrder((x) => project(T.mul(T.sigmoid(x), T.exp(T.tanh(x)))), [f64([5], 30)]));
+  test('binary ops', () => checkSecondOrder((a, b) => project(T.div(T.mul(a, b), T.add(T.square(b), 1))), [f64([2, 3], 31), f64([3], 32)]));
+  test('matmul', () => checkSecondOrder((a, b) => project(T.square(T.matmul(a, b))), [f64([3, 4], 33), f64([4, 2], 34)]));
+});
+
+describe('accumulation and graph control', () => {
+  test('gradients accumulate across backward calls and over shared inputs', () => {
+    const x = T.tensor([1, 2, 3], { dtype: 'float64', requiresGrad: true });
+    T.sum(T.mul(x, x)).backward();
+    T.sum(T.add(x, x)).backward();
+    expect(Array.from(x.grad!.toArraySync())).toEqual([2 + 2, 4 + 2, 6 + 2]);
+  });
+
+  test('grad returns gradients without touching .grad', () => {
+    const x = T.tensor([1, 2], { requiresGrad: true });
+    const y = T.tensor([5], { requiresGrad: true });
+    const [gx, gy] = T.grad(T.sum(T.mul(x, x)), [x, y]);
+    expect(Array.from(gx!.toArraySync())).toEqual([2, 4]);
+    expect(gy).toBeNull();
+    expect(x.grad).toBeNull();
+  });
+
+  test('backward with a seed gradient', () => {
+    const x = T.tensor([1, 2], { requiresGrad: true });
+    T.mul(x, 3).backward(T.tensor([10, 100]));
+    expect(Array.from(x.grad!.toArraySync())).toEqual([30, 300]);
+  });
+
+  test('detach and noGrad stop the gradient', () => {
+    const x = T.tensor([2], { requiresGrad: true });
+    const y = T.add(T.mul(x, T.detach(x)), T.noGrad(() => T.mul(x, 5)));
+    y.backward();
+    expect(Array.from(x.grad!.toArraySync())).toEqual([2]);
+    expect(T.noGrad(() => T.mul(x, x)).requiresGrad).toBe(false);
+  });
+
+  test('the same gradients on webgpu as on the cpu for a small network', async () => {
+    const grads = async (device: T.Device) => {
+      const w = T.tensor(valuesFor([4, 3], 40), [4, 3], { device, requiresGrad: true });
+      const x = T.tensor(valuesFor([5, 4], 41), [5, 4], { device });
+      const loss = T.mean(T.square(T.sub(T.sigmoid(T.matmul(x, w)), 0.5)));
+      loss.backward();
+      return w.grad!.toArray();
+    };
+    expectClose(await grads('webgpu'), await grads('cpu'), { atol: 1e-7, rtol: 1e-5 });
+  });
+});

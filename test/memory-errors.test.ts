@@ -1,0 +1,135 @@
+// GPU memory discipline (tidy scopes, pooling, batching) and the errors users see for bad input.
+import { describe, expect, test } from 'vitest';
+import * as T from '../src/index.js';
+import { webgpu } from '../src/tensor/engine.js';
+
+describe('memory', () => {
+  test('a tidy scope returns bytes and buffers in use to where they started', async () => {
+    const w = T.randn([16, 8], { device: 'webgpu', requiresGrad: true });
+    const x = T.randn([4, 16], { device: 'webgpu' });
+    const step = () => T.tidy(() => {
+      const loss = T.mean(T.square(T.relu(T.matmul(x, w))));
+      loss.backward();
+      return loss;
+    });
+    const warm = step(); // the first step also allocates w.grad, which outlives the scope
+    await warm.toArray();
+    warm.dispose();
+    const before = T.memory();
+    for (let i = 0; i < 5; i++) {
+      const loss = step();
+      await loss.toArray();
+      loss.dispose();
+    }
+    const after = T.memory();
+    expect(after.bytesInUse).toBe(before.bytesInUse);
+    expect(after.buffersInUse).toBe(before.buffersInUse);
+  });
+
+  test('tidy keeps what it returns and what is kept, disposes the rest', () => {
+    let inner!: T.Tensor;
+    let kept!: T.Tensor;
+    const out = T.tidy(() => {
+      inner = T.ones([2]);
+      kept = T.keep(T.zeros([2]));
+      return { result: [T.add(inner, 1)] };
+    });
+    expect(inner.disposed).toBe(true);
+    expect(kept.disposed).toBe(false);
+    expect(out.result[0].disposed).toBe(false);
+  });
+
+  test('released buffers are reused from the pool after a submit', async () => {
+    const rt = webgpu();
+    const a = T.zeros([1000], { device: 'webgpu' });
+    await a.toArray();
+    a.dispose();
+    rt.flush();
+    const pooled = T.memory().bytesPooled;
+    expect(pooled).toBeGreaterThan(0);
+    const b = T.zeros([1000], { device: 'webgpu' });
+    expect(T.memory().bytesPooled).toBeLessThan(pooled);
+    b.dispose();
+  });
+
+  test('many ops are recorded into one submit; reading back submits', async () => {
+    const x = T.ones([64], { device: 'webgpu' });
+    await x.toArray();
+    const before = T.memory();
+    let y = x;
+    for (let i = 0; i < 50; i++) y = T.add(y, 1);
+    expect(T.memory().submits).toBe(before.submits);
+    expect(T.memory().dispatches - before.dispatches).toBe(50);
+    expect((await y.toArray())[0]).toBe(51);
+    expect(T.memory().submits).toBe(before.submits + 1);
+  });
+
+  test('pipelines are compiled once per kernel variant', async () => {
+    const x = T.ones([10], { device: 'webgpu' });
+    T.exp(x);
+    const before = T.memory().pipelines;
+    T.exp(T.ones([37], { device: 'webgpu' }));
+    expect(T.memory().pipelines).toBe(before);
+  });
+});
+
+describe('bad input', () => {
+  test('broadcasting mismatch names the op and both shapes', () => {
+    expect(() => T.add(T.zeros([2, 3]), T.zeros([4]))).toThrow(/add: shapes \[2, 3\] and \[4\] cannot be broadcast/);
+  });
+  test('dtype mismatch', () => {
+    expect(() => T.mul(T.zeros([2]), T.zeros([2], { dtype: 'int32' }))).toThrow(/mul: dtypes differ \(float32 and int32\)/);
+  });
+  test('float-only ops reject integer tensors', () => {
+    expect(() => T.exp(T.zeros([2], { dtype: 'int32' }))).toThrow(/exp: needs a floating-point dtype, got int32/);
+  });
+  test('axis out of range', () => {
+    expect(() => T.sum(T.zeros([2, 3]), 2)).toThrow(/sum: axis 2 is out of range for a tensor of rank 2/);
+    expect(() => T.permute(T.zeros([2, 3]), [0, 0])).toThrow(/permute: \[0,0\] is not a permutation/);
+  });
+  test('mixing devices', () => {
+    expect(() => T.add(T.zeros([2]), T.zeros([2], { device: 'webgpu' }))).toThrow(/add: all inputs must be on one device; got \[2\] on cpu, \[2\] on webgpu/);
+  });
+  test('use after dispose', () => {
+    const x = T.zeros([2, 2]);
+    x.dispose();
+    expect(() => T.relu(x)).toThrow(/relu: tensor #\d+ \(full, shape \[2, 2\]\) was already disposed/);
+  });
+  test('float64 on webgpu', () => {
+    expect(() => T.zeros([2], { device: 'webgpu', dtype: 'float64' })).toThrow(/float64 is not available on the webgpu device/);
+  });
+  test('reshape to the wrong size', () => {
+    expect(() => T.reshape(T.zeros([2, 3]), [4, 2])).toThrow(/reshape: cannot reshape \[2, 3\] \(6 elements\) to \[4, 2\]/);
+  });
+  test('matmul inner dimensions', () => {
+    expect(() => T.matmul(T.zeros([2, 3]), T.zeros([4, 5]))).toThrow(/matmul: inner dimensions differ/);
+  });
+  test('backward of a non-scalar without a seed', () => {
+    const x = T.zeros([3], { requiresGrad: true });
+    expect(() => T.mul(x, 2).backward()).toThrow(/backward: a seed gradient is required for a non-scalar tensor of shape \[3\]/);
+  });
+  test('ragged nested arrays and wrong value counts', () => {
+    expect(() => T.tensor([[1, 2], [3]])).toThrow(/ragged/);
+    expect(() => T.tensor(new Float32Array(5), [2, 3])).toThrow(/5 values do not fill shape \[2, 3\]/);
+  });
+  test('the opt-in NaN check names the op that produced the NaN', async () => {
+    T.setNanCheck(true);
+    try {
+      const bad = T.log(T.tensor([1, -1], { device: 'webgpu' }));
+      await expect(bad.toArray()).rejects.toThrow(/nan check: tensor from op 'log' \(shape \[2\]\) holds NaN at flat index 1/);
+      await expect(T.log(T.tensor([1, 2], { device: 'webgpu' })).toArray()).resolves.toBeDefined();
+    } finally {
+      T.setNanCheck(false);
+    }
+  });
+});
+
+test('seeded random tensors are reproducible', () => {
+  T.manualSeed(42);
+  const a = T.randn([5]).toArraySync();
+  T.manualSeed(42);
+  const b = T.randn([5]).toArraySync();
+  expect(Array.from(a)).toEqual(Array.from(b));
+  const c = T.randn([5], { random: new T.Random(7) }).toArraySync();
+  expect(Array.from(c)).not.toEqual(Array.from(a));
+});
