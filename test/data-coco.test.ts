@@ -1,0 +1,184 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  CocoFormatError, keypointBox, loadCocoDataset, loadCocoSample, personCategory, toTrainingPeople, validateCocoKeypoints,
+  writeCocoDataset, type CocoAnnotation, type CocoKeypointsJson,
+} from '../src/data/coco.js';
+import { createImage, writePng } from '../src/data/image.js';
+import { COCO_KEYPOINTS } from '../src/smpr/keypoints.js';
+
+const K = COCO_KEYPOINTS.names.length;
+
+/** An annotation with the given labelled keypoints (index → [x, y, v]); the rest unlabelled. */
+function annotation(id: number, labelled: Record<number, [number, number, number]>, extra: Partial<CocoAnnotation> = {}): CocoAnnotation {
+  const keypoints = new Array<number>(3 * K).fill(0);
+  for (const [k, triple] of Object.entries(labelled)) keypoints.splice(Number(k) * 3, 3, ...triple);
+  return {
+    id, image_id: 1, category_id: 1, keypoints, num_keypoints: Object.keys(labelled).length,
+    bbox: [0, 0, 10, 10], area: 50, iscrowd: 0, ...extra,
+  };
+}
+
+function dataset(annotations: CocoAnnotation[] = [annotation(1, { 0: [5, 5, 2], 15: [9, 20, 1] })]): CocoKeypointsJson {
+  return { images: [{ id: 1, file_name: 'a.png', width: 32, height: 24 }], annotations, categories: [personCategory()] };
+}
+
+const tempDir = () => mkdtempSync(join(tmpdir(), 'data-coco-'));
+
+/** The message of the error thrown by validating `json` as file "ann.json". */
+function problems(json: unknown): string {
+  try {
+    validateCocoKeypoints(json, 'ann.json');
+  } catch (error) {
+    expect(error).toBeInstanceOf(CocoFormatError);
+    return (error as Error).message;
+  }
+  throw new Error('expected a validation error');
+}
+
+/** A valid dataset as plain JSON, with `edit` applied. */
+function edited(edit: (json: any) => void): unknown {
+  const json = JSON.parse(JSON.stringify(dataset([annotation(1, { 0: [5, 5, 2], 1: [6, 6, 2] }), annotation(2, { 3: [1, 2, 2] })])));
+  edit(json);
+  return json;
+}
+
+describe('validateCocoKeypoints', () => {
+  it('accepts a well-formed file', () => {
+    expect(validateCocoKeypoints(edited(() => {}), 'ann.json').annotations).toHaveLength(2);
+  });
+
+  it('names the file, the field and the expected keypoint count', () => {
+    const json = edited((j) => {
+      j.annotations[1].keypoints.length = 48;
+    });
+    expect(problems(json)).toBe('ann.json: annotations[1].keypoints: expected 51 numbers (17 keypoints × 3), got 48');
+  });
+
+  it('reports missing fields', () => {
+    expect(problems(edited((j) => delete j.annotations[0].area))).toBe('ann.json: annotations[0].area: missing');
+    expect(problems(edited((j) => delete j.images[0].file_name))).toMatch(/^ann\.json: images\[0\]\.file_name: missing/);
+    expect(problems(edited((j) => delete j.categories))).toMatch(/^ann\.json: \(root\)\.categories: missing/);
+  });
+
+  it('reports values of the wrong type', () => {
+    expect(problems(edited((j) => (j.annotations[0].keypoints[4] = '3')))).toBe(
+      'ann.json: annotations[0].keypoints[4]: expected a number, got the string "3"',
+    );
+    expect(problems(edited((j) => (j.images[0].width = 32.5)))).toBe('ann.json: images[0].width: expected a whole number, got 32.5');
+    expect(problems(edited((j) => (j.annotations[0].bbox = 'box')))).toBe('ann.json: annotations[0].bbox: expected an array, got the string "box"');
+    expect(problems(edited((j) => (j.annotations = {})))).toBe('ann.json: annotations: expected an array, got object');
+    expect(problems([])).toBe('ann.json: (root): expected an object, got an array of 0');
+  });
+
+  it('reports bad visibility flags and a num_keypoints that disagrees with them', () => {
+    expect(problems(edited((j) => (j.annotations[0].keypoints[2] = 3)))).toBe(
+      'ann.json: annotations[0].keypoints[2]: visibility must be 0, 1 or 2, got 3',
+    );
+    expect(problems(edited((j) => (j.annotations[0].num_keypoints = 5)))).toBe(
+      'ann.json: annotations[0].num_keypoints: is 5 but 2 keypoints have v > 0',
+    );
+  });
+
+  it('reports references to missing images and categories, and duplicate ids', () => {
+    expect(problems(edited((j) => (j.annotations[1].image_id = 9)))).toBe('ann.json: annotations[1].image_id: no image has id 9');
+    expect(problems(edited((j) => (j.annotations[1].category_id = 2)))).toBe('ann.json: annotations[1].category_id: no category has id 2');
+    expect(problems(edited((j) => (j.annotations[1].id = 1)))).toBe('ann.json: annotations[1].id: duplicate annotation id 1');
+  });
+
+  it('checks the category keypoint names against the spec', () => {
+    expect(problems(edited((j) => j.categories[0].keypoints.pop()))).toBe('ann.json: categories[0].keypoints: expected 17 keypoint names, got 16');
+  });
+
+  it('lists every problem, one per line', () => {
+    const message = problems(edited((j) => {
+      j.annotations[0].area = -1;
+      j.annotations[1].iscrowd = 2;
+    }));
+    expect(message.split('\n')).toEqual([
+      'ann.json: annotations[0].area: expected a number ≥ 0, got -1',
+      'ann.json: annotations[1].iscrowd: expected 0 or 1, got number 2',
+    ]);
+  });
+});
+
+describe('loading and writing datasets', () => {
+  it('writes a dataset and loads it back from the folder or the annotation path', () => {
+    const dir = tempDir();
+    const image = createImage(32, 24, [10, 20, 30]);
+    writeCocoDataset(dir, dataset(), [image]);
+    for (const source of [dir, join(dir, 'annotations.json')]) {
+      const loaded = loadCocoDataset(source);
+      expect(loaded.json).toEqual(dataset());
+      expect(loaded.imageDir).toBe(join(dir, 'images'));
+      const sample = loadCocoSample(loaded, loaded.json.images[0]!);
+      expect(Array.from(sample.image.data.subarray(0, 3))).toEqual([10, 20, 30]);
+      expect(sample.people).toHaveLength(1);
+    }
+  });
+
+  it('reads images lazily, from an image folder that can be given', () => {
+    const dir = tempDir();
+    writeCocoDataset(dir, dataset()); // annotations only: loading must not touch the missing image
+    const loaded = loadCocoDataset(dir, { imageDir: join(dir, 'elsewhere') });
+    expect(() => loadCocoSample(loaded, loaded.json.images[0]!)).toThrow(`${join(dir, 'elsewhere', 'a.png')}: cannot read image`);
+  });
+
+  it('names the annotation file in parse and validation errors', () => {
+    const dir = tempDir();
+    const path = join(dir, 'broken.json');
+    writeFileSync(path, '{"images": [');
+    expect(() => loadCocoDataset(path)).toThrow(new RegExp(`^${path}: not valid JSON`));
+    writeFileSync(path, JSON.stringify(edited((j) => (j.annotations[0].keypoints = [1, 2, 2]))));
+    expect(() => loadCocoDataset(path)).toThrow(`${path}: annotations[0].keypoints: expected 51 numbers (17 keypoints × 3), got 3`);
+    expect(() => loadCocoDataset(join(dir, 'missing.json'))).toThrow(/missing\.json: cannot read annotations/);
+  });
+
+  it('refuses an image whose size disagrees with its entry', () => {
+    const dir = tempDir();
+    writeCocoDataset(dir, dataset());
+    mkdirSync(join(dir, 'images'), { recursive: true });
+    writePng(join(dir, 'images', 'a.png'), createImage(24, 32));
+    const loaded = loadCocoDataset(dir);
+    expect(() => loadCocoSample(loaded, loaded.json.images[0]!)).toThrow(/a\.png: image is 24×32, the annotations say 32×24/);
+  });
+
+  it('refuses to write an invalid file or mismatched images', () => {
+    const dir = tempDir();
+    const bad = dataset();
+    bad.annotations[0]!.num_keypoints = 7;
+    expect(() => writeCocoDataset(dir, bad)).toThrow(/annotations\[0\]\.num_keypoints/);
+    expect(() => writeCocoDataset(dir, dataset(), [createImage(5, 5)])).toThrow(/is 5×5, its entry says 32×24/);
+  });
+});
+
+describe('training people (reference section 3.1)', () => {
+  it('uses the tight box of labelled keypoints, counting v = 1, 1 px short at the far end', () => {
+    const [person] = toTrainingPeople([annotation(1, { 0: [5, 5, 2], 15: [9, 20, 1], 16: [100, 100, 0] }, { bbox: [0, 0, 50, 50], area: 77 })]);
+    expect(person!.box).toEqual([5, 5, 8, 19]);
+    expect(person!.area).toBe(77);
+    expect(Array.from(person!.keypoints.subarray(45, 48))).toEqual([9, 20, 1]);
+  });
+
+  it('drops crowds, ignored, zero-area, unlabelled, single-keypoint and collinear people', () => {
+    const two = { 0: [5, 5, 2], 1: [9, 9, 2] } as Record<number, [number, number, number]>;
+    const dropped = [
+      annotation(1, two, { iscrowd: 1 }),
+      annotation(2, two, { ignore: true }),
+      annotation(3, two, { area: 0 }),
+      annotation(4, {}),
+      annotation(5, { 0: [5, 5, 2] }),
+      annotation(6, { 0: [5, 5, 2], 1: [5, 30, 2] }), // vertical line: w = 0
+      annotation(7, { 0: [5, 5, 2], 1: [5.5, 30, 2] }), // w = 0.5 < 1
+    ];
+    expect(toTrainingPeople(dropped)).toEqual([]);
+    expect(toTrainingPeople([...dropped, annotation(8, two)])).toHaveLength(1);
+  });
+
+  it('finds no keypoint box when nothing is labelled', () => {
+    expect(keypointBox(new Array(3 * K).fill(0))).toBeUndefined();
+    expect(keypointBox([1, 2, 2, 7, 3, 1, 50, 50, 0])).toEqual([1, 2, 6, 1]);
+  });
+});
