@@ -14,6 +14,8 @@
 import { acquireDevice } from './webgpu-device.js';
 
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we know
+/** Parameter slots per submit; a batch that needs more is submitted early. */
+const UNIFORM_ARENA_SLOTS = 512;
 
 function GPUBufferUsageFlags() {
   // The constants live on a global that Dawn installs; read them lazily so importing this file needs no device.
@@ -60,17 +62,19 @@ export class WebGPURuntime {
   private readonly pool = new Map<number, GPUBuffer[]>();
   private parked: GPUBuffer[] = [];
   private readonly sizes = new WeakMap<GPUBuffer, number>();
-  private uniformArena: GPUBuffer;
+  private readonly uniformArena: GPUBuffer;
   private readonly uniformStaging: Uint32Array;
   private uniformSlots = 0;
-  private readonly maxUniformSlots: number;
   private dispatchesInBatch = 0;
   private firstError: string | null = null;
   private currentLabel = '';
   private stats = { bytesInUse: 0, buffersInUse: 0, bytesPooled: 0, dispatches: 0, submits: 0 };
 
-  /** Flush after this many recorded dispatches, to bound the work (and parked memory) of one submit. */
-  maxDispatchesPerSubmit = 512;
+  /**
+   * Submit after this many recorded dispatches. Batches amortise the submit cost, while submitting before the
+   * whole step is recorded lets the GPU start working as JavaScript records the rest (see bench/batching.ts).
+   */
+  maxDispatchesPerSubmit = 64;
 
   constructor(
     /** Dawn's GPU object, held so that Dawn stays alive as long as this runtime (see webgpu-device.ts). */
@@ -80,9 +84,8 @@ export class WebGPURuntime {
     readonly features: readonly string[],
   ) {
     this.limits = device.limits;
-    this.maxUniformSlots = this.maxDispatchesPerSubmit;
     this.uniformArena = this.newUniformArena();
-    this.uniformStaging = new Uint32Array((this.maxUniformSlots * UNIFORM_SLOT) / 4);
+    this.uniformStaging = new Uint32Array((UNIFORM_ARENA_SLOTS * UNIFORM_SLOT) / 4);
     device.addEventListener('uncapturederror', (event) => {
       const message = (event as GPUUncapturedErrorEvent).error.message;
       this.firstError ??= `webgpu: ${this.currentLabel ? `kernel "${this.currentLabel}": ` : ''}${message}`;
@@ -173,7 +176,7 @@ export class WebGPURuntime {
     if (x > maxDim || y > maxDim || z > maxDim) {
       throw new Error(`webgpu: kernel "${kernel.label}" asks for ${x}×${y}×${z} workgroups; the limit per dimension is ${maxDim}`);
     }
-    if (this.dispatchesInBatch >= this.maxDispatchesPerSubmit || (args.params && this.uniformSlots >= this.maxUniformSlots)) {
+    if (this.dispatchesInBatch >= this.maxDispatchesPerSubmit || (args.params && this.uniformSlots >= UNIFORM_ARENA_SLOTS)) {
       this.flush();
     }
     const pipeline = this.pipeline(kernel);
@@ -219,7 +222,7 @@ export class WebGPURuntime {
 
   private newUniformArena(): GPUBuffer {
     const usage = GPUBufferUsageFlags().UNIFORM | GPUBufferUsageFlags().COPY_DST;
-    return this.device.createBuffer({ size: this.maxDispatchesPerSubmit * UNIFORM_SLOT, usage });
+    return this.device.createBuffer({ size: UNIFORM_ARENA_SLOTS * UNIFORM_SLOT, usage });
   }
 
   /** Submits everything recorded so far, then returns parked buffers to the pool. */
