@@ -9,7 +9,7 @@
  */
 import { bytesPerElement, isFloat, typedArrayFor, type DType, type TypedArray } from './dtype.js';
 import { nanCheckEnabled, trackInScope, untrackFromScopes, webgpu } from './engine.js';
-import { shapeStr, sizeOf, type Shape } from './shape.js';
+import { shapeStr, shapesEqual, sizeOf, type Shape } from './shape.js';
 import { Storage, type Device } from './storage.js';
 import { backward } from '../autograd/backward.js';
 
@@ -74,6 +74,24 @@ export class Tensor {
     this.store.release();
     this.store = null;
     untrackFromScopes(this);
+  }
+
+  /**
+   * Makes this tensor hold `source`'s values by sharing its storage (refcounted) and releasing its own. This is
+   * how an optimizer updates a parameter without in-place ops: the parameter keeps its identity (modules and
+   * `.grad` refer to it) while the storage under it is replaced. Only for tensors without history (leaves).
+   */
+  assign(source: Tensor): void {
+    if (this.gradFn) throw new Error(`assign: tensor #${this.id} (${this.op}) is the result of an op; only leaves can be assigned`);
+    if (source.dtype !== this.dtype || !shapesEqual(source.shape, this.shape)) {
+      throw new Error(`assign: source ${shapeStr(source.shape)} ${source.dtype} does not match target ${shapeStr(this.shape)} ${this.dtype}`);
+    }
+    const from = source.storage('assign');
+    const to = this.storage('assign');
+    if (from.device !== to.device) throw new Error(`assign: source is on '${from.device}' but the target is on '${to.device}'`);
+    from.retain();
+    to.release();
+    this.store = from;
   }
 
   /** Copies the data to the CPU. Submits pending GPU work; the only synchronisation point of the engine. */
