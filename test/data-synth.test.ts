@@ -1,0 +1,160 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadCocoDataset, loadCocoSample, toTrainingPeople, validateCocoKeypoints, type CocoAnnotation } from '../src/data/coco.js';
+import { generateSynthDataset, writeSynthDataset } from '../src/data/synth.js';
+import { COCO_KEYPOINT_NAMES } from '../src/smpr/keypoints.js';
+
+const W = 160;
+const H = 160;
+const dataset = generateSynthDataset({ images: 120, width: W, height: H, seed: 42 });
+const annotations = dataset.coco.annotations;
+
+/** Decodes COCO's uncompressed, column-major RLE into a row-major 0/1 mask. */
+function decodeRle(segmentation: unknown, width: number, height: number): Uint8Array {
+  const { size, counts } = segmentation as { size: [number, number]; counts: number[] };
+  expect(size).toEqual([height, width]);
+  expect(counts.reduce((a, b) => a + b, 0)).toBe(width * height);
+  const mask = new Uint8Array(width * height);
+  let position = 0;
+  counts.forEach((run, i) => {
+    for (let j = 0; j < run; j++, position++) {
+      if (i % 2 === 1) mask[(position % height) * width + Math.floor(position / height)] = 1;
+    }
+  });
+  return mask;
+}
+
+const visibility = (a: CocoAnnotation, k: number) => a.keypoints[k * 3 + 2]!;
+/** Row-major index of the pixel a keypoint falls on. */
+const pixelOf = (a: CocoAnnotation, k: number) => Math.round(a.keypoints[k * 3 + 1]!) * W + Math.round(a.keypoints[k * 3]!);
+const annotationsByImage = new Map<number, CocoAnnotation[]>();
+for (const a of annotations) annotationsByImage.set(a.image_id, [...(annotationsByImage.get(a.image_id) ?? []), a]);
+
+describe('generateSynthDataset', () => {
+  it('is a deterministic function of the seed, and image i does not depend on the image count', () => {
+    const again = generateSynthDataset({ images: 3, width: W, height: H, seed: 42 });
+    expect(again.coco.images).toEqual(dataset.coco.images.slice(0, 3));
+    expect(again.coco.annotations).toEqual(annotations.filter((a) => a.image_id <= 3));
+    again.images.forEach((image, i) => expect(Buffer.from(image.data).equals(Buffer.from(dataset.images[i]!.data))).toBe(true));
+    const other = generateSynthDataset({ images: 3, width: W, height: H, seed: 43 });
+    expect(Buffer.from(other.images[0]!.data).equals(Buffer.from(again.images[0]!.data))).toBe(false);
+  });
+
+  it('produces a valid COCO keypoints file', () => {
+    expect(() => validateCocoKeypoints(dataset.coco, 'synth')).not.toThrow();
+    expect(dataset.images).toHaveLength(120);
+    expect(dataset.coco.images[0]).toEqual({ id: 1, file_name: '000001.png', width: W, height: H });
+  });
+
+  it('gives every annotation consistent flags, counts, area and box', () => {
+    const problems: string[] = [];
+    for (const a of annotations) {
+      const fail = (what: string) => problems.push(`annotation ${a.id}: ${what}`);
+      let labelled = 0;
+      for (let k = 0; k < COCO_KEYPOINT_NAMES.length; k++) {
+        const [x, y, v] = a.keypoints.slice(k * 3, k * 3 + 3) as [number, number, number];
+        if (![0, 1, 2].includes(v)) fail(`keypoint ${k} has flag ${v}`);
+        if (v === 0 && (x !== 0 || y !== 0)) fail(`unlabelled keypoint ${k} at (${x}, ${y})`);
+        if (v > 0) {
+          labelled++;
+          const [px, py] = [Math.round(x), Math.round(y)];
+          if (px < 0 || py < 0 || px >= W || py >= H) fail(`labelled keypoint ${k} outside the image at (${x}, ${y})`);
+        }
+      }
+      if (a.num_keypoints !== labelled) fail(`num_keypoints ${a.num_keypoints}, labelled ${labelled}`);
+      const [bx, by, bw, bh] = a.bbox;
+      if (!(a.area > 0)) fail(`area ${a.area}`);
+      if (bw < 1 || bh < 1 || bx < 0 || by < 0 || bx + bw > W || by + bh > H) fail(`bbox ${a.bbox} not inside the image`);
+      if (a.area > bw * bh) fail(`area ${a.area} larger than its box`);
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('derives area and box from the drawn mask', () => {
+    for (const a of annotations) {
+      const mask = decodeRle(a.segmentation, W, H);
+      const pixels = [...mask.keys()].filter((p) => mask[p] === 1);
+      expect(pixels.length).toBe(a.area);
+      const xs = pixels.map((p) => p % W);
+      const ys = pixels.map((p) => Math.floor(p / W));
+      const [x1, y1] = [Math.min(...xs), Math.min(...ys)];
+      expect(a.bbox).toEqual([x1, y1, Math.max(...xs) - x1 + 1, Math.max(...ys) - y1 + 1]);
+    }
+  });
+
+  it('marks visible (v = 2) only keypoints that no other person covers, nearly all on their own pixels', () => {
+    let visible = 0;
+    let onOwnPixel = 0;
+    for (const group of annotationsByImage.values()) {
+      const masks = group.map((a) => decodeRle(a.segmentation, W, H));
+      group.forEach((a, i) => {
+        for (let k = 0; k < COCO_KEYPOINT_NAMES.length; k++) {
+          if (visibility(a, k) !== 2) continue;
+          const p = pixelOf(a, k);
+          expect(masks.every((mask, j) => j === i || mask[p] === 0)).toBe(true);
+          visible++;
+          if (masks[i]![p] === 1) onOwnPixel++;
+        }
+      });
+    }
+    // The exceptions are ears of heads a few pixels wide, which fall just off the drawn disc.
+    expect(onOwnPixel / visible).toBeGreaterThan(0.97);
+  });
+
+  it('marks a keypoint covered by a later person as occluded (v = 1)', () => {
+    // Where a v = 1 body keypoint (not a face point, which may face away) lies, the mask of its own person is off
+    // or belongs to another of its limbs; at least some must be covered by another person's mask.
+    let coveredByOther = 0;
+    for (const group of annotationsByImage.values()) {
+      const masks = group.map((a) => decodeRle(a.segmentation, W, H));
+      group.forEach((a, i) => {
+        for (let k = 5; k < COCO_KEYPOINT_NAMES.length; k++) {
+          if (visibility(a, k) !== 1) continue;
+          const p = pixelOf(a, k);
+          if (masks.some((mask, j) => j !== i && mask[p] === 1)) coveredByOther++;
+        }
+      });
+    }
+    expect(coveredByOther).toBeGreaterThan(20);
+  });
+
+  it('varies flags, sizes, counts and facing across the dataset', () => {
+    const flags = annotations.flatMap((a) => COCO_KEYPOINT_NAMES.map((_, k) => visibility(a, k)));
+    for (const v of [0, 1, 2]) expect(flags.filter((f) => f === v).length).toBeGreaterThan(100);
+    // Person heights (box of labelled keypoints) spread over FPN levels: small and large ones both present.
+    const heights = annotations.map((a) => a.bbox[3]);
+    expect(heights.filter((h) => h < H / 6).length).toBeGreaterThan(20);
+    expect(heights.filter((h) => h > H / 2).length).toBeGreaterThan(10);
+    expect(annotations.length / dataset.images.length).toBeGreaterThan(1.8);
+    // Facing the camera puts the left shoulder on the image right; facing away, on the left.
+    const sides = annotations.filter((a) => visibility(a, 5) > 0 && visibility(a, 6) > 0).map((a) => Math.sign(a.keypoints[15]! - a.keypoints[18]!));
+    expect(sides.filter((s) => s > 0).length).toBeGreaterThan(20);
+    expect(sides.filter((s) => s < 0).length).toBeGreaterThan(20);
+  });
+
+  it('has enough trainable people', () => {
+    const trainable = toTrainingPeople(annotations);
+    expect(trainable.length).toBeGreaterThan(0.8 * annotations.length);
+  });
+
+  it('honours the image size', () => {
+    const small = generateSynthDataset({ images: 2, width: 96, height: 64, seed: 1 });
+    expect(small.images.map((i) => [i.width, i.height])).toEqual([[96, 64], [96, 64]]);
+    for (const a of small.coco.annotations) expect(a.bbox[0] + a.bbox[2]).toBeLessThanOrEqual(96);
+  });
+});
+
+describe('writeSynthDataset', () => {
+  it('writes a COCO dataset folder that loads back to the same pixels and labels', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'data-synth-'));
+    const written = writeSynthDataset(dir, { images: 4, seed: 5 });
+    const loaded = loadCocoDataset(dir);
+    expect(loaded.json).toEqual(written.coco);
+    loaded.json.images.forEach((entry, i) => {
+      const sample = loadCocoSample(loaded, entry);
+      expect(Buffer.from(sample.image.data).equals(Buffer.from(written.images[i]!.data))).toBe(true);
+    });
+  });
+});
