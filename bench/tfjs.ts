@@ -1,0 +1,40 @@
+/**
+ * tfjs-backend-webgpu as a baseline, running on *our* Dawn device so that both engines share the adapter,
+ * driver and process. tfjs checks for `navigator.gpu` and registers its kernels under the backend name
+ * 'webgpu', so we expose Dawn's GPU object there and replace tfjs' own factory with one that uses our device.
+ */
+import type { WebGPURuntime } from '../src/backend/webgpu-runtime.js';
+
+export type Tf = typeof import('@tensorflow/tfjs-core');
+
+export async function loadTfjs(rt: WebGPURuntime): Promise<Tf> {
+  const g = globalThis as any;
+  g.navigator ??= {};
+  g.navigator.gpu ??= rt.gpu;
+  const tf = await import('@tensorflow/tfjs-core');
+  const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
+  tf.removeBackend('webgpu');
+  tf.registerBackend('webgpu', () => new WebGPUBackend(rt.device, rt.adapterInfo));
+  await tf.setBackend('webgpu');
+  return tf;
+}
+
+/** Median ms of a tfjs computation, awaiting the result's data each time (tfjs' own sync point). */
+export async function timeTfjs(tf: Tf, run: () => import('@tensorflow/tfjs-core').Tensor, repeats = 7, warmup = 2): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < warmup + repeats; i++) {
+    const start = performance.now();
+    const out = run();
+    await out.data();
+    const ms = performance.now() - start;
+    out.dispose();
+    if (i >= warmup) times.push(ms);
+  }
+  times.sort((a, b) => a - b);
+  return times[times.length >> 1];
+}
+
+/** Lets Node exit: Dawn stays alive while `navigator.gpu` references it. */
+export function unloadTfjs(): void {
+  delete (globalThis as any).navigator?.gpu;
+}
