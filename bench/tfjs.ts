@@ -19,13 +19,18 @@ export async function loadTfjs(rt: WebGPURuntime): Promise<Tf> {
   return tf;
 }
 
-/** Median ms of a tfjs computation, awaiting the result's data each time (tfjs' own sync point). */
-export async function timeTfjs(tf: Tf, run: () => import('@tensorflow/tfjs-core').Tensor, repeats = 7, warmup = 2): Promise<number> {
+/**
+ * Median ms of a tfjs computation, timed like ours (bench/report.ts): record, submit, wait for the queue to
+ * drain. No readback, which would add a copy that our timings do not have.
+ */
+export async function timeTfjs(tf: Tf, rt: WebGPURuntime, run: () => import('@tensorflow/tfjs-core').Tensor, repeats = 7, warmup = 2): Promise<number> {
+  const backend = tf.backend() as unknown as { submitQueue(): void };
   const times: number[] = [];
   for (let i = 0; i < warmup + repeats; i++) {
     const start = performance.now();
     const out = run();
-    await out.data();
+    backend.submitQueue();
+    await rt.device.queue.onSubmittedWorkDone();
     const ms = performance.now() - start;
     out.dispose();
     if (i >= warmup) times.push(ms);
