@@ -13,7 +13,6 @@ import {
   heatmapTargets,
   pseudoBox,
   type AssignOptions,
-  type GtPerson,
   type ImageTargets,
   type Person,
 } from '../src/smpr/targets.js';
