@@ -1,0 +1,49 @@
+/**
+ * Fused sigmoid focal loss (see reference/focal-loss.ts for the formulas and why they are overflow-free).
+ * Elementwise: one invocation per element, 256 per workgroup. One template gives both kernels: the forward
+ * writes the loss, the backward writes upstream · dloss/dlogit; both call the same `focal` function, and the
+ * shader compiler drops the half that a kernel does not use.
+ */
+import { MAIN_1D, ParamWriter, grid1d, storage, uniform } from './common.js';
+import type { FocalParams } from '../reference/focal-loss.js';
+
+export type FocalPass = 'forward' | 'backward';
+
+const FOCAL = `
+// log(1 + e) for e in [0, 1]. log(u) alone loses e's low digits once 1 + e rounds; rescaling by e / (u − 1)
+// restores them (Goldberg's trick), so tiny losses of confident predictions keep their relative accuracy.
+fn log1pSmall(e: f32) -> f32 {
+  let u = 1.0 + e;
+  return select(log(u) * (e / (u - 1.0)), e, u == 1.0);
+}
+
+// (loss, dloss/dx) for logit x and target t.
+fn focal(x: f32, t: f32) -> vec2<f32> {
+  let e = exp(-abs(x));
+  let r = 1.0 / (1.0 + e);
+  let sigPos = select(e * r, r, x >= 0.0);
+  let sigNeg = select(r, e * r, x >= 0.0);
+  let ce = max(x, 0.0) - x * t + log1pSmall(e);
+  let m = sigPos * (1.0 - t) + sigNeg * t;
+  let mGamma = select(select(0.0, 1.0, p.gamma == 0.0), pow(m, p.gamma), m > 0.0);
+  let mGammaMinus1PQ = select(0.0, mGamma * (sigPos * sigNeg / m), m > 0.0);
+  let alphaT = select(1.0, p.alpha * t + (1.0 - p.alpha) * (1.0 - t), p.alpha >= 0.0);
+  return alphaT * vec2<f32>(ce * mGamma, (sigPos - t) * mGamma - p.gamma * (2.0 * t - 1.0) * ce * mGammaMinus1PQ);
+}`;
+
+/** Bindings: logits, targets, [upstream for the backward], out. */
+export function focalLossKernel(pass: FocalPass, n: number, { alpha, gamma }: FocalParams) {
+  const inputs = pass === 'forward' ? ['logits', 'targets'] : ['logits', 'targets', 'upstream'];
+  const value = pass === 'forward' ? 'focal(logits[i], targets[i]).x' : 'upstream[i] * focal(logits[i], targets[i]).y';
+  const code = `
+struct Params { n: u32, alpha: f32, gamma: f32 }
+${inputs.map((name, k) => storage(k, name, 'float32')).join('\n')}
+${storage(inputs.length, 'out', 'float32', true)}
+${uniform(inputs.length + 1)}
+${FOCAL}
+${MAIN_1D}
+  if (i >= p.n) { return; }
+  out[i] = ${value};
+}`;
+  return { code, params: new ParamWriter().u32(n).f32(alpha, gamma).finish(), workgroups: grid1d(n) };
+}

@@ -1,0 +1,109 @@
+/**
+ * Losses: sigmoid focal loss and BCE with logits share one fused elementwise kernel (BCE is the focal loss with
+ * γ = 0 and no α), with a fused backward for the logits; targets get no gradient. The optional weight and the
+ * reduction are ordinary engine ops. L1 is a composition of engine ops.
+ */
+import { cpuBackend } from '../backend/cpu-backend.js';
+import { runKernel, type DeviceKernel } from '../backend/device-kernel.js';
+import { emptyGpu } from '../backend/webgpu-backend.js';
+import { focalLossBackward, focalLossForward, type FocalParams } from '../kernels/reference/focal-loss.js';
+import { focalLossKernel, type FocalPass } from '../kernels/wgsl/focal-loss.js';
+import { isFloat } from '../tensor/dtype.js';
+import { gradEnabled, webgpu } from '../tensor/engine.js';
+import { shapeStr, shapesEqual } from '../tensor/shape.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { abs, mul, sub } from './elementwise.js';
+import { commonDevice, record } from './record.js';
+import { mean, sum } from './reduce.js';
+
+export type Reduction = 'none' | 'sum' | 'mean';
+
+function gpuFocal(pass: FocalPass, inputs: Tensor[], params: FocalParams): Tensor {
+  const out = emptyGpu(inputs[0].shape, 'float32', pass === 'forward' ? 'focalLoss' : 'focalLossBackward');
+  const kernel = focalLossKernel(pass, out.size, params);
+  webgpu().dispatch({ label: out.op, code: kernel.code }, { buffers: [...inputs, out].map((t) => t.storage().buffer), params: kernel.params, workgroups: kernel.workgroups });
+  return out;
+}
+
+const FORWARD: DeviceKernel<[Tensor, Tensor, FocalParams], Tensor> = {
+  cpu: (logits, targets, params) =>
+    cpuBackend.fromArray(focalLossForward(logits.storage().data, targets.storage().data, params, logits.dtype), logits.shape, logits.dtype, 'focalLoss'),
+  webgpu: (logits, targets, params) => gpuFocal('forward', [logits, targets], params),
+};
+
+const BACKWARD: DeviceKernel<[Tensor, Tensor, Tensor, FocalParams], Tensor> = {
+  cpu: (g, logits, targets, params) =>
+    cpuBackend.fromArray(
+      focalLossBackward(g.storage().data, logits.storage().data, targets.storage().data, params, logits.dtype),
+      logits.shape, logits.dtype, 'focalLossBackward',
+    ),
+  webgpu: (g, logits, targets, params) => gpuFocal('backward', [logits, targets, g], params),
+};
+
+function checkPair(op: string, a: Tensor, b: Tensor, names: [string, string]): void {
+  if (!shapesEqual(a.shape, b.shape)) throw new Error(`${op}: ${names[0]} ${shapeStr(a.shape)} and ${names[1]} ${shapeStr(b.shape)} must have the same shape`);
+  if (a.dtype !== b.dtype || !isFloat(a.dtype)) throw new Error(`${op}: ${names[0]} and ${names[1]} must be floats of one dtype, got ${a.dtype} and ${b.dtype}`);
+}
+
+function reduce(op: string, loss: Tensor, reduction: Reduction): Tensor {
+  switch (reduction) {
+    case 'none': return loss;
+    case 'sum': return sum(loss);
+    case 'mean': return mean(loss);
+    default: throw new Error(`${op}: reduction must be 'none', 'sum' or 'mean', got '${reduction}'`);
+  }
+}
+
+/** The elementwise focal loss, with the fused backward for the logits. */
+function focalElementwise(op: string, logits: Tensor, targets: Tensor, params: FocalParams): Tensor {
+  checkPair(op, logits, targets, ['logits', 'targets']);
+  const device = commonDevice(op, [logits, targets]);
+  return record(op, [logits, targets], () => runKernel(device, FORWARD, logits, targets, params), (g) => {
+    if (gradEnabled()) throw new Error(`${op}: double backward is not supported (the backward pass is a fused kernel)`);
+    return [runKernel(device, BACKWARD, g, logits, targets, params), null];
+  });
+}
+
+export interface FocalLossOptions {
+  /** Weight of positives (negatives get 1 − α); α < 0 disables the weighting. Default 0.25. */
+  alpha?: number;
+  /** Focusing exponent on 1 − p_t. Default 2. */
+  gamma?: number;
+  /** Default 'none', as torchvision. */
+  reduction?: Reduction;
+}
+
+/**
+ * torchvision.ops.sigmoid_focal_loss: −α_t·(1 − p_t)^γ·log(p_t) per element, p = σ(logits). Targets may be soft
+ * (in [0, 1]). Finite for any finite logits, including ±100.
+ */
+export function sigmoidFocalLoss(logits: Tensor, targets: Tensor, options: FocalLossOptions = {}): Tensor {
+  const { alpha = 0.25, gamma = 2, reduction = 'none' } = options;
+  if (!(gamma >= 0 && Number.isFinite(gamma)) || !Number.isFinite(alpha)) {
+    throw new Error(`sigmoidFocalLoss: gamma must be a finite number ≥ 0 and alpha finite, got gamma ${gamma}, alpha ${alpha}`);
+  }
+  return reduce('sigmoidFocalLoss', focalElementwise('sigmoidFocalLoss', logits, targets, { alpha, gamma }), reduction);
+}
+
+export interface WeightedLossOptions {
+  /** Multiplies the elementwise loss (broadcast), e.g. a mask or per-element weights. */
+  weight?: Tensor | null;
+  /** Default 'mean', as torch. */
+  reduction?: Reduction;
+}
+
+function weighted(loss: Tensor, weight: Tensor | null | undefined): Tensor {
+  return weight ? mul(loss, weight) : loss;
+}
+
+/** torch.nn.functional.binary_cross_entropy_with_logits: max(x, 0) − x·t + log(1 + e^(−|x|)), times weight. */
+export function bceWithLogits(logits: Tensor, targets: Tensor, options: WeightedLossOptions = {}): Tensor {
+  const loss = focalElementwise('bceWithLogits', logits, targets, { alpha: -1, gamma: 0 });
+  return reduce('bceWithLogits', weighted(loss, options.weight), options.reduction ?? 'mean');
+}
+
+/** torch.nn.functional.l1_loss: |pred − target|, times weight (for masked or OKS-weighted regression). */
+export function l1Loss(pred: Tensor, target: Tensor, options: WeightedLossOptions = {}): Tensor {
+  checkPair('l1Loss', pred, target, ['pred', 'target']);
+  return reduce('l1Loss', weighted(abs(sub(pred, target)), options.weight), options.reduction ?? 'mean');
+}

@@ -1,0 +1,191 @@
+// Losses: sigmoid focal loss and BCE with logits against the torchvision/torch golden cases on cpu float64,
+// cpu float32 and webgpu; the WGSL kernels against the reference on random inputs; saturation at ±100;
+// float64 gradchecks; L1 with weights; bad parameters.
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import { Random, dispose, tensor, type Device, type Tensor } from '../src/index.js';
+import { bceWithLogits, l1Loss, sigmoidFocalLoss, type Reduction } from '../src/ops/losses.js';
+import { loadGolden, type GoldenCase } from './golden.js';
+import { expectClose, fromGolden, gradcheck } from './util.js';
+
+// float64 must agree with torch's float64 to rounding. float32: |a − b| ≤ 1e-4 + 1e-4·|b|; the summed cases add
+// up to 612 terms of size ≤ ~20, whose float32 rounding (~1e-7 relative each) stays far below that.
+const CONFIGS = [
+  { device: 'cpu', dtype: 'float64', tol: { atol: 1e-10, rtol: 1e-9 } },
+  { device: 'cpu', dtype: 'float32', tol: { atol: 1e-4, rtol: 1e-4 } },
+  { device: 'webgpu', dtype: 'float32', tol: { atol: 1e-4, rtol: 1e-4 } },
+] as const;
+
+function values(n: number, seed: number, low: number, high: number): Float64Array {
+  const random = new Random(seed);
+  // Float32-representable, so both devices see the same inputs.
+  return Float64Array.from(Float32Array.from({ length: n }, () => random.uniform(low, high)));
+}
+
+async function checkGolden(file: string, loss: (logits: Tensor, targets: Tensor, c: GoldenCase) => Tensor): Promise<void> {
+  for (const { device, dtype, tol } of CONFIGS) {
+    for (const c of loadGolden(file).cases) {
+      const logits = fromGolden(c.inputs.logits, device, dtype, true);
+      const targets = fromGolden(c.inputs.targets, device, dtype);
+      const y = loss(logits, targets, c);
+      y.backward(fromGolden(c.inputs.upstream, device, dtype));
+      expectClose(await y.toArray(), c.outputs.y.data, tol, `${c.name} on ${device} ${dtype}: y`);
+      expectClose(await logits.grad!.toArray(), c.grads.logits.data, tol, `${c.name} on ${device} ${dtype}: dlogits`);
+      dispose([logits, targets, y, logits.grad]);
+    }
+  }
+}
+
+describe('golden cases', () => {
+  test('sigmoidFocalLoss (torchvision.ops.sigmoid_focal_loss), every case on every device', async () => {
+    await checkGolden('sigmoid_focal_loss.json', (logits, targets, c) => sigmoidFocalLoss(logits, targets, c.params));
+  });
+
+  test('bceWithLogits (F.binary_cross_entropy_with_logits), every case on every device', async () => {
+    await checkGolden('bce_with_logits.json', (logits, targets, c) => bceWithLogits(logits, targets, { reduction: c.params.reduction }));
+  });
+});
+
+/** Elementwise loss and upstream·dloss/dlogits on one device, for float32-representable inputs. */
+async function focalOn(device: Device, logits: Float64Array, targets: Float64Array, upstream: Float64Array, alpha: number, gamma: number) {
+  const dtype = device === 'cpu' ? 'float64' : 'float32';
+  const x = tensor(logits, [logits.length], { device, dtype, requiresGrad: true });
+  const t = tensor(targets, [targets.length], { device, dtype });
+  const y = sigmoidFocalLoss(x, t, { alpha, gamma });
+  y.backward(tensor(upstream, [upstream.length], { device, dtype }));
+  const result = { loss: await y.toArray(), grad: await x.grad!.toArray() };
+  dispose([x, t, y, x.grad]);
+  return result;
+}
+
+describe('the WGSL kernels match the float64 reference', () => {
+  test('random logits (some saturated), hard and soft targets, α and γ', async () => {
+    const arb = fc.record({
+      n: fc.integer({ min: 1, max: 300 }),
+      alpha: fc.constantFrom(-1, 0.25, 0.5, 0.9),
+      gamma: fc.constantFrom(0, 0.5, 1, 1.5, 2, 3),
+      soft: fc.boolean(),
+      seed: fc.nat(),
+    });
+    await fc.assert(
+      fc.asyncProperty(arb, async ({ n, alpha, gamma, soft, seed }) => {
+        const logits = values(n, seed, -30, 30).map((v, i) => (i % 17 === 0 ? Math.sign(v) * 100 : v));
+        const targets = values(n, seed + 1, 0, 1).map((v) => (soft ? v : Math.round(v)));
+        const upstream = values(n, seed + 2, -2, 2);
+        const gpu = await focalOn('webgpu', logits, targets, upstream, alpha, gamma);
+        const ref = await focalOn('cpu', logits, targets, upstream, alpha, gamma);
+        // Per element the loss and gradient are sums of terms up to ~|x| ≤ 100 (ce), computed with f32 exp, log
+        // and pow (a few ulps each): relative 1e-4, and 2e-5 absolute where terms of that size cancel.
+        expectClose(gpu.loss, ref.loss, { atol: 2e-5, rtol: 1e-4 }, 'loss');
+        expectClose(gpu.grad, ref.grad, { atol: 2e-5, rtol: 1e-4 }, 'dlogits');
+      }),
+      { numRuns: 25 },
+    );
+  });
+});
+
+describe('saturated logits (±100) give finite, exact losses and gradients', () => {
+  // [logit, target, loss, dloss/dlogit] with α = 0.25, γ = 2: a saturated correct prediction costs (and moves)
+  // nothing; a saturated wrong one costs α_t·100 and has gradient α_t·(p − t).
+  const cases = [
+    [100, 1, 0, 0],
+    [-100, 0, 0, 0],
+    [-100, 1, 25, -0.25],
+    [100, 0, 75, 0.75],
+  ];
+  for (const device of ['cpu', 'webgpu'] as const) {
+    test(`focal loss on ${device}`, async () => {
+      const logits = tensor(cases.map((c) => c[0]), [4], { device, requiresGrad: true });
+      const y = sigmoidFocalLoss(logits, tensor(cases.map((c) => c[1]), [4], { device }), { reduction: 'none' });
+      y.backward(tensor([1, 1, 1, 1], [4], { device }));
+      expectClose(await y.toArray(), cases.map((c) => c[2]), { atol: 1e-6, rtol: 1e-6 }, 'loss');
+      expectClose(await logits.grad!.toArray(), cases.map((c) => c[3]), { atol: 1e-6, rtol: 1e-6 }, 'dlogits');
+      dispose([logits, y, logits.grad]);
+    });
+
+    test(`soft targets, γ < 1 and BCE on ${device} stay finite`, async () => {
+      const x = [100, -100, 100, -100, 88, -88];
+      const t = [0.5, 0.5, 1, 0, 1e-3, 0.999];
+      for (const make of [
+        (l: Tensor, tt: Tensor) => sigmoidFocalLoss(l, tt, { gamma: 0.5, alpha: -1 }),
+        (l: Tensor, tt: Tensor) => sigmoidFocalLoss(l, tt, { gamma: 2, reduction: 'sum' }),
+        (l: Tensor, tt: Tensor) => bceWithLogits(l, tt, { reduction: 'sum' }),
+      ]) {
+        const logits = tensor(x, [6], { device, requiresGrad: true });
+        const y = make(logits, tensor(t, [6], { device }));
+        y.backward(tensor(new Float32Array(y.size).fill(1), y.shape, { device }));
+        for (const v of [...(await y.toArray()), ...(await logits.grad!.toArray())]) expect(Number.isFinite(v)).toBe(true);
+        dispose([logits, y, logits.grad]);
+      }
+    });
+  }
+});
+
+describe('float64 gradchecks', () => {
+  const make = (n: number, seed: number, low: number, high: number, requiresGrad = true) =>
+    tensor(values(n, seed, low, high), [n], { dtype: 'float64', requiresGrad });
+
+  test('focal loss with soft targets, several α, γ and reductions', () => {
+    const targets = make(9, 2, 0, 1, false);
+    for (const [alpha, gamma, reduction] of [[0.25, 2, 'sum'], [-1, 1.5, 'mean'], [0.7, 0.5, 'sum'], [0.25, 0, 'mean']] as const) {
+      gradcheck((x) => sigmoidFocalLoss(x, targets, { alpha, gamma, reduction }), [make(9, 1, -4, 4)]);
+    }
+  });
+
+  test('BCE with logits, with a weight that also gets a gradient', () => {
+    gradcheck((x, w) => bceWithLogits(x, make(9, 3, 0, 1, false), { weight: w, reduction: 'sum' }), [make(9, 4, -5, 5), make(9, 5, 0, 2)]);
+  });
+
+  test('L1 with a broadcast weight', () => {
+    const target = tensor(values(12, 7, -1, 1), [4, 3], { dtype: 'float64' });
+    const pred = tensor(values(12, 8, -1, 1), [4, 3], { dtype: 'float64', requiresGrad: true });
+    const weight = tensor(values(4, 9, 0, 1), [4, 1], { dtype: 'float64', requiresGrad: true });
+    gradcheck((p, w) => l1Loss(p, target, { weight: w, reduction: 'mean' }), [pred, weight]);
+  });
+});
+
+describe('l1Loss', () => {
+  for (const device of ['cpu', 'webgpu'] as const) {
+    test(`masked, weighted and reduced on ${device}`, async () => {
+      const pred = tensor([[1, 2, 3], [4, 5, 6]], { device, requiresGrad: true });
+      const target = tensor([[0, 4, 3], [4, 9, 5]], { device });
+      const weight = tensor([[0.5], [0]], { device }); // the second row is masked out
+      const expected: Record<Reduction, number[]> = { none: [0.5, 1, 0, 0, 0, 0], sum: [1.5], mean: [0.25] };
+      for (const reduction of ['none', 'sum', 'mean'] as const) {
+        const y = l1Loss(pred, target, { weight, reduction });
+        expectClose(await y.toArray(), expected[reduction], { atol: 1e-7, rtol: 0 }, reduction);
+        dispose(y);
+      }
+      const y = l1Loss(pred, target, { weight, reduction: 'sum' });
+      y.backward();
+      // sign(pred − target)·weight, and 0 where pred = target.
+      expectClose(await pred.grad!.toArray(), [0.5, -0.5, 0, 0, 0, 0], { atol: 0, rtol: 0 }, 'dpred');
+      const unweighted = l1Loss(pred, target);
+      expect(await unweighted.item()).toBeCloseTo(8 / 6, 6); // (1 + 2 + 0 + 0 + 4 + 1) / 6
+      dispose([pred, target, weight, y, unweighted, pred.grad]);
+    });
+  }
+});
+
+describe('errors', () => {
+  const a = tensor(new Float32Array(6), [2, 3]);
+  const b = tensor(new Float32Array(6), [3, 2]);
+
+  test('shape mismatches name the op and both shapes', () => {
+    expect(() => sigmoidFocalLoss(a, b)).toThrow('sigmoidFocalLoss: logits [2, 3] and targets [3, 2] must have the same shape');
+    expect(() => bceWithLogits(a, b)).toThrow('bceWithLogits: logits [2, 3] and targets [3, 2] must have the same shape');
+    expect(() => l1Loss(a, b)).toThrow('l1Loss: pred [2, 3] and target [3, 2] must have the same shape');
+  });
+
+  test('dtypes, reduction and γ', () => {
+    expect(() => sigmoidFocalLoss(a, tensor(new Float64Array(6), [2, 3]))).toThrow('sigmoidFocalLoss: logits and targets must be floats of one dtype, got float32 and float64');
+    expect(() => bceWithLogits(a, a, { reduction: 'avg' as Reduction })).toThrow("bceWithLogits: reduction must be 'none', 'sum' or 'mean', got 'avg'");
+    expect(() => sigmoidFocalLoss(a, a, { gamma: -1 })).toThrow('sigmoidFocalLoss: gamma must be a finite number ≥ 0');
+  });
+
+  test('double backward is refused', () => {
+    const x = tensor([0.5, -1], { dtype: 'float64', requiresGrad: true });
+    const y = sigmoidFocalLoss(x, tensor([1, 0], { dtype: 'float64' }), { reduction: 'sum' });
+    expect(() => y.backward(undefined, { createGraph: true })).toThrow('sigmoidFocalLoss: double backward is not supported');
+  });
+});
