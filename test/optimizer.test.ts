@@ -1,7 +1,7 @@
 // SGD, its learning-rate schedule, gradient clipping, and Tensor.assign (which the optimizer updates through).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { add, memory, mul, sum, tensor, tidy, toSync, zeros, type Device, type Tensor } from '../src/index.js';
+import { add, memory, mul, sum, tensor, tidy, toSync, zeros, type Device } from '../src/index.js';
 import { clipGradNorm } from '../src/train/clip.js';
 import { REFERENCE_SGD, SGD, type ParamGroup, type ParamRecord, type SGDOptions } from '../src/train/optimizer.js';
 import { lrAt, referenceSchedule } from '../src/train/schedule.js';

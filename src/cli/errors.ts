@@ -1,0 +1,62 @@
+/**
+ * The two kinds of failure a command-line user should see as one plain line instead of a stack trace, and the
+ * wrapper that tells them apart from bugs:
+ *
+ * - `UsageError`: the command line itself is wrong (unknown flag, bad number, missing argument).
+ * - `UserError`: something the user supplied cannot be used (a missing file, bad JSON, an unreadable image).
+ *
+ * Both exit with status 2. Anything else is a bug in this program: it is printed with its stack and exits 1.
+ */
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+
+  /** `command` is the subcommand the error belongs to (e.g. 'train'), shown after the program name. */
+  constructor(message: string, readonly command?: string) {
+    super(message);
+  }
+}
+
+export class UserError extends Error {
+  override readonly name = 'UserError';
+}
+
+export const USAGE_EXIT_CODE = 2;
+export const BUG_EXIT_CODE = 1;
+
+export interface CliIO {
+  stderr(text: string): void;
+  exit(code: number): void;
+}
+
+const processIO: CliIO = {
+  stderr: (text) => process.stderr.write(text),
+  exit: (code) => process.exit(code),
+};
+
+/** The line printed for an expected failure, e.g. `smpr train: unknown flag --epoch (did you mean --epochs?)`. */
+export function formatError(program: string, error: UsageError | UserError): string {
+  const where = error instanceof UsageError && error.command ? `${program} ${error.command}` : program;
+  return `${where}: ${error.message}`;
+}
+
+/**
+ * Runs `main` and exits: 0 when it returns, 2 after printing a usage or user error as one line, 1 after printing
+ * any other error with its stack. Exiting explicitly matters because a live WebGPU device keeps Node running.
+ */
+export async function runCli(program: string, main: () => unknown, io: CliIO = processIO): Promise<void> {
+  let code = 0;
+  try {
+    await main();
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof UserError) {
+      io.stderr(`${formatError(program, error)}\n`);
+      code = USAGE_EXIT_CODE;
+    } else {
+      const detail = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
+      io.stderr(`${program}: internal error (a bug; please report it):\n${detail}\n`);
+      code = BUG_EXIT_CODE;
+    }
+  }
+  io.exit(code);
+}

@@ -1,0 +1,51 @@
+/**
+ * Crash-safe file replacement: the bytes go to a temporary file in the same directory (so the final rename
+ * stays on one filesystem and is atomic), which is fsynced and then renamed over the target. A reader — or a
+ * training run resumed after a crash — sees either the old file or the complete new one, never a torn write.
+ */
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { UserError } from '../cli/errors.js';
+
+/**
+ * Writes `chunks` to `path` atomically. The chunks are consumed one at a time, so a large file is never
+ * assembled in memory; if producing one throws, the temporary file is removed and `path` is left as it was.
+ */
+export function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>): void {
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+  let fd: number | null = null;
+  try {
+    fd = openSync(temp, 'wx');
+    for (const chunk of chunks) {
+      for (let done = 0; done < chunk.byteLength; ) done += writeSync(fd, chunk, done);
+    }
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = null;
+    renameSync(temp, path);
+  } catch (error) {
+    if (fd !== null) closeSync(fd);
+    rmSync(temp, { force: true });
+    if (isFsError(error)) throw new UserError(`cannot write ${path}: ${error.message}`);
+    throw error;
+  }
+  syncDirectory(dirname(path));
+}
+
+/** Makes the rename itself durable. Some platforms cannot open a directory for fsync; the rename is then as durable as the OS makes it. */
+function syncDirectory(dir: string): void {
+  let fd: number | null = null;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // Best effort only: the file is already complete and in place.
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+}
+
+/** A failure of the filesystem (permissions, missing directory, full disk), as opposed to a bug in the caller. */
+export function isFsError(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string' && typeof (error as NodeJS.ErrnoException).syscall === 'string';
+}
