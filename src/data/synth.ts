@@ -388,7 +388,7 @@ function project(point: Vec3, view: View): Projected {
 
 /** Body parts, for ownership: a keypoint is visible where one of its own parts is on top. */
 enum Part { Head, Torso, LeftUpperArm, LeftForearm, RightUpperArm, RightForearm, LeftThigh, LeftShin, RightThigh, RightShin }
-const PART_COUNT = 10;
+const PART_COUNT = Object.keys(Part).length / 2; // a numeric enum maps names to numbers and back
 
 const KEYPOINT_PARTS: readonly (readonly Part[])[] = COCO_KEYPOINT_NAMES.map((name) => {
   const left = name.startsWith('left_');
@@ -505,7 +505,7 @@ function figureParts(figure: Figure, view: View, palette: Palette): DrawnPart[] 
   for (const side of ['left', 'right'] as const) {
     const shoulder = kp[KP[`${side}_shoulder`]]!, elbow = kp[KP[`${side}_elbow`]]!, wrist = kp[KP[`${side}_wrist`]]!;
     const hip = kp[KP[`${side}_hip`]]!, knee = kp[KP[`${side}_knee`]]!, ankle = kp[KP[`${side}_ankle`]]!;
-    const hand = add(wrist, scale3(figure.handDirection[side], p.handRadius));
+    const hand = add(wrist, scale3(figure.handDirection[side], p.handRadius)); // centred just past the wrist
     const toe = add(ankle, scale3(normalize([0, -0.3, 1]), p.foot));
     const limb = (part: Part, a: Vec3, b: Vec3, radius: number, color: Rgb, extra: Shape[] = []): DrawnPart => {
       const depth = depthOf(a, b);
@@ -537,6 +537,7 @@ function figureParts(figure: Figure, view: View, palette: Palette): DrawnPart[] 
       if (faceVisible(eye, figure, view)) headShapes.push({ kind: 'capsule', from: at(eye), to: at(eye), radius: px(0.13 * r), color: [30, 25, 25] });
     }
   }
+  // Biased forward so that the head covers its own neck and the top of the torso.
   parts.push({ part: Part.Head, depth: depthOf(head) + 0.05 * view.pixelsPerUnit, shapes: headShapes });
   return parts;
 }
