@@ -103,6 +103,17 @@ describe('saturated logits (±100) give finite, exact losses and gradients', () 
       dispose([logits, y, logits.grad]);
     });
 
+    test(`tiny losses of confident, correct predictions keep their relative accuracy (${device})`, async () => {
+      // log(1 + e^(−|x|)) for e^(−|x|) ≪ 1: float32 would round 1 + e first. Relative 1e-5 leaves room for
+      // WGSL's exp (accurate to 3 + 2|x| ulps) and nothing for a rounded 1 + e (relative error up to 1e-3 here).
+      const x = [8, 10, 12, 15, 20, -10];
+      const t = [1, 1, 1, 1, 1, 0];
+      const y = bceWithLogits(tensor(x, [6], { device }), tensor(t, [6], { device }), { reduction: 'none' });
+      const exact = x.map((v) => Math.log1p(Math.exp(-Math.abs(v)))); // ce = log(1 + e^(−|x|)) when the label is right
+      expectClose(await y.toArray(), exact, { atol: 0, rtol: 1e-5 }, 'bce');
+      dispose(y);
+    });
+
     test(`soft targets, γ < 1 and BCE on ${device} stay finite`, async () => {
       const x = [100, -100, 100, -100, 88, -88];
       const t = [0.5, 0.5, 1, 0, 1e-3, 0.999];

@@ -9,12 +9,18 @@ import type { FocalParams } from '../reference/focal-loss.js';
 
 export type FocalPass = 'forward' | 'backward';
 
+/** Horner form of 1 + s²/3 + s⁴/5 + … + s¹⁴/15 (the series of atanh(s)/s), in the variable s2 = s². */
+const ATANH_SERIES = Array.from({ length: 8 }, (_, k) => 1 / (2 * k + 1))
+  .reduceRight((inner, c) => (inner ? `${c} + s2 * (${inner})` : `${c}`), '');
+
 const FOCAL = `
-// log(1 + e) for e in [0, 1]. log(u) alone loses e's low digits once 1 + e rounds; rescaling by e / (u − 1)
-// restores them (Goldberg's trick), so tiny losses of confident predictions keep their relative accuracy.
+// log(1 + e) for e in [0, 1], as 2·atanh(s) with s = e / (2 + e) ≤ 1/3. log(1 + e) would round 1 + e first and
+// WGSL's log is only accurate to an absolute 2^-21 near 1, which ruins small losses of confident predictions;
+// the series shrinks by s² ≤ 1/9 per term, so 8 terms reach float32 precision for every e.
 fn log1pSmall(e: f32) -> f32 {
-  let u = 1.0 + e;
-  return select(log(u) * (e / (u - 1.0)), e, u == 1.0);
+  let s = e / (2.0 + e);
+  let s2 = s * s;
+  return 2.0 * s * (${ATANH_SERIES});
 }
 
 // (loss, dloss/dx) for logit x and target t.
