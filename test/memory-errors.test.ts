@@ -133,3 +133,13 @@ test('seeded random tensors are reproducible', () => {
   const c = T.randn([5], { random: new T.Random(7) }).toArraySync();
   expect(Array.from(c)).not.toEqual(Array.from(a));
 });
+
+test('backward outside any tidy scope leaves only the leaf gradients behind', async () => {
+  const w = T.randn([8], { device: 'webgpu', requiresGrad: true });
+  const y = T.sum(T.mul(w, w));
+  const before = T.memory().buffersInUse;
+  y.backward();
+  await w.grad!.toArray();
+  // +1: w.grad. Every intermediate gradient (and any helper constant) is gone.
+  expect(T.memory().buffersInUse).toBe(before + 1);
+});

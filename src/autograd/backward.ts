@@ -11,6 +11,7 @@
  */
 import { add } from '../ops/elementwise.js';
 import { onesLike } from '../ops/creation.js';
+import { tidy } from '../tensor/scope.js';
 import { untrackFromScopes, withGradDisabled, withGradEnabled } from '../tensor/engine.js';
 import { shapeStr, shapesEqual } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -87,7 +88,7 @@ function propagate(root: Tensor, seed: Tensor | undefined, createGraph: boolean,
     if (!g) continue;
     grads.delete(node);
     if (wanted?.has(node)) {
-      const own = run(() => add(g, 0));
+      const own = tidy(() => run(() => add(g, 0)));
       untrackFromScopes(own);
       wanted.set(node, own);
     }
@@ -96,7 +97,9 @@ function propagate(root: Tensor, seed: Tensor | undefined, createGraph: boolean,
       drop(g);
       continue;
     }
-    const inputGrads = run(() => node.gradFn!.backward(g));
+    // A rule's intermediates (views, broadcasts) die with it; with createGraph they are part of the new graph.
+    const rule = () => run(() => node.gradFn!.backward(g));
+    const inputGrads = createGraph ? rule() : tidy(rule);
     node.gradFn.inputs.forEach((input, k) => {
       const gi = inputGrads[k];
       if (!gi || !input.requiresGrad) return;
@@ -123,7 +126,8 @@ function propagate(root: Tensor, seed: Tensor | undefined, createGraph: boolean,
 /** The leaf gets a tensor of its own (a copy, or a new sum), since `g` may be shared and is disposed after use. */
 function accumulateLeaf(leaf: Tensor, g: Tensor, run: <T>(fn: () => T) => T): void {
   const old = leaf.grad;
-  leaf.grad = run(() => add(g, old ?? 0));
+  // tidy: `add(g, 0)` makes a scalar tensor for the 0, which must not outlive this call.
+  leaf.grad = tidy(() => run(() => add(g, old ?? 0)));
   old?.dispose();
   untrackFromScopes(leaf.grad);
 }
