@@ -1,0 +1,37 @@
+/** Shared by the commands: opening datasets and checkpoints with user-facing errors, and the GPU. */
+import { existsSync } from 'node:fs';
+import { loadCocoDataset, type CocoDataset } from '../data/coco.js';
+import { initWebGPU } from '../tensor/engine.js';
+import { SmprModel } from '../smpr/model.js';
+import { readCheckpoint } from '../train/checkpoint.js';
+import type { WebGPURuntime } from '../backend/webgpu-runtime.js';
+import { UserError } from './errors.js';
+
+export function openDataset(path: string): CocoDataset {
+  if (!existsSync(path)) throw new UserError(`${path}: no such dataset (expected a folder with annotations.json and images/, or an annotation file)`);
+  try {
+    return loadCocoDataset(path);
+  } catch (error) {
+    throw new UserError(error instanceof Error ? error.message.split('\n').slice(0, 3).join('; ') : String(error));
+  }
+}
+
+export async function openGpu(): Promise<WebGPURuntime> {
+  try {
+    return await initWebGPU();
+  } catch (error) {
+    throw new UserError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+/** A model with a checkpoint's weights, on the GPU. */
+export async function loadModel(path: string): Promise<SmprModel> {
+  const saved = readCheckpoint(path);
+  await openGpu();
+  const model = new SmprModel(saved.info.config, { device: 'webgpu' });
+  await model.loadStateDict(saved.model);
+  for (const t of saved.model.values()) t.dispose();
+  for (const t of Object.values(saved.momentum)) t.dispose();
+  model.train(false);
+  return model;
+}

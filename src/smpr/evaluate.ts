@@ -1,0 +1,30 @@
+/** Runs a model over a COCO dataset and scores it with the pycocotools-exact keypoint evaluation. */
+import { loadCocoSample, type CocoDataset } from '../data/coco.js';
+import { ProgressBar } from '../cli/progress.js';
+import { cocoKeypointEval, type CocoKeypointDataset, type CocoKeypointResult } from './coco-eval.js';
+import type { SmprModel } from './model.js';
+import { predictImage, type PredictOptions } from './predict.js';
+
+export interface DatasetEvaluation {
+  /** [AP, AP50, AP75, APm, APl, AR, AR50, AR75, ARm, ARl]; −1 where undefined. */
+  stats: number[];
+  results: CocoKeypointResult[];
+  seconds: number;
+}
+
+export async function evaluateDataset(model: SmprModel, dataset: CocoDataset, options: PredictOptions & { progress?: boolean } = {}): Promise<DatasetEvaluation> {
+  const start = performance.now();
+  const images = dataset.json.images;
+  const bar = options.progress ? new ProgressBar('eval', images.length, 'img') : null;
+  const results: CocoKeypointResult[] = [];
+  model.train(false);
+  for (const [i, image] of images.entries()) {
+    const sample = loadCocoSample(dataset, image);
+    results.push(...(await predictImage(model, sample.image, image.id, options)));
+    bar?.update(i + 1);
+  }
+  bar?.finish();
+  const gt = dataset.json as unknown as CocoKeypointDataset;
+  const { stats } = cocoKeypointEval(gt, results, { sigmas: model.config.keypoints.sigmas });
+  return { stats, results, seconds: (performance.now() - start) / 1000 };
+}

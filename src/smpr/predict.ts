@@ -1,0 +1,95 @@
+/**
+ * Inference: an image in, COCO keypoint results out (reference section 5). The network runs on the device; the
+ * per-level maps are read back once per image (the only readback) and decoded on the CPU, where top-k, NMS and
+ * the COCO output are cheap and simple.
+ */
+import { testTransform, type Normalization as AugmentNormalization, type ScaleTarget } from '../data/augment.js';
+import type { Image } from '../data/image.js';
+import { noGrad } from '../autograd/index.js';
+import { tensor } from '../ops/creation.js';
+import { tidy } from '../tensor/scope.js';
+import type { CocoKeypointResult } from './coco-eval.js';
+import type { SmprConfig } from './config.js';
+import { decodeLevels, mergeTta, toOriginalImage, postprocess, type LevelOutputs, type PostprocessOptions, type TtaPass } from './decode.js';
+import type { SmprModel } from './model.js';
+
+export interface PredictOptions extends Omit<PostprocessOptions, 'imageId'> {
+  /** Test scale(s) as mmdet (long, short) pairs; several = multi-scale test merged by one NMS. Default: the config's input size. */
+  scales?: ScaleTarget[];
+  /** Also run each scale on the flipped image (the reference's flip test). */
+  flip?: boolean;
+  /** Decode the initial poses instead of the refined ones (the Table I "initial pose only" row). */
+  useInitialPose?: boolean;
+}
+
+/** The config's test scale: short side = input size, long side capped at the reference's 1333/800 ratio. */
+export function defaultScale(config: SmprConfig): ScaleTarget {
+  return { short: config.inputSize, long: Math.round((config.inputSize * 1333) / 800) };
+}
+
+export function modelNormalization(config: SmprConfig): AugmentNormalization {
+  const n = config.normalization;
+  return { mean: n.mean, std: n.std, channels: n.channelOrder };
+}
+
+function flipImage(image: Image): Image {
+  const data = new Uint8Array(image.data.length);
+  for (let y = 0; y < image.height; y++) {
+    for (let x = 0; x < image.width; x++) {
+      const from = (y * image.width + x) * 3;
+      const to = (y * image.width + (image.width - 1 - x)) * 3;
+      data[to] = image.data[from];
+      data[to + 1] = image.data[from + 1];
+      data[to + 2] = image.data[from + 2];
+    }
+  }
+  return { width: image.width, height: image.height, data };
+}
+
+/** One pass of the network over one (resized) image: the decoded candidates in that pass's frame. */
+async function runPass(model: SmprModel, image: Image, scale: ScaleTarget, options: PredictOptions) {
+  const config = model.config;
+  const prepared = testTransform(image, scale, modelNormalization(config));
+  const { image: padded } = prepared;
+  const maps = tidy(() =>
+    noGrad(() => {
+      const x = tensor(padded.data, [1, 3, padded.height, padded.width], { device: model.device });
+      const out = model.forward(x, { heatmap: false });
+      return out.levels.map((l) => ({ cls: l.clsLogits, score: l.scoreLogits, pose: options.useInitialPose ? l.initPose : l.refinePose }));
+    }),
+  );
+  const levels: LevelOutputs[] = [];
+  for (const [i, m] of maps.entries()) {
+    levels.push({
+      clsLogits: await m.cls.toArray(),
+      scoreLogits: await m.score.toArray(),
+      refine: await m.pose.toArray(),
+      stride: config.levels[i].stride,
+      height: m.cls.shape[2],
+      width: m.cls.shape[3],
+    });
+    m.cls.dispose();
+    m.score.dispose();
+    m.pose.dispose();
+  }
+  const candidates = decodeLevels(levels, { imageHeight: padded.validHeight, imageWidth: padded.validWidth });
+  return { candidates, scaleFactor: prepared.scale, imageWidth: padded.validWidth };
+}
+
+/** People in one image, in COCO results format, in the image's own pixel coordinates. */
+export async function predictImage(model: SmprModel, image: Image, imageId: number, options: PredictOptions = {}): Promise<CocoKeypointResult[]> {
+  const scales = options.scales ?? [defaultScale(model.config)];
+  const post: PostprocessOptions = { ...options, imageId, sigmas: options.sigmas ?? model.config.keypoints.sigmas };
+  if (scales.length === 1 && !options.flip) {
+    const pass = await runPass(model, image, scales[0], options);
+    return postprocess(toOriginalImage(pass.candidates, { scaleFactor: pass.scaleFactor }), post);
+  }
+  const passes: TtaPass[] = [];
+  for (const scale of scales) {
+    for (const flipped of options.flip ? [false, true] : [false]) {
+      const pass = await runPass(model, flipped ? flipImage(image) : image, scale, options);
+      passes.push({ ...pass, flipped, flipIndex: model.config.keypoints.flipIndex });
+    }
+  }
+  return mergeTta(passes, post);
+}

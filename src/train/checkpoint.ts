@@ -1,0 +1,63 @@
+/**
+ * Training checkpoints as one safetensors file: the model's state dict under its PyTorch-style keys, the SGD
+ * momentum under `optimizer.momentum.<parameter>`, and in the metadata the step, the seed and the model config.
+ * Written atomically (src/io/atomic.ts), so an interrupted save leaves the previous checkpoint intact.
+ */
+import { existsSync } from 'node:fs';
+import { loadSafetensors, saveSafetensors, type TensorData } from '../io/safetensors.js';
+import { UserError } from '../cli/errors.js';
+import { tensor } from '../ops/creation.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { SmprConfig } from '../smpr/config.js';
+import type { SGD } from './optimizer.js';
+import type { SmprModel } from '../smpr/model.js';
+
+const MOMENTUM_PREFIX = 'optimizer.momentum.';
+export const CHECKPOINT_FORMAT = 'smpr-checkpoint-v1';
+
+export interface CheckpointInfo {
+  /** Iterations completed. */
+  step: number;
+  seed: number;
+  config: SmprConfig;
+}
+
+async function tensorData(t: Tensor): Promise<TensorData> {
+  return { dtype: t.dtype, shape: t.shape, data: await t.toArray() };
+}
+
+export async function saveCheckpoint(path: string, model: SmprModel, optimizer: SGD | null, info: CheckpointInfo): Promise<void> {
+  const tensors: Record<string, TensorData> = {};
+  for (const [name, t] of model.stateDict()) tensors[name] = await tensorData(t);
+  if (optimizer) for (const [name, t] of Object.entries(optimizer.stateDict())) tensors[MOMENTUM_PREFIX + name] = await tensorData(t);
+  saveSafetensors(path, tensors, {
+    format: CHECKPOINT_FORMAT,
+    step: String(info.step),
+    seed: String(info.seed),
+    config: JSON.stringify(info.config),
+  });
+}
+
+/** Reads a checkpoint's metadata and tensors (on the CPU). */
+export function readCheckpoint(path: string): { info: CheckpointInfo; model: Map<string, Tensor>; momentum: Record<string, Tensor> } {
+  if (!existsSync(path)) throw new UserError(`${path}: no such checkpoint`);
+  const file = loadSafetensors(path);
+  const meta = file.metadata;
+  if (meta.format !== CHECKPOINT_FORMAT || !meta.config) {
+    throw new UserError(`${path}: not an SMPR checkpoint (metadata format is '${meta.format ?? 'missing'}', expected '${CHECKPOINT_FORMAT}')`);
+  }
+  let config: SmprConfig;
+  try {
+    config = JSON.parse(meta.config) as SmprConfig;
+  } catch {
+    throw new UserError(`${path}: the checkpoint's config metadata is not valid JSON`);
+  }
+  const model = new Map<string, Tensor>();
+  const momentum: Record<string, Tensor> = {};
+  for (const [name, t] of Object.entries(file.tensors)) {
+    const value = tensor(t.data, [...t.shape], { dtype: t.dtype, device: 'cpu' });
+    if (name.startsWith(MOMENTUM_PREFIX)) momentum[name.slice(MOMENTUM_PREFIX.length)] = value;
+    else model.set(name, value);
+  }
+  return { info: { step: Number(meta.step ?? 0), seed: Number(meta.seed ?? 0), config }, model, momentum };
+}
