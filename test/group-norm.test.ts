@@ -88,6 +88,11 @@ describe('the WGSL kernels match the float64 reference', () => {
     await expectWebgpuMatchesReference([2, 6, 20, 20], 3, true, 7, { atol: 1e-4, rtol: 1e-4 });
   });
 
+  test('more channels per group than a workgroup has invocations (two rounds of channel segments), and 6 per group', async () => {
+    await expectWebgpuMatchesReference([2, 300, 3], 1, true, 9, { atol: 1e-4, rtol: 1e-4 });
+    await expectWebgpuMatchesReference([2, 12, 5, 5], 2, true, 10, { atol: 1e-4, rtol: 1e-4 });
+  });
+
   test('mean 100, std 0.1: the one-pass statistics stay accurate', async () => {
     // Near 100 float32 inputs are spaced 7.6e-6 apart, i.e. 7.6e-5 standard deviations: x̂ cannot be better
     // than that, so allow a few of those spacings. E[x²] − E[x]² in float32 would be wrong by ~100% here.

@@ -8,8 +8,11 @@
  * lose every digit at mean 100, std 0.1). The same workgroup then writes y = x̂·γ + β, and (mean, rstd) for
  * the backward pass.
  *
- * Backward: for each channel of the group, a tree gives Σ g·x̂ and Σ g (written out as the per-sample terms of
- * dγ and dβ); their γ-weighted totals are the two group means of the dx formula, applied in a final pass.
+ * Backward: the workgroup splits into `slots` segments of `lanes` invocations (slots = C/G rounded up to a
+ * power of two, at most 256; more channels take several rounds); each segment sums Σ g·x̂ and Σ g over one
+ * channel and a segmented tree finishes them, so a round costs log2(lanes) barriers for all its channels,
+ * however small the spatial size. Those per-channel sums are written out as the per-sample terms of dγ and dβ;
+ * their γ-weighted totals (one more tree) are the two group means of the dx formula, applied in a final pass.
  * Weight and bias are optional: variants are generated without their bindings.
  */
 import type { GroupNormDims } from '../reference/group-norm.js';
@@ -31,26 +34,32 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let base = ng * p.count;
   let firstChannel = (ng % p.groups) * p.perGroup;`;
 
-/** Halves the active range of the workgroup arrays until slot 0 holds the total; `combine` merges slot o into lid. */
-const tree = (combine: string): string => `
+/**
+ * Halves the active range of the workgroup arrays until the first slot holds the total; `combine` merges slot o
+ * into lid. By default over all 256 slots; with (`p.lanes / 2u`, 'lane') over each segment of p.lanes slots.
+ */
+const tree = (combine: string, start = `${WG / 2}u`, position = 'lid'): string => `
   workgroupBarrier();
-  for (var half = ${WG / 2}u; half > 0u; half = half / 2u) {
-    if (lid < half) {
+  for (var half = ${start}; half > 0u; half = half / 2u) {
+    if (${position} < half) {
       let o = lid + half;
       ${combine}
     }
     workgroupBarrier();
   }`;
 
-function params(dims: GroupNormDims, eps = 0): Uint32Array {
+function params(dims: GroupNormDims, eps: number): Uint32Array {
   const perGroup = dims.channels / dims.groups;
+  const slots = 2 ** Math.ceil(Math.log2(Math.min(perGroup, WG)));
   return new ParamWriter()
     .u32(dims.batch * dims.groups, dims.groups, perGroup, dims.spatial, perGroup * dims.spatial)
     .f32(eps)
+    .u32(WG / slots)
     .finish();
 }
 
-const PARAMS = 'struct Params { blocks: u32, groups: u32, perGroup: u32, spatial: u32, count: u32, eps: f32 }';
+/** eps is used by the forward kernel, lanes (invocations per channel) by the backward. */
+const PARAMS = 'struct Params { blocks: u32, groups: u32, perGroup: u32, spatial: u32, count: u32, eps: f32, lanes: u32 }';
 
 /** Bindings: x, [weight], [bias], y, stats. */
 export function groupNormForwardKernel(dims: GroupNormDims, eps: number, hasWeight: boolean, hasBias: boolean): GroupNormPlan {
@@ -117,36 +126,43 @@ var<workgroup> wB: array<f32, ${WG}>;
 ${ENTRY}
   let mu = stats[2u * ng];
   let rstd = stats[2u * ng + 1u];
+  let lane = lid % p.lanes;
   var sumG = 0.0;
   var sumGXhat = 0.0;
-  for (var ch = 0u; ch < p.perGroup; ch++) {
-    let start = base + ch * p.spatial;
+  for (var round = 0u; round < p.perGroup; round += ${WG}u / p.lanes) {
+    let ch = round + lid / p.lanes;
     var a = 0.0;
     var b = 0.0;
-    for (var s = lid; s < p.spatial; s += ${WG}u) {
-      let gv = g[start + s];
-      a += gv * (x[start + s] - mu) * rstd;
-      b += gv;
+    if (ch < p.perGroup) {
+      let start = base + ch * p.spatial;
+      for (var s = lane; s < p.spatial; s += p.lanes) {
+        let gv = g[start + s];
+        a += gv * (x[start + s] - mu) * rstd;
+        b += gv;
+      }
     }
     wA[lid] = a;
     wB[lid] = b;${tree(`wA[lid] += wA[o];
-      wB[lid] += wB[o];`)}
-    let total = vec2<f32>(wA[0], wB[0]);
-    if (lid == 0u) {
-      dWeight[ng * p.perGroup + ch] = total.x;
-      dBias[ng * p.perGroup + ch] = total.y;
+      wB[lid] += wB[o];`, 'p.lanes / 2u', 'lane')}
+    if (lane == 0u && ch < p.perGroup) {
+      dWeight[ng * p.perGroup + ch] = wA[lid];
+      dBias[ng * p.perGroup + ch] = wB[lid];
+      sumGXhat += ${gamma('firstChannel + ch')} * wA[lid];
+      sumG += ${gamma('firstChannel + ch')} * wB[lid];
     }
-    sumGXhat += ${gamma('firstChannel + ch')} * total.x;
-    sumG += ${gamma('firstChannel + ch')} * total.y;
-    // Every invocation must have read slot 0 before the next channel overwrites it.
+    // The segment heads must have read their totals before the next round overwrites them.
     workgroupBarrier();
   }
-  let meanG = sumG / f32(p.count);
-  let meanGXhat = sumGXhat / f32(p.count);
+  // Only segment heads hold nonzero sums; one more tree gives the group totals.
+  wA[lid] = sumGXhat;
+  wB[lid] = sumG;${tree(`wA[lid] += wA[o];
+    wB[lid] += wB[o];`)}
+  let meanGXhat = wA[0] / f32(p.count);
+  let meanG = wB[0] / f32(p.count);
   for (var k = lid; k < p.count; k += ${WG}u) {
     let xhat = (x[base + k] - mu) * rstd;
     dx[base + k] = rstd * (${gamma('firstChannel + k / p.spatial')} * g[base + k] - meanG - xhat * meanGXhat);
   }
 }`;
-  return { code, params: params(dims), workgroups: grid1d(dims.batch * dims.groups, 1) };
+  return { code, params: params(dims, 0), workgroups: grid1d(dims.batch * dims.groups, 1) };
 }
