@@ -46,40 +46,41 @@ describe('golden cases', () => {
   });
 });
 
-/** Elementwise loss and upstream·dloss/dlogits on one device, for float32-representable inputs. */
-async function focalOn(device: Device, logits: Float64Array, targets: Float64Array, upstream: Float64Array, alpha: number, gamma: number) {
+/** The loss and the logits' gradient for a random upstream on one device, for float32-representable inputs. */
+async function focalOn(device: Device, logits: Float64Array, targets: Float64Array, seed: number, alpha: number, gamma: number, reduction: Reduction) {
   const dtype = device === 'cpu' ? 'float64' : 'float32';
   const x = tensor(logits, [logits.length], { device, dtype, requiresGrad: true });
   const t = tensor(targets, [targets.length], { device, dtype });
-  const y = sigmoidFocalLoss(x, t, { alpha, gamma });
-  y.backward(tensor(upstream, [upstream.length], { device, dtype }));
+  const y = sigmoidFocalLoss(x, t, { alpha, gamma, reduction });
+  y.backward(tensor(values(y.size, seed, -2, 2), y.shape, { device, dtype }));
   const result = { loss: await y.toArray(), grad: await x.grad!.toArray() };
   dispose([x, t, y, x.grad]);
   return result;
 }
 
 describe('the WGSL kernels match the float64 reference', () => {
-  test('random logits (some saturated), hard and soft targets, α and γ', async () => {
+  test('random logits (some saturated), hard and soft targets, α, γ and reductions', async () => {
     const arb = fc.record({
       n: fc.integer({ min: 1, max: 300 }),
       alpha: fc.constantFrom(-1, 0.25, 0.5, 0.9),
       gamma: fc.constantFrom(0, 0.5, 1, 1.5, 2, 3),
+      reduction: fc.constantFrom<Reduction>('none', 'sum', 'mean'),
       soft: fc.boolean(),
       seed: fc.nat(),
     });
     await fc.assert(
-      fc.asyncProperty(arb, async ({ n, alpha, gamma, soft, seed }) => {
+      fc.asyncProperty(arb, async ({ n, alpha, gamma, reduction, soft, seed }) => {
         const logits = values(n, seed, -30, 30).map((v, i) => (i % 17 === 0 ? Math.sign(v) * 100 : v));
         const targets = values(n, seed + 1, 0, 1).map((v) => (soft ? v : Math.round(v)));
-        const upstream = values(n, seed + 2, -2, 2);
-        const gpu = await focalOn('webgpu', logits, targets, upstream, alpha, gamma);
-        const ref = await focalOn('cpu', logits, targets, upstream, alpha, gamma);
-        // Per element the loss and gradient are sums of terms up to ~|x| ≤ 100 (ce), computed with f32 exp, log
-        // and pow (a few ulps each): relative 1e-4, and 2e-5 absolute where terms of that size cancel.
-        expectClose(gpu.loss, ref.loss, { atol: 2e-5, rtol: 1e-4 }, 'loss');
+        const gpu = await focalOn('webgpu', logits, targets, seed + 2, alpha, gamma, reduction);
+        const ref = await focalOn('cpu', logits, targets, seed + 2, alpha, gamma, reduction);
+        // Per element the loss and gradient are sums of terms up to ~|x| ≤ 100 (ce), computed with f32 exp and
+        // pow (a few ulps each): relative 1e-4, and 2e-5 absolute where terms of that size cancel. A sum adds
+        // up to 300 such values: 1e-4 absolute.
+        expectClose(gpu.loss, ref.loss, { atol: reduction === 'none' ? 2e-5 : 1e-4, rtol: 1e-4 }, 'loss');
         expectClose(gpu.grad, ref.grad, { atol: 2e-5, rtol: 1e-4 }, 'dlogits');
       }),
-      { numRuns: 25 },
+      { numRuns: 30 },
     );
   });
 });

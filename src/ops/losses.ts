@@ -1,7 +1,7 @@
 /**
  * Losses: sigmoid focal loss and BCE with logits share one fused elementwise kernel (BCE is the focal loss with
- * γ = 0 and no α), with a fused backward for the logits; targets get no gradient. The optional weight and the
- * reduction are ordinary engine ops. L1 is a composition of engine ops.
+ * γ = 0 and no α), with a fused backward for the logits; targets get no gradient. BCE's optional weight is an
+ * ordinary (broadcasting) mul; L1 is a composition of engine ops.
  */
 import { cpuBackend } from '../backend/cpu-backend.js';
 import { runKernel, type DeviceKernel } from '../backend/device-kernel.js';
@@ -18,9 +18,9 @@ import { mean, sum } from './reduce.js';
 
 export type Reduction = 'none' | 'sum' | 'mean';
 
-function gpuFocal(pass: FocalPass, inputs: Tensor[], params: FocalParams): Tensor {
+function gpuFocal(pass: FocalPass, inputs: Tensor[], params: FocalParams, scale = 1): Tensor {
   const out = emptyGpu(inputs[0].shape, 'float32', pass === 'forward' ? 'focalLoss' : 'focalLossBackward');
-  const kernel = focalLossKernel(pass, out.size, params);
+  const kernel = focalLossKernel(pass, out.size, params, scale, pass === 'backward' && inputs[2].size === 1);
   webgpu().dispatch({ label: out.op, code: kernel.code }, { buffers: [...inputs, out].map((t) => t.storage().buffer), params: kernel.params, workgroups: kernel.workgroups });
   return out;
 }
@@ -31,13 +31,14 @@ const FORWARD: DeviceKernel<[Tensor, Tensor, FocalParams], Tensor> = {
   webgpu: (logits, targets, params) => gpuFocal('forward', [logits, targets], params),
 };
 
-const BACKWARD: DeviceKernel<[Tensor, Tensor, Tensor, FocalParams], Tensor> = {
-  cpu: (g, logits, targets, params) =>
+/** g: the upstream gradient, per element or (for a reduced loss) one value; scale: 1, or 1/n for a mean. */
+const BACKWARD: DeviceKernel<[Tensor, Tensor, Tensor, FocalParams, number], Tensor> = {
+  cpu: (g, logits, targets, params, scale) =>
     cpuBackend.fromArray(
-      focalLossBackward(g.storage().data, logits.storage().data, targets.storage().data, params, logits.dtype),
+      focalLossBackward(g.storage().data, logits.storage().data, targets.storage().data, params, scale, logits.dtype),
       logits.shape, logits.dtype, 'focalLossBackward',
     ),
-  webgpu: (g, logits, targets, params) => gpuFocal('backward', [logits, targets, g], params),
+  webgpu: (g, logits, targets, params, scale) => gpuFocal('backward', [logits, targets, g], params, scale),
 };
 
 function checkPair(op: string, a: Tensor, b: Tensor, names: [string, string]): void {
@@ -45,22 +46,33 @@ function checkPair(op: string, a: Tensor, b: Tensor, names: [string, string]): v
   if (a.dtype !== b.dtype || !isFloat(a.dtype)) throw new Error(`${op}: ${names[0]} and ${names[1]} must be floats of one dtype, got ${a.dtype} and ${b.dtype}`);
 }
 
-function reduce(op: string, loss: Tensor, reduction: Reduction): Tensor {
-  switch (reduction) {
-    case 'none': return loss;
-    case 'sum': return sum(loss);
-    case 'mean': return mean(loss);
-    default: throw new Error(`${op}: reduction must be 'none', 'sum' or 'mean', got '${reduction}'`);
+function checkReduction(op: string, reduction: Reduction): void {
+  if (reduction !== 'none' && reduction !== 'sum' && reduction !== 'mean') {
+    throw new Error(`${op}: reduction must be 'none', 'sum' or 'mean', got '${reduction}'`);
   }
 }
 
-/** The elementwise focal loss, with the fused backward for the logits. */
-function focalElementwise(op: string, logits: Tensor, targets: Tensor, params: FocalParams): Tensor {
+function reduce(loss: Tensor, reduction: Reduction): Tensor {
+  return reduction === 'none' ? loss : reduction === 'sum' ? sum(loss) : mean(loss);
+}
+
+/**
+ * The focal loss and its reduction as one op: the fused backward kernel reads the single upstream value of a
+ * summed or averaged loss directly, rather than a broadcast copy of it (which would cost more than the kernel).
+ */
+function focalLoss(op: string, logits: Tensor, targets: Tensor, params: FocalParams, reduction: Reduction): Tensor {
   checkPair(op, logits, targets, ['logits', 'targets']);
+  checkReduction(op, reduction);
   const device = commonDevice(op, [logits, targets]);
-  return record(op, [logits, targets], () => runKernel(device, FORWARD, logits, targets, params), (g) => {
+  return record(op, [logits, targets], () => {
+    const loss = runKernel(device, FORWARD, logits, targets, params);
+    if (reduction === 'none') return loss;
+    const reduced = reduce(loss, reduction);
+    loss.dispose();
+    return reduced;
+  }, (g) => {
     if (gradEnabled()) throw new Error(`${op}: double backward is not supported (the backward pass is a fused kernel)`);
-    return [runKernel(device, BACKWARD, g, logits, targets, params), null];
+    return [runKernel(device, BACKWARD, g, logits, targets, params, reduction === 'mean' ? 1 / logits.size : 1), null];
   });
 }
 
@@ -82,7 +94,7 @@ export function sigmoidFocalLoss(logits: Tensor, targets: Tensor, options: Focal
   if (!(gamma >= 0 && Number.isFinite(gamma)) || !Number.isFinite(alpha)) {
     throw new Error(`sigmoidFocalLoss: gamma must be a finite number ≥ 0 and alpha finite, got gamma ${gamma}, alpha ${alpha}`);
   }
-  return reduce('sigmoidFocalLoss', focalElementwise('sigmoidFocalLoss', logits, targets, { alpha, gamma }), reduction);
+  return focalLoss('sigmoidFocalLoss', logits, targets, { alpha, gamma }, reduction);
 }
 
 export interface WeightedLossOptions {
@@ -92,18 +104,20 @@ export interface WeightedLossOptions {
   reduction?: Reduction;
 }
 
-function weighted(loss: Tensor, weight: Tensor | null | undefined): Tensor {
-  return weight ? mul(loss, weight) : loss;
-}
-
 /** torch.nn.functional.binary_cross_entropy_with_logits: max(x, 0) − x·t + log(1 + e^(−|x|)), times weight. */
 export function bceWithLogits(logits: Tensor, targets: Tensor, options: WeightedLossOptions = {}): Tensor {
-  const loss = focalElementwise('bceWithLogits', logits, targets, { alpha: -1, gamma: 0 });
-  return reduce('bceWithLogits', weighted(loss, options.weight), options.reduction ?? 'mean');
+  const { weight, reduction = 'mean' } = options;
+  const bce = { alpha: -1, gamma: 0 };
+  if (!weight) return focalLoss('bceWithLogits', logits, targets, bce, reduction);
+  checkReduction('bceWithLogits', reduction);
+  return reduce(mul(focalLoss('bceWithLogits', logits, targets, bce, 'none'), weight), reduction);
 }
 
 /** torch.nn.functional.l1_loss: |pred − target|, times weight (for masked or OKS-weighted regression). */
 export function l1Loss(pred: Tensor, target: Tensor, options: WeightedLossOptions = {}): Tensor {
+  const { weight, reduction = 'mean' } = options;
   checkPair('l1Loss', pred, target, ['pred', 'target']);
-  return reduce('l1Loss', weighted(abs(sub(pred, target)), options.weight), options.reduction ?? 'mean');
+  checkReduction('l1Loss', reduction);
+  const loss = abs(sub(pred, target));
+  return reduce(weight ? mul(loss, weight) : loss, reduction);
 }

@@ -37,9 +37,14 @@ export function focalLossForward(logits: TypedArray, targets: TypedArray, params
   return out;
 }
 
-/** The gradient for the logits given the upstream gradient `g` of the elementwise loss. */
-export function focalLossBackward(g: TypedArray, logits: TypedArray, targets: TypedArray, params: FocalParams, dtype: DType): TypedArray {
+/**
+ * The gradient for the logits: scale · g_i · dloss_i/dx_i, where the upstream gradient `g` holds one value per
+ * element, or a single value shared by all (the gradient of a summed loss; scale 1/n for a mean).
+ */
+export function focalLossBackward(
+  g: TypedArray, logits: TypedArray, targets: TypedArray, params: FocalParams, scale: number, dtype: DType,
+): TypedArray {
   const out = typedArrayFor(dtype, logits.length);
-  for (let i = 0; i < out.length; i++) out[i] = g[i] * focalTerms(logits[i], targets[i], params)[1];
+  for (let i = 0; i < out.length; i++) out[i] = scale * g[g.length === 1 ? 0 : i] * focalTerms(logits[i], targets[i], params)[1];
   return out;
 }

@@ -1,8 +1,9 @@
 /**
  * Fused sigmoid focal loss (see reference/focal-loss.ts for the formulas and why they are overflow-free).
- * Elementwise: one invocation per element, 256 per workgroup. One template gives both kernels: the forward
- * writes the loss, the backward writes upstream · dloss/dlogit; both call the same `focal` function, and the
- * shader compiler drops the half that a kernel does not use.
+ * Elementwise: one invocation per element, 256 per workgroup. One template gives the kernels: the forward
+ * writes the loss, the backward writes scale · upstream · dloss/dlogit; both call the same `focal` function,
+ * and the shader compiler drops the half that a kernel does not use. For a summed or averaged loss the
+ * backward reads the single upstream value directly (scale 1 or 1/n), instead of a broadcast copy of it.
  */
 import { MAIN_1D, ParamWriter, grid1d, storage, uniform } from './common.js';
 import type { FocalParams } from '../reference/focal-loss.js';
@@ -37,12 +38,17 @@ fn focal(x: f32, t: f32) -> vec2<f32> {
   return alphaT * vec2<f32>(ce * mGamma, (sigPos - t) * mGamma - p.gamma * (2.0 * t - 1.0) * ce * mGammaMinus1PQ);
 }`;
 
-/** Bindings: logits, targets, [upstream for the backward], out. */
-export function focalLossKernel(pass: FocalPass, n: number, { alpha, gamma }: FocalParams) {
+/**
+ * Bindings: logits, targets, [upstream for the backward], out. The backward's upstream holds one value per
+ * element, or one for all when `sharedUpstream`.
+ */
+export function focalLossKernel(pass: FocalPass, n: number, { alpha, gamma }: FocalParams, scale = 1, sharedUpstream = false) {
   const inputs = pass === 'forward' ? ['logits', 'targets'] : ['logits', 'targets', 'upstream'];
-  const value = pass === 'forward' ? 'focal(logits[i], targets[i]).x' : 'upstream[i] * focal(logits[i], targets[i]).y';
+  const value = pass === 'forward'
+    ? 'focal(logits[i], targets[i]).x'
+    : `p.scale * upstream[${sharedUpstream ? '0u' : 'i'}] * focal(logits[i], targets[i]).y`;
   const code = `
-struct Params { n: u32, alpha: f32, gamma: f32 }
+struct Params { n: u32, alpha: f32, gamma: f32, scale: f32 }
 ${inputs.map((name, k) => storage(k, name, 'float32')).join('\n')}
 ${storage(inputs.length, 'out', 'float32', true)}
 ${uniform(inputs.length + 1)}
@@ -51,5 +57,5 @@ ${MAIN_1D}
   if (i >= p.n) { return; }
   out[i] = ${value};
 }`;
-  return { code, params: new ParamWriter().u32(n).f32(alpha, gamma).finish(), workgroups: grid1d(n) };
+  return { code, params: new ParamWriter().u32(n).f32(alpha, gamma, scale).finish(), workgroups: grid1d(n) };
 }
