@@ -133,9 +133,9 @@ describe('SGD', () => {
     const after: { bytes: number; buffers: number }[] = [];
     for (let i = 0; i < 10; i++) {
       backwardOnce(params, coeffs);
-      const submits = memory().submits;
+      const readbacks = memory().readbacks;
       sgd.step();
-      expect(memory().submits, 'step submitted GPU work (a readback)').toBe(submits);
+      expect(memory().readbacks, 'step read back from the GPU').toBe(readbacks);
       sgd.zeroGrad();
       after.push({ bytes: memory().bytesInUse, buffers: memory().buffersInUse });
     }
@@ -277,7 +277,7 @@ describe('clipGradNorm', () => {
     a.grad = tensor([1, 2, 3], { device: 'webgpu' });
     const before = memory();
     const norm = clipGradNorm([a, unused], 1);
-    expect(memory().submits).toBe(before.submits);
+    expect(memory().readbacks).toBe(before.readbacks);
     expect(memory().buffersInUse).toBe(before.buffersInUse + 1); // the returned norm
     expect(unused.grad).toBeNull();
     norm.dispose();

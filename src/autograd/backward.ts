@@ -93,6 +93,14 @@ function propagate(root: Tensor, seed: Tensor | undefined, createGraph: boolean,
       wanted.set(node, own);
     }
     if (!node.gradFn) {
+      const soleHolder = holders.get(g) === 1 && g !== seed && !createGraph;
+      if (!wanted && !node.grad && soleHolder) {
+        // Nobody else holds this gradient: hand it to the leaf instead of copying it.
+        node.grad = g;
+        untrackFromScopes(g);
+        holders.set(g, 0);
+        continue;
+      }
       if (!wanted) accumulateLeaf(node, g, run);
       drop(g);
       continue;

@@ -30,6 +30,8 @@ export interface MemoryStats {
   bytesPooled: number;
   dispatches: number;
   submits: number;
+  /** GPU → CPU copies: the synchronisation points. A training step should have none. */
+  readbacks: number;
   pipelines: number;
 }
 
@@ -68,7 +70,7 @@ export class WebGPURuntime {
   private dispatchesInBatch = 0;
   private firstError: string | null = null;
   private currentLabel = '';
-  private stats = { bytesInUse: 0, buffersInUse: 0, bytesPooled: 0, dispatches: 0, submits: 0 };
+  private stats = { bytesInUse: 0, buffersInUse: 0, bytesPooled: 0, dispatches: 0, submits: 0, readbacks: 0 };
 
   /**
    * Submit after this many recorded dispatches. Batches amortise the submit cost, while submitting before the
@@ -259,6 +261,7 @@ export class WebGPURuntime {
   /** Copies `byteLength` bytes of a buffer back to the CPU. Submits all pending work first. */
   async read(buffer: GPUBuffer, byteLength: number): Promise<ArrayBuffer> {
     if (byteLength === 0) return new ArrayBuffer(0);
+    this.stats.readbacks += 1;
     const size = Math.ceil(byteLength / 4) * 4;
     const staging = this.device.createBuffer({ size, usage: GPUBufferUsageFlags().MAP_READ | GPUBufferUsageFlags().COPY_DST });
     this.copy(buffer, 0, staging, 0, size);
