@@ -90,7 +90,10 @@ export interface CocoKeypointEvalResult {
   stats: number[];
   imgIds: number[];
   catIds: number[];
-  /** `precision[t][r][k][a]`: interpolated precision at OKS threshold t and recall threshold r; -1 if undefined. */
+  /**
+   * `precision[t][r][k][a]`: interpolated precision at `OKS_THRESHOLDS[t]`, `RECALL_THRESHOLDS[r]`, category
+   * `catIds[k]` and area range `AREA_RANGE_LABELS[a]`; -1 if undefined.
+   */
   precision: number[][][][];
   /** `recall[t][k][a]`: the final recall with up to 20 detections per image; -1 if undefined. */
   recall: number[][][];
@@ -133,7 +136,6 @@ function linspace(start: number, stop: number, num: number): number[] {
 // ---------------------------------------------------------------------------------------------------------------
 // Evaluation
 // ---------------------------------------------------------------------------------------------------------------
-
 
 /** A ground-truth person after `_prepare`. */
 interface PreparedGt {
@@ -314,8 +316,8 @@ function groupByImageAndCategory(
 }
 
 /**
- * numpy's `argsort(-score, kind='mergesort')`: descending and *stable*, so tied scores keep their input order
- * (file order within an image; image-id order across images). `Array.prototype.sort` is stable.
+ * numpy's `argsort(-score, kind='mergesort')` on one image's detections: descending and *stable*, so tied scores
+ * keep file order, also at the top-20 cut. `Array.prototype.sort` is stable.
  */
 function sortByScoreDescending<T extends { score: number }>(items: readonly T[]): T[] {
   return [...items].sort((a, b) => b.score - a.score);
@@ -356,7 +358,7 @@ function evaluateImage(group: ImageCategory, imageId: number, categoryId: number
     OKS_THRESHOLDS.forEach((threshold, t) => {
       const gtMatches = gts.map(() => 0);
       dts.forEach((dt, i) => {
-        let best = Math.min(threshold, 1 - 1e-10);
+        let best = Math.min(threshold, 1 - 1e-10); // the cap only matters for a threshold of 1
         let match = -1;
         for (let j = 0; j < gts.length; j++) {
           if (gtMatches[j] !== 0 && !gts[j].isCrowd) continue;
@@ -413,6 +415,7 @@ function accumulate(evalImgs: readonly (ImageEvaluation | null)[], numImages: nu
       if (npig === 0) continue;
 
       const scores = evaluated.flatMap((e) => e.dtScores);
+      // Stable: tied scores stay in image-id order, then in each image's own (file) order.
       const order = scores.map((_, i) => i).sort((i, j) => scores[j] - scores[i]);
       for (let t = 0; t < T; t++) {
         const matches = evaluated.flatMap((e) => e.dtMatches[t]);
