@@ -1,0 +1,36 @@
+/**
+ * mmdet's ConvModule: conv → optional GroupNorm → optional ReLU, with mmdet's child names (`conv`, `gn`), so an
+ * FPN's `lateral_convs.0.conv.weight` or a head's `cls_convs.0.gn.bias` match the authors' checkpoints.
+ * As in mmdet, the conv has a bias exactly when there is no norm after it.
+ */
+import { relu } from '../ops/elementwise.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { Conv2d, type Conv2dOptions, type Pair } from './conv.js';
+import { Module } from './module.js';
+import { GroupNorm } from './norm.js';
+
+export interface ConvModuleOptions extends Omit<Conv2dOptions, 'bias'> {
+  /** GroupNorm groups after the conv; absent means no norm. */
+  gnGroups?: number;
+  relu?: boolean;
+}
+
+export class ConvModule extends Module {
+  readonly conv: Conv2d;
+  readonly gn: GroupNorm | null;
+  readonly relu: boolean;
+
+  constructor(inChannels: number, outChannels: number, kernelSize: Pair, options: ConvModuleOptions = {}) {
+    super();
+    const { gnGroups, relu: withRelu, ...convOptions } = options;
+    this.conv = this.addModule('conv', new Conv2d(inChannels, outChannels, kernelSize, { ...convOptions, bias: gnGroups === undefined }));
+    this.gn = gnGroups === undefined ? null : this.addModule('gn', new GroupNorm(gnGroups, outChannels, options));
+    this.relu = withRelu ?? false;
+  }
+
+  forward(x: Tensor): Tensor {
+    let y = this.conv.forward(x);
+    if (this.gn) y = this.gn.forward(y);
+    return this.relu ? relu(y) : y;
+  }
+}
