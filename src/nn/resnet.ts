@@ -1,0 +1,157 @@
+/**
+ * ResNet-18/34/50/101 in torchvision's (and mmdet's) layout and parameter names — conv1, bn1, layer1..layer4,
+ * `layer2.0.downsample.0/.1` — with every batch norm frozen, as SMPR trains it (reference 1.1). Returns the
+ * outputs of layer2..layer4 (C3, C4, C5 at strides 8, 16, 32); C2 is computed but not returned, as the neck
+ * starts at C3.
+ *
+ * `style` decides where a downsampling bottleneck puts its stride: 'pytorch' on the 3×3 conv2, 'caffe' (mmdet's
+ * resnet50_caffe, the SMPR config) on the first 1×1 conv1. Basic blocks always stride their first 3×3.
+ * `frozenStages` follows mmdet: −1 freezes nothing, 0 the stem, k ≥ 1 the stem and layer1..layerk.
+ * `baseChannels` (64 in the real networks) scales every width, so a tiny variant exists for quick training.
+ */
+import { maxPool2d } from '../ops/pool.js';
+import { add, relu } from '../ops/elementwise.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { Conv2d } from './conv.js';
+import { Sequential } from './container.js';
+import { kaimingNormal, type InitOptions } from './init.js';
+import { Module, type Layer } from './module.js';
+import { FrozenBatchNorm2d } from './norm.js';
+
+export type ResNetDepth = 18 | 34 | 50 | 101;
+export type ResNetStyle = 'pytorch' | 'caffe';
+
+const ARCHITECTURES: Record<ResNetDepth, { block: 'basic' | 'bottleneck'; layers: [number, number, number, number] }> = {
+  18: { block: 'basic', layers: [2, 2, 2, 2] },
+  34: { block: 'basic', layers: [3, 4, 6, 3] },
+  50: { block: 'bottleneck', layers: [3, 4, 6, 3] },
+  101: { block: 'bottleneck', layers: [3, 4, 23, 3] },
+};
+
+export interface ResNetOptions extends InitOptions {
+  depth: ResNetDepth;
+  /** Blocks per stage, overriding the depth's (the depth still picks the block type). */
+  layers?: readonly [number, number, number, number];
+  /** Stem width and layer1's planes; 64 in torchvision. */
+  baseChannels?: number;
+  style?: ResNetStyle;
+  frozenStages?: number;
+}
+
+/** torchvision's ResNet init: convs N(0, √2/√fan_out); BN at identity (weight 1, bias 0, mean 0, var 1). */
+const convInit = kaimingNormal({ mode: 'fan_out', nonlinearity: 'relu' });
+
+const conv = (cin: number, cout: number, k: number, stride: number, init: InitOptions): Conv2d =>
+  new Conv2d(cin, cout, k, { stride, padding: (k - 1) / 2, bias: false, weightInit: convInit, ...init });
+
+/** The 1×1 conv + BN that brings the identity path to the block's output shape. */
+const downsample = (cin: number, cout: number, stride: number, init: InitOptions): Sequential =>
+  new Sequential([conv(cin, cout, 1, stride, init), new FrozenBatchNorm2d(cout, init)]);
+
+class BasicBlock extends Module implements Layer {
+  static readonly expansion = 1;
+  private readonly conv1: Conv2d;
+  private readonly bn1: FrozenBatchNorm2d;
+  private readonly conv2: Conv2d;
+  private readonly bn2: FrozenBatchNorm2d;
+  private readonly downsample: Sequential | null;
+
+  constructor(inplanes: number, planes: number, stride: number, _style: ResNetStyle, init: InitOptions) {
+    super();
+    this.conv1 = this.addModule('conv1', conv(inplanes, planes, 3, stride, init));
+    this.bn1 = this.addModule('bn1', new FrozenBatchNorm2d(planes, init));
+    this.conv2 = this.addModule('conv2', conv(planes, planes, 3, 1, init));
+    this.bn2 = this.addModule('bn2', new FrozenBatchNorm2d(planes, init));
+    this.downsample = stride !== 1 || inplanes !== planes ? this.addModule('downsample', downsample(inplanes, planes, stride, init)) : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    const y = this.bn2.forward(this.conv2.forward(relu(this.bn1.forward(this.conv1.forward(x)))));
+    return relu(add(y, this.downsample ? this.downsample.forward(x) : x));
+  }
+}
+
+class Bottleneck extends Module implements Layer {
+  static readonly expansion = 4;
+  private readonly conv1: Conv2d;
+  private readonly bn1: FrozenBatchNorm2d;
+  private readonly conv2: Conv2d;
+  private readonly bn2: FrozenBatchNorm2d;
+  private readonly conv3: Conv2d;
+  private readonly bn3: FrozenBatchNorm2d;
+  private readonly downsample: Sequential | null;
+
+  constructor(inplanes: number, planes: number, stride: number, style: ResNetStyle, init: InitOptions) {
+    super();
+    const out = planes * Bottleneck.expansion;
+    const [stride1, stride2] = style === 'caffe' ? [stride, 1] : [1, stride];
+    this.conv1 = this.addModule('conv1', conv(inplanes, planes, 1, stride1, init));
+    this.bn1 = this.addModule('bn1', new FrozenBatchNorm2d(planes, init));
+    this.conv2 = this.addModule('conv2', conv(planes, planes, 3, stride2, init));
+    this.bn2 = this.addModule('bn2', new FrozenBatchNorm2d(planes, init));
+    this.conv3 = this.addModule('conv3', conv(planes, out, 1, 1, init));
+    this.bn3 = this.addModule('bn3', new FrozenBatchNorm2d(out, init));
+    this.downsample = stride !== 1 || inplanes !== out ? this.addModule('downsample', downsample(inplanes, out, stride, init)) : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    let y = relu(this.bn1.forward(this.conv1.forward(x)));
+    y = relu(this.bn2.forward(this.conv2.forward(y)));
+    y = this.bn3.forward(this.conv3.forward(y));
+    return relu(add(y, this.downsample ? this.downsample.forward(x) : x));
+  }
+}
+
+export class ResNet extends Module {
+  /** Channels of C3, C4, C5. */
+  readonly outChannels: [number, number, number];
+  private readonly conv1: Conv2d;
+  private readonly bn1: FrozenBatchNorm2d;
+  private readonly stages: Sequential[];
+
+  constructor(options: ResNetOptions) {
+    super();
+    const arch = ARCHITECTURES[options.depth];
+    if (!arch) throw new Error(`ResNet: depth must be one of ${Object.keys(ARCHITECTURES).join(', ')}, got ${options.depth}`);
+    const layers = options.layers ?? arch.layers;
+    if (layers.length !== 4 || layers.some((n) => !Number.isInteger(n) || n < 1)) {
+      throw new Error(`ResNet: layers must be 4 positive block counts, got [${layers.join(', ')}]`);
+    }
+    const frozen = options.frozenStages ?? -1;
+    if (!Number.isInteger(frozen) || frozen < -1 || frozen > 4) throw new Error(`ResNet: frozenStages must be an integer in [−1, 4], got ${frozen}`);
+    const base = options.baseChannels ?? 64;
+    const style = options.style ?? 'pytorch';
+    const { device, dtype, random } = options;
+    const init: InitOptions = { device, dtype, random };
+    const Block = arch.block === 'basic' ? BasicBlock : Bottleneck;
+
+    this.conv1 = this.addModule('conv1', new Conv2d(3, base, 7, { stride: 2, padding: 3, bias: false, weightInit: convInit, ...init }));
+    this.bn1 = this.addModule('bn1', new FrozenBatchNorm2d(base, init));
+    let inplanes = base;
+    this.stages = layers.map((blocks, i) => {
+      const planes = base * 2 ** i;
+      const stage = Array.from({ length: blocks }, (_, b) => {
+        const block = new Block(inplanes, planes, b === 0 && i > 0 ? 2 : 1, style, init);
+        inplanes = planes * Block.expansion;
+        return block;
+      });
+      return this.addModule(`layer${i + 1}`, new Sequential(stage));
+    });
+    const width = (i: number) => base * 2 ** i * Block.expansion;
+    this.outChannels = [width(1), width(2), width(3)];
+
+    if (frozen >= 0) {
+      this.conv1.freeze();
+      this.stages.slice(0, frozen).forEach((s) => s.freeze());
+    }
+  }
+
+  /** [C3, C4, C5] for an input [N, 3, H, W]. */
+  forward(x: Tensor): [Tensor, Tensor, Tensor] {
+    const stem = maxPool2d(relu(this.bn1.forward(this.conv1.forward(x))), { kernelSize: 3, stride: 2, padding: 1 });
+    const c2 = this.stages[0].forward(stem);
+    const c3 = this.stages[1].forward(c2);
+    const c4 = this.stages[2].forward(c3);
+    return [c3, c4, this.stages[3].forward(c4)];
+  }
+}
