@@ -1,0 +1,127 @@
+/**
+ * SMPR model configurations: the backbone, neck and head hyper-parameters, the pyramid levels, the keypoint
+ * layout, the training input size and the input normalisation, with three presets:
+ *
+ *  - `r50`: the authors' SMPR-R50-PAFPN (configs/SMPR/ResNet_50.py): caffe-style ResNet-50 with stage 1 frozen,
+ *    PAFPN with a ReLU after every conv, 256 wide, 4-conv towers, P3–P7, caffe BGR normalisation.
+ *  - `r18`: the same neck and head on a torchvision ResNet-18 (RGB, ImageNet mean/std).
+ *  - `tiny`: small enough to train on lavapipe at 128×128 in seconds per step — a ResNet with one basic block per
+ *    stage at base width 16, a 32-wide PAFPN on P3–P5, 2-conv towers. It trains from scratch (nothing frozen).
+ */
+import { SMPR_LEVELS, featureSize, type LevelSpec } from './levels.js';
+import { COCO_KEYPOINTS, validateKeypointSpec, type KeypointSpec } from './keypoints.js';
+
+export type BackboneDepth = 18 | 34 | 50 | 'tiny';
+
+/** Per-channel input normalisation, in 0–255 pixel units, applied as (pixel − mean) / std in `channelOrder`. */
+export interface Normalization {
+  readonly channelOrder: 'rgb' | 'bgr';
+  readonly mean: readonly [number, number, number];
+  readonly std: readonly [number, number, number];
+}
+
+/** mmdet's caffe-style preset for open-mmlab://resnet50_caffe (reference 1.1): BGR, mean only. */
+export const CAFFE_BGR: Normalization = { channelOrder: 'bgr', mean: [102.9801, 115.9465, 122.7717], std: [1, 1, 1] };
+
+/** torchvision's ImageNet preset. */
+export const IMAGENET_RGB: Normalization = { channelOrder: 'rgb', mean: [123.675, 116.28, 103.53], std: [58.395, 57.12, 57.375] };
+
+export interface SmprConfig {
+  readonly name: string;
+  readonly depth: BackboneDepth;
+  /** Backbone stem width and layer1 planes; 64 for the real ResNets. */
+  readonly baseChannels: number;
+  readonly style: 'pytorch' | 'caffe';
+  /** mmdet's frozen_stages: −1 none, 0 the stem, k the stem and layer1..layerk. */
+  readonly frozenStages: number;
+  readonly neck: 'fpn' | 'pafpn';
+  /** Width of the neck's outputs and of the head (towers, DCNs). */
+  readonly width: number;
+  readonly towerConvs: number;
+  readonly gnGroups: number;
+  readonly deformGroups: number;
+  readonly heatmapChannels: number;
+  /** Prior probability of the cls and heatmap logits at initialisation. */
+  readonly priorProb: number;
+  /** Pyramid levels, finest first: strides 8, 16, 32, ... (at least P3–P5, which the neck builds from C3–C5). */
+  readonly levels: readonly LevelSpec[];
+  readonly keypoints: KeypointSpec;
+  /** Side of the square training crop (the paper's 800). */
+  readonly inputSize: number;
+  readonly normalization: Normalization;
+}
+
+/** Input sides must be multiples of this (the deepest backbone stride), so the neck's top-down path lines up. */
+export const SIZE_DIVISOR = 32;
+
+const r50: SmprConfig = {
+  name: 'r50',
+  depth: 50,
+  baseChannels: 64,
+  style: 'caffe',
+  frozenStages: 1,
+  neck: 'pafpn',
+  width: 256,
+  towerConvs: 4,
+  gnGroups: 32,
+  deformGroups: 4,
+  heatmapChannels: 128,
+  priorProb: 0.01,
+  levels: SMPR_LEVELS,
+  keypoints: COCO_KEYPOINTS,
+  inputSize: 800,
+  normalization: CAFFE_BGR,
+};
+
+export const PRESETS = {
+  r50,
+  r18: { ...r50, name: 'r18', depth: 18, style: 'pytorch', normalization: IMAGENET_RGB },
+  tiny: {
+    ...r50,
+    name: 'tiny',
+    depth: 'tiny',
+    baseChannels: 16,
+    style: 'pytorch',
+    frozenStages: -1,
+    width: 32,
+    towerConvs: 2,
+    gnGroups: 8,
+    heatmapChannels: 16,
+    // P5 takes every larger person, since there is no P6/P7.
+    levels: [SMPR_LEVELS[0], SMPR_LEVELS[1], { stride: 32, range: [128, 1e8] }],
+    inputSize: 128,
+    normalization: IMAGENET_RGB,
+  },
+} satisfies Record<string, SmprConfig>;
+
+export type PresetName = keyof typeof PRESETS;
+
+export function smprConfig(preset: PresetName, overrides: Partial<SmprConfig> = {}): SmprConfig {
+  const base: SmprConfig | undefined = PRESETS[preset];
+  if (!base) throw new Error(`smprConfig: unknown preset '${preset}' (known: ${Object.keys(PRESETS).join(', ')})`);
+  const config = { ...base, ...overrides };
+  validateConfig(config);
+  return config;
+}
+
+/** Checks what the model relies on; throws naming the field. */
+export function validateConfig(config: SmprConfig): void {
+  const fail = (message: string) => {
+    throw new Error(`SmprConfig '${config.name}': ${message}`);
+  };
+  if (config.levels.length < 3) fail(`needs at least 3 levels (P3–P5), got ${config.levels.length}`);
+  config.levels.forEach((level, i) => {
+    if (level.stride !== 8 * 2 ** i) fail(`level ${i} has stride ${level.stride}; levels must be strides 8, 16, 32, ... in order`);
+  });
+  if (config.inputSize % SIZE_DIVISOR !== 0) fail(`inputSize ${config.inputSize} is not a multiple of ${SIZE_DIVISOR}`);
+  if (!([18, 34, 50, 'tiny'] as const).includes(config.depth)) fail(`unknown depth ${config.depth}`);
+  if (!Number.isInteger(config.frozenStages) || config.frozenStages < -1 || config.frozenStages > 4) {
+    fail(`frozenStages must be an integer in [−1, 4], got ${config.frozenStages}`);
+  }
+  validateKeypointSpec(config.keypoints);
+}
+
+/** [height, width] of each level's maps for a padded input, from the config alone (no model needed). */
+export function levelShapes(config: SmprConfig, height: number, width: number): [number, number][] {
+  return config.levels.map((l) => [featureSize(height, l.stride), featureSize(width, l.stride)]);
+}
