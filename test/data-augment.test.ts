@@ -6,14 +6,14 @@ import {
 } from '../src/data/augment.js';
 import type { Person, Sample } from '../src/data/coco.js';
 import { createImage, type Image } from '../src/data/image.js';
-import { Rng } from '../src/data/rng.js';
+import { Random } from '../src/tensor/random.js';
 import { COCO_KEYPOINTS } from '../src/smpr/keypoints.js';
 
 const K = COCO_KEYPOINTS.names.length;
 
 function noiseImage(width: number, height: number, seed: number): Image {
   const image = createImage(width, height);
-  const rng = new Rng(seed);
+  const rng = new Random(seed);
   for (let i = 0; i < image.data.length; i++) image.data[i] = rng.int(0, 255);
   return image;
 }
@@ -170,7 +170,7 @@ describe('crop', () => {
   });
 
   it('leaves a dimension smaller than the window uncropped', () => {
-    const rng = new Rng(1);
+    const rng = new Random(1);
     const out = randomCrop(sample(), { height: 100, width: 25 }, rng);
     expect([out.image.width, out.image.height]).toEqual([25, 30]);
   });
@@ -178,7 +178,7 @@ describe('crop', () => {
   it('keeps survivors inside the window, with valid boxes and areas that never grow (fast-check)', () => {
     fc.assert(
       fc.property(sampleArbitrary, fc.integer(), fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 30 }), fc.boolean(), (s, seed, h, w, clampOutside) => {
-        const out = randomCrop(s, { height: h, width: w }, new Rng(seed), { clampOutside });
+        const out = randomCrop(s, { height: h, width: w }, new Random(seed), { clampOutside });
         expect(out.image.width).toBe(Math.min(w, s.image.width));
         expect(out.image.height).toBe(Math.min(h, s.image.height));
         for (const p of out.people) {
@@ -254,7 +254,7 @@ describe('pipelines', () => {
   const options = { ...REFERENCE_TRAIN, scale: { long: 200, short: [80, 120] as const }, crop: { height: 96, width: 96 } };
 
   it('is deterministic for a seed and varies between seeds', () => {
-    const run = (seed: number) => trainTransform(sample, options, new Rng(seed));
+    const run = (seed: number) => trainTransform(sample, options, new Random(seed));
     expect(run(3)).toEqual(run(3));
     const outcomes = new Set(Array.from({ length: 10 }, (_, seed) => JSON.stringify([run(seed)?.scale, run(seed)?.flipped])));
     expect(outcomes.size).toBeGreaterThan(1);
@@ -262,7 +262,7 @@ describe('pipelines', () => {
 
   it('produces a padded, normalised image with people inside the crop', () => {
     for (let seed = 0; seed < 20; seed++) {
-      const out = trainTransform(sample, options, new Rng(seed));
+      const out = trainTransform(sample, options, new Random(seed));
       if (!out) continue;
       expect(out.image.height % 32).toBe(0);
       expect(out.image.width % 32).toBe(0);
@@ -275,7 +275,7 @@ describe('pipelines', () => {
   });
 
   it('returns undefined when no person survives, so that the caller draws another sample', () => {
-    expect(trainTransform({ image: sample.image, people: [] }, options, new Rng(1))).toBeUndefined();
+    expect(trainTransform({ image: sample.image, people: [] }, options, new Random(1))).toBeUndefined();
   });
 
   it('resizes, normalises and pads at test time', () => {

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createImage, decodePng, encodePng, readPng, writePng } from '../src/data/image.js';
-import { Rng } from '../src/data/rng.js';
+import { Random } from '../src/tensor/random.js';
 
 function randomImage(width: number, height: number, seed: number) {
   const image = createImage(width, height);
-  const rng = new Rng(seed);
+  const rng = new Random(seed);
   for (let i = 0; i < image.data.length; i++) image.data[i] = rng.int(0, 255);
   return image;
 }
@@ -57,15 +57,15 @@ describe('PNG files', () => {
   });
 });
 
-describe('Rng', () => {
+describe('Random', () => {
   it('repeats its stream for a seed and differs between seeds', () => {
-    const draw = (seed: number) => Array.from({ length: 5 }, (() => { const r = new Rng(seed); return () => r.next(); })());
+    const draw = (seed: number) => Array.from({ length: 5 }, (() => { const r = new Random(seed); return () => r.next(); })());
     expect(draw(7)).toEqual(draw(7));
     expect(draw(7)).not.toEqual(draw(8));
   });
 
   it('keeps int() within its inclusive bounds and reaches both', () => {
-    const rng = new Rng(3);
+    const rng = new Random(3);
     const seen = new Set(Array.from({ length: 200 }, () => rng.int(2, 5)));
     expect([...seen].sort()).toEqual([2, 3, 4, 5]);
   });

@@ -1,13 +1,13 @@
 /**
  * The reference's training and test transforms (smpr-reference.md section 6), on (image, people) samples:
  * resize keeping the aspect ratio, random horizontal flip, random crop, normalisation to a float CHW tensor, and
- * padding to a multiple of 32; then batching. Randomness comes only from the `Rng` passed in, so a seed fixes the
+ * padding to a multiple of 32; then batching. Randomness comes only from the `Random` passed in, so a seed fixes the
  * whole pipeline.
  */
 import { COCO_KEYPOINTS, type KeypointSpec } from '../smpr/keypoints.js';
 import type { Person, Sample } from './coco.js';
 import type { Image } from './image.js';
-import type { Rng } from './rng.js';
+import type { Random } from '../tensor/random.js';
 
 /** Bilinear resampling with pixel centres mapped onto each other (OpenCV's INTER_LINEAR, no antialiasing). */
 export function resizeImage(image: Image, width: number, height: number): Image {
@@ -139,7 +139,7 @@ export function crop(sample: Sample, window: { top: number; left: number; height
 }
 
 /** A uniformly placed `size` window (mmdet's RandomCrop): offsets drawn from 0..max(0, image − window). */
-export function randomCrop(sample: Sample, size: { height: number; width: number }, rng: Rng, options: CropOptions = {}): Sample {
+export function randomCrop(sample: Sample, size: { height: number; width: number }, rng: Random, options: CropOptions = {}): Sample {
   const top = rng.int(0, Math.max(0, sample.image.height - size.height));
   const left = rng.int(0, Math.max(0, sample.image.width - size.width));
   return crop(sample, { top, left, ...size }, options);
@@ -268,7 +268,7 @@ export interface TrainingInput {
  * Resize, flip, crop, normalise and pad one sample. Returns undefined when no person survives the crop; the caller
  * then draws another sample, as the reference does.
  */
-export function trainTransform(sample: Sample, options: TrainTransformOptions, rng: Rng): TrainingInput | undefined {
+export function trainTransform(sample: Sample, options: TrainTransformOptions, rng: Random): TrainingInput | undefined {
   const short = typeof options.scale.short === 'number' ? options.scale.short : rng.int(options.scale.short[0], options.scale.short[1]);
   const resized = resize(sample, { long: options.scale.long, short });
   const flipped = rng.chance(options.flipProbability ?? 0.5);

@@ -19,7 +19,7 @@ import { COCO_KEYPOINT_NAMES, COCO_KEYPOINTS } from '../smpr/keypoints.js';
 import { personCategory, writeCocoDataset, type CocoAnnotation, type CocoImage, type CocoKeypointsJson } from './coco.js';
 import { rasterCapsule, rasterConvexPolygon, painter, hsv, type PixelVisitor, type Point } from './draw.js';
 import { createImage, type Image, type Rgb } from './image.js';
-import { Rng } from './rng.js';
+import { Random } from '../tensor/random.js';
 
 export interface SynthOptions {
   /** Number of images. */
@@ -45,7 +45,7 @@ export interface SynthDataset {
  */
 export function generateSynthDataset(options: SynthOptions): SynthDataset {
   const { width, height, seed, maxPeople } = { ...SYNTH_DEFAULTS, ...options };
-  const rng = new Rng(seed);
+  const rng = new Random(seed);
   const images: Image[] = [];
   const entries: CocoImage[] = [];
   const annotations: CocoAnnotation[] = [];
@@ -147,7 +147,7 @@ function directionVector({ elevation, azimuth }: Direction, side: 1 | -1): Vec3 
 }
 
 /** Pose families with their sampling weights. Angles are drawn per person, so no two poses are identical. */
-const POSE_SAMPLERS: readonly { weight: number; sample: (rng: Rng) => Pose }[] = [
+const POSE_SAMPLERS: readonly { weight: number; sample: (rng: Random) => Pose }[] = [
   { weight: 3, sample: standing },
   { weight: 3, sample: walking },
   { weight: 2, sample: armsRaised },
@@ -157,7 +157,7 @@ const POSE_SAMPLERS: readonly { weight: number; sample: (rng: Rng) => Pose }[] =
   { weight: 1, sample: squatting },
 ];
 
-function samplePose(rng: Rng): Pose {
+function samplePose(rng: Random): Pose {
   const total = POSE_SAMPLERS.reduce((sum, s) => sum + s.weight, 0);
   let pick = rng.uniform(0, total);
   for (const sampler of POSE_SAMPLERS) {
@@ -168,26 +168,26 @@ function samplePose(rng: Rng): Pose {
 }
 
 /** Arms hanging beside the body, elbows a little bent. */
-function hangingArm(rng: Rng): LimbPose {
+function hangingArm(rng: Random): LimbPose {
   const upper = { elevation: rng.uniform(4, 20), azimuth: rng.uniform(-20, 40) };
   return { upper, lower: { elevation: upper.elevation + rng.uniform(0, 30), azimuth: rng.uniform(40, 90) } };
 }
 
-function straightLeg(rng: Rng): LimbPose {
+function straightLeg(rng: Random): LimbPose {
   const upper = { elevation: rng.uniform(2, 9), azimuth: rng.uniform(-20, 30) };
   return { upper, lower: { elevation: upper.elevation * rng.uniform(0.3, 1), azimuth: upper.azimuth } };
 }
 
-function upright(rng: Rng): Pick<Pose, 'lean' | 'sideBend' | 'headTurn'> {
+function upright(rng: Random): Pick<Pose, 'lean' | 'sideBend' | 'headTurn'> {
   return { lean: rng.uniform(-4, 8), sideBend: rng.uniform(-5, 5), headTurn: rng.uniform(-35, 35) };
 }
 
-function standing(rng: Rng): Pose {
+function standing(rng: Random): Pose {
   return { ...upright(rng), leftArm: hangingArm(rng), rightArm: hangingArm(rng), leftLeg: straightLeg(rng), rightLeg: straightLeg(rng) };
 }
 
 /** Mid-stride: one leg forward, the other back with the knee bent, arms swinging against the legs. */
-function walking(rng: Rng): Pose {
+function walking(rng: Random): Pose {
   const stride = rng.uniform(15, 35);
   const front: LimbPose = { upper: swing(stride), lower: swing(stride - rng.uniform(0, 12)) };
   const back: LimbPose = { upper: swing(-stride * 0.6), lower: swing(-stride * 0.6 - rng.uniform(20, 50)) };
@@ -205,7 +205,7 @@ function walking(rng: Rng): Pose {
 }
 
 /** One or both arms up: sideways with the forearm up or out, overhead, or reaching forward. */
-function raisedArm(rng: Rng): LimbPose {
+function raisedArm(rng: Random): LimbPose {
   switch (rng.int(0, 2)) {
     case 0: {
       const upper = { elevation: rng.uniform(60, 110), azimuth: rng.uniform(-10, 25) };
@@ -223,7 +223,7 @@ function raisedArm(rng: Rng): LimbPose {
   }
 }
 
-function armsRaised(rng: Rng): Pose {
+function armsRaised(rng: Random): Pose {
   const both = rng.chance(0.5);
   const leftUp = both || rng.chance(0.5);
   return {
@@ -236,7 +236,7 @@ function armsRaised(rng: Rng): Pose {
 }
 
 /** Arms and legs spread sideways. */
-function starJump(rng: Rng): Pose {
+function starJump(rng: Random): Pose {
   const arm = (): LimbPose => {
     const upper = { elevation: rng.uniform(90, 150), azimuth: rng.uniform(-10, 20) };
     return { upper, lower: { elevation: upper.elevation + rng.uniform(-10, 20), azimuth: upper.azimuth } };
@@ -249,7 +249,7 @@ function starJump(rng: Rng): Pose {
 }
 
 /** On an (undrawn) seat: thighs forward, shins hanging, hands towards the knees. */
-function sitting(rng: Rng): Pose {
+function sitting(rng: Random): Pose {
   const leg = (): LimbPose => {
     const thigh = rng.uniform(70, 95);
     return { upper: { elevation: thigh, azimuth: rng.uniform(75, 90) }, lower: swing(thigh - rng.uniform(70, 110)) };
@@ -262,7 +262,7 @@ function sitting(rng: Rng): Pose {
 }
 
 /** Bent forward at the hips, arms hanging towards the ground. */
-function bending(rng: Rng): Pose {
+function bending(rng: Random): Pose {
   const arm = (): LimbPose => {
     const upper = rng.uniform(-10, 45);
     return { upper: swing(upper), lower: swing(upper + rng.uniform(-10, 30)) };
@@ -271,7 +271,7 @@ function bending(rng: Rng): Pose {
 }
 
 /** Knees forward, shins sloping back, torso leaning to balance, arms forward. */
-function squatting(rng: Rng): Pose {
+function squatting(rng: Random): Pose {
   const leg = (): LimbPose => {
     const thigh = rng.uniform(45, 90);
     return { upper: { elevation: thigh, azimuth: rng.uniform(55, 85) }, lower: swing(-rng.uniform(10, 40)) };
@@ -284,7 +284,7 @@ function squatting(rng: Rng): Pose {
 }
 
 /** Everyone differs a little in proportions (±8 % per length) and a lot in build (limb thickness ×0.75–1.35). */
-function sampleProportions(rng: Rng): Proportions {
+function sampleProportions(rng: Random): Proportions {
   const build = rng.uniform(0.75, 1.35);
   const vary = (value: number) => value * (1 + Math.max(-0.15, Math.min(0.15, 0.08 * rng.normal())));
   const p = { ...PROPORTIONS } as Proportions;
@@ -427,7 +427,7 @@ interface Palette {
 const SKIN_TONES: readonly Rgb[] = [[255, 224, 196], [241, 194, 125], [224, 172, 105], [198, 134, 66], [141, 85, 36], [92, 56, 30]];
 const HAIR_COLOURS: readonly Rgb[] = [[20, 15, 10], [60, 40, 25], [110, 75, 40], [200, 170, 110], [150, 150, 150], [140, 50, 20]];
 
-function samplePalette(rng: Rng): Palette {
+function samplePalette(rng: Random): Palette {
   return {
     skin: rng.pick(SKIN_TONES),
     hair: rng.pick(HAIR_COLOURS),
@@ -557,13 +557,13 @@ function drawShape(shape: Shape, width: number, height: number, visit: PixelVisi
 
 type Texture = (x: number, y: number) => Rgb;
 
-function randomColour(rng: Rng): Rgb {
+function randomColour(rng: Random): Rgb {
   return hsv(rng.next(), rng.uniform(0, 0.6), rng.uniform(0.2, 0.95));
 }
 
 const mix = (a: Rgb, b: Rgb, t: number): Rgb => [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t];
 
-function sampleTexture(rng: Rng, width: number, height: number): Texture {
+function sampleTexture(rng: Random, width: number, height: number): Texture {
   const a = randomColour(rng);
   const b = randomColour(rng);
   const angle = rng.uniform(0, Math.PI);
@@ -602,7 +602,7 @@ function sampleTexture(rng: Rng, width: number, height: number): Texture {
   }
 }
 
-function paintBackground(rng: Rng, image: Image): void {
+function paintBackground(rng: Random, image: Image): void {
   const { width, height, data } = image;
   const wall = sampleTexture(rng, width, height);
   const floor = rng.chance(0.7) ? sampleTexture(rng, width, height) : wall;
@@ -642,7 +642,7 @@ interface PlacedPerson {
 /** An annotation without its ids, which the dataset assigns. */
 type SceneLabel = Omit<CocoAnnotation, 'id' | 'image_id'>;
 
-function renderScene(rng: Rng, width: number, height: number, maxPeople: number): { image: Image; labels: SceneLabel[] } {
+function renderScene(rng: Random, width: number, height: number, maxPeople: number): { image: Image; labels: SceneLabel[] } {
   const image = createImage(width, height);
   paintBackground(rng, image);
   const people = placePeople(rng, width, height, rng.int(1, maxPeople));
@@ -669,7 +669,7 @@ function renderScene(rng: Rng, width: number, height: number, maxPeople: number)
  * cut by the border), some deliberately next to an earlier person so that they overlap. Smaller people are drawn
  * first, as if further away.
  */
-function placePeople(rng: Rng, width: number, height: number, count: number): PlacedPerson[] {
+function placePeople(rng: Random, width: number, height: number, count: number): PlacedPerson[] {
   const people: PlacedPerson[] = [];
   for (let i = 0; i < count; i++) {
     const figure = buildFigure(samplePose(rng), sampleProportions(rng));

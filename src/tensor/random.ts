@@ -1,6 +1,7 @@
 /**
- * A small seedable generator (mulberry32) so that initialisation, data order and tests are reproducible.
- * Normal samples use Box–Muller. Not cryptographic; good enough for weights and augmentations.
+ * The one seedable generator of the project (mulberry32): weight initialisation, data order, augmentation,
+ * the synthetic dataset and tests all draw from it, so a seed fixes a whole run. Normal samples use
+ * Box–Muller. Not cryptographic.
  */
 export class Random {
   private state: number;
@@ -17,6 +18,7 @@ export class Random {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
 
+  /** Uniform in [low, high). */
   uniform(low = 0, high = 1): number {
     return low + (high - low) * this.next();
   }
@@ -27,17 +29,33 @@ export class Random {
     return mean + std * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
   }
 
-  /** Integer in [0, n). */
-  int(n: number): number {
-    return Math.floor(this.next() * n);
+  /** Uniform integer in [low, high], both ends included (numpy's randint(low, high + 1)). */
+  int(low: number, high: number): number {
+    return low + Math.floor(this.next() * (high - low + 1));
   }
 
+  /** True with probability p. */
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+
+  pick<T>(items: readonly T[]): T {
+    if (items.length === 0) throw new Error('Random.pick: empty list');
+    return items[Math.floor(this.next() * items.length)]!;
+  }
+
+  /** Fisher–Yates, in place. */
   shuffle<T>(items: T[]): T[] {
     for (let i = items.length - 1; i > 0; i--) {
-      const j = this.int(i + 1);
+      const j = this.int(0, i);
       [items[i], items[j]] = [items[j], items[i]];
     }
     return items;
+  }
+
+  /** A fresh generator whose stream is independent of this one's later draws (for per-item sub-streams). */
+  fork(): Random {
+    return new Random(Math.floor(this.next() * 4294967296));
   }
 }
 

@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import { loadCocoSample, type CocoDataset } from '../data/coco.js';
 import { makeBatch, trainTransform, type TrainingInput } from '../data/augment.js';
 import { plotLines } from '../data/plot.js';
-import { Rng } from '../data/rng.js';
 import { ProgressBar } from '../cli/progress.js';
 import { tensor } from '../ops/creation.js';
 import { Random } from '../tensor/random.js';
@@ -105,7 +104,7 @@ function loadBatch(options: TrainOptions, order: number[], iter: number, itersPe
   const inputs: TrainingInput[] = [];
   const first = (iter % itersPerEpoch) * batchSize;
   for (let i = 0; i < batchSize; i++) {
-    const rng = new Rng(mix(options.seed, iter, i));
+    const rng = new Random(mix(options.seed, iter, i));
     for (let attempt = 0; ; attempt++) {
       if (attempt === order.length) throw new Error(`train: no image of ${data.annotationsPath} has a trainable person`);
       const image = data.json.images[order[(first + i + attempt) % order.length]];
