@@ -12,6 +12,7 @@
  */
 import type { CocoKeypointResult } from './coco-eval.js';
 import { COCO_FLIP_INDEX } from './keypoints.js';
+import { cellCenter } from './levels.js';
 import { oksNms, softNmsLinear, type KeptPose, type ScoredPose } from './nms.js';
 
 /** One FPN level's outputs for one image, each channel-major (`[channel][row][column]`) as read back from the GPU. */
@@ -88,11 +89,10 @@ export function sigmoid(x: number): number {
  */
 export function locationGrid(height: number, width: number, stride: number): Float64Array {
   const grid = new Float64Array(2 * height * width);
-  const half = Math.floor(stride / 2);
   for (let i = 0; i < height; i++) {
     for (let j = 0; j < width; j++) {
-      grid[2 * (i * width + j)] = j * stride + half;
-      grid[2 * (i * width + j) + 1] = i * stride + half;
+      grid[2 * (i * width + j)] = cellCenter(j, stride);
+      grid[2 * (i * width + j) + 1] = cellCenter(i, stride);
     }
   }
   return grid;

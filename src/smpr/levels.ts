@@ -37,6 +37,9 @@ export function featureSize(inputSize: number, stride: number): number {
   return Math.ceil(inputSize / stride);
 }
 
+/** The pixel coordinate of feature cell `cell` at `stride`: the centre of its stride × stride cell, cell·s + ⌊s/2⌋. */
+export const cellCenter = (cell: number, stride: number): number => cell * stride + Math.floor(stride / 2);
+
 /** Where one level's locations sit in the flat list of all locations. */
 export interface LevelLayout extends LevelSpec {
   readonly height: number;
@@ -81,12 +84,11 @@ export function locationGrid(paddedHeight: number, paddedWidth: number, levels: 
   const stride = new Float32Array(count);
   for (const level of layouts) {
     const s = level.stride;
-    const half = Math.floor(s / 2);
     for (let i = 0; i < level.height; i++) {
       for (let j = 0; j < level.width; j++) {
         const p = level.start + i * level.width + j;
-        x[p] = j * s + half;
-        y[p] = i * s + half;
+        x[p] = cellCenter(j, s);
+        y[p] = cellCenter(i, s);
         stride[p] = s;
       }
     }
