@@ -1,7 +1,7 @@
 /** Runs a model over a COCO dataset and scores it with the pycocotools-exact keypoint evaluation. */
 import { loadCocoSample, type CocoDataset } from '../data/coco.js';
 import { ProgressBar } from '../cli/progress.js';
-import { cocoKeypointEval, type CocoKeypointDataset, type CocoKeypointResult } from './coco-eval.js';
+import { cocoKeypointEval, type CocoKeypointResult } from './coco-eval.js';
 import type { SmprModel } from './model.js';
 import { predictImage, type PredictOptions } from './predict.js';
 
@@ -24,7 +24,6 @@ export async function evaluateDataset(model: SmprModel, dataset: CocoDataset, op
     bar?.update(i + 1);
   }
   bar?.finish();
-  const gt = dataset.json as unknown as CocoKeypointDataset;
-  const { stats } = cocoKeypointEval(gt, results, { sigmas: model.config.keypoints.sigmas });
+  const { stats } = cocoKeypointEval(dataset.json, results, { sigmas: model.config.keypoints.sigmas });
   return { stats, results, seconds: (performance.now() - start) / 1000 };
 }

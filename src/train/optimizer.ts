@@ -11,6 +11,7 @@
  * is written in place: each step computes new tensors and `Tensor.assign` moves the parameter onto the new
  * storage, so the old storage goes back to the pool and memory stays flat from step to step.
  */
+import type { NamedParameter, ParamGroup } from '../nn/module.js';
 import { detach, noGrad } from '../autograd/index.js';
 import { toSync } from '../ops/device.js';
 import { add, cast, mul, sub } from '../ops/elementwise.js';
@@ -18,14 +19,9 @@ import { keep, tidy } from '../tensor/scope.js';
 import { shapeStr, shapesEqual } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 
-export type ParamGroup = 'weight' | 'bias' | 'norm';
-
-/** A trainable tensor as a module hands it to the optimizer. `name` keys checkpoints and optimizer state. */
-export interface ParamRecord {
-  readonly name: string;
-  readonly tensor: Tensor;
-  readonly group: ParamGroup;
-}
+/** A trainable tensor as a module hands it to the optimizer (`Module.trainableParameters()`). */
+export type ParamRecord = NamedParameter;
+export type { ParamGroup };
 
 export interface GroupOptions {
   /** Multiplies the learning rate for this group. */
