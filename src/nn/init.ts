@@ -28,7 +28,11 @@ export function fans(shape: Shape): { fanIn: number; fanOut: number } {
   return { fanIn: shape[1] * receptive, fanOut: shape[0] * receptive };
 }
 
-const fill = (shape: Shape, sample: () => number): Float64Array => Float64Array.from({ length: sizeOf(shape) }, sample);
+function fill(shape: Shape, sample: () => number): Float64Array {
+  const out = new Float64Array(sizeOf(shape));
+  for (let i = 0; i < out.length; i++) out[i] = sample();
+  return out;
+}
 
 export const constant = (value: number): Initializer => (shape) => fill(shape, () => value);
 
