@@ -1,0 +1,299 @@
+// The SMPR network: presets and their level arithmetic, output shapes (tiny on both devices, r50 on the CPU),
+// parameter names and counts against the authors' architecture, the head's initialisation, the detaches in the
+// head (exact zeros where no gradient may flow), and gradients reaching every trainable parameter.
+import { describe, expect, test } from 'vitest';
+import { Random, add, dispose, mul, relu, sum, tensor, type Device, type Tensor } from '../src/index.js';
+import { conv2d } from '../src/ops/conv2d.js';
+import { deformConv2d } from '../src/ops/deform-conv2d.js';
+import { groupNorm } from '../src/ops/group-norm.js';
+import { initTensor, normal } from '../src/nn/init.js';
+import type { Module } from '../src/nn/module.js';
+import { PRESETS, levelShapes, smprConfig } from '../src/smpr/config.js';
+import { SmprHead, type HeadOutput } from '../src/smpr/head.js';
+import { SmprModel, authorsR50PafpnParameters, parameterBreakdown, parameterReport } from '../src/smpr/model.js';
+import { expectClose } from './util.js';
+
+const tiny = smprConfig('tiny');
+
+function images(device: Device, n = 2, size = 128, seed = 11): Tensor {
+  return initTensor([n, 3, size, size], normal(1), { device, random: new Random(seed) });
+}
+
+/** Every output tensor of a forward pass, heatmap included when present. */
+function outputs(out: HeadOutput): Tensor[] {
+  const levels = out.levels.flatMap((l) => [l.clsLogits, l.scoreLogits, l.initPose, l.refinePose]);
+  return out.heatmapLogits ? [...levels, out.heatmapLogits] : levels;
+}
+
+const total = (ts: Tensor[]): Tensor => ts.map((t) => sum(t)).reduce((a, b) => add(a, b));
+
+async function maxAbs(t: Tensor | null): Promise<number> {
+  if (!t) return 0;
+  return Array.from(await t.toArray()).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+}
+
+describe('configs', () => {
+  test('presets validate, and the level sizes are ceil(input / stride)', () => {
+    for (const name of Object.keys(PRESETS) as (keyof typeof PRESETS)[]) expect(() => smprConfig(name)).not.toThrow();
+    expect(levelShapes(smprConfig('r50'), 800, 1216)).toEqual([[100, 152], [50, 76], [25, 38], [13, 19], [7, 10]]);
+    expect(levelShapes(tiny, 128, 128)).toEqual([[16, 16], [8, 8], [4, 4]]);
+    expect(tiny.levels.map((l) => l.stride)).toEqual([8, 16, 32]);
+    expect(tiny.levels[2].range[1]).toBeGreaterThanOrEqual(1e8);
+  });
+
+  test('bad configs are errors naming the field', () => {
+    expect(() => smprConfig('r50', { levels: PRESETS.r50.levels.slice(0, 2) })).toThrow(/SmprConfig 'r50': needs at least 3 levels/);
+    expect(() => smprConfig('r50', { levels: [PRESETS.r50.levels[1], ...PRESETS.r50.levels.slice(1)] })).toThrow(/level 0 has stride 16/);
+    expect(() => smprConfig('tiny', { inputSize: 100 })).toThrow(/inputSize 100 is not a multiple of 32/);
+    expect(() => smprConfig('tiny', { frozenStages: 7 })).toThrow(/frozenStages must be an integer in \[−1, 4\], got 7/);
+    expect(() => new SmprModel(smprConfig('tiny', { gnGroups: 5 }))).toThrow(/SmprHead: width 32 is not divisible by gnGroups 5/);
+    expect(() => new SmprModel(smprConfig('tiny', { deformGroups: 3 }))).toThrow(/width 32 is not divisible by deformGroups 3/);
+  });
+});
+
+describe('tiny preset forward', () => {
+  test('per-level output shapes on the cpu; heatmap only in training or when asked; unpadded inputs are errors', () => {
+    const model = new SmprModel(tiny, { random: new Random(1) });
+    const x = images('cpu', 2);
+    const out = model.forward(x);
+    const sizes = levelShapes(tiny, 128, 128);
+    out.levels.forEach((l, i) => {
+      const [h, w] = sizes[i];
+      expect([l.clsLogits.shape, l.scoreLogits.shape, l.initPose.shape, l.refinePose.shape], `level ${i}`).toEqual([
+        [2, 1, h, w], [2, 1, h, w], [2, 34, h, w], [2, 34, h, w],
+      ]);
+    });
+    expect(out.heatmapLogits!.shape).toEqual([2, 17, 16, 16]);
+    model.eval();
+    const small = images('cpu', 1, 64);
+    const evalOut = model.forward(small);
+    expect(evalOut.levels.map((l) => l.refinePose.shape)).toEqual([[1, 34, 8, 8], [1, 34, 4, 4], [1, 34, 2, 2]]);
+    expect(evalOut.heatmapLogits).toBeNull();
+    const asked = model.forward(small, { heatmap: true });
+    expect(asked.heatmapLogits!.shape).toEqual([1, 17, 8, 8]);
+    const unpadded = images('cpu', 1, 112);
+    expect(() => model.forward(unpadded)).toThrow(/SmprModel: images \[1, 3, 112, 112\] should be \[N, 3, H, W\] with H and W multiples of 32/);
+    dispose([x, small, unpadded, outputs(out), outputs(evalOut), outputs(asked)]);
+    model.dispose();
+  });
+});
+
+describe('tiny preset on webgpu', () => {
+  // One model and one input shape for both tests: WebGPU pipelines are compiled per conv shape, and lavapipe
+  // compiles slowly, so the second test reuses the first one's.
+  let gpu: SmprModel;
+  const x = () => images('webgpu', 1);
+
+  test('the same weights give the same outputs as on the cpu; forward time on this device', async () => {
+    const cpu = new SmprModel(tiny, { random: new Random(2) });
+    gpu = new SmprModel(tiny, { device: 'webgpu', random: new Random(2) });
+    const xc = images('cpu', 1);
+    const xg = x();
+    const expected = outputs(cpu.forward(xc));
+    // Warm-up compiles the pipelines; the second pass is the steady-state time.
+    dispose(outputs(gpu.forward(xg)));
+    await gpu.head.clsOut.weight.tensor.toArray();
+    const start = performance.now();
+    const got = outputs(gpu.forward(xg));
+    await got[got.length - 1].toArray();
+    const ms = performance.now() - start;
+    console.log(`tiny SMPR forward, 1×3×128×128, training mode (heatmap included), webgpu: ${ms.toFixed(0)} ms`);
+    // Both float32; the devices sum in different orders through ~20 layers of ≤ 300-term reductions, and the
+    // outputs are O(1) (cls logits near −4.6): 1e-4 absolute + 1e-4 relative.
+    for (let i = 0; i < got.length; i++) expectClose(await got[i].toArray(), expected[i].toArraySync(), { atol: 1e-4, rtol: 1e-4 }, `output ${i}`);
+    dispose([xc, xg, expected, got]);
+    cpu.dispose();
+  });
+
+  test('gradients from the sum of all outputs reach every trainable parameter', async () => {
+    const xg = x();
+    const out = outputs(gpu.forward(xg));
+    total(out).backward();
+    const trainable = gpu.trainableParameters();
+    // tiny freezes no stage: everything trains except the backbone's frozen BN affines.
+    const expected = [...gpu.namedParameters()].filter(([n, p]) => !(n.startsWith('backbone.') && p.group === 'norm')).map(([n]) => n);
+    expect(trainable.map((p) => p.name)).toEqual(expected);
+    for (const p of trainable) expect(await maxAbs(p.tensor.grad), p.name).toBeGreaterThan(0);
+    dispose([xg, out]);
+    gpu.dispose();
+  });
+});
+
+describe('the head\'s wiring', () => {
+  test('matches reference 2.1 written out with the ops (float64, random weights and scales)', async () => {
+    const dtype = 'float64';
+    const head = new SmprHead({ width: 8, towerConvs: 2, gnGroups: 4, deformGroups: 2, heatmapChannels: 4, numKeypoints: 3, numLevels: 2, priorProb: 0.01, dtype });
+    // Large random weights, distinct scales and biases, so that offsets move the DCN samples and a swapped
+    // connection, scale or level shows.
+    const random = new Random(21);
+    const checkpoint = new Map<string, Tensor>();
+    for (const [k, t] of head.stateDict()) {
+      checkpoint.set(k, tensor(Float64Array.from({ length: t.size }, () => random.normal(0, 0.5)), t.shape, { dtype }));
+    }
+    await head.loadStateDict(checkpoint);
+    const p = (k: string) => checkpoint.get(k)!;
+    const pad1 = { padding: 1 };
+    const block = (x: Tensor, name: string) => relu(groupNorm(conv2d(x, p(`${name}.conv.weight`), null, pad1), 4, p(`${name}.gn.weight`), p(`${name}.gn.bias`)));
+    const out = (x: Tensor, name: string) => conv2d(x, p(`${name}.weight`), p(`${name}.bias`), pad1);
+
+    const features = [[6, 5], [3, 3]].map(([h, w], i) => initTensor([2, 8, h, w], normal(1), { dtype, random: new Random(30 + i) }));
+    const got = head.forward(features, { heatmap: true });
+    for (const [l, x] of features.entries()) {
+      const cls = block(block(x, 'cls_convs.0'), 'cls_convs.1');
+      const reg = block(block(x, 'reg_convs.0'), 'reg_convs.1');
+      const init = mul(out(reg, 'fcos_reg'), p(`scales_1.${l}.scale`));
+      const offset = conv2d(init, p('feature_adaption.conv_offset.weight'), null);
+      const regRef = relu(deformConv2d(reg, offset, p('feature_adaption.conv_adaption_reg.weight'), null, pad1));
+      const clsRef = relu(deformConv2d(cls, offset, p('feature_adaption.conv_adaption_cls.weight'), null, pad1));
+      const expected = {
+        clsLogits: out(clsRef, 'fcos_cls'),
+        scoreLogits: out(regRef, 'fcos_rescore'),
+        initPose: init,
+        refinePose: add(init, mul(out(regRef, 'fcos_refine_out'), p(`scales_2.${l}.scale`))),
+      };
+      for (const key of ['clsLogits', 'scoreLogits', 'initPose', 'refinePose'] as const) {
+        expectClose(got.levels[l][key].toArraySync(), expected[key].toArraySync(), { atol: 1e-12, rtol: 1e-12 }, `level ${l} ${key}`);
+      }
+    }
+    const heatmap = out(block(block(features[0], 'hm_convs.0'), 'hm_convs.1'), 'hm_out');
+    expect(got.heatmapLogits!.shape).toEqual([2, 3, 6, 5]);
+    expectClose(got.heatmapLogits!.toArraySync(), heatmap.toArraySync(), { atol: 1e-12, rtol: 1e-12 }, 'heatmap');
+    head.dispose();
+  });
+});
+
+/** Names of the parameters of `module` whose gradient is non-zero somewhere. */
+async function withGradient(module: Module): Promise<Set<string>> {
+  const names = new Set<string>();
+  for (const [name, p] of module.namedParameters()) if ((await maxAbs(p.grad)) > 0) names.add(name);
+  return names;
+}
+
+describe('the detaches in the head', () => {
+  // The init branch: its output conv and its per-level scales. Nothing else in the head feeds only init.
+  const initBranch = (name: string) => name.startsWith('bbox_head.fcos_reg.') || name.startsWith('bbox_head.scales_1.');
+
+  test('no gradient reaches the init branch from the cls, score or refine outputs (through the DCNs, the offset conv or the residual)', async () => {
+    const model = new SmprModel(tiny, { random: new Random(4) });
+    const x = images('cpu', 1, 64);
+    const out = model.forward(x);
+    total(out.levels.flatMap((l) => [l.clsLogits, l.scoreLogits, l.refinePose])).backward();
+    const reached = await withGradient(model);
+    for (const [name, p] of model.namedParameters()) {
+      if (initBranch(name)) expect(await maxAbs(p.grad), name).toBe(0);
+    }
+    // ...while the offset conv, the DCNs, the towers, the refine branch and the backbone do learn from them.
+    for (const name of ['bbox_head.feature_adaption.conv_offset.weight', 'bbox_head.feature_adaption.conv_adaption_reg.weight',
+      'bbox_head.feature_adaption.conv_adaption_cls.weight', 'bbox_head.reg_convs.0.conv.weight', 'bbox_head.cls_convs.1.gn.weight',
+      'bbox_head.fcos_refine_out.weight', 'bbox_head.scales_2.0.scale', 'bbox_head.fcos_rescore.bias', 'neck.lateral_convs.0.conv.weight',
+      'backbone.conv1.weight']) {
+      expect(reached.has(name), name).toBe(true);
+    }
+    dispose([x, outputs(out)]);
+    model.dispose();
+  });
+
+  test('the init output trains the init branch, the reg tower and below, and nothing after init', async () => {
+    const model = new SmprModel(tiny, { random: new Random(5) });
+    const x = images('cpu', 1, 64);
+    const out = model.forward(x);
+    total(out.levels.map((l) => l.initPose)).backward();
+    const reached = await withGradient(model);
+    for (const [name, p] of model.namedParameters()) {
+      const upstream = name.startsWith('bbox_head.reg_convs.') || name.startsWith('neck.') || name.startsWith('backbone.');
+      const expected = initBranch(name) || (upstream && !p.frozen);
+      expect(reached.has(name), name).toBe(expected);
+    }
+    dispose([x, outputs(out)]);
+    model.dispose();
+  });
+});
+
+describe('r50 (the authors\' SMPR-R50-PAFPN)', () => {
+  const r50 = smprConfig('r50');
+  let model: SmprModel;
+
+  test('has the authors\' parameter count, part by part, and mmdet\'s keys', () => {
+    model = new SmprModel(r50, { random: new Random(6) });
+    expect(parameterBreakdown(model)).toEqual(authorsR50PafpnParameters());
+    expect(authorsR50PafpnParameters().backbone).toBe(23_508_032);
+    console.log(parameterReport(model));
+    const state = model.stateDict();
+    const shapes: [string, number[]][] = [
+      ['backbone.layer4.2.bn3.running_var', [2048]],
+      ['neck.lateral_convs.0.conv.weight', [256, 512, 1, 1]],
+      ['neck.fpn_convs.4.conv.weight', [256, 256, 3, 3]],
+      ['neck.pafpn_convs.1.conv.bias', [256]],
+      ['bbox_head.cls_convs.3.conv.weight', [256, 256, 3, 3]],
+      ['bbox_head.reg_convs.0.gn.weight', [256]],
+      ['bbox_head.hm_convs.1.conv.weight', [128, 128, 3, 3]],
+      ['bbox_head.hm_out.bias', [17]],
+      ['bbox_head.fcos_cls.weight', [1, 256, 3, 3]],
+      ['bbox_head.fcos_reg.weight', [34, 256, 3, 3]],
+      ['bbox_head.fcos_rescore.bias', [1]],
+      ['bbox_head.scales_1.4.scale', []],
+      ['bbox_head.scales_2.0.scale', []],
+      ['bbox_head.feature_adaption.conv_offset.weight', [72, 34, 1, 1]],
+      ['bbox_head.feature_adaption.conv_adaption_cls.weight', [256, 256, 3, 3]],
+      ['bbox_head.fcos_refine_out.bias', [34]],
+    ];
+    for (const [k, shape] of shapes) expect(state.get(k)?.shape, k).toEqual(shape);
+    for (const k of ['bbox_head.cls_convs.0.conv.bias', 'bbox_head.feature_adaption.conv_offset.bias', 'bbox_head.feature_adaption.conv_adaption_reg.bias']) {
+      expect(state.has(k), k).toBe(false);
+    }
+    // frozen_stages=1: the stem and layer1 do not train; nor does any BN.
+    const frozen = [...model.namedParameters()].filter(([, p]) => p.frozen).map(([n]) => n);
+    expect(frozen.every((n) => n.startsWith('backbone.'))).toBe(true);
+    expect(frozen).toContain('backbone.layer1.2.conv3.weight');
+    expect(frozen).not.toContain('backbone.layer2.0.conv1.weight');
+  });
+
+  test('initialisation follows reference 2.2', async () => {
+    const state = model.stateDict();
+    const values = (k: string) => Array.from(state.get(k)!.toArraySync());
+    const std = (k: string) => {
+      const v = values(k);
+      const mean = v.reduce((a, b) => a + b, 0) / v.length;
+      return Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / v.length);
+    };
+    const prior = -Math.log(99);
+    expectClose(values('bbox_head.fcos_cls.bias'), [prior], { atol: 1e-6, rtol: 0 }, 'cls prior');
+    expectClose(values('bbox_head.hm_out.bias'), new Array(17).fill(prior), { atol: 1e-6, rtol: 0 }, 'heatmap prior');
+    for (const k of ['bbox_head.fcos_reg.bias', 'bbox_head.fcos_refine_out.bias', 'bbox_head.fcos_rescore.bias', 'neck.fpn_convs.2.conv.bias']) {
+      expect(Math.max(...values(k).map(Math.abs)), k).toBe(0);
+    }
+    expect(Array.from(values('bbox_head.scales_1.3.scale'))).toEqual([1]);
+    expect(Array.from(values('bbox_head.reg_convs.2.gn.weight')).every((v) => v === 1)).toBe(true);
+    // Sample std within 3% of the target (≥ 20k samples each, except the offset conv's 2448: 5%).
+    for (const [k, target, tol] of [
+      ['bbox_head.cls_convs.0.conv.weight', 0.01, 0.03],
+      ['bbox_head.feature_adaption.conv_adaption_reg.weight', 0.01, 0.03],
+      ['bbox_head.feature_adaption.conv_offset.weight', 0.1, 0.05],
+      ['bbox_head.fcos_reg.weight', 0.01, 0.03],
+      ['backbone.layer3.0.conv2.weight', Math.SQRT2 / Math.sqrt(256 * 9), 0.03],
+    ] as const) {
+      expect(Math.abs(std(k) / target - 1), k).toBeLessThan(tol);
+    }
+  });
+
+  test('the level sizes at 800×800 follow from the config; the architecture runs at reduced width', () => {
+    model.dispose();
+    // A full-width forward takes ~20 s on the CPU reference, so r50's shapes are checked from the config, and its
+    // structure (caffe bottlenecks, frozen stage 1, PAFPN with P6/P7, 5 levels) runs at 1/8 width.
+    expect(levelShapes(r50, 800, 800)).toEqual([[100, 100], [50, 50], [25, 25], [13, 13], [7, 7]]);
+    const narrow = new SmprModel(smprConfig('r50', { baseChannels: 8, width: 32, gnGroups: 8, heatmapChannels: 16 }), { random: new Random(7) });
+    narrow.eval();
+    const x = images('cpu', 1, 64);
+    const out = narrow.forward(x);
+    const sizes = levelShapes(r50, 64, 64);
+    expect(sizes).toEqual([[8, 8], [4, 4], [2, 2], [1, 1], [1, 1]]);
+    out.levels.forEach((l, i) => {
+      const [h, w] = sizes[i];
+      expect([l.clsLogits.shape, l.scoreLogits.shape, l.initPose.shape, l.refinePose.shape]).toEqual([[1, 1, h, w], [1, 1, h, w], [1, 34, h, w], [1, 34, h, w]]);
+    });
+    expect(out.heatmapLogits).toBeNull();
+    dispose([x, outputs(out)]);
+    narrow.dispose();
+  });
+});
+
