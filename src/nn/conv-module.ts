@@ -24,7 +24,8 @@ export class ConvModule extends Module {
     super();
     const { gnGroups, relu: withRelu, ...convOptions } = options;
     this.conv = this.addModule('conv', new Conv2d(inChannels, outChannels, kernelSize, { ...convOptions, bias: gnGroups === undefined }));
-    this.gn = gnGroups === undefined ? null : this.addModule('gn', new GroupNorm(gnGroups, outChannels, options));
+    const { device, dtype, random } = options;
+    this.gn = gnGroups === undefined ? null : this.addModule('gn', new GroupNorm(gnGroups, outChannels, { device, dtype, random }));
     this.relu = withRelu ?? false;
   }
 
