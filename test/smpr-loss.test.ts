@@ -1,0 +1,153 @@
+// SMPR's loss: the device-side OKS assigner and the five terms, on hand-built network outputs.
+import { describe, expect, test } from 'vitest';
+import * as T from '../src/index.js';
+import { sigmoidFocalLoss } from '../src/ops/losses.js';
+import type { HeadOutput } from '../src/smpr/head.js';
+import { COCO_KEYPOINTS } from '../src/smpr/keypoints.js';
+import type { LevelSpec } from '../src/smpr/levels.js';
+import { oksMatrix, smprLoss } from '../src/smpr/loss.js';
+import { smprTrainingOks } from '../src/smpr/oks.js';
+import { buildBatchTargets, type BatchTargets, type Person } from '../src/smpr/targets.js';
+import { valuesFor } from './arbitraries.js';
+import { expectClose } from './util.js';
+
+const LEVELS: LevelSpec[] = [{ stride: 8, range: [-1, 64] }, { stride: 16, range: [64, 128] }, { stride: 32, range: [128, 1e8] }];
+const K = 17;
+const SIZE = 64;
+
+/** A standing person inside [18, 42] × [8, 56]: every keypoint labelled. */
+function person(dx = 0): Person {
+  const keypoints: number[] = [];
+  for (let k = 0; k < K; k++) keypoints.push(18 + dx + ((k * 7) % 24), 8 + (k * 48) / (K - 1), 2);
+  return { keypoints, area: 600 };
+}
+
+/** Per-level head outputs whose flattened [N, L, C] values come from `fill(channel-group, n, l)`. */
+function outputs(targets: BatchTargets, device: T.Device, values: { cls?: number[]; score?: number[]; init: Float32Array; refine: Float32Array }): HeadOutput {
+  const N = targets.images;
+  const L = targets.grid.count;
+  const levels = targets.grid.levels.map((level) => {
+    const hw = level.height * level.width;
+    const map = (source: ArrayLike<number> | undefined, channels: number) => {
+      const data = new Float32Array(N * channels * hw);
+      for (let n = 0; n < N; n++)
+        for (let c = 0; c < channels; c++)
+          for (let p = 0; p < hw; p++) data[(n * channels + c) * hw + p] = source ? source[(n * L + level.start + p) * channels + c] : 0;
+      return T.tensor(data, [N, channels, level.height, level.width], { device, requiresGrad: true });
+    };
+    return { clsLogits: map(values.cls, 1), scoreLogits: map(values.score, 1), initPose: map(values.init, 2 * K), refinePose: map(values.refine, 2 * K) };
+  });
+  const hm = targets.grid.levels[0];
+  return { levels, heatmapLogits: T.zeros([N, K, hm.height, hm.width], { device, requiresGrad: true }) };
+}
+
+const scalar = async (t: T.Tensor) => (await t.toArray())[0];
+
+test('oksMatrix agrees with the scalar training OKS for every location and person, and is −1 on padding rows', async () => {
+  const people = [[person(), person(8)], [person(-6)]];
+  const targets = buildBatchTargets(people, SIZE, SIZE, LEVELS, COCO_KEYPOINTS);
+  const L = targets.grid.count;
+  const poses = valuesFor([2 * L * 2 * K], 11, 0, SIZE);
+  const oks = await oksMatrix(T.tensor(poses, [2, L, 2 * K], { device: 'webgpu' }), targets, COCO_KEYPOINTS, 'webgpu').toArray();
+  const P = targets.people.rows;
+  for (let n = 0; n < 2; n++) {
+    for (let l = 0; l < L; l += 7) {
+      const dt = Array.from({ length: K }, (_, k) => [poses[(n * L + l) * 2 * K + 2 * k], poses[(n * L + l) * 2 * K + 2 * k + 1], 1]).flat();
+      for (let g = 0; g < P; g++) {
+        const got = oks[(n * L + l) * P + g];
+        const kept = targets.kept[n][g];
+        if (!kept) expect(got).toBe(-1);
+        else expectClose([got], [smprTrainingOks(Array.from(kept.keypoints), dt, kept.area)], { atol: 1e-6, rtol: 1e-4 });
+      }
+    }
+  }
+});
+
+describe('smprLoss', () => {
+  test('a batch with nobody in it: only the classification and heatmap terms, and no NaN', async () => {
+    const targets = buildBatchTargets([[]], SIZE, SIZE, LEVELS, COCO_KEYPOINTS);
+    const L = targets.grid.count;
+    const cls = Array.from(valuesFor([L], 1));
+    const out = outputs(targets, 'webgpu', { cls, init: new Float32Array(L * 2 * K), refine: new Float32Array(L * 2 * K) });
+    const loss = smprLoss(out, targets, COCO_KEYPOINTS);
+    for (const key of ['init', 'refine', 'score'] as const) expect(await scalar(loss[key]), key).toBe(0);
+    expect(await scalar(loss.refinePositives)).toBe(0);
+    // L_cls = Σ focal(cls, 0) / (0 + N_img), the heatmap likewise with zero logits everywhere.
+    const expected = T.sum(sigmoidFocalLoss(T.tensor(Float64Array.from(cls), [L], { dtype: 'float64' }), T.zeros([L], { dtype: 'float64' }))).toArraySync()[0];
+    expectClose([await scalar(loss.cls)], [expected], { atol: 1e-6, rtol: 1e-5 });
+    expect(Number.isFinite(await scalar(loss.total))).toBe(true);
+  });
+
+  test('perfect initial poses: every initial positive is OKS-positive, L_init is 0 and L_ref is the hand-worked 0.5 per coordinate', async () => {
+    const targets = buildBatchTargets([[person()]], SIZE, SIZE, LEVELS, COCO_KEYPOINTS);
+    const positives = targets.initPos.reduce((a, b) => a + b, 0);
+    expect(positives).toBeGreaterThan(0);
+    const init = Float32Array.from(targets.t);
+    const refine = Float32Array.from(targets.t, (v) => v + 0.5);
+    const loss = smprLoss(outputs(targets, 'webgpu', { init, refine }), targets, COCO_KEYPOINTS);
+    expect(await scalar(loss.initPositives)).toBe(positives);
+    expect(await scalar(loss.refinePositives)).toBe(positives);
+    expectClose([await scalar(loss.init)], [0], { atol: 1e-6, rtol: 0 });
+    // Each positive: Σ over 34 visible coordinates of |0.5| = 17, weights q = 1, normalised by Σq.
+    expectClose([await scalar(loss.refine)], [0.5 * 2 * K], { atol: 1e-4, rtol: 1e-5 });
+    // PSM target q = 1 with logit 0: BCE = ln 2.
+    expectClose([await scalar(loss.score)], [Math.LN2], { atol: 1e-6, rtol: 1e-5 });
+  });
+
+  test('no refined positive: L_ref is 0 and the pose score trains on P_init (the reference fallback)', async () => {
+    const targets = buildBatchTargets([[person()]], SIZE, SIZE, LEVELS, COCO_KEYPOINTS);
+    const L = targets.grid.count;
+    // Initial positives predict poses 1000 strides away (OKS 0); one negative location predicts the person exactly,
+    // so it is the person's best location and nothing in P_init is OKS-positive.
+    const init = new Float32Array(L * 2 * K).fill(1000);
+    const negative = targets.initPos.findIndex((v) => v === 0);
+    const x = targets.grid.x[negative];
+    const y = targets.grid.y[negative];
+    const s = targets.grid.stride[negative];
+    const kp = person().keypoints;
+    for (let k = 0; k < K; k++) {
+      init[negative * 2 * K + 2 * k] = (kp[3 * k] - x) / s;
+      init[negative * 2 * K + 2 * k + 1] = (kp[3 * k + 1] - y) / s;
+    }
+    const loss = smprLoss(outputs(targets, 'webgpu', { init, refine: init }), targets, COCO_KEYPOINTS);
+    expect(await scalar(loss.refinePositives)).toBe(0);
+    expect(await scalar(loss.refine)).toBe(0);
+    // q = 0 on P_init and score logits 0: BCE(0, 0) = ln 2 averaged over P_init.
+    expectClose([await scalar(loss.score)], [Math.LN2], { atol: 1e-6, rtol: 1e-5 });
+    // L_init's weights are q = 0 everywhere on P_init: guarded to 0, not NaN.
+    expect(await scalar(loss.init)).toBe(0);
+  });
+
+  test('the same losses on webgpu and cpu, and gradients reach every output map', async () => {
+    const people = [[person(), person(6)], [person(-4)]];
+    const targets = buildBatchTargets(people, SIZE, SIZE, LEVELS, COCO_KEYPOINTS);
+    const L = targets.grid.count;
+    const noise = valuesFor([2 * L * 2 * K], 7, -0.3, 0.3);
+    const values = {
+      cls: Array.from(valuesFor([2 * L], 3)), score: Array.from(valuesFor([2 * L], 4)),
+      init: Float32Array.from(targets.t, (v, i) => v + noise[i]), refine: Float32Array.from(targets.t, (v, i) => v - noise[i] / 2),
+    };
+    const results: number[][] = [];
+    for (const device of ['webgpu', 'cpu'] as const) {
+      const out = outputs(targets, device, values);
+      const loss = smprLoss(out, targets, COCO_KEYPOINTS);
+      loss.total.backward();
+      results.push(await Promise.all([loss.total, loss.cls, loss.heatmap, loss.init, loss.refine, loss.score, loss.refinePositives].map(scalar)));
+      for (const level of out.levels) for (const t of [level.clsLogits, level.scoreLogits, level.initPose, level.refinePose]) expect(t.grad, `${device} grad`).not.toBeNull();
+      const gradMagnitude = T.sum(T.abs(out.levels[0].refinePose.grad!));
+      expect(await scalar(gradMagnitude)).toBeGreaterThan(0);
+    }
+    expect(results[0][6]).toBeGreaterThan(0);
+    expectClose(results[0], results[1], { atol: 1e-5, rtol: 1e-4 }, 'webgpu vs cpu');
+  });
+
+  test("the 'init' baseline trains classification on P_init and has no refinement or score term", async () => {
+    const targets = buildBatchTargets([[person()]], SIZE, SIZE, LEVELS, COCO_KEYPOINTS);
+    const L = targets.grid.count;
+    const init = new Float32Array(L * 2 * K).fill(1000);
+    const loss = smprLoss(outputs(targets, 'cpu', { init, refine: init }), targets, COCO_KEYPOINTS, { positives: 'init' });
+    expect(await scalar(loss.refinePositives)).toBe(targets.initPos.reduce((a, b) => a + b, 0));
+    expect(await scalar(loss.refine)).toBe(0);
+    expect(await scalar(loss.score)).toBe(0);
+  });
+});
