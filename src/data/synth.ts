@@ -29,9 +29,11 @@ export interface SynthOptions {
   seed?: number;
   /** People per image are drawn uniformly from 1..maxPeople. */
   maxPeople?: number;
+  /** Range of a person's standing height as a fraction of the image height (log-uniform). */
+  personScale?: readonly [number, number];
 }
 
-export const SYNTH_DEFAULTS = { width: 160, height: 160, seed: 1, maxPeople: 4 } as const;
+export const SYNTH_DEFAULTS = { width: 160, height: 160, seed: 1, maxPeople: 4, personScale: [1 / 8, 3 / 4] as const } as const;
 
 export interface SynthDataset {
   /** Pixels of `coco.images[i]`. */
@@ -44,14 +46,14 @@ export interface SynthDataset {
  * so a longer dataset with the same seed starts with the same images.
  */
 export function generateSynthDataset(options: SynthOptions): SynthDataset {
-  const { width, height, seed, maxPeople } = { ...SYNTH_DEFAULTS, ...options };
+  const { width, height, seed, maxPeople, personScale } = { ...SYNTH_DEFAULTS, ...options };
   const rng = new Random(seed);
   const images: Image[] = [];
   const entries: CocoImage[] = [];
   const annotations: CocoAnnotation[] = [];
   for (let i = 0; i < options.images; i++) {
     const id = i + 1;
-    const scene = renderScene(rng.fork(), width, height, maxPeople);
+    const scene = renderScene(rng.fork(), width, height, maxPeople, personScale);
     images.push(scene.image);
     entries.push({ id, file_name: `${String(id).padStart(6, '0')}.png`, width, height });
     for (const label of scene.labels) annotations.push({ ...label, id: annotations.length + 1, image_id: id });
@@ -642,10 +644,10 @@ interface PlacedPerson {
 /** An annotation without its ids, which the dataset assigns. */
 type SceneLabel = Omit<CocoAnnotation, 'id' | 'image_id'>;
 
-function renderScene(rng: Random, width: number, height: number, maxPeople: number): { image: Image; labels: SceneLabel[] } {
+function renderScene(rng: Random, width: number, height: number, maxPeople: number, personScale: readonly [number, number]): { image: Image; labels: SceneLabel[] } {
   const image = createImage(width, height);
   paintBackground(rng, image);
-  const people = placePeople(rng, width, height, rng.int(1, maxPeople));
+  const people = placePeople(rng, width, height, rng.int(1, maxPeople), personScale);
   const owner = new Int32Array(width * height); // 0 background, else person × PART_COUNT + part + 1
   people.forEach((person, index) => {
     const parts = figureParts(person.figure, person.view, person.palette).sort((a, b) => a.depth - b.depth);
@@ -665,15 +667,15 @@ function renderScene(rng: Random, width: number, height: number, maxPeople: numb
 }
 
 /**
- * Sizes from 1/8 to 3/4 of the image height (log-uniform), headings all round, positions anywhere (some people
+ * Sizes log-uniform in `personScale` of the image height (default 1/8 to 3/4), headings all round, positions anywhere (some people
  * cut by the border), some deliberately next to an earlier person so that they overlap. Smaller people are drawn
  * first, as if further away.
  */
-function placePeople(rng: Random, width: number, height: number, count: number): PlacedPerson[] {
+function placePeople(rng: Random, width: number, height: number, count: number, personScale: readonly [number, number]): PlacedPerson[] {
   const people: PlacedPerson[] = [];
   for (let i = 0; i < count; i++) {
     const figure = buildFigure(samplePose(rng), sampleProportions(rng));
-    const pixelsPerUnit = height * Math.exp(rng.uniform(Math.log(1 / 8), Math.log(3 / 4)));
+    const pixelsPerUnit = height * Math.exp(rng.uniform(Math.log(personScale[0]), Math.log(personScale[1])));
     const view: View = { yaw: rng.uniform(0, 2 * Math.PI), roll: rng.uniform(-8, 8) * DEG, pixelsPerUnit, offsetX: 0, offsetY: 0 };
     // Centre the figure's projected keypoint box on the chosen spot.
     const points = figure.keypoints.map((q) => project(q, view));
