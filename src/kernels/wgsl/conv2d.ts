@@ -1,0 +1,153 @@
+/**
+ * conv2d on WebGPU as three instances of the GEMM template (gemm.ts), with groups as its batch dimension z and
+ * no im2col buffer: the operand loaders compute each element's address (and zero padding) on the fly.
+ *   forward       y  = W · im2col(x):   M = Cout/g, N = batch·OH·OW (images folded into N, so that small feature
+ *                                       maps still fill tiles), K = Cin/g·KH·KW; bias is added as C is stored.
+ *   input grad    dx = Wᵀ ⋆ dy, a transposed convolution gathered per input pixel: M = Cin/g, N = batch·H·W,
+ *                                       K = Cout/g·KH·KW; a tap contributes when (ih + ph − kh·dh) is a multiple of
+ *                                       the stride that lands inside dy.
+ *   weight grad   dw = dy · im2col(x)ᵀ: M = Cout/g, N = Cin/g·KH·KW, K = batch·OH·OW. The long reduction is
+ *                                       split over workgroups (split-K) and the partials summed by the reduce kernel.
+ * The geometry is baked into the WGSL as constants (one pipeline per conv shape), so the index arithmetic divides
+ * by constants. A 1×1, stride-1, unpadded convolution is a plain GEMM over channels and loads without any of it.
+ */
+import { emptyGpu, webgpuBackend } from '../../backend/webgpu-backend.js';
+import { view } from '../../ops/shape.js';
+import { webgpu } from '../../tensor/engine.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import type { Conv2dGeometry } from '../reference/conv2d.js';
+import { chooseTile, gemmKernel, gemmTarget, type GemmOperands, type GemmShape, type GemmTarget } from './gemm.js';
+
+function constants(g: Conv2dGeometry): string {
+  const c = {
+    CIN: g.cin, COUT: g.cout, CING: g.cin / g.groups, COUTG: g.cout / g.groups, H: g.h, W: g.w, OH: g.oh, OW: g.ow,
+    KH: g.kh, KW: g.kw, SH: g.strideH, SW: g.strideW, PH: g.padH, PW: g.padW, DH: g.dilationH, DW: g.dilationW,
+  };
+  return Object.entries(c).map(([name, v]) => `const ${name} = ${v}u;`).join('\n');
+}
+
+/** A plain GEMM over channels: no kernel window, no stride, no padding. */
+const isPointwise = (g: Conv2dGeometry) =>
+  g.kh === 1 && g.kw === 1 && g.strideH === 1 && g.strideW === 1 && g.padH === 0 && g.padW === 0;
+
+/**
+ * x[img, z·CING + ci, oh·SH − PH + kh·DH, ow·SW − PW + kw·DW], or 0 in the padding: one element of im2col(x),
+ * shared by the forward pass (k = tap, col = output pixel) and the weight gradient (k = output pixel, col = tap).
+ */
+function im2colDecls(g: Conv2dGeometry): string {
+  if (isPointwise(g)) {
+    return `fn im2col(z: u32, tap: u32, pixel: u32) -> f32 {
+  let img = pixel / (H * W);
+  return x[(img * CIN + z * CING + tap) * H * W + pixel % (H * W)];
+}`;
+  }
+  return `fn im2col(z: u32, tap: u32, pixel: u32) -> f32 {
+  let img = pixel / (OH * OW);
+  let oh = (pixel / OW) % OH;
+  let ow = pixel % OW;
+  let ci = tap / (KH * KW);
+  let kh = (tap / KW) % KH;
+  let kw = tap % KW;
+  // Unsigned wrap-around turns "negative" into "too large": one comparison per axis checks both ends.
+  let ih = oh * SH + kh * DH - PH;
+  let iw = ow * SW + kw * DW - PW;
+  if (ih >= H || iw >= W) { return 0.0; }
+  return x[((img * CIN + z * CING + ci) * H + ih) * W + iw];
+}`;
+}
+
+export function forwardOperands(g: Conv2dGeometry, withBias: boolean): GemmOperands {
+  return {
+    label: 'conv2d',
+    buffers: withBias ? ['x', 'w', 'bias', 'y'] : ['x', 'w', 'y'],
+    decls: `${constants(g)}\n${im2colDecls(g)}`,
+    loadA: '  return w[(z * COUTG + row) * CING * KH * KW + k];',
+    loadB: '  return im2col(z, k, col);',
+    storeC: `  let co = z * COUTG + row;
+  y[((col / (OH * OW)) * COUT + co) * OH * OW + col % (OH * OW)] = v${withBias ? ' + bias[co]' : ''};`,
+    canonicalC: false,
+  };
+}
+
+export function inputGradOperands(g: Conv2dGeometry): GemmOperands {
+  const loadB = isPointwise(g)
+    ? `  let img = col / (H * W);
+  return dy[(img * COUT + z * COUTG + k) * H * W + col % (H * W)];`
+    : `  let img = col / (H * W);
+  let ih = (col / W) % H;
+  let iw = col % W;
+  let co = k / (KH * KW);
+  let kh = (k / KW) % KH;
+  let kw = k % KW;
+  // oh·SH = ih + PH − kh·DH (likewise for w); wrap-around again folds the negative case into the range check.
+  let th = ih + PH - kh * DH;
+  let tw = iw + PW - kw * DW;
+  let oh = th / SH;
+  let ow = tw / SW;
+  if (oh >= OH || ow >= OW || th % SH != 0u || tw % SW != 0u) { return 0.0; }
+  return dy[((img * COUT + z * COUTG + co) * OH + oh) * OW + ow];`;
+  return {
+    label: 'conv2d input grad',
+    buffers: ['dy', 'w', 'dx'],
+    decls: constants(g),
+    // Wᵀ: row = input channel within the group, k = (output channel, kh, kw).
+    loadA: '  return w[((z * COUTG + k / (KH * KW)) * CING + row) * KH * KW + k % (KH * KW)];',
+    loadB,
+    storeC: '  dx[((col / (H * W)) * CIN + z * CING + row) * H * W + col % (H * W)] = v;',
+    canonicalC: false,
+  };
+}
+
+export function weightGradOperands(g: Conv2dGeometry): GemmOperands {
+  return {
+    label: 'conv2d weight grad',
+    buffers: ['dy', 'x', 'dw'],
+    decls: `${constants(g)}\n${im2colDecls(g)}`,
+    loadA: '  return dy[((k / (OH * OW)) * COUT + z * COUTG + row) * OH * OW + k % (OH * OW)];',
+    loadB: '  return im2col(z, col, k);',
+    storeC: '  dw[(z * p.m + row) * p.n + col] = v;',
+    canonicalC: true,
+  };
+}
+
+export const forwardShape = (g: Conv2dGeometry): GemmShape =>
+  ({ batch: g.groups, m: g.cout / g.groups, n: g.n * g.oh * g.ow, k: (g.cin / g.groups) * g.kh * g.kw });
+export const inputGradShape = (g: Conv2dGeometry): GemmShape =>
+  ({ batch: g.groups, m: g.cin / g.groups, n: g.n * g.h * g.w, k: (g.cout / g.groups) * g.kh * g.kw });
+export const weightGradShape = (g: Conv2dGeometry): GemmShape =>
+  ({ batch: g.groups, m: g.cout / g.groups, n: (g.cin / g.groups) * g.kh * g.kw, k: g.n * g.oh * g.ow });
+
+const buf = (t: Tensor): GPUBuffer => t.storage().buffer;
+
+function run(ops: GemmOperands, shape: GemmShape, inputs: Tensor[], out: Tensor, target: GemmTarget): void {
+  const kernel = gemmKernel(ops, shape, chooseTile(shape, false, target));
+  webgpu().dispatch(kernel, { buffers: [...inputs.map(buf), buf(out)], params: kernel.params, workgroups: kernel.workgroups });
+}
+
+export function conv2dForwardGpu(x: Tensor, weight: Tensor, bias: Tensor | null, g: Conv2dGeometry, target = gemmTarget()): Tensor {
+  const y = emptyGpu([g.n, g.cout, g.oh, g.ow], x.dtype, 'conv2d');
+  run(forwardOperands(g, bias !== null), forwardShape(g), bias ? [x, weight, bias] : [x, weight], y, target);
+  return y;
+}
+
+export function conv2dInputGradGpu(dy: Tensor, weight: Tensor, g: Conv2dGeometry, target = gemmTarget()): Tensor {
+  const dx = emptyGpu([g.n, g.cin, g.h, g.w], dy.dtype, 'conv2d input grad');
+  run(inputGradOperands(g), inputGradShape(g), [dy, weight], dx, target);
+  return dx;
+}
+
+export function conv2dWeightGradGpu(dy: Tensor, x: Tensor, g: Conv2dGeometry, target = gemmTarget()): Tensor {
+  const shape = weightGradShape(g);
+  const tile = chooseTile(shape, true, target);
+  const wShape = [g.cout, g.cin / g.groups, g.kh, g.kw];
+  const kernel = gemmKernel(weightGradOperands(g), shape, tile);
+  const size = g.cout * shape.n;
+  const out = emptyGpu(tile.splits > 1 ? [tile.splits, size] : wShape, dy.dtype, 'conv2d weight grad');
+  webgpu().dispatch(kernel, { buffers: [buf(dy), buf(x), buf(out)], params: kernel.params, workgroups: kernel.workgroups });
+  if (tile.splits === 1) return out;
+  const summed = webgpuBackend.reduce('sum', out, 0);
+  out.dispose();
+  const dw = view(summed, wShape);
+  summed.dispose();
+  return dw;
+}

@@ -1,0 +1,125 @@
+/**
+ * 2-d convolution, NCHW, with PyTorch's semantics (F.conv2d): stride, zero padding, dilation and groups.
+ *
+ * Three kernels, each a {cpu, webgpu} pair: the forward pass, the input gradient and the weight gradient. Each is
+ * linear in both of its operands and the other two are its adjoints, so every gradient rule is one of the three:
+ *   y  = F(x, w):   dx = X(dy, w),          dw = Wg(dy, x)
+ *   dx = X(dy, w):  d(dy) = F(ddx, w),      dw = Wg(dy, ddx)
+ *   dw = Wg(dy, x): d(dy) = F(x, ddw),      dx = X(dy, ddw)
+ * which makes double backward work. The bias gradient is a sum over batch and space.
+ */
+import { cpuBackend } from '../backend/cpu-backend.js';
+import { runKernel, type DeviceKernel } from '../backend/device-kernel.js';
+import { conv2dForward, conv2dInputGrad, conv2dWeightGrad, type Conv2dGeometry } from '../kernels/reference/conv2d.js';
+import { conv2dForwardGpu, conv2dInputGradGpu, conv2dWeightGradGpu } from '../kernels/wgsl/conv2d.js';
+import { isFloat, type TypedArray } from '../tensor/dtype.js';
+import { shapeStr } from '../tensor/shape.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { record } from './record.js';
+import { sum } from './reduce.js';
+
+export interface Conv2dOptions {
+  stride?: number | [number, number];
+  padding?: number | [number, number];
+  dilation?: number | [number, number];
+  groups?: number;
+}
+
+/** The output length along one axis: ⌊(size + 2·padding − dilation·(kernel − 1) − 1) / stride⌋ + 1. */
+export function conv2dOutputSize(size: number, kernel: number, stride = 1, padding = 0, dilation = 1): number {
+  return Math.floor((size + 2 * padding - dilation * (kernel - 1) - 1) / stride) + 1;
+}
+
+function pair(name: string, value: number | [number, number] | undefined, fallback: number, min: number): [number, number] {
+  const v: [number, number] = value === undefined ? [fallback, fallback] : typeof value === 'number' ? [value, value] : value;
+  if (v.length !== 2 || v.some((d) => !Number.isInteger(d) || d < min)) {
+    throw new Error(`conv2d: ${name} must be an integer ≥ ${min} or a pair of them, got ${JSON.stringify(value)}`);
+  }
+  return v;
+}
+
+/** Validates the shapes and options and works out the output size. */
+export function conv2dGeometry(xShape: readonly number[], wShape: readonly number[], options: Conv2dOptions = {}): Conv2dGeometry {
+  if (xShape.length !== 4 || wShape.length !== 4) {
+    throw new Error(`conv2d: input must be [N, C, H, W] and weight [Cout, Cin/groups, KH, KW]; got ${shapeStr(xShape)} and ${shapeStr(wShape)}`);
+  }
+  const [strideH, strideW] = pair('stride', options.stride, 1, 1);
+  const [padH, padW] = pair('padding', options.padding, 0, 0);
+  const [dilationH, dilationW] = pair('dilation', options.dilation, 1, 1);
+  const groups = options.groups ?? 1;
+  if (!Number.isInteger(groups) || groups < 1) throw new Error(`conv2d: groups must be a positive integer, got ${groups}`);
+  const [n, cin, h, w] = xShape;
+  const [cout, cinG, kh, kw] = wShape;
+  if ([cin, cout, cinG, kh, kw].some((d) => d === 0)) {
+    throw new Error(`conv2d: channel and kernel sizes must be positive; got input ${shapeStr(xShape)}, weight ${shapeStr(wShape)}`);
+  }
+  if (cout % groups !== 0) throw new Error(`conv2d: weight has ${cout} output channels, not divisible by groups ${groups}`);
+  if (cin % groups !== 0) throw new Error(`conv2d: input has ${cin} channels, not divisible by groups ${groups}`);
+  if (cinG * groups !== cin) {
+    throw new Error(`conv2d: input has ${cin} channels but weight expects ${cinG * groups} (groups ${groups} × ${cinG}); input ${shapeStr(xShape)}, weight ${shapeStr(wShape)}`);
+  }
+  const spanH = dilationH * (kh - 1) + 1;
+  const spanW = dilationW * (kw - 1) + 1;
+  if (spanH > h + 2 * padH || spanW > w + 2 * padW) {
+    throw new Error(`conv2d: kernel ${kh}×${kw} (dilation ${dilationH}×${dilationW}, spanning ${spanH}×${spanW}) is larger than the padded input ${h + 2 * padH}×${w + 2 * padW} (input ${shapeStr(xShape)}, padding ${padH}×${padW})`);
+  }
+  return {
+    n, cin, h, w, cout, kh, kw, strideH, strideW, padH, padW, dilationH, dilationW, groups,
+    oh: conv2dOutputSize(h, kh, strideH, padH, dilationH),
+    ow: conv2dOutputSize(w, kw, strideW, padW, dilationW),
+  };
+}
+
+const data = (t: Tensor): TypedArray => t.storage().data;
+
+const FORWARD: DeviceKernel<[Tensor, Tensor, Tensor | null, Conv2dGeometry], Tensor> = {
+  cpu: (x, w, b, g) => cpuBackend.fromArray(conv2dForward(data(x), data(w), b && data(b), g, x.dtype), [g.n, g.cout, g.oh, g.ow], x.dtype, 'conv2d'),
+  webgpu: conv2dForwardGpu,
+};
+const INPUT_GRAD: DeviceKernel<[Tensor, Tensor, Conv2dGeometry], Tensor> = {
+  cpu: (dy, w, g) => cpuBackend.fromArray(conv2dInputGrad(data(dy), data(w), g, dy.dtype), [g.n, g.cin, g.h, g.w], dy.dtype, 'conv2d input grad'),
+  webgpu: conv2dInputGradGpu,
+};
+const WEIGHT_GRAD: DeviceKernel<[Tensor, Tensor, Conv2dGeometry], Tensor> = {
+  cpu: (dy, x, g) => cpuBackend.fromArray(conv2dWeightGrad(data(dy), data(x), g, dy.dtype), [g.cout, g.cin / g.groups, g.kh, g.kw], dy.dtype, 'conv2d weight grad'),
+  webgpu: conv2dWeightGradGpu,
+};
+
+const needs = (t: Tensor, grad: () => Tensor): Tensor | null => (t.requiresGrad ? grad() : null);
+
+function forward(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry): Tensor {
+  return record('conv2d', b ? [x, w, b] : [x, w], (be) => runKernel(be.device, FORWARD, x, w, b, g), (dy) => [
+    needs(x, () => inputGrad(dy, w, g)),
+    needs(w, () => weightGrad(dy, x, g)),
+    b && needs(b, () => sum(dy, [0, 2, 3])),
+  ]);
+}
+
+function inputGrad(dy: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
+  return record('conv2d input grad', [dy, w], (be) => runKernel(be.device, INPUT_GRAD, dy, w, g), (ddx) => [
+    needs(dy, () => forward(ddx, w, null, g)),
+    needs(w, () => weightGrad(dy, ddx, g)),
+  ]);
+}
+
+function weightGrad(dy: Tensor, x: Tensor, g: Conv2dGeometry): Tensor {
+  return record('conv2d weight grad', [dy, x], (be) => runKernel(be.device, WEIGHT_GRAD, dy, x, g), (ddw) => [
+    needs(dy, () => forward(x, ddw, null, g)),
+    needs(x, () => inputGrad(dy, ddw, g)),
+  ]);
+}
+
+/**
+ * y = conv2d(x, weight) + bias, x [N, Cin, H, W], weight [Cout, Cin/groups, KH, KW], bias [Cout] or none.
+ * Differentiable in all three (twice, too).
+ */
+export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {
+  if (x.dtype !== weight.dtype || !isFloat(x.dtype) || (bias && bias.dtype !== x.dtype)) {
+    throw new Error(`conv2d: input, weight and bias must share one float dtype; got ${x.dtype}, ${weight.dtype}${bias ? `, ${bias.dtype}` : ''}`);
+  }
+  const g = conv2dGeometry(x.shape, weight.shape, options);
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== g.cout)) {
+    throw new Error(`conv2d: bias must have shape [${g.cout}] (one per output channel), got ${shapeStr(bias.shape)}`);
+  }
+  return forward(x, weight, bias ?? null, g);
+}

@@ -1,0 +1,219 @@
+// conv2d: PyTorch golden cases on both devices, WGSL against the reference on random geometries (every schedule
+// of the GEMM template), float64 gradchecks including double backward, and the errors.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { conv2dForward, conv2dInputGrad, conv2dWeightGrad, type Conv2dGeometry } from '../src/kernels/reference/conv2d.js';
+import { conv2dForwardGpu, conv2dInputGradGpu, conv2dWeightGradGpu, forwardShape, weightGradShape } from '../src/kernels/wgsl/conv2d.js';
+import { chooseTile, gemmTarget, type GemmTarget } from '../src/kernels/wgsl/gemm.js';
+import { conv2d, conv2dGeometry, conv2dOutputSize, type Conv2dOptions } from '../src/ops/conv2d.js';
+import { Random, add, dispose, grad, mul, randn, sum, tensor, zeros } from '../src/index.js';
+import { loadGolden, type GoldenCase } from './golden.js';
+import { expectClose, fromGolden, gradcheck } from './util.js';
+
+const F64 = { atol: 1e-10, rtol: 1e-10 };
+/**
+ * float32 against float64: each output is a sum of `terms` products of O(1) values, each rounding costs ~6e-8
+ * of the running sum, so allow 2e-6 per term on top of 1e-4 relative.
+ */
+const f32 = (terms: number) => ({ atol: 2e-6 * terms, rtol: 1e-4 });
+
+/** Reduction lengths of the forward pass, the input gradient and the weight (and bias) gradient. */
+const terms = (g: Conv2dGeometry) => ({
+  y: (g.cin / g.groups) * g.kh * g.kw,
+  x: (g.cout / g.groups) * g.kh * g.kw,
+  weight: g.n * g.oh * g.ow,
+});
+
+describe('conv2d golden (PyTorch)', () => {
+  const { cases } = loadGolden<{ cases: GoldenCase[] }>('conv2d.json');
+  const configs = [
+    { device: 'cpu', dtype: 'float64' },
+    { device: 'cpu', dtype: 'float32' },
+    { device: 'webgpu', dtype: 'float32' },
+  ] as const;
+  for (const c of cases) {
+    for (const { device, dtype } of configs) {
+      it(`${c.name} ${JSON.stringify(c.params)} on ${device} ${dtype}`, async () => {
+        const x = fromGolden(c.inputs.x, device, dtype, true);
+        const w = fromGolden(c.inputs.weight, device, dtype, true);
+        const b = c.inputs.bias ? fromGolden(c.inputs.bias, device, dtype, true) : null;
+        const upstream = fromGolden(c.inputs.upstream, device, dtype);
+        const g = conv2dGeometry(x.shape, w.shape, c.params);
+        const n = terms(g);
+        const tol = (t: number) => (dtype === 'float64' ? F64 : f32(t));
+        const y = conv2d(x, w, b, c.params);
+        expectClose(await y.toArray(), c.outputs.y.data, tol(n.y), 'y');
+        y.backward(upstream);
+        expectClose(await x.grad!.toArray(), c.grads.x.data, tol(n.x), 'grad x');
+        expectClose(await w.grad!.toArray(), c.grads.weight.data, tol(n.weight), 'grad weight');
+        if (b) expectClose(await b.grad!.toArray(), c.grads.bias.data, tol(n.weight), 'grad bias');
+        dispose([x, w, b, upstream, y, x.grad, w.grad, b?.grad]);
+      });
+    }
+  }
+});
+
+// ---- WGSL against the reference ---------------------------------------------------------------------------------
+
+/**
+ * The adapter's own schedule, and the workgroup-memory tiles a GPU gets, with 2 and 32 KiB of workgroup storage.
+ * The instances (how elements of A, B and C are addressed) are the same under every schedule, and the schedules
+ * themselves are tested on random shapes in matmul.test.ts; here the random geometries run on the adapter's own
+ * schedule, and a few fixed ones on the others (each conv shape compiles its own pipelines, and the
+ * workgroup-memory ones take seconds each on lavapipe).
+ */
+const TARGETS: Record<string, (device: GemmTarget) => GemmTarget> = {
+  native: (device) => device,
+  'workgroup 2 KiB': (device) => ({ ...device, cpu: false, maxWorkgroupStorage: 2048 }),
+  'workgroup 32 KiB': (device) => ({ ...device, cpu: false, maxWorkgroupStorage: Math.min(32768, device.maxWorkgroupStorage) }),
+};
+
+/** float32 values that are exact in float64 too, so that the reference sees the same inputs. */
+function values(count: number, random: Random): Float32Array {
+  return Float32Array.from({ length: count }, () => random.normal());
+}
+
+/** Runs the three WGSL kernels for a geometry and compares each with the float64 reference. */
+async function compareWithReference(g: Conv2dGeometry, withBias: boolean, seed: number, target: GemmTarget): Promise<void> {
+  const random = new Random(seed);
+  const x = values(g.n * g.cin * g.h * g.w, random);
+  const w = values(g.cout * (g.cin / g.groups) * g.kh * g.kw, random);
+  const b = withBias ? values(g.cout, random) : null;
+  const dy = values(g.n * g.cout * g.oh * g.ow, random);
+  const f64 = (a: Float32Array) => Float64Array.from(a);
+  const gpu = (a: Float32Array, shape: number[]) => tensor(a, shape, { device: 'webgpu' });
+  const xg = gpu(x, [g.n, g.cin, g.h, g.w]);
+  const wg = gpu(w, [g.cout, g.cin / g.groups, g.kh, g.kw]);
+  const bg = b && gpu(b, [g.cout]);
+  const dyg = gpu(dy, [g.n, g.cout, g.oh, g.ow]);
+  const n = terms(g);
+  const y = conv2dForwardGpu(xg, wg, bg, g, target);
+  const dx = conv2dInputGradGpu(dyg, wg, g, target);
+  const dw = conv2dWeightGradGpu(dyg, xg, g, target);
+  expectClose(await y.toArray(), conv2dForward(f64(x), f64(w), b && f64(b), g, 'float64'), f32(n.y), 'forward');
+  expectClose(await dx.toArray(), conv2dInputGrad(f64(dy), f64(w), g, 'float64'), f32(n.x), 'input grad');
+  expectClose(await dw.toArray(), conv2dWeightGrad(f64(dy), f64(x), g, 'float64'), f32(n.weight), 'weight grad');
+  dispose([xg, wg, bg, dyg, y, dx, dw]);
+}
+
+/** Random geometries, kept small: every one compiles its own pipelines. */
+const geometry = fc.record({
+  n: fc.integer({ min: 1, max: 3 }),
+  groups: fc.integer({ min: 1, max: 3 }),
+  cinG: fc.integer({ min: 1, max: 4 }),
+  coutG: fc.integer({ min: 1, max: 5 }),
+  kh: fc.integer({ min: 1, max: 4 }),
+  kw: fc.integer({ min: 1, max: 3 }),
+  stride: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 2 })),
+  dilation: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 3 })),
+  padding: fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 3 })),
+  extra: fc.tuple(fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 5 })),
+}).map((r) => {
+  // The smallest input the (dilated) kernel fits in once padded, plus some.
+  const size = (k: number, d: number, p: number, e: number) => Math.max(1, d * (k - 1) + 1 - 2 * p) + e;
+  const options: Conv2dOptions = { stride: r.stride, dilation: r.dilation, padding: r.padding, groups: r.groups };
+  const h = size(r.kh, r.dilation[0], r.padding[0], r.extra[0]);
+  const w = size(r.kw, r.dilation[1], r.padding[1], r.extra[1]);
+  return conv2dGeometry([r.n, r.cinG * r.groups, h, w], [r.coutG * r.groups, r.cinG, r.kh, r.kw], options);
+});
+
+describe('conv2d WGSL matches the reference', () => {
+  it('random geometries', async () => {
+    const target = gemmTarget();
+    await fc.assert(fc.asyncProperty(geometry, fc.boolean(), fc.nat(), (g, withBias, seed) =>
+      compareWithReference(g, withBias, seed, target)), { numRuns: 12 });
+  });
+
+  // Shapes that the random ones do not reach: several tiles per side with ragged edges, the 1×1 GEMM variant,
+  // split-K of the weight gradient, and the other schedules (128×128 tiles with 32 KiB).
+  const fixed: [string, number[], number[], Conv2dOptions, string[]][] = [
+    ['3×3 over several tiles, ragged', [2, 12, 13, 11], [36, 12, 3, 3], { padding: 1 }, ['native']],
+    ['1×1 stride 1 (plain GEMM), grouped', [2, 16, 9, 7], [20, 8, 1, 1], { groups: 2 }, ['native']],
+    ['1×1 stride 2 (not the GEMM variant)', [1, 6, 9, 8], [5, 6, 1, 1], { stride: 2 }, ['native']],
+    ['long reduction, split-K weight grad', [4, 3, 24, 20], [4, 3, 3, 3], { padding: 1 }, ['native']],
+    ['depthwise', [2, 8, 10, 9], [8, 1, 3, 3], { groups: 8, padding: 1, stride: 2 }, ['native']],
+    ['grouped, strided, dilated', [2, 6, 11, 9], [9, 2, 3, 2], { groups: 3, stride: [2, 1], padding: [2, 1], dilation: [1, 2] }, ['workgroup 2 KiB']],
+    ['wide', [1, 8, 16, 16], [130, 8, 2, 2], { padding: [1, 0], dilation: [2, 1] }, ['workgroup 32 KiB']],
+  ];
+  for (const [name, xs, ws, options, schedules] of fixed) {
+    it(`${name}: x ${xs.join('×')}, w ${ws.join('×')}, ${JSON.stringify(options)} (${schedules.join(', ')})`, async () => {
+      const g = conv2dGeometry(xs, ws, options);
+      for (const schedule of schedules) await compareWithReference(g, true, 7, TARGETS[schedule](gemmTarget()));
+    });
+  }
+
+  it('the wide case does get 128×128 tiles with 32 KiB', () => {
+    const g = conv2dGeometry([1, 8, 16, 16], [130, 8, 2, 2], { padding: [1, 0], dilation: [2, 1] });
+    const tile = chooseTile(forwardShape(g), false, TARGETS['workgroup 32 KiB'](gemmTarget()));
+    expect([tile.staging, tile.wy * tile.rm, tile.wx * tile.rn]).toEqual(['workgroup', 128, 128]);
+  });
+
+  it('the long weight-gradient reduction is in fact split', () => {
+    const g = conv2dGeometry([4, 3, 24, 20], [4, 3, 3, 3], { padding: 1 });
+    for (const [name, f] of Object.entries(TARGETS)) expect(chooseTile(weightGradShape(g), true, f(gemmTarget())).splits, name).toBeGreaterThan(1);
+  });
+});
+
+// ---- the op: autograd, float64 gradchecks, errors ----------------------------------------------------------------
+
+describe('conv2d gradients (float64 central differences)', () => {
+  const cases: [string, number[], number[], Conv2dOptions][] = [
+    ['grouped, strided, dilated, padded', [2, 4, 5, 6], [4, 2, 3, 2], { groups: 2, stride: [2, 1], padding: [1, 0], dilation: [1, 2] }],
+    ['1×1 stride 3', [1, 3, 7, 5], [2, 3, 1, 1], { stride: 3 }],
+    ['padding larger than the kernel', [1, 2, 3, 3], [3, 2, 2, 2], { padding: 3, stride: 2 }],
+  ];
+  for (const [name, xs, ws, options] of cases) {
+    it(name, () => {
+      const random = new Random(3);
+      const x = randn(xs, { dtype: 'float64', random, requiresGrad: true });
+      const w = randn(ws, { dtype: 'float64', random, requiresGrad: true });
+      const b = randn([ws[0]], { dtype: 'float64', random, requiresGrad: true });
+      const g = conv2dGeometry(xs, ws, options);
+      const r = randn([g.n, g.cout, g.oh, g.ow], { dtype: 'float64', random });
+      gradcheck((x, w, b) => sum(mul(conv2d(x, w, b, options), r)), [x, w, b]);
+    });
+  }
+
+  it('double backward: the gradients are differentiable in x, w and the upstream gradient', () => {
+    const random = new Random(5);
+    const options: Conv2dOptions = { groups: 2, stride: 2, padding: 1, dilation: [2, 1] };
+    const x = randn([2, 4, 6, 5], { dtype: 'float64', random, requiresGrad: true });
+    const w = randn([2, 2, 2, 3], { dtype: 'float64', random, requiresGrad: true });
+    const g = conv2dGeometry(x.shape, w.shape, options);
+    const up = randn([g.n, g.cout, g.oh, g.ow], { dtype: 'float64', random, requiresGrad: true });
+    const sx = randn(x.shape, { dtype: 'float64', random });
+    const sw = randn(w.shape, { dtype: 'float64', random });
+    // f = <sx, dL/dx> + <sw, dL/dw> with L = <up, conv2d(x, w)>: its gradients exercise every second-order rule.
+    gradcheck((x, w, up) => {
+      const [gx, gw] = grad(sum(mul(conv2d(x, w, null, options), up)), [x, w], { createGraph: true });
+      return add(sum(mul(gx!, sx)), sum(mul(gw!, sw)));
+    }, [x, w, up]);
+  });
+});
+
+describe('conv2d errors and sizes', () => {
+  const x = zeros([1, 6, 5, 5]);
+  const cases: [string, () => unknown, RegExp][] = [
+    ['channels not matching the weight', () => conv2d(x, zeros([4, 2, 3, 3]), null, { groups: 2 }), /conv2d: input has 6 channels but weight expects 4 \(groups 2 × 2\)/],
+    ['input channels not divisible by groups', () => conv2d(x, zeros([4, 2, 3, 3]), null, { groups: 4 }), /conv2d: input has 6 channels, not divisible by groups 4/],
+    ['output channels not divisible by groups', () => conv2d(x, zeros([5, 2, 3, 3]), null, { groups: 3 }), /conv2d: weight has 5 output channels, not divisible by groups 3/],
+    ['kernel larger than the padded input', () => conv2d(x, zeros([2, 6, 4, 4]), null, { dilation: 2 }), /conv2d: kernel 4×4 \(dilation 2×2, spanning 7×7\) is larger than the padded input 5×5/],
+    ['rank', () => conv2d(zeros([6, 5, 5]), zeros([2, 6, 3, 3])), /conv2d: input must be \[N, C, H, W\]/],
+    ['bias shape', () => conv2d(x, zeros([2, 6, 3, 3]), zeros([3])), /conv2d: bias must have shape \[2\]/],
+    ['stride 0', () => conv2d(x, zeros([2, 6, 3, 3]), null, { stride: 0 }), /conv2d: stride must be an integer ≥ 1/],
+    ['negative padding', () => conv2d(x, zeros([2, 6, 3, 3]), null, { padding: [-1, 0] }), /conv2d: padding must be an integer ≥ 0/],
+    ['dtypes', () => conv2d(x, zeros([2, 6, 3, 3], { dtype: 'float64' })), /conv2d: input, weight and bias must share one float dtype/],
+  ];
+  for (const [name, f, message] of cases) it(name, () => expect(f).toThrow(message));
+
+  it('kernel exactly as large as the padded input is fine', () => {
+    expect(conv2d(x, zeros([2, 6, 4, 4]), null, { dilation: 2, padding: 1 }).shape).toEqual([1, 2, 1, 1]);
+  });
+
+  it('output sizes follow torch', () => {
+    expect(conv2dOutputSize(32, 3, 1, 1)).toBe(32);
+    expect(conv2dOutputSize(32, 3, 2, 1)).toBe(16);
+    expect(conv2dOutputSize(7, 3, 2, 0, 2)).toBe(2);
+    expect(conv2dOutputSize(5, 1, 3)).toBe(2);
+  });
+});
