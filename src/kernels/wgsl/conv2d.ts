@@ -48,11 +48,12 @@ function im2colDecls(g: Conv2dGeometry): string {
   let ci = tap / (KH * KW);
   let kh = (tap / KW) % KH;
   let kw = tap % KW;
-  // Unsigned wrap-around turns "negative" into "too large": one comparison per axis checks both ends.
+  // Unsigned wrap-around turns "negative" into "too large": one comparison per axis checks both ends. A select
+  // of a clamped load, not a branch: cheaper for SIMD lanes that disagree.
   let ih = oh * SH + kh * DH - PH;
   let iw = ow * SW + kw * DW - PW;
-  if (ih >= H || iw >= W) { return 0.0; }
-  return x[((img * CIN + z * CING + ci) * H + ih) * W + iw];
+  let v = x[((img * CIN + z * CING + ci) * H + min(ih, H - 1u)) * W + min(iw, W - 1u)];
+  return select(0.0, v, ih < H && iw < W);
 }`;
 }
 
@@ -84,8 +85,8 @@ export function inputGradOperands(g: Conv2dGeometry): GemmOperands {
   let tw = iw + PW - kw * DW;
   let oh = th / SH;
   let ow = tw / SW;
-  if (oh >= OH || ow >= OW || th % SH != 0u || tw % SW != 0u) { return 0.0; }
-  return dy[((img * COUT + z * COUTG + co) * OH + oh) * OW + ow];`;
+  let v = dy[((img * COUT + z * COUTG + co) * OH + min(oh, OH - 1u)) * OW + min(ow, OW - 1u)];
+  return select(0.0, v, oh < OH && ow < OW && th % SH == 0u && tw % SW == 0u);`;
   return {
     label: 'conv2d input grad',
     buffers: ['dy', 'w', 'dx'],
