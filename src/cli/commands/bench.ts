@@ -1,0 +1,18 @@
+import { defineCommand } from '../args.js';
+import { openGpu } from '../model-io.js';
+import { runBenchmarks, SUITES } from '../../../bench/suites.js';
+
+export const benchCommand = defineCommand({
+  name: 'bench',
+  summary: 'time our WGSL kernels against tfjs-backend-webgpu on this device (JSON + table + bar chart)',
+  flags: {
+    suite: { type: 'string', default: Object.keys(SUITES).join(','), description: `comma-separated suites: ${Object.keys(SUITES).join(', ')}`, valueName: 'S,S' },
+    json: { type: 'string', description: 'write the JSON here instead of stdout', valueName: 'FILE' },
+    chart: { type: 'string', default: 'bench-ratios.png', description: 'bar chart of speed-ups over the baseline', valueName: 'FILE' },
+    size: { type: 'string', choices: ['small', 'smpr'], default: 'small', description: "'small': shapes lavapipe can run; 'smpr': the real SMPR shapes (for a real GPU)" },
+  },
+  async run({ flags }) {
+    await openGpu();
+    await runBenchmarks({ suites: flags.suite.split(','), json: flags.json, chart: flags.chart, size: flags.size as 'small' | 'smpr' });
+  },
+});

@@ -1,0 +1,30 @@
+import { writeFileSync } from 'node:fs';
+import { STAT_NAMES, formatCocoKeypointSummary } from '../../smpr/coco-eval.js';
+import { evaluateDataset } from '../../smpr/evaluate.js';
+import { defineCommand } from '../args.js';
+import { loadModel, openDataset } from '../model-io.js';
+
+export const evalCommand = defineCommand({
+  name: 'eval',
+  summary: 'COCO keypoint AP/AR of a checkpoint on a dataset (pycocotools-exact), as a table and JSON',
+  flags: {
+    weights: { type: 'string', required: true, description: 'checkpoint (.safetensors)', valueName: 'FILE' },
+    data: { type: 'string', required: true, description: 'dataset folder or annotation file', valueName: 'DIR' },
+    json: { type: 'string', description: 'also write the numbers (and the detections) to this JSON file', valueName: 'FILE' },
+    flip: { type: 'boolean', description: 'flip test' },
+    nms: { type: 'string', choices: ['soft', 'oks'], default: 'soft', description: 'NMS flavour' },
+    'cls-only': { type: 'boolean', description: 'rank by cls alone (the "without PSM" ablation)' },
+    'initial-pose': { type: 'boolean', description: 'decode the initial poses instead of the refined ones' },
+  },
+  async run({ flags }) {
+    const data = openDataset(flags.data);
+    const model = await loadModel(flags.weights);
+    const evaluation = await evaluateDataset(model, data, {
+      progress: true, flip: flags.flip, nms: flags.nms as 'soft' | 'oks', usePoseScore: !flags['cls-only'], useInitialPose: flags['initial-pose'],
+    });
+    process.stdout.write(formatCocoKeypointSummary(evaluation.stats) + '\n');
+    const numbers = Object.fromEntries(STAT_NAMES.map((name, i) => [name, evaluation.stats[i]]));
+    process.stdout.write(JSON.stringify(numbers) + '\n');
+    if (flags.json) writeFileSync(flags.json, JSON.stringify({ stats: numbers, images: data.json.images.length, seconds: evaluation.seconds, results: evaluation.results }));
+  },
+});

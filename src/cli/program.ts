@@ -1,0 +1,14 @@
+/** The `smpr` program: its commands, each defined in src/cli/commands. */
+import type { Program } from './args.js';
+import { benchCommand } from './commands/bench.js';
+import { demoCommand } from './commands/demo.js';
+import { evalCommand } from './commands/eval.js';
+import { predictCommand } from './commands/predict.js';
+import { synthCommand } from './commands/synth.js';
+import { trainCommand } from './commands/train.js';
+
+export const program: Program = {
+  name: 'smpr',
+  summary: 'SMPR multi-person pose estimation on a from-scratch WebGPU tensor engine',
+  commands: [demoCommand, synthCommand, trainCommand, predictCommand, evalCommand, benchCommand],
+};
