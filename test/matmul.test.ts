@@ -22,9 +22,9 @@ const gpu = (maxWorkgroupStorage: number): GemmTarget => ({ ...gemmTarget(), cpu
 const buf = (t: Tensor): GPUBuffer => t.storage().buffer;
 
 /** Runs one instance of the template with a given tile; C has `splits` partial slices. */
-function runGemm(a: Tensor, b: Tensor, d: MatmulDims, tile: GemmTile): Tensor {
+function runGemm(a: Tensor, b: Tensor, d: MatmulDims, tile: GemmTile, maxGroupsPerDim?: number): Tensor {
   const out = emptyGpu([tile.splits, d.batch, d.m, d.n], 'float32', 'matmul');
-  const kernel = gemmKernel(matmulOperands(d), d, tile);
+  const kernel = gemmKernel(matmulOperands(d), d, tile, maxGroupsPerDim);
   webgpu().dispatch(kernel, { buffers: [buf(a), buf(b), buf(out)], params: kernel.params, workgroups: kernel.workgroups });
   return out;
 }
@@ -98,6 +98,25 @@ describe('matmul kernel matches the reference', () => {
       const size = expected.length;
       const summed = Float64Array.from({ length: size }, (_, i) => partials[i] + partials[size + i] + partials[2 * size + i]);
       expectClose(summed, expected, f32(d.k), `${name} split in 3`);
+    }
+    dispose([ag, bg]);
+  });
+
+  it('tile columns wrap onto more grid rows past the per-dimension workgroup limit', async () => {
+    const d: MatmulDims = { batch: 2, m: 9, n: 1100, k: 5, transA: false, transB: false };
+    const random = new Random(3);
+    const a = values(d.batch * d.m * d.k, random);
+    const b = values(d.batch * d.k * d.n, random);
+    const expected = matmulRef(Float64Array.from(a), Float64Array.from(b), d, 'float64');
+    const ag = tensor(a, [a.length], { device: 'webgpu' });
+    const bg = tensor(b, [b.length], { device: 'webgpu' });
+    for (const [name, target] of [['native', gemmTarget()], ['workgroup', gpu(2048)]] as const) {
+      const tile = chooseTile(d, false, target);
+      const tilesX = Math.ceil(d.n / (tile.wx * tile.rn));
+      expect(tilesX, name).toBeGreaterThan(2);
+      const kernel = gemmKernel(matmulOperands(d), d, tile, 2);
+      expect(kernel.workgroups[0], name).toBeLessThanOrEqual(2);
+      expectClose(await runGemm(ag, bg, d, tile, 2).toArray(), expected, f32(d.k), `${name}, at most 2 workgroups per row`);
     }
     dispose([ag, bg]);
   });

@@ -150,10 +150,18 @@ export interface GemmKernel {
 
 const lines = (count: number, f: (i: number) => string) => Array.from({ length: count }, (_, i) => f(i)).join('\n');
 
-export function gemmKernel(ops: GemmOperands, shape: GemmShape, tile: GemmTile): GemmKernel {
+/**
+ * The WGSL and dispatch of one instance. Past `maxGroupsPerDim` tile columns (WebGPU guarantees 65535 workgroups
+ * per grid dimension; a conv over a large batch of large images has more output pixels than that × 64), tile
+ * columns wrap onto extra grid rows.
+ */
+export function gemmKernel(ops: GemmOperands, shape: GemmShape, tile: GemmTile, maxGroupsPerDim = 65535): GemmKernel {
   const { wx, wy, rm, rn } = tile;
   const bm = wy * rm;
   const bn = wx * rn;
+  const tilesX = ceilDiv(shape.n, bn);
+  const fold = ceilDiv(tilesX, maxGroupsPerDim);
+  const gridX = ceilDiv(tilesX, fold);
   if (tile.splits > 1 && !ops.canonicalC) throw new Error(`${ops.label}: split-K needs a canonically laid-out C`);
   const subgroup = tile.staging === 'subgroup';
   const bindings = ops.buffers.map((name, i) =>
@@ -190,8 +198,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, ${subgroup ? '@builtin(subgroup_i
   let z = wid.z % p.batch;
   let kBegin = (wid.z / p.batch) * p.kChunk;
   let kEnd = min(p.k, kBegin + p.kChunk);
-  let tileRow = wid.y * ${bm}u;
-  let tileCol = wid.x * ${bn}u;
+${fold === 1 ? `  let tileRow = wid.y * ${bm}u;
+  let tileCol = wid.x * ${bn}u;` : `  let tileRow = wid.y / ${fold}u * ${bm}u;
+  let tileCol = (wid.x + wid.y % ${fold}u * ${gridX}u) * ${bn}u;
+  if (tileCol >= p.n) { return; }  // the grid's last row of wrapped tiles may run past N`}
   var acc: array<f32, ${rm * rn}>;
 ${subgroup ? subgroupLoop(tile, col, fmas) : workgroupLoop(tile, fmas)}
   for (var i = 0u; i < ${subgroup ? 'p.block' : `${rm * rn}u`}; i++) {
@@ -201,7 +211,7 @@ ${subgroup ? subgroupLoop(tile, col, fmas) : workgroupLoop(tile, fmas)}
   }
 }`;
   const params = new ParamWriter().u32(shape.m, shape.n, shape.k, kChunk(shape.k, tile), shape.batch, rm * rn).finish();
-  return { label: ops.label, code, params, workgroups: [ceilDiv(shape.n, bn), ceilDiv(shape.m, bm), shape.batch * tile.splits] };
+  return { label: ops.label, code, params, workgroups: [gridX, ceilDiv(shape.m, bm) * fold, shape.batch * tile.splits] };
 }
 
 function subgroupLoop(tile: GemmTile, col: (c: string) => string, fmas: string): string {
