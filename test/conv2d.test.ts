@@ -6,7 +6,7 @@ import { conv2dForward, conv2dInputGrad, conv2dWeightGrad, type Conv2dGeometry }
 import { conv2dForwardGpu, conv2dInputGradGpu, conv2dWeightGradGpu, forwardShape, weightGradShape } from '../src/kernels/wgsl/conv2d.js';
 import { chooseTile, gemmTarget, type GemmTarget } from '../src/kernels/wgsl/gemm.js';
 import { conv2d, conv2dGeometry, conv2dOutputSize, type Conv2dOptions } from '../src/ops/conv2d.js';
-import { Random, add, dispose, grad, mul, randn, sum, tensor, zeros } from '../src/index.js';
+import { Random, add, dispose, grad, memory, mul, ones, randn, sum, tensor, tidy, webgpu, zeros } from '../src/index.js';
 import { loadGolden, type GoldenCase } from './golden.js';
 import { expectClose, fromGolden, gradcheck } from './util.js';
 
@@ -208,6 +208,37 @@ describe('conv2d errors and sizes', () => {
 
   it('kernel exactly as large as the padded input is fine', () => {
     expect(conv2d(x, zeros([2, 6, 4, 4]), null, { dilation: 2, padding: 1 }).shape).toEqual([1, 2, 1, 1]);
+  });
+
+  for (const device of ['cpu', 'webgpu'] as const) {
+    it(`an empty batch on ${device}: empty output and input gradient, zero weight and bias gradients`, async () => {
+      const xe = zeros([0, 3, 5, 5], { device, requiresGrad: true });
+      const w = ones([2, 3, 3, 3], { device, requiresGrad: true });
+      const b = ones([2], { device, requiresGrad: true });
+      const y = conv2d(xe, w, b, { padding: 1 });
+      expect(y.shape).toEqual([0, 2, 5, 5]);
+      y.backward(zeros(y.shape, { device }));
+      expect(xe.grad!.shape).toEqual([0, 3, 5, 5]);
+      expect(Array.from(await w.grad!.toArray())).toEqual(new Array(54).fill(0));
+      expect(Array.from(await b.grad!.toArray())).toEqual([0, 0]);
+    });
+  }
+
+  it('forward and backward on webgpu release every buffer they allocate', async () => {
+    const x = randn([2, 4, 9, 9], { device: 'webgpu', requiresGrad: true });
+    const w = randn([6, 2, 3, 3], { device: 'webgpu', requiresGrad: true });
+    const b = randn([6], { device: 'webgpu', requiresGrad: true });
+    // Warm up once so that pipelines and pool buckets exist before counting.
+    const step = () => tidy(() => sum(mul(conv2d(x, w, b, { groups: 2, stride: 2, padding: 1 }), 3)).backward());
+    step();
+    dispose([x.grad, w.grad, b.grad]);
+    [x.grad, w.grad, b.grad] = [null, null, null];
+    const before = memory().buffersInUse;
+    step();
+    expect(memory().buffersInUse).toBe(before + 3);
+    dispose([x.grad, w.grad, b.grad]);
+    expect(memory().buffersInUse).toBe(before);
+    await webgpu().sync();
   });
 
   it('output sizes follow torch', () => {
