@@ -5,17 +5,18 @@
  *
  * Every invocation accumulates an RM×RN block of C in registers; per step of k it needs RM values of A and RN of
  * B for RM·RN multiply-adds. The schedule decides who fetches those values:
- *   'workgroup' (GPUs) — WX×WY invocations own a (WY·RM)×(WX·RN) tile (rows lid.y + r·WY, columns lid.x + c·WX,
- *       so that neighbours touch neighbouring words). k is walked TK at a time: the workgroup stages a slab of A
- *       and of B in workgroup memory, each element fetched once, then every invocation reads its fragments there.
- *       TK is sized from the adapter's workgroup storage limit.
+ *   'workgroup' (GPUs) — WX×WY invocations own a (WY·RM)×(WX·RN) tile. k is walked TK at a time: the workgroup
+ *       stages a slab of A and of B in workgroup memory, each element fetched once, then every invocation reads
+ *       its fragments there as vec4s. An invocation's rows are quads of 4 adjacent rows, the quads of
+ *       neighbouring invocations adjacent (likewise columns), so that neighbours read neighbouring words. TK is
+ *       sized from the adapter's workgroup storage limit.
  *   'subgroup' (CPU adapters: lavapipe) — there a workgroup runs as SIMD lanes, and every memory access, to
  *       workgroup memory or not, costs one scalar load per lane plus a branch, while arithmetic runs SIMD-wide.
  *       Staging through workgroup memory would add accesses, not save them. Instead a workgroup is one subgroup of
  *       L lanes owning RM rows × L·RN columns: the RM values of A that all lanes need are fetched once, spread
  *       over the lanes (RM/L each), and handed to every lane with subgroupBroadcast, a register shuffle; each
- *       lane fetches only the RN values of B that are its own (columns lane + c·L). Measured on lavapipe this
- *       runs 2–3× faster than a workgroup-memory tile of the same register block.
+ *       lane fetches only the RN values of B that are its own (columns lane + c·L). On lavapipe this runs
+ *       2–3× faster than the best workgroup-memory tiling we measured there.
  * Split-K: z runs over batch × splits; split s reduces k in [s·kChunk, (s+1)·kChunk) and stores its partial C at
  * batch index s·batch + z. Only instances whose C is laid out canonically ((z·M + row)·N + col) can split: the
  * partials then form a [splits, batch·M·N] tensor that one sum over its first axis turns into C.
