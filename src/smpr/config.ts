@@ -10,21 +10,9 @@
  */
 import { SMPR_LEVELS, featureSize, type LevelSpec } from './levels.js';
 import { COCO_KEYPOINTS, validateKeypointSpec, type KeypointSpec } from './keypoints.js';
+import { CAFFE_BGR, TORCHVISION_RGB, type Normalization } from '../data/augment.js';
 
 export type BackboneDepth = 18 | 34 | 50 | 'tiny';
-
-/** Per-channel input normalisation, in 0–255 pixel units, applied as (pixel − mean) / std in `channelOrder`. */
-export interface Normalization {
-  readonly channelOrder: 'rgb' | 'bgr';
-  readonly mean: readonly [number, number, number];
-  readonly std: readonly [number, number, number];
-}
-
-/** mmdet's caffe-style preset for open-mmlab://resnet50_caffe (reference 1.1): BGR, mean only. */
-export const CAFFE_BGR: Normalization = { channelOrder: 'bgr', mean: [102.9801, 115.9465, 122.7717], std: [1, 1, 1] };
-
-/** torchvision's ImageNet preset. */
-export const IMAGENET_RGB: Normalization = { channelOrder: 'rgb', mean: [123.675, 116.28, 103.53], std: [58.395, 57.12, 57.375] };
 
 export interface SmprConfig {
   readonly name: string;
@@ -75,7 +63,7 @@ const r50: SmprConfig = {
 
 export const PRESETS = {
   r50,
-  r18: { ...r50, name: 'r18', depth: 18, style: 'pytorch', normalization: IMAGENET_RGB },
+  r18: { ...r50, name: 'r18', depth: 18, style: 'pytorch', normalization: TORCHVISION_RGB },
   tiny: {
     ...r50,
     name: 'tiny',
@@ -90,7 +78,7 @@ export const PRESETS = {
     // P5 takes every larger person, since there is no P6/P7.
     levels: [SMPR_LEVELS[0], SMPR_LEVELS[1], { stride: 32, range: [128, 1e8] }],
     inputSize: 128,
-    normalization: IMAGENET_RGB,
+    normalization: TORCHVISION_RGB,
   },
 } satisfies Record<string, SmprConfig>;
 

@@ -3,7 +3,7 @@
  * per-level maps are read back once per image (the only readback) and decoded on the CPU, where top-k, NMS and
  * the COCO output are cheap and simple.
  */
-import { testTransform, type Normalization as AugmentNormalization, type ScaleTarget } from '../data/augment.js';
+import { testTransform, type ScaleTarget } from '../data/augment.js';
 import type { Image } from '../data/image.js';
 import { noGrad } from '../autograd/index.js';
 import { tensor } from '../ops/creation.js';
@@ -27,11 +27,6 @@ export function defaultScale(config: SmprConfig): ScaleTarget {
   return { short: config.inputSize, long: Math.round((config.inputSize * 1333) / 800) };
 }
 
-export function modelNormalization(config: SmprConfig): AugmentNormalization {
-  const n = config.normalization;
-  return { mean: n.mean, std: n.std, channels: n.channelOrder };
-}
-
 function flipImage(image: Image): Image {
   const data = new Uint8Array(image.data.length);
   for (let y = 0; y < image.height; y++) {
@@ -49,7 +44,7 @@ function flipImage(image: Image): Image {
 /** One pass of the network over one (resized) image: the decoded candidates in that pass's frame. */
 async function runPass(model: SmprModel, image: Image, scale: ScaleTarget, options: PredictOptions) {
   const config = model.config;
-  const prepared = testTransform(image, scale, modelNormalization(config));
+  const prepared = testTransform(image, scale, config.normalization);
   const { image: padded } = prepared;
   const maps = tidy(() =>
     noGrad(() => {

@@ -19,7 +19,6 @@ import { keep, tidy } from '../tensor/scope.js';
 import type { SmprConfig } from '../smpr/config.js';
 import { smprLoss, type LossOptions } from '../smpr/loss.js';
 import { SmprModel } from '../smpr/model.js';
-import { modelNormalization } from '../smpr/predict.js';
 import { buildBatchTargets } from '../smpr/targets.js';
 import { clipGradNorm } from './clip.js';
 import { readCheckpoint, saveCheckpoint } from './checkpoint.js';
@@ -98,7 +97,7 @@ function loadBatch(options: TrainOptions, order: number[], iter: number, itersPe
     crop: { height: config.inputSize, width: config.inputSize },
     flipProbability: 0.5,
     clampOutside: true,
-    normalization: modelNormalization(config),
+    normalization: config.normalization,
     spec: config.keypoints,
   };
   const inputs: TrainingInput[] = [];
