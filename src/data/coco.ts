@@ -8,6 +8,7 @@
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { COCO_KEYPOINTS, type KeypointSpec } from '../smpr/keypoints.js';
+import { dropReason } from '../smpr/targets.js';
 import { readPng, writePng, type Image } from './image.js';
 
 export interface CocoImage {
@@ -339,16 +340,14 @@ export function keypointBox(keypoints: ArrayLike<number>): CocoBox | undefined {
  * The annotations the reference trains on, as people (section 3.1): the box is replaced by the keypoints' pseudo
  * box, then an annotation is dropped when it is a crowd or marked ignore, has area ≤ 0, no labelled keypoint, or a
  * pseudo box thinner than 1 px. So a person with one labelled keypoint, or with keypoints on a line, becomes
- * background. (The reference sends crowds to an ignore list that is never used, which amounts to dropping them.)
+ * background. The rules themselves are `dropReason` in smpr/targets.ts, shared with target assignment.
  */
 export function toTrainingPeople(annotations: readonly CocoAnnotation[]): Person[] {
   const people: Person[] = [];
   for (const annotation of annotations) {
-    if (annotation.iscrowd || annotation.ignore || annotation.area <= 0) continue;
-    const box = keypointBox(annotation.keypoints); // undefined exactly when num_keypoints is 0
-    if (box === undefined) continue;
-    const [x, y, w, h] = box;
-    if (w < 1 || h < 1) continue;
+    const candidate = { keypoints: annotation.keypoints, area: annotation.area, iscrowd: !!annotation.iscrowd, ignore: !!annotation.ignore };
+    if (dropReason(candidate) !== null) continue;
+    const [x, y, w, h] = keypointBox(annotation.keypoints)!;
     people.push({ keypoints: Float32Array.from(annotation.keypoints), box: [x, y, x + w - 1, y + h - 1], area: annotation.area });
   }
   return people;
