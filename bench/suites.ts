@@ -38,9 +38,10 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchRow[]> 
   }
   const rt = webgpu();
   emit(rows, { device: rt.description, size: options.size, date: new Date().toISOString(), node: process.version }, options.json);
-  const compared = rows.filter((r) => r.baseline);
+  const compared = rows.filter((r) => r.baseline?.name === 'tfjs-webgpu');
   if (options.chart && compared.length) {
-    writeFileSync(options.chart, plotBars(compared.map((r) => r.name), compared.map((r) => r.baseline!.speedup), { title: 'speed-up over the baseline (×)', reference: 1 }));
+    const label = (r: BenchRow) => `${r.name.split(' ')[0]} ${r.name.includes('input grad') ? 'dx' : 'fwd'}`;
+    writeFileSync(options.chart, plotBars(compared.map(label), compared.map((r) => r.baseline!.speedup), { title: 'speed-up over tfjs-backend-webgpu, same device (x)', reference: 1 }));
     process.stderr.write(`chart: ${options.chart}\n`);
   }
   return rows;

@@ -24,12 +24,14 @@ export async function loadTfjs(rt: WebGPURuntime): Promise<Tf> {
  * drain. No readback, which would add a copy that our timings do not have.
  */
 export async function timeTfjs(tf: Tf, rt: WebGPURuntime, run: () => import('@tensorflow/tfjs-core').Tensor, repeats = 7, warmup = 2): Promise<number> {
-  const backend = tf.backend() as unknown as { submitQueue(): void };
+  // tfjs' own flush: end its compute pass, then submit its command encoder (both internal to WebGPUBackend).
+  const backend = tf.backend() as unknown as { endComputePassEncoder(): void; submitQueue(): void; commandEncoder: unknown };
   const times: number[] = [];
   for (let i = 0; i < warmup + repeats; i++) {
     const start = performance.now();
     const out = run();
-    backend.submitQueue();
+    backend.endComputePassEncoder();
+    if (backend.commandEncoder) backend.submitQueue();
     await rt.device.queue.onSubmittedWorkDone();
     const ms = performance.now() - start;
     out.dispose();
