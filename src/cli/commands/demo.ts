@@ -35,8 +35,8 @@ export const demoCommand = defineCommand({
     process.stdout.write(`WebGPU device: ${rt.description}\n`);
     const trainDir = join(flags.out, 'train');
     const valDir = join(flags.out, 'val');
-    writeSynthDataset(trainDir, { images: flags['train-images'], seed: 1000 + flags.seed, width: 128, height: 128 });
-    writeSynthDataset(valDir, { images: flags['val-images'], seed: 2000 + flags.seed, width: 128, height: 128 });
+    writeSynthDataset(trainDir, { images: flags['train-images'], seed: 1000 + flags.seed, width: 128, height: 128, maxPeople: 3, personScale: [0.4, 0.9] });
+    writeSynthDataset(valDir, { images: flags['val-images'], seed: 2000 + flags.seed, width: 128, height: 128, maxPeople: 3, personScale: [0.4, 0.9] });
     const config = smprConfig('tiny');
     const val = openDataset(valDir);
 
