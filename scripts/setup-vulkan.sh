@@ -8,6 +8,10 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [ ! -d "$here/../node_modules/webgpu" ]; then
+  echo "setup-vulkan: run 'npm install' first (the adapter check uses the webgpu package)" >&2
+  exit 1
+fi
 probe() { node "$here/probe-adapter.mjs" >/dev/null 2>&1; }
 
 if probe; then
