@@ -110,8 +110,8 @@ export function smprLoss(output: HeadOutput, targets: BatchTargets, spec: Keypoi
     const pose = add(mul(detach(init), tensor(stride, [L, 1], { device })), tensor(xy, [L, 2 * K], { device }));
     const oks = oksMatrix(pose, targets, spec, device);
     const q = max(oks, 2);
-    const valid = tensor(Float32Array.from(targets.people.valid), [N, 1, targets.people.rows], { device });
-    const bestOfPerson = max(mul(eq(oks, max(oks, 1, { keepdims: true })), valid), 2);
+    // Real people have OKS in [0, 1] and padding rows −1, so ge(oks, 0) is the validity mask oksMatrix applied.
+    const bestOfPerson = max(mul(eq(oks, max(oks, 1, { keepdims: true })), ge(oks, 0)), 2);
     const oksPos = maximum(ge(q, 0.5), bestOfPerson);
     return { q: maximum(q, 0), refPos: options.positives === 'init' ? initPos : mul(initPos, oksPos) };
   });

@@ -15,7 +15,7 @@ import { plotLines } from '../data/plot.js';
 import { ProgressBar } from '../cli/progress.js';
 import { tensor } from '../ops/creation.js';
 import { Random } from '../tensor/random.js';
-import { keep, tidy } from '../tensor/scope.js';
+import { tidy } from '../tensor/scope.js';
 import type { SmprConfig } from '../smpr/config.js';
 import { smprLoss, type LossOptions } from '../smpr/loss.js';
 import { SmprModel } from '../smpr/model.js';
@@ -234,4 +234,3 @@ export function writeLossCurve(outDir: string): void {
   writeFileSync(join(outDir, CURVE_FILE), plotLines(series, { title: 'SMPR training loss', logY: true, width: 640, height: 400 }));
 }
 
-export { keep };
