@@ -1,6 +1,6 @@
 /** The WebGPU backend: each primitive builds its WGSL from a template and records one dispatch (or a few). */
 import { BINARY, UNARY } from '../kernels/elementwise-ops.js';
-import { grid1d } from '../kernels/wgsl/common.js';
+import { gridStride1d } from '../kernels/wgsl/common.js';
 import { elementwiseKernel } from '../kernels/wgsl/elementwise.js';
 import { copyRowsKernel, indexAddKernel, indexSelectKernel } from '../kernels/wgsl/index-select.js';
 import { matmulKernel } from '../kernels/wgsl/matmul.js';
@@ -25,7 +25,7 @@ const buf = (t: Tensor): GPUBuffer => t.storage().buffer;
 
 /** Runs a generated 1-D kernel over `n` outputs into a new tensor. */
 function run1d(label: string, kernel: { code: string; params: Uint32Array }, inputs: Tensor[], out: Tensor): Tensor {
-  webgpu().dispatch({ label, code: kernel.code }, { buffers: [...inputs.map(buf), buf(out)], params: kernel.params, workgroups: grid1d(out.size) });
+  webgpu().dispatch({ label, code: kernel.code }, { buffers: [...inputs.map(buf), buf(out)], params: kernel.params, workgroups: gridStride1d(out.size) });
   return out;
 }
 
@@ -66,7 +66,7 @@ export const webgpuBackend: Backend = {
     let offset = 0;
     for (const x of xs) {
       const kernel = copyRowsKernel(x.dtype, outer, x.shape[axis], outShape[axis], inner, offset);
-      webgpu().dispatch({ label: 'concat', code: kernel.code }, { buffers: [buf(x), buf(out)], params: kernel.params, workgroups: grid1d(x.size) });
+      webgpu().dispatch({ label: 'concat', code: kernel.code }, { buffers: [buf(x), buf(out)], params: kernel.params, workgroups: gridStride1d(x.size) });
       offset += x.shape[axis];
     }
     return out;

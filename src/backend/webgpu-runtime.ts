@@ -105,6 +105,11 @@ export class WebGPURuntime {
     this.gpu = null;
   }
 
+  /** A software adapter (lavapipe, SwiftShader): kernels there are scheduled for SIMD CPU cores, not GPU warps. */
+  get isCpuAdapter(): boolean {
+    return this.adapterInfo.isFallbackAdapter || this.adapterInfo.architecture === 'software';
+  }
+
   get description(): string {
     const i = this.adapterInfo;
     return [i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(' ');

@@ -28,7 +28,7 @@
  * for y ≤ −1, y ≥ H, x ≤ −1, x ≥ W; the offset gradient's coordinate weights are not.
  */
 import type { DeformConvGeometry } from '../reference/deform-conv2d.js';
-import { MAIN_1D, ParamWriter, grid1d, storage, uniform } from './common.js';
+import { kernel1d, ParamWriter, gridStride1d, storage, uniform } from './common.js';
 
 /** A block of the output that one column matrix covers: images [n0, n0+nc), output rows [r0, r0+rc). */
 export interface DeformChunk {
@@ -77,9 +77,7 @@ fn corners(base: u32, idx: vec4<i32>) -> vec4<f32> {
   return v;
 }
 ${pass === 'backward' ? SCATTER_ADD : ''}
-${MAIN_1D}
-  if (i >= p.total) { return; }
-  let pix = i % p.lc;
+${kernel1d('p.total', `  let pix = i % p.lc;
   let tap = (i / p.lc) % p.kk;
   let grp = (i / (p.lc * p.kk)) % p.og;
   let nl = i / (p.lc * p.kk * p.og);
@@ -116,9 +114,8 @@ ${MAIN_1D}
   let xBase = (n * p.cin + grp * p.cg) * hw;
   let colBase = ((nl * p.cin + grp * p.cg) * p.kk + tap) * p.lc + pix;
   let colStep = p.kk * p.lc;
-${pass === 'im2col' ? IM2COL_BODY : BACKWARD_BODY(hasMask)}
-}`;
-  return { code, params, workgroups: grid1d(total) };
+${pass === 'im2col' ? IM2COL_BODY : BACKWARD_BODY(hasMask)}`)}`;
+  return { code, params, workgroups: gridStride1d(total) };
 }
 
 const IM2COL_BODY = `  for (var c = 0u; c < p.cg; c++) {
@@ -161,8 +158,6 @@ export function zeroFillKernel(n: number) {
 struct Params { n: u32 }
 ${storage(0, 'out', 'uint32', true)}
 ${uniform(1)}
-${MAIN_1D}
-  if (i < p.n) { out[i] = 0u; }
-}`;
-  return { code, params: new ParamWriter().u32(n).finish(), workgroups: grid1d(n) };
+${kernel1d('p.n', '  out[i] = 0u;')}`;
+  return { code, params: new ParamWriter().u32(n).finish(), workgroups: gridStride1d(n) };
 }

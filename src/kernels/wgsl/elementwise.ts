@@ -9,7 +9,7 @@
  */
 import { wgslType, type DType } from '../../tensor/dtype.js';
 import { broadcastStrides, shapesEqual, sizeOf, type Shape } from '../../tensor/shape.js';
-import { DIMS_TYPE, MAIN_1D, ParamWriter, dimAt, storage, uniform } from './common.js';
+import { DIMS_TYPE, kernel1d, ParamWriter, dimAt, storage, uniform } from './common.js';
 
 export interface Operand {
   /** The name the expression uses for this operand's value. */
@@ -58,10 +58,8 @@ ${bindings.join('\n')}
 ${storage(operands.length, 'out', outDtype, true)}
 ${uniform(operands.length + 1)}
 alias T = ${T};
-${MAIN_1D}
-  if (i >= p.n) { return; }${decompose}
+${kernel1d('p.n', `${decompose}
 ${reads.join('\n')}
-  out[i] = ${expr};
-}`;
+  out[i] = ${expr};`)}`;
   return { code, params: params.finish() };
 }

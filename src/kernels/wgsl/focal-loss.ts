@@ -5,7 +5,7 @@
  * and the shader compiler drops the half that a kernel does not use. For a summed or averaged loss the
  * backward reads the single upstream value directly (scale 1 or 1/n), instead of a broadcast copy of it.
  */
-import { MAIN_1D, ParamWriter, grid1d, storage, uniform } from './common.js';
+import { kernel1d, ParamWriter, gridStride1d, storage, uniform } from './common.js';
 import type { FocalParams } from '../reference/focal-loss.js';
 
 export type FocalPass = 'forward' | 'backward';
@@ -53,9 +53,6 @@ ${inputs.map((name, k) => storage(k, name, 'float32')).join('\n')}
 ${storage(inputs.length, 'out', 'float32', true)}
 ${uniform(inputs.length + 1)}
 ${FOCAL}
-${MAIN_1D}
-  if (i >= p.n) { return; }
-  out[i] = ${value};
-}`;
-  return { code, params: new ParamWriter().u32(n).f32(alpha, gamma, scale).finish(), workgroups: grid1d(n) };
+${kernel1d('p.n', `  out[i] = ${value};`)}`;
+  return { code, params: new ParamWriter().u32(n).f32(alpha, gamma, scale).finish(), workgroups: gridStride1d(n) };
 }

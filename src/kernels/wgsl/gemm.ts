@@ -79,7 +79,7 @@ export function gemmTarget(): GemmTarget {
   const info = rt.adapterInfo;
   const lanes = info.subgroupMinSize ?? 0;
   return {
-    cpu: info.isFallbackAdapter || info.architecture === 'software',
+    cpu: rt.isCpuAdapter,
     subgroups: rt.features.includes('subgroups') && lanes > 0,
     lanes,
     maxWorkgroupStorage: rt.limits.maxComputeWorkgroupStorageSize,

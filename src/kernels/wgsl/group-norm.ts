@@ -16,7 +16,7 @@
  * Weight and bias are optional: variants are generated without their bindings.
  */
 import type { GroupNormDims } from '../reference/group-norm.js';
-import { ParamWriter, grid1d, storage, uniform } from './common.js';
+import { ParamWriter, blockGrid, storage, uniform } from './common.js';
 
 const WG = 256;
 
@@ -107,7 +107,7 @@ ${ENTRY}
     y[base + k] = (x[base + k] - mu) * rstd${affine};
   }
 }`;
-  return { code, params: params(dims, eps), workgroups: grid1d(dims.batch * dims.groups, 1) };
+  return { code, params: params(dims, eps), workgroups: blockGrid(dims.batch * dims.groups) };
 }
 
 /** Bindings: g, x, stats, [weight], dx, dWeight [N, C], dBias [N, C]. */
@@ -164,5 +164,5 @@ ${ENTRY}
     dx[base + k] = rstd * (${gamma('firstChannel + k / p.spatial')} * g[base + k] - meanG - xhat * meanGXhat);
   }
 }`;
-  return { code, params: params(dims, 0), workgroups: grid1d(dims.batch * dims.groups, 1) };
+  return { code, params: params(dims, 0), workgroups: blockGrid(dims.batch * dims.groups) };
 }

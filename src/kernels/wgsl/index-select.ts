@@ -5,7 +5,7 @@
  * Also the row-block copy used by concat: src [outer, Ri, inner] into dst [outer, Rtot, inner] at row `offset`.
  */
 import { wgslType, type DType } from '../../tensor/dtype.js';
-import { MAIN_1D, ParamWriter, storage, uniform } from './common.js';
+import { kernel1d, ParamWriter, storage, uniform } from './common.js';
 
 const HEADER = 'struct Params { n: u32, rows: u32, picked: u32, inner: u32 }';
 
@@ -17,13 +17,10 @@ ${storage(0, 'x', dtype)}
 ${storage(1, 'index', 'int32')}
 ${storage(2, 'out', dtype, true)}
 ${uniform(3)}
-${MAIN_1D}
-  if (i >= p.n) { return; }
-  let inner = i % p.inner;
+${kernel1d('p.n', `  let inner = i % p.inner;
   let j = (i / p.inner) % p.picked;
   let o = i / (p.inner * p.picked);
-  out[i] = x[(o * p.rows + u32(index[j])) * p.inner + inner];
-}`;
+  out[i] = x[(o * p.rows + u32(index[j])) * p.inner + inner];`)}`;
   return { code, params };
 }
 
@@ -35,17 +32,14 @@ ${storage(0, 'src', dtype)}
 ${storage(1, 'index', 'int32')}
 ${storage(2, 'out', dtype, true)}
 ${uniform(3)}
-${MAIN_1D}
-  if (i >= p.n) { return; }
-  let inner = i % p.inner;
+${kernel1d('p.n', `  let inner = i % p.inner;
   let r = (i / p.inner) % p.rows;
   let o = i / (p.inner * p.rows);
   var acc = ${wgslType(dtype)}(0);
   for (var j = 0u; j < p.picked; j++) {
     if (u32(index[j]) == r) { acc += src[(o * p.picked + j) * p.inner + inner]; }
   }
-  out[i] = acc;
-}`;
+  out[i] = acc;`)}`;
   return { code, params };
 }
 
@@ -56,12 +50,9 @@ struct Params { n: u32, srcRows: u32, dstRows: u32, inner: u32, offset: u32 }
 ${storage(0, 'src', dtype)}
 ${storage(1, 'dst', dtype, true)}
 ${uniform(2)}
-${MAIN_1D}
-  if (i >= p.n) { return; }
-  let inner = i % p.inner;
+${kernel1d('p.n', `  let inner = i % p.inner;
   let r = (i / p.inner) % p.srcRows;
   let o = i / (p.inner * p.srcRows);
-  dst[(o * p.dstRows + p.offset + r) * p.inner + inner] = src[i];
-}`;
+  dst[(o * p.dstRows + p.offset + r) * p.inner + inner] = src[i];`)}`;
   return { code, params };
 }

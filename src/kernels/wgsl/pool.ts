@@ -6,7 +6,7 @@
  *              once, so overlapping windows need no atomics (WGSL has no float atomics).
  */
 import type { Pool2dDims } from '../reference/pool.js';
-import { MAIN_1D, ParamWriter, grid1d, storage, uniform } from './common.js';
+import { kernel1d, ParamWriter, gridStride1d, storage, uniform } from './common.js';
 
 const PARAMS = `struct Params { n: u32, height: u32, width: u32, outHeight: u32, outWidth: u32,
   kh: u32, kw: u32, sh: u32, sw: u32, ph: u32, pw: u32 }`;
@@ -24,9 +24,7 @@ ${storage(0, 'x', 'float32')}
 ${storage(1, 'y', 'float32', true)}
 ${storage(2, 'indices', 'int32', true)}
 ${uniform(3)}
-${MAIN_1D}
-  if (i >= p.n) { return; }
-  let ow = i % p.outWidth;
+${kernel1d('p.n', `  let ow = i % p.outWidth;
   let oh = (i / p.outWidth) % p.outHeight;
   let base = (i / (p.outWidth * p.outHeight)) * p.height * p.width;
   let h0 = i32(oh * p.sh) - i32(p.ph);
@@ -47,9 +45,8 @@ ${MAIN_1D}
     }
   }
   y[i] = best;
-  indices[i] = i32(arg);
-}`;
-  return { code, params: params(n, dims), workgroups: grid1d(n) };
+  indices[i] = i32(arg);`)}`;
+  return { code, params: params(n, dims), workgroups: gridStride1d(n) };
 }
 
 /** Bindings: g, indices, dx. */
@@ -64,9 +61,7 @@ ${storage(0, 'g', 'float32')}
 ${storage(1, 'indices', 'int32')}
 ${storage(2, 'dx', 'float32', true)}
 ${uniform(3)}
-${MAIN_1D}
-  if (i >= p.n) { return; }
-  let w = i % p.width;
+${kernel1d('p.n', `  let w = i % p.width;
   let h = (i / p.width) % p.height;
   let outBase = (i / (p.width * p.height)) * p.outHeight * p.outWidth;
   let me = i32(h * p.width + w);
@@ -79,7 +74,6 @@ ${MAIN_1D}
       if (indices[o] == me) { acc += g[o]; }
     }
   }
-  dx[i] = acc;
-}`;
-  return { code, params: params(n, dims), workgroups: grid1d(n) };
+  dx[i] = acc;`)}`;
+  return { code, params: params(n, dims), workgroups: gridStride1d(n) };
 }

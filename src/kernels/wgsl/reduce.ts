@@ -6,7 +6,7 @@
  */
 import { wgslType, type DType } from '../../tensor/dtype.js';
 import type { ReduceOp } from '../reference/reduce.js';
-import { MAIN_1D, ParamWriter, grid1d, storage, uniform } from './common.js';
+import { kernel1d, ParamWriter, blockGrid, gridStride1d, storage, uniform } from './common.js';
 
 const IDENTITY: Record<Exclude<ReduceOp, 'argmax'>, (T: string) => string> = {
   sum: (T) => `${T}(0)`,
@@ -36,18 +36,15 @@ ${uniform(2)}`;
   if (op === 'argmax') {
     // NaN compares false with everything, so "v > best || (v != v && best == best)" keeps the first NaN, as NumPy does.
     const code = `${header}
-${MAIN_1D}
-  if (i >= p.n) { return; }
-  let base = (i / p.inner) * p.r * p.inner + i % p.inner;
+${kernel1d('p.n', `  let base = (i / p.inner) * p.r * p.inner + i % p.inner;
   var best = x[base];
   var arg = 0;
   for (var k = 1u; k < p.r; k++) {
     let v = x[base + k * p.inner];
     if (v > best || (v != v && best == best)) { best = v; arg = i32(k); }
   }
-  out[i] = arg;
-}`;
-    return { code, params, workgroups: grid1d(outputs) };
+  out[i] = arg;`)}`;
+    return { code, params, workgroups: gridStride1d(outputs) };
   }
 
   const identity = IDENTITY[op](T);
@@ -55,17 +52,14 @@ ${MAIN_1D}
   const perWorkgroup = r >= 512 && outputs < 4096;
   if (!perWorkgroup) {
     const code = `${header}
-${MAIN_1D}
-  if (i >= p.n) { return; }
-  let base = (i / p.inner) * p.r * p.inner + i % p.inner;
+${kernel1d('p.n', `  let base = (i / p.inner) * p.r * p.inner + i % p.inner;
   var acc: ${T} = ${identity};
   for (var k = 0u; k < p.r; k++) {
     let v = x[base + k * p.inner];
     acc = ${combine};
   }
-  out[i] = acc;
-}`;
-    return { code, params, workgroups: grid1d(outputs) };
+  out[i] = acc;`)}`;
+    return { code, params, workgroups: gridStride1d(outputs) };
   }
 
   const code = `${header}
@@ -95,5 +89,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   if (valid && lid == 0u) { out[o] = partial[0]; }
 }`;
-  return { code, params, workgroups: grid1d(outputs, 1) };
+  return { code, params, workgroups: blockGrid(outputs) };
 }

@@ -6,7 +6,7 @@
  */
 import { wgslType, type DType } from '../../tensor/dtype.js';
 import type { UpsampleDims } from '../reference/upsample.js';
-import { MAIN_1D, ParamWriter, grid1d, storage, uniform } from './common.js';
+import { kernel1d, ParamWriter, gridStride1d, storage, uniform } from './common.js';
 
 export type UpsamplePass = 'forward' | 'adjoint';
 
@@ -33,9 +33,6 @@ struct Params { n: u32, height: u32, width: u32, scale: u32 }
 ${storage(0, 'src', dtype)}
 ${storage(1, 'out', dtype, true)}
 ${uniform(2)}
-${MAIN_1D}
-  if (i >= p.n) { return; }
-${body}
-}`;
-  return { code, params: new ParamWriter().u32(n, height, width, scale).finish(), workgroups: grid1d(n) };
+${kernel1d('p.n', `${body}`)}`;
+  return { code, params: new ParamWriter().u32(n, height, width, scale).finish(), workgroups: gridStride1d(n) };
 }

@@ -5,7 +5,7 @@
 import { wgslType, type DType } from '../../tensor/dtype.js';
 import { sizeOf, type Shape } from '../../tensor/shape.js';
 import type { WindowSpec } from '../reference/window.js';
-import { DIMS_TYPE, MAIN_1D, ParamWriter, dimAt, storage, uniform } from './common.js';
+import { DIMS_TYPE, kernel1d, ParamWriter, dimAt, storage, uniform } from './common.js';
 
 export function windowKernel(outShape: Shape, spec: WindowSpec, dtype: DType): { code: string; params: Uint32Array } {
   const T = wgslType(dtype);
@@ -23,9 +23,7 @@ struct Params { n: u32, rank: u32, fill: u32, shape: ${DIMS_TYPE}, coef: ${DIMS_
 ${storage(0, 'x', dtype)}
 ${storage(1, 'out', dtype, true)}
 ${uniform(2)}
-${MAIN_1D}
-  if (i >= p.n) { return; }
-  var rest = i;
+${kernel1d('p.n', `  var rest = i;
   var src = 0i;
   var inside = true;
   for (var d = i32(p.rank) - 1; d >= 0; d--) {
@@ -36,7 +34,6 @@ ${MAIN_1D}
     inside = inside && c >= 0 && c < i32(${dimAt('bound', 'u32(d)')});
     src += c * i32(${dimAt('coef', 'u32(d)')});
   }
-  if (inside) { out[i] = x[u32(src)]; } else { out[i] = bitcast<${T}>(p.fill); }
-}`;
+  if (inside) { out[i] = x[u32(src)]; } else { out[i] = bitcast<${T}>(p.fill); }`)}`;
   return { code, params };
 }
