@@ -46,7 +46,8 @@ describe('configs', () => {
     expect(() => smprConfig('r50', { levels: [PRESETS.r50.levels[1], ...PRESETS.r50.levels.slice(1)] })).toThrow(/level 0 has stride 16/);
     expect(() => smprConfig('tiny', { inputSize: 100 })).toThrow(/inputSize 100 is not a multiple of 32/);
     expect(() => smprConfig('tiny', { frozenStages: 7 })).toThrow(/frozenStages must be an integer in \[−1, 4\], got 7/);
-    expect(() => new SmprModel(smprConfig('tiny', { gnGroups: 5 }))).toThrow(/SmprHead: width 32 is not divisible by gnGroups 5/);
+    expect(() => smprConfig('tiny', { gnGroups: 5 })).toThrow(/SmprConfig 'tiny': gnGroups 5 must divide width 32/);
+    expect(() => smprConfig('tiny', { gnGroups: 32 })).toThrow(/SmprConfig 'tiny': gnGroups 32 must divide .*heatmapChannels 16/);
     expect(() => new SmprModel(smprConfig('tiny', { deformGroups: 3 }))).toThrow(/width 32 is not divisible by deformGroups 3/);
   });
 });
@@ -110,8 +111,8 @@ describe('tiny preset on webgpu', () => {
     const out = outputs(gpu.forward(xg));
     total(out).backward();
     const trainable = gpu.trainableParameters();
-    // tiny freezes no stage: everything trains except the backbone's frozen BN affines.
-    const expected = [...gpu.namedParameters()].filter(([n, p]) => !(n.startsWith('backbone.') && p.group === 'norm')).map(([n]) => n);
+    // tiny freezes no stage and normalises its backbone with GroupNorm: every parameter trains.
+    const expected = [...gpu.namedParameters()].map(([n]) => n);
     expect(trainable.map((p) => p.name)).toEqual(expected);
     for (const p of trainable) expect(await maxAbs(p.tensor.grad), p.name).toBeGreaterThan(0);
     dispose([xg, out]);

@@ -8,6 +8,10 @@
  * resnet50_caffe, the SMPR config) on the first 1×1 conv1. Basic blocks always stride their first 3×3.
  * `frozenStages` follows mmdet: −1 freezes nothing, 0 the stem, k ≥ 1 the stem and layer1..layerk.
  * `baseChannels` (64 in the real networks) scales every width, so a tiny variant exists for quick training.
+ * `norm: 'group'` swaps every frozen BN for a trainable GroupNorm under the same names (bn1, downsample.1, ...):
+ * a network trained from scratch has no pretrained statistics to freeze, and GroupNorm is what makes detectors
+ * train from scratch at small batch sizes (Wu & He 2018, "Group Normalization"; He et al. 2019, "Rethinking
+ * ImageNet Pre-training").
  */
 import { maxPool2d } from '../ops/pool.js';
 import { add, relu } from '../ops/elementwise.js';
@@ -16,7 +20,7 @@ import { Conv2d } from './conv.js';
 import { Sequential } from './container.js';
 import { kaimingNormal, type InitOptions } from './init.js';
 import { Module, type Layer } from './module.js';
-import { FrozenBatchNorm2d } from './norm.js';
+import { FrozenBatchNorm2d, GroupNorm } from './norm.js';
 
 export type ResNetDepth = 18 | 34 | 50 | 101;
 export type ResNetStyle = 'pytorch' | 'caffe';
@@ -36,7 +40,24 @@ export interface ResNetOptions extends InitOptions {
   baseChannels?: number;
   style?: ResNetStyle;
   frozenStages?: number;
+  /** 'frozen-bn' (default; torchvision and mmdet weights) or 'group' (trainable GroupNorm, for training from scratch). */
+  norm?: ResNetNorm;
+  /** Groups of each GroupNorm when norm is 'group' (capped at the channel count). */
+  normGroups?: number;
 }
+
+export type ResNetNorm = 'frozen-bn' | 'group';
+
+/** What every norm slot of the network is built from. */
+interface BlockOptions extends InitOptions {
+  norm: ResNetNorm;
+  normGroups: number;
+}
+
+type NormLayer = FrozenBatchNorm2d | GroupNorm;
+
+const normLayer = (channels: number, options: BlockOptions): NormLayer =>
+  options.norm === 'group' ? new GroupNorm(Math.min(options.normGroups, channels), channels, options) : new FrozenBatchNorm2d(channels, options);
 
 /** torchvision's ResNet init: convs N(0, √2/√fan_out); BN at identity (weight 1, bias 0, mean 0, var 1). */
 const convInit = kaimingNormal({ mode: 'fan_out', nonlinearity: 'relu' });
@@ -45,23 +66,23 @@ const conv = (cin: number, cout: number, k: number, stride: number, init: InitOp
   new Conv2d(cin, cout, k, { stride, padding: (k - 1) / 2, bias: false, weightInit: convInit, ...init });
 
 /** The 1×1 conv + BN that brings the identity path to the block's output shape. */
-const downsample = (cin: number, cout: number, stride: number, init: InitOptions): Sequential =>
-  new Sequential([conv(cin, cout, 1, stride, init), new FrozenBatchNorm2d(cout, init)]);
+const downsample = (cin: number, cout: number, stride: number, init: BlockOptions): Sequential =>
+  new Sequential([conv(cin, cout, 1, stride, init), normLayer(cout, init)]);
 
 class BasicBlock extends Module implements Layer {
   static readonly expansion = 1;
   private readonly conv1: Conv2d;
-  private readonly bn1: FrozenBatchNorm2d;
+  private readonly bn1: NormLayer;
   private readonly conv2: Conv2d;
-  private readonly bn2: FrozenBatchNorm2d;
+  private readonly bn2: NormLayer;
   private readonly downsample: Sequential | null;
 
-  constructor(inplanes: number, planes: number, stride: number, _style: ResNetStyle, init: InitOptions) {
+  constructor(inplanes: number, planes: number, stride: number, _style: ResNetStyle, init: BlockOptions) {
     super();
     this.conv1 = this.addModule('conv1', conv(inplanes, planes, 3, stride, init));
-    this.bn1 = this.addModule('bn1', new FrozenBatchNorm2d(planes, init));
+    this.bn1 = this.addModule('bn1', normLayer(planes, init));
     this.conv2 = this.addModule('conv2', conv(planes, planes, 3, 1, init));
-    this.bn2 = this.addModule('bn2', new FrozenBatchNorm2d(planes, init));
+    this.bn2 = this.addModule('bn2', normLayer(planes, init));
     this.downsample = stride !== 1 || inplanes !== planes ? this.addModule('downsample', downsample(inplanes, planes, stride, init)) : null;
   }
 
@@ -74,23 +95,23 @@ class BasicBlock extends Module implements Layer {
 class Bottleneck extends Module implements Layer {
   static readonly expansion = 4;
   private readonly conv1: Conv2d;
-  private readonly bn1: FrozenBatchNorm2d;
+  private readonly bn1: NormLayer;
   private readonly conv2: Conv2d;
-  private readonly bn2: FrozenBatchNorm2d;
+  private readonly bn2: NormLayer;
   private readonly conv3: Conv2d;
-  private readonly bn3: FrozenBatchNorm2d;
+  private readonly bn3: NormLayer;
   private readonly downsample: Sequential | null;
 
-  constructor(inplanes: number, planes: number, stride: number, style: ResNetStyle, init: InitOptions) {
+  constructor(inplanes: number, planes: number, stride: number, style: ResNetStyle, init: BlockOptions) {
     super();
     const out = planes * Bottleneck.expansion;
     const [stride1, stride2] = style === 'caffe' ? [stride, 1] : [1, stride];
     this.conv1 = this.addModule('conv1', conv(inplanes, planes, 1, stride1, init));
-    this.bn1 = this.addModule('bn1', new FrozenBatchNorm2d(planes, init));
+    this.bn1 = this.addModule('bn1', normLayer(planes, init));
     this.conv2 = this.addModule('conv2', conv(planes, planes, 3, stride2, init));
-    this.bn2 = this.addModule('bn2', new FrozenBatchNorm2d(planes, init));
+    this.bn2 = this.addModule('bn2', normLayer(planes, init));
     this.conv3 = this.addModule('conv3', conv(planes, out, 1, 1, init));
-    this.bn3 = this.addModule('bn3', new FrozenBatchNorm2d(out, init));
+    this.bn3 = this.addModule('bn3', normLayer(out, init));
     this.downsample = stride !== 1 || inplanes !== out ? this.addModule('downsample', downsample(inplanes, out, stride, init)) : null;
   }
 
@@ -106,7 +127,7 @@ export class ResNet extends Module {
   /** Channels of C3, C4, C5. */
   readonly outChannels: [number, number, number];
   private readonly conv1: Conv2d;
-  private readonly bn1: FrozenBatchNorm2d;
+  private readonly bn1: NormLayer;
   private readonly stages: Sequential[];
 
   constructor(options: ResNetOptions) {
@@ -122,11 +143,11 @@ export class ResNet extends Module {
     const base = options.baseChannels ?? 64;
     const style = options.style ?? 'pytorch';
     const { device, dtype, random } = options;
-    const init: InitOptions = { device, dtype, random };
+    const init: BlockOptions = { device, dtype, random, norm: options.norm ?? 'frozen-bn', normGroups: options.normGroups ?? 32 };
     const Block = arch.block === 'basic' ? BasicBlock : Bottleneck;
 
     this.conv1 = this.addModule('conv1', new Conv2d(3, base, 7, { stride: 2, padding: 3, bias: false, weightInit: convInit, ...init }));
-    this.bn1 = this.addModule('bn1', new FrozenBatchNorm2d(base, init));
+    this.bn1 = this.addModule('bn1', normLayer(base, init));
     let inplanes = base;
     this.stages = layers.map((blocks, i) => {
       const planes = base * 2 ** i;

@@ -6,10 +6,12 @@
  *    PAFPN with a ReLU after every conv, 256 wide, 4-conv towers, P3–P7, caffe BGR normalisation.
  *  - `r18`: the same neck and head on a torchvision ResNet-18 (RGB, ImageNet mean/std).
  *  - `tiny`: small enough to train on lavapipe at 128×128 in seconds per step — a ResNet with one basic block per
- *    stage at base width 16, a 32-wide PAFPN on P3–P5, 2-conv towers. It trains from scratch (nothing frozen).
+ *    stage at base width 16, a 32-wide PAFPN on P3–P5, 2-conv towers. It trains from scratch, so nothing is
+ *    frozen and the backbone normalises with trainable GroupNorm instead of frozen (pretrained) batch norm.
  */
 import { SMPR_LEVELS, featureSize, type LevelSpec } from './levels.js';
 import { COCO_KEYPOINTS, validateKeypointSpec, type KeypointSpec } from './keypoints.js';
+import type { ResNetNorm } from '../nn/resnet.js';
 import { CAFFE_BGR, TORCHVISION_RGB, type Normalization } from '../data/augment.js';
 
 export type BackboneDepth = 18 | 34 | 50 | 'tiny';
@@ -20,6 +22,8 @@ export interface SmprConfig {
   /** Backbone stem width and layer1 planes; 64 for the real ResNets. */
   readonly baseChannels: number;
   readonly style: 'pytorch' | 'caffe';
+  /** 'frozen-bn' for pretrained backbones (the reference); 'group' (GroupNorm, gnGroups groups) for training from scratch. */
+  readonly backboneNorm: ResNetNorm;
   /** mmdet's frozen_stages: −1 none, 0 the stem, k the stem and layer1..layerk. */
   readonly frozenStages: number;
   readonly neck: 'fpn' | 'pafpn';
@@ -47,6 +51,7 @@ const r50: SmprConfig = {
   depth: 50,
   baseChannels: 64,
   style: 'caffe',
+  backboneNorm: 'frozen-bn',
   frozenStages: 1,
   neck: 'pafpn',
   width: 256,
@@ -70,6 +75,7 @@ export const PRESETS = {
     depth: 'tiny',
     baseChannels: 16,
     style: 'pytorch',
+    backboneNorm: 'group',
     frozenStages: -1,
     width: 32,
     towerConvs: 2,
@@ -103,6 +109,18 @@ export function validateConfig(config: SmprConfig): void {
   });
   if (config.inputSize % SIZE_DIVISOR !== 0) fail(`inputSize ${config.inputSize} is not a multiple of ${SIZE_DIVISOR}`);
   if (!([18, 34, 50, 'tiny'] as const).includes(config.depth)) fail(`unknown depth ${config.depth}`);
+  for (const [name, channels] of [['width', config.width], ['heatmapChannels', config.heatmapChannels]] as const) {
+    if (!Number.isInteger(config.gnGroups) || config.gnGroups < 1 || channels % config.gnGroups !== 0) {
+      fail(`gnGroups ${config.gnGroups} must divide width ${config.width} and heatmapChannels ${config.heatmapChannels} (${name})`);
+    }
+  }
+  if (config.backboneNorm === 'group') {
+    const expansion = config.depth === 50 ? 4 : 1;
+    for (const width of [1, 2, 4, 8].flatMap((m) => [config.baseChannels * m, config.baseChannels * m * expansion])) {
+      if (width % Math.min(config.gnGroups, width) !== 0) fail(`gnGroups ${config.gnGroups} do not divide the backbone's ${width} channels`);
+    }
+  }
+  if (config.backboneNorm !== 'frozen-bn' && config.backboneNorm !== 'group') fail(`backboneNorm must be 'frozen-bn' or 'group', got ${config.backboneNorm}`);
   if (!Number.isInteger(config.frozenStages) || config.frozenStages < -1 || config.frozenStages > 4) {
     fail(`frozenStages must be an integer in [−1, 4], got ${config.frozenStages}`);
   }

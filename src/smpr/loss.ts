@@ -41,6 +41,13 @@ export interface LossOptions {
    * 'init' (the Table I baseline): classification positives are P_init, and no refinement or pose-score loss.
    */
   positives?: 'oks' | 'init';
+  /**
+   * How L_init and L_ref weight their positives. 'oks' (the reference): by q, the OKS of the location's own
+   * initial pose, normalised by Σq. 'uniform': every positive alike, normalised by their count. From a random
+   * start q is ~0 almost everywhere and differs by orders of magnitude between locations, so 'oks' trains only the
+   * few least-bad locations; 'uniform' is for training from scratch.
+   */
+  poseWeights?: 'oks' | 'uniform';
 }
 
 export interface SmprLoss {
@@ -130,12 +137,13 @@ export function smprLoss(output: HeadOutput, targets: BatchTargets, spec: Keypoi
   // OKS-weighted L1, summed over the 2K coordinates, normalised by the sum of the weights.
   const weightedL1 = (pred: Tensor, weights: Tensor) =>
     safeDiv(sum(mul(weights, sum(mul(vis, abs(sub(pred, t))), 2))), sum(weights));
-  const initLoss = weightedL1(init, mul(initPos, q));
+  const poseWeight = options.poseWeights === 'uniform' ? tensor([1], [], { device }) : q;
+  const initLoss = weightedL1(init, mul(initPos, poseWeight));
 
   let refineLoss = tensor([0], [], { device });
   let scoreLoss = tensor([0], [], { device });
   if (options.positives !== 'init') {
-    refineLoss = weightedL1(refine, mul(refPos, q));
+    refineLoss = weightedL1(refine, mul(refPos, poseWeight));
     // With no refined positive in the batch, the pose score is trained on P_init instead (reference H:397-402).
     const scoreMask = where(gt(refinePositives, 0), refPos, initPos);
     scoreLoss = safeDiv(sum(bceWithLogits(score, q, { reduction: 'none', weight: scoreMask })), sum(scoreMask));

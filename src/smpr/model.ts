@@ -30,6 +30,8 @@ export class SmprModel extends Module {
         baseChannels: config.baseChannels,
         style: config.style,
         frozenStages: config.frozenStages,
+        norm: config.backboneNorm,
+        normGroups: config.gnGroups,
         device,
         dtype,
         random,

@@ -22,6 +22,7 @@ export const trainCommand = defineCommand({
     clip: { type: 'number', min: 0, default: 35, description: 'max gradient norm (0: no clipping)' },
     seed: { type: 'number', integer: true, default: 0, description: 'random seed' },
     positives: { type: 'string', choices: ['oks', 'init'], default: 'oks', description: "'oks': SMPR's OKS-selected positives; 'init': the FCOS-only baseline" },
+    'pose-weights': { type: 'string', choices: ['oks', 'uniform'], default: 'oks', description: "keypoint L1 per positive: 'oks' (reference: by its initial pose's OKS) or 'uniform'" },
     out: { type: 'string', required: true, description: 'run folder', valueName: 'DIR' },
     resume: { type: 'boolean', description: `continue from DIR/${CHECKPOINT_FILE}` },
     'log-every': { type: 'number', integer: true, min: 1, default: 10, description: 'iterations between log lines' },
@@ -37,7 +38,7 @@ export const trainCommand = defineCommand({
     const { model, records } = await train({
       config, data, epochs: flags.epochs, batchSize: flags.batch, seed: flags.seed, lr: flags.lr, warmupIters: flags.warmup,
       decayEpochs, clipNorm: flags.clip, outDir: flags.out, resume: flags.resume, maxIters: flags['max-iters'],
-      logEvery: flags['log-every'], loss: { positives: flags.positives as 'oks' | 'init' }, progress: true,
+      logEvery: flags['log-every'], loss: { positives: flags.positives as 'oks' | 'init', poseWeights: flags['pose-weights'] as 'oks' | 'uniform' }, progress: true,
     });
     const last = records.at(-1);
     process.stdout.write(`trained ${last ? last.iter + 1 : 0} iterations; final loss ${last?.loss.toFixed(4) ?? '-'}\n`);
