@@ -9,6 +9,7 @@ import { runCli } from '../src/cli/errors.js';
 import { program } from '../src/cli/program.js';
 import { writeSynthDataset } from '../src/data/synth.js';
 import { writePng, createImage } from '../src/data/image.js';
+import { readCheckpoint } from '../src/train/checkpoint.js';
 
 async function smpr(...argv: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
   let stderr = '';
@@ -74,7 +75,7 @@ describe('user mistakes exit with code 2 and one line', () => {
 test('help lists the commands and each command documents its flags', async () => {
   const top = await smpr('--help');
   expect(top.code).toBe(0);
-  for (const name of ['demo', 'synth', 'train', 'predict', 'eval', 'bench']) expect(top.stdout).toContain(name);
+  for (const name of ['demo', 'synth', 'train', 'predict', 'eval', 'export', 'bench']) expect(top.stdout).toContain(name);
   const train = await smpr('train', '--help');
   expect(train.stdout).toMatch(/--resume/);
   expect(train.stdout).toMatch(/--config/);
@@ -111,4 +112,16 @@ test('synth → train → resume matches an uninterrupted run → eval → predi
   expect(predicted.code, predicted.stderr).toBe(0);
   expect(existsSync(join(dir, 'pred', 'blank.pose.png'))).toBe(true);
   expect(Array.isArray(JSON.parse(readFileSync(join(dir, 'pred', 'results.json'), 'utf8')))).toBe(true);
+
+  // export keeps the weights, the config and the step, and drops the optimizer state.
+  const exported = join(dir, 'weights.safetensors');
+  const exportRun = await smpr('export', '--weights', join(dir, 'straight', 'last.safetensors'), '--out', exported);
+  expect(exportRun.code, exportRun.stderr).toBe(0);
+  const full = readCheckpoint(join(dir, 'straight', 'last.safetensors'));
+  const slim = readCheckpoint(exported);
+  expect(Object.keys(full.momentum).length).toBeGreaterThan(0);
+  expect(slim.momentum).toEqual({});
+  expect(slim.info).toEqual(full.info);
+  expect([...slim.model.keys()]).toEqual([...full.model.keys()]);
+  for (const [name, t] of full.model) expect(slim.model.get(name)!.toArraySync(), name).toEqual(t.toArraySync());
 });

@@ -1,9 +1,10 @@
 /** Shared by the commands: opening datasets and checkpoints with user-facing errors, and the GPU. */
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { loadCocoDataset, type CocoDataset } from '../data/coco.js';
 import { initWebGPU } from '../tensor/engine.js';
 import { SmprModel } from '../smpr/model.js';
-import { readCheckpoint } from '../train/checkpoint.js';
+import { readCheckpoint, type CheckpointInfo } from '../train/checkpoint.js';
 import type { WebGPURuntime } from '../backend/webgpu-runtime.js';
 import { UserError } from './errors.js';
 
@@ -24,8 +25,14 @@ export async function openGpu(): Promise<WebGPURuntime> {
   }
 }
 
-/** A model with a checkpoint's weights, on the GPU. */
-export async function loadModel(path: string): Promise<SmprModel> {
+/**
+ * The checkpoint shipped in the repository (see README, "The shipped model"): the tiny preset trained on
+ * synthetic people. `predict` and `eval` use it when no --weights is given.
+ */
+export const SHIPPED_WEIGHTS = fileURLToPath(new URL('../../../weights/smpr-tiny-synth.safetensors', import.meta.url));
+
+/** A model with a checkpoint's weights, on the GPU, in inference mode; and the checkpoint's metadata. */
+export async function loadCheckpointModel(path: string): Promise<{ model: SmprModel; info: CheckpointInfo }> {
   const saved = readCheckpoint(path);
   await openGpu();
   const model = new SmprModel(saved.info.config, { device: 'webgpu' });
@@ -33,5 +40,7 @@ export async function loadModel(path: string): Promise<SmprModel> {
   for (const t of saved.model.values()) t.dispose();
   for (const t of Object.values(saved.momentum)) t.dispose();
   model.train(false);
-  return model;
+  return { model, info: saved.info };
 }
+
+export const loadModel = async (path: string): Promise<SmprModel> => (await loadCheckpointModel(path)).model;

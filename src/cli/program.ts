@@ -3,6 +3,7 @@ import type { Program } from './args.js';
 import { benchCommand } from './commands/bench.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
+import { exportCommand } from './commands/export.js';
 import { predictCommand } from './commands/predict.js';
 import { synthCommand } from './commands/synth.js';
 import { trainCommand } from './commands/train.js';
@@ -10,5 +11,5 @@ import { trainCommand } from './commands/train.js';
 export const program: Program = {
   name: 'smpr',
   summary: 'SMPR multi-person pose estimation on a from-scratch WebGPU tensor engine',
-  commands: [demoCommand, synthCommand, trainCommand, predictCommand, evalCommand, benchCommand],
+  commands: [demoCommand, synthCommand, trainCommand, predictCommand, evalCommand, exportCommand, benchCommand],
 };

@@ -11,11 +11,13 @@ export class ProgressBar {
     private readonly total: number,
     private readonly unit = 'it',
     private readonly stream: NodeJS.WriteStream = process.stderr,
+    /** Work already done before this bar started (a resumed run): it counts towards done, not towards the rate. */
+    private readonly initial = 0,
   ) {}
 
   update(done: number, fields: Record<string, string | number> = {}): void {
     const elapsed = (performance.now() - this.start) / 1000;
-    const rate = done / Math.max(elapsed, 1e-9);
+    const rate = (done - this.initial) / Math.max(elapsed, 1e-9);
     const eta = rate > 0 ? (this.total - done) / rate : Infinity;
     const width = 24;
     const filled = Math.round((width * done) / Math.max(this.total, 1));

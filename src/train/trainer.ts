@@ -15,12 +15,15 @@ import { plotLines } from '../data/plot.js';
 import { ProgressBar } from '../cli/progress.js';
 import { tensor } from '../ops/creation.js';
 import { Random } from '../tensor/random.js';
-import { tidy } from '../tensor/scope.js';
+import { keep, tidy } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { add } from '../ops/elementwise.js';
 import type { SmprConfig } from '../smpr/config.js';
 import { smprLoss, type LossOptions } from '../smpr/loss.js';
 import { SmprModel } from '../smpr/model.js';
 import { buildBatchTargets } from '../smpr/targets.js';
 import { clipGradNorm } from './clip.js';
+import { loadBackboneWeights } from './pretrained.js';
 import { readCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { SGD } from './optimizer.js';
 import { lrAt, type StepSchedule } from './schedule.js';
@@ -40,6 +43,8 @@ export interface TrainOptions {
   clipNorm: number;
   /** Where checkpoints (`last.safetensors`), the JSONL log and the loss curve go. */
   outDir: string;
+  /** Pretrained backbone weights (safetensors, torchvision ResNet names), loaded before training starts. */
+  backboneWeights?: string;
   /** Continue from `outDir/last.safetensors` if it exists. */
   resume?: boolean;
   /** Stop after this many iterations in total (for tests and quick runs). */
@@ -50,6 +55,7 @@ export interface TrainOptions {
   progress?: boolean;
 }
 
+/** One line of log.jsonl: the losses, gradient norm and positive counts are means over the iterations since the previous line. */
 export interface LogRecord {
   iter: number;
   epoch: number;
@@ -117,6 +123,24 @@ function loadBatch(options: TrainOptions, order: number[], iter: number, itersPe
   return inputs;
 }
 
+/** One iteration's scalars, on the device. */
+interface Stats {
+  total: Tensor;
+  cls: Tensor;
+  heatmap: Tensor;
+  init: Tensor;
+  refine: Tensor;
+  score: Tensor;
+  initPositives: Tensor;
+  refinePositives: Tensor;
+  gradNorm: Tensor;
+}
+
+const mapStats = (stats: Stats, f: (t: Tensor, key: keyof Stats) => Tensor): Stats =>
+  Object.fromEntries(Object.entries(stats).map(([k, t]) => [k, f(t, k as keyof Stats)])) as unknown as Stats;
+
+const disposeStats = (stats: Stats): void => Object.values(stats).forEach((t) => t.dispose());
+
 export interface TrainResult {
   model: SmprModel;
   records: LogRecord[];
@@ -157,17 +181,21 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const kept = readFileSync(logPath, 'utf8').split('\n').filter((line) => line && (JSON.parse(line) as LogRecord).iter < startIter);
       writeFileSync(logPath, kept.map((l) => l + '\n').join(''));
     }
-  } else if (existsSync(logPath)) {
-    writeFileSync(logPath, '');
+  } else {
+    if (options.backboneWeights) await loadBackboneWeights(model, options.backboneWeights);
+    if (existsSync(logPath)) writeFileSync(logPath, '');
   }
 
   const logEvery = options.logEvery ?? 10;
-  const progress = options.progress ? new ProgressBar('train', totalIters) : null;
+  const progress = options.progress ? new ProgressBar('train', totalIters, 'it', process.stderr, startIter) : null;
+
   const records: LogRecord[] = [];
   let order: number[] = [];
   let orderEpoch = -1;
   let windowStart = performance.now();
   let windowImages = 0;
+  let windowIters = 0;
+  let windowSums: Stats | null = null;
 
   for (let iter = startIter; iter < totalIters; iter++) {
     const epoch = Math.floor(iter / itersPerEpoch);
@@ -180,7 +208,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const targets = buildBatchTargets(inputs.map((i) => i.people), batch.height, batch.width, config.levels, config.keypoints);
     optimizer.lr = lrAt(schedule, iter);
 
-    const stats = tidy(() => {
+    const stats: Stats = tidy(() => {
       const images = tensor(batch.data, [batch.batch, batch.channels, batch.height, batch.width], { device: 'webgpu' });
       const output = model.forward(images, { heatmap: true });
       const loss = smprLoss(output, targets, config.keypoints, options.loss);
@@ -192,27 +220,37 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       return { total, cls, heatmap, init, refine, score, initPositives, refinePositives, gradNorm: gradNorm ?? tensor([0], [], { device: 'webgpu' }) };
     });
     windowImages += batch.batch;
+    // Sums over the log window stay on the device; the log reads their means once per window.
+    const previous: Stats | null = windowSums;
+    windowSums = previous ? tidy(() => mapStats(stats, (t, k) => keep(add(previous[k], t)))) : stats;
+    if (previous) {
+      disposeStats(previous);
+      disposeStats(stats);
+    }
+    windowIters += 1;
 
     const last = iter === totalIters - 1;
     if ((iter + 1) % logEvery === 0 || last) {
-      const value = async (t: typeof stats.total) => (await t.toArray())[0];
-      const seconds = (performance.now() - windowStart) / 1000;
-      const record: LogRecord = {
-        iter, epoch, lr: optimizer.lr,
-        loss: await value(stats.total), cls: await value(stats.cls), heatmap: await value(stats.heatmap),
-        init: await value(stats.init), refine: await value(stats.refine), score: await value(stats.score),
-        gradNorm: await value(stats.gradNorm),
-        initPositives: await value(stats.initPositives), refinePositives: await value(stats.refinePositives),
-        imagesPerSecond: windowImages / seconds,
+      const sums = windowSums!;
+      const mean = async (k: keyof Stats) => (await sums[k].toArray())[0] / windowIters;
+      const values = {
+        loss: await mean('total'), cls: await mean('cls'), heatmap: await mean('heatmap'), init: await mean('init'),
+        refine: await mean('refine'), score: await mean('score'), gradNorm: await mean('gradNorm'),
+        initPositives: await mean('initPositives'), refinePositives: await mean('refinePositives'),
       };
+      // After the reads: the GPU runs behind the recording, and the window is done only when its work is.
+      const seconds = (performance.now() - windowStart) / 1000;
+      const record: LogRecord = { iter, epoch, lr: optimizer.lr, ...values, imagesPerSecond: windowImages / seconds };
       if (!Number.isFinite(record.loss)) throw new Error(`train: the loss became ${record.loss} at iteration ${iter} (${JSON.stringify(record)})`);
       records.push(record);
       appendFileSync(logPath, JSON.stringify(record) + '\n');
+      disposeStats(sums);
+      windowSums = null;
+      windowIters = 0;
       windowStart = performance.now();
       windowImages = 0;
       progress?.update(iter + 1, { loss: record.loss, 'img/s': record.imagesPerSecond });
     }
-    for (const t of Object.values(stats)) t.dispose();
 
     const epochEnd = (iter + 1) % itersPerEpoch === 0;
     if (epochEnd || last) await saveCheckpoint(checkpointPath, model, optimizer, { step: iter + 1, seed: options.seed, config });

@@ -2,13 +2,13 @@ import { writeFileSync } from 'node:fs';
 import { STAT_NAMES, formatCocoKeypointSummary } from '../../smpr/coco-eval.js';
 import { evaluateDataset } from '../../smpr/evaluate.js';
 import { defineCommand } from '../args.js';
-import { loadModel, openDataset } from '../model-io.js';
+import { SHIPPED_WEIGHTS, loadModel, openDataset } from '../model-io.js';
 
 export const evalCommand = defineCommand({
   name: 'eval',
   summary: 'COCO keypoint AP/AR of a checkpoint on a dataset (pycocotools-exact), as a table and JSON',
   flags: {
-    weights: { type: 'string', required: true, description: 'checkpoint (.safetensors)', valueName: 'FILE' },
+    weights: { type: 'string', default: SHIPPED_WEIGHTS, description: 'checkpoint (.safetensors); default: the shipped tiny model', valueName: 'FILE' },
     data: { type: 'string', required: true, description: 'dataset folder or annotation file', valueName: 'DIR' },
     json: { type: 'string', description: 'also write the numbers (and the detections) to this JSON file', valueName: 'FILE' },
     flip: { type: 'boolean', description: 'flip test' },

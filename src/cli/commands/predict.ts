@@ -7,13 +7,13 @@ import type { CocoKeypointResult } from '../../smpr/coco-eval.js';
 import { predictImage } from '../../smpr/predict.js';
 import { defineCommand } from '../args.js';
 import { UserError } from '../errors.js';
-import { loadModel } from '../model-io.js';
+import { SHIPPED_WEIGHTS, loadModel } from '../model-io.js';
 
 export const predictCommand = defineCommand({
   name: 'predict',
   summary: 'find people in PNG images: COCO results JSON plus an overlay PNG per image',
   flags: {
-    weights: { type: 'string', required: true, description: 'checkpoint (.safetensors) written by smpr train', valueName: 'FILE' },
+    weights: { type: 'string', default: SHIPPED_WEIGHTS, description: 'checkpoint (.safetensors) written by smpr train or smpr export; default: the shipped tiny model', valueName: 'FILE' },
     out: { type: 'string', default: 'predictions', description: 'folder for results.json and the overlays', valueName: 'DIR' },
     'min-score': { type: 'number', min: 0, max: 1, default: 0.2, description: 'draw only people scoring above this' },
     flip: { type: 'boolean', description: 'also run on the flipped image and merge (flip test)' },

@@ -23,6 +23,7 @@ export const trainCommand = defineCommand({
     seed: { type: 'number', integer: true, default: 0, description: 'random seed' },
     positives: { type: 'string', choices: ['oks', 'init'], default: 'oks', description: "'oks': SMPR's OKS-selected positives; 'init': the FCOS-only baseline" },
     'pose-weights': { type: 'string', choices: ['oks', 'uniform'], default: 'oks', description: "keypoint L1 per positive: 'oks' (reference: by its initial pose's OKS) or 'uniform'" },
+    'backbone-weights': { type: 'string', description: 'pretrained backbone (safetensors with torchvision ResNet names; fc.* is skipped)', valueName: 'FILE' },
     out: { type: 'string', required: true, description: 'run folder', valueName: 'DIR' },
     resume: { type: 'boolean', description: `continue from DIR/${CHECKPOINT_FILE}` },
     'log-every': { type: 'number', integer: true, min: 1, default: 10, description: 'iterations between log lines' },
@@ -37,7 +38,7 @@ export const trainCommand = defineCommand({
       : [Math.round((flags.epochs * 2) / 3), Math.round((flags.epochs * 8) / 9)].filter((e) => e > 0 && e < flags.epochs);
     const { model, records } = await train({
       config, data, epochs: flags.epochs, batchSize: flags.batch, seed: flags.seed, lr: flags.lr, warmupIters: flags.warmup,
-      decayEpochs, clipNorm: flags.clip, outDir: flags.out, resume: flags.resume, maxIters: flags['max-iters'],
+      decayEpochs, clipNorm: flags.clip, outDir: flags.out, resume: flags.resume, backboneWeights: flags['backbone-weights'], maxIters: flags['max-iters'],
       logEvery: flags['log-every'], loss: { positives: flags.positives as 'oks' | 'init', poseWeights: flags['pose-weights'] as 'oks' | 'uniform' }, progress: true,
     });
     const last = records.at(-1);

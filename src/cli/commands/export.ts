@@ -1,0 +1,19 @@
+/** Strips a training checkpoint down to what inference needs: the weights, the config and the step. */
+import { statSync } from 'node:fs';
+import { saveCheckpoint } from '../../train/checkpoint.js';
+import { defineCommand } from '../args.js';
+import { loadCheckpointModel } from '../model-io.js';
+
+export const exportCommand = defineCommand({
+  name: 'export',
+  summary: 'write a weights-only copy of a checkpoint (no optimizer state), for predict and eval',
+  flags: {
+    weights: { type: 'string', required: true, description: 'checkpoint written by smpr train', valueName: 'FILE' },
+    out: { type: 'string', required: true, description: 'the weights-only .safetensors file to write', valueName: 'FILE' },
+  },
+  async run({ flags }) {
+    const { model, info } = await loadCheckpointModel(flags.weights);
+    await saveCheckpoint(flags.out, model, null, info);
+    process.stdout.write(`${flags.out}: ${info.config.name} weights after ${info.step} iterations, ${(statSync(flags.out).size / 1e6).toFixed(2)} MB\n`);
+  },
+});

@@ -1,0 +1,31 @@
+/**
+ * Pretrained backbone weights from a user's safetensors file, with torchvision's ResNet names (`conv1.weight`,
+ * `bn1.running_var`, `layer2.0.downsample.0.weight`, ...). mmdet-style keys (`backbone.conv1.weight`) are accepted
+ * too. The classifier (`fc.*`) has no place in a detector and is skipped; any other key that does not fit the
+ * backbone — or a backbone tensor the file lacks — is an error naming the keys, before anything is loaded.
+ */
+import { loadSafetensors } from '../io/safetensors.js';
+import { UserError } from '../cli/errors.js';
+import { tensor } from '../ops/creation.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { SmprModel } from '../smpr/model.js';
+
+export async function loadBackboneWeights(model: SmprModel, path: string): Promise<{ loaded: number; skipped: string[] }> {
+  const file = loadSafetensors(path);
+  const weights = new Map<string, Tensor>();
+  const skipped: string[] = [];
+  for (const [key, t] of Object.entries(file.tensors)) {
+    const name = key.startsWith('backbone.') ? key.slice('backbone.'.length) : key;
+    if (name.startsWith('fc.')) skipped.push(key);
+    else weights.set(name, tensor(t.data, [...t.shape], { dtype: t.dtype, device: 'cpu' }));
+  }
+  try {
+    await model.backbone.loadStateDict(weights);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.replace(/^loadStateDict \(\w+\): /, '') : String(error);
+    throw new UserError(`${path}: does not fit the ${model.config.name} backbone (torchvision ResNet names expected): ${reason}`);
+  } finally {
+    for (const t of weights.values()) t.dispose();
+  }
+  return { loaded: weights.size, skipped };
+}
