@@ -1,5 +1,6 @@
 /** Shared by the commands: opening datasets and checkpoints with user-facing errors, and the GPU. */
 import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCocoDataset, type CocoDataset } from '../data/coco.js';
 import { initWebGPU } from '../tensor/engine.js';
@@ -29,7 +30,18 @@ export async function openGpu(): Promise<WebGPURuntime> {
  * The checkpoint shipped in the repository (see README, "The shipped model"): the tiny preset trained on
  * synthetic people. `predict` and `eval` use it when no --weights is given.
  */
-export const SHIPPED_WEIGHTS = fileURLToPath(new URL('../../../weights/smpr-tiny-synth.safetensors', import.meta.url));
+export const SHIPPED_WEIGHTS = join(packageRoot(), 'weights', 'smpr-tiny-synth.safetensors');
+
+/** The folder holding package.json, found upwards from this module (src/cli from source, dist/src/cli when built). */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) return process.cwd();
+    dir = parent;
+  }
+  return dir;
+}
 
 /** A model with a checkpoint's weights, on the GPU, in inference mode; and the checkpoint's metadata. */
 export async function loadCheckpointModel(path: string): Promise<{ model: SmprModel; info: CheckpointInfo }> {

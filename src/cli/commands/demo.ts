@@ -77,7 +77,7 @@ export const demoCommand = defineCommand({
       mkdirSync(picturesDir, { recursive: true });
       for (const image of val.json.images.slice(0, 4)) {
         const sample = loadCocoSample(val, image);
-        const people = (await predictImage(shipped, sample.image, image.id)).filter((p) => p.score > 0.2);
+        const people = (await predictImage(shipped, sample.image, image.id)).filter((p) => p.score > 0.1);
         const overlay = cloneImage(sample.image);
         drawPoses(overlay, people, config.keypoints, { scoreText: true });
         writePng(join(picturesDir, image.file_name), overlay);

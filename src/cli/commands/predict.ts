@@ -15,7 +15,7 @@ export const predictCommand = defineCommand({
   flags: {
     weights: { type: 'string', default: SHIPPED_WEIGHTS, description: 'checkpoint (.safetensors) written by smpr train or smpr export; default: the shipped tiny model', valueName: 'FILE' },
     out: { type: 'string', default: 'predictions', description: 'folder for results.json and the overlays', valueName: 'DIR' },
-    'min-score': { type: 'number', min: 0, max: 1, default: 0.2, description: 'draw only people scoring above this' },
+    'min-score': { type: 'number', min: 0, max: 1, default: 0.1, description: 'draw only people scoring above this' },
     flip: { type: 'boolean', description: 'also run on the flipped image and merge (flip test)' },
     nms: { type: 'string', choices: ['soft', 'oks'], default: 'soft', description: "'soft': linear soft-NMS on keypoint boxes (the authors' code); 'oks': OKS-NMS (the paper)" },
   },

@@ -28,7 +28,7 @@
  * for y ≤ −1, y ≥ H, x ≤ −1, x ≥ W; the offset gradient's coordinate weights are not.
  */
 import type { DeformConvGeometry } from '../reference/deform-conv2d.js';
-import { kernel1d, ParamWriter, gridStride1d, storage, uniform } from './common.js';
+import { gridStride1d, kernel1d, ParamWriter, storage, uniform } from './common.js';
 
 /** A block of the output that one column matrix covers: images [n0, n0+nc), output rows [r0, r0+rc). */
 export interface DeformChunk {

@@ -9,7 +9,7 @@
  */
 import { wgslType, type DType } from '../../tensor/dtype.js';
 import { broadcastStrides, shapesEqual, sizeOf, type Shape } from '../../tensor/shape.js';
-import { DIMS_TYPE, kernel1d, ParamWriter, dimAt, storage, uniform } from './common.js';
+import { dimAt, DIMS_TYPE, kernel1d, ParamWriter, storage, uniform } from './common.js';
 
 export interface Operand {
   /** The name the expression uses for this operand's value. */

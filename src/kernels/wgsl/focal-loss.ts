@@ -5,7 +5,7 @@
  * and the shader compiler drops the half that a kernel does not use. For a summed or averaged loss the
  * backward reads the single upstream value directly (scale 1 or 1/n), instead of a broadcast copy of it.
  */
-import { kernel1d, ParamWriter, gridStride1d, storage, uniform } from './common.js';
+import { gridStride1d, kernel1d, ParamWriter, storage, uniform } from './common.js';
 import type { FocalParams } from '../reference/focal-loss.js';
 
 export type FocalPass = 'forward' | 'backward';

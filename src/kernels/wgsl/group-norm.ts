@@ -16,7 +16,7 @@
  * Weight and bias are optional: variants are generated without their bindings.
  */
 import type { GroupNormDims } from '../reference/group-norm.js';
-import { ParamWriter, blockGrid, storage, uniform } from './common.js';
+import { blockGrid, ParamWriter, storage, uniform } from './common.js';
 
 const WG = 256;
 

@@ -6,7 +6,7 @@
  *              once, so overlapping windows need no atomics (WGSL has no float atomics).
  */
 import type { Pool2dDims } from '../reference/pool.js';
-import { kernel1d, ParamWriter, gridStride1d, storage, uniform } from './common.js';
+import { gridStride1d, kernel1d, ParamWriter, storage, uniform } from './common.js';
 
 const PARAMS = `struct Params { n: u32, height: u32, width: u32, outHeight: u32, outWidth: u32,
   kh: u32, kw: u32, sh: u32, sw: u32, ph: u32, pw: u32 }`;

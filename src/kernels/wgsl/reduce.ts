@@ -6,7 +6,7 @@
  */
 import { wgslType, type DType } from '../../tensor/dtype.js';
 import type { ReduceOp } from '../reference/reduce.js';
-import { kernel1d, ParamWriter, blockGrid, gridStride1d, storage, uniform } from './common.js';
+import { blockGrid, gridStride1d, kernel1d, ParamWriter, storage, uniform } from './common.js';
 
 const IDENTITY: Record<Exclude<ReduceOp, 'argmax'>, (T: string) => string> = {
   sum: (T) => `${T}(0)`,

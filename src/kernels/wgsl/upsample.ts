@@ -6,7 +6,7 @@
  */
 import { wgslType, type DType } from '../../tensor/dtype.js';
 import type { UpsampleDims } from '../reference/upsample.js';
-import { kernel1d, ParamWriter, gridStride1d, storage, uniform } from './common.js';
+import { gridStride1d, kernel1d, ParamWriter, storage, uniform } from './common.js';
 
 export type UpsamplePass = 'forward' | 'adjoint';
 

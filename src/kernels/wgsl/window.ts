@@ -5,7 +5,7 @@
 import { wgslType, type DType } from '../../tensor/dtype.js';
 import { sizeOf, type Shape } from '../../tensor/shape.js';
 import type { WindowSpec } from '../reference/window.js';
-import { DIMS_TYPE, kernel1d, ParamWriter, dimAt, storage, uniform } from './common.js';
+import { dimAt, DIMS_TYPE, kernel1d, ParamWriter, storage, uniform } from './common.js';
 
 export function windowKernel(outShape: Shape, spec: WindowSpec, dtype: DType): { code: string; params: Uint32Array } {
   const T = wgslType(dtype);
