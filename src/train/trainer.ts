@@ -19,7 +19,7 @@ import { keep, tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { add } from '../ops/elementwise.js';
 import type { SmprConfig } from '../smpr/config.js';
-import { smprLoss, type LossOptions } from '../smpr/loss.js';
+import { smprLoss, type LossOptions, type SmprLoss } from '../smpr/loss.js';
 import { SmprModel } from '../smpr/model.js';
 import { buildBatchTargets } from '../smpr/targets.js';
 import { clipGradNorm } from './clip.js';
@@ -123,18 +123,8 @@ function loadBatch(options: TrainOptions, order: number[], iter: number, itersPe
   return inputs;
 }
 
-/** One iteration's scalars, on the device. */
-interface Stats {
-  total: Tensor;
-  cls: Tensor;
-  heatmap: Tensor;
-  init: Tensor;
-  refine: Tensor;
-  score: Tensor;
-  initPositives: Tensor;
-  refinePositives: Tensor;
-  gradNorm: Tensor;
-}
+/** One iteration's scalars, on the device: the loss terms and positive counts, and the gradient norm. */
+type Stats = SmprLoss & { gradNorm: Tensor };
 
 const mapStats = (stats: Stats, f: (t: Tensor, key: keyof Stats) => Tensor): Stats =>
   Object.fromEntries(Object.entries(stats).map(([k, t]) => [k, f(t, k as keyof Stats)])) as unknown as Stats;
