@@ -17,6 +17,18 @@ function values(count: number, random: Random): Float32Array {
 }
 
 /** The workgroup-memory schedule a GPU gets, with a given amount of workgroup storage. */
+/** Random operands for d on the GPU, and their product computed by the float64 reference. */
+function operands(d: MatmulDims, seed: number): { ag: Tensor; bg: Tensor; expected: ArrayLike<number> } {
+  const random = new Random(seed);
+  const a = values(d.batch * d.m * d.k, random);
+  const b = values(d.batch * d.k * d.n, random);
+  return {
+    ag: tensor(a, [a.length], { device: 'webgpu' }),
+    bg: tensor(b, [b.length], { device: 'webgpu' }),
+    expected: matmulRef(Float64Array.from(a), Float64Array.from(b), d, 'float64'),
+  };
+}
+
 const gpu = (maxWorkgroupStorage: number): GemmTarget => ({ ...gemmTarget(), cpu: false, maxWorkgroupStorage });
 
 const buf = (t: Tensor): GPUBuffer => t.storage().buffer;
@@ -41,13 +53,9 @@ const dims = fc.record({
 /** Runs random shapes through the template with the tile `tileFor` picks, against the float64 reference. */
 async function randomShapes(tileFor: (d: MatmulDims) => GemmTile, numRuns: number): Promise<void> {
   await fc.assert(fc.asyncProperty(dims, fc.nat(), async (d, seed) => {
-    const random = new Random(seed);
-    const a = values(d.batch * d.m * d.k, random);
-    const b = values(d.batch * d.k * d.n, random);
-    const ag = tensor(a, [a.length], { device: 'webgpu' });
-    const bg = tensor(b, [b.length], { device: 'webgpu' });
+    const { ag, bg, expected } = operands(d, seed);
     const c = runGemm(ag, bg, d, tileFor(d));
-    expectClose(await c.toArray(), matmulRef(Float64Array.from(a), Float64Array.from(b), d, 'float64'), f32(d.k), JSON.stringify(d));
+    expectClose(await c.toArray(), expected, f32(d.k), JSON.stringify(d));
     dispose([ag, bg, c]);
   }), { numRuns });
 }
@@ -70,12 +78,7 @@ describe('matmul kernel matches the reference', () => {
 
   it('the 16 KiB (64×64) and 32 KiB (128×128) tiles', async () => {
     const d: MatmulDims = { batch: 2, m: 150, n: 133, k: 70, transA: false, transB: true };
-    const random = new Random(9);
-    const a = values(d.batch * d.m * d.k, random);
-    const b = values(d.batch * d.k * d.n, random);
-    const expected = matmulRef(Float64Array.from(a), Float64Array.from(b), d, 'float64');
-    const ag = tensor(a, [a.length], { device: 'webgpu' });
-    const bg = tensor(b, [b.length], { device: 'webgpu' });
+    const { ag, bg, expected } = operands(d, 9);
     for (const [storage, side] of [[16384, 64], [32768, 128]]) {
       const tile = chooseTile(d, false, gpu(Math.min(storage, gemmTarget().maxWorkgroupStorage)));
       expect([tile.wy * tile.rm, tile.wx * tile.rn], `${storage} bytes`).toEqual([side, side]);
@@ -86,12 +89,7 @@ describe('matmul kernel matches the reference', () => {
 
   it('split-K partials sum to the product, for every schedule', async () => {
     const d: MatmulDims = { batch: 2, m: 21, n: 37, k: 301, transA: true, transB: false };
-    const random = new Random(1);
-    const a = values(d.batch * d.m * d.k, random);
-    const b = values(d.batch * d.k * d.n, random);
-    const expected = matmulRef(Float64Array.from(a), Float64Array.from(b), d, 'float64');
-    const ag = tensor(a, [a.length], { device: 'webgpu' });
-    const bg = tensor(b, [b.length], { device: 'webgpu' });
+    const { ag, bg, expected } = operands(d, 1);
     for (const [name, target] of [['native', gemmTarget()], ['workgroup', gpu(2048)]] as const) {
       const tile = { ...chooseTile(d, true, target), splits: 3 };
       const partials = await runGemm(ag, bg, d, tile).toArray();
@@ -104,12 +102,7 @@ describe('matmul kernel matches the reference', () => {
 
   it('tile columns wrap onto more grid rows past the per-dimension workgroup limit', async () => {
     const d: MatmulDims = { batch: 2, m: 9, n: 1100, k: 5, transA: false, transB: false };
-    const random = new Random(3);
-    const a = values(d.batch * d.m * d.k, random);
-    const b = values(d.batch * d.k * d.n, random);
-    const expected = matmulRef(Float64Array.from(a), Float64Array.from(b), d, 'float64');
-    const ag = tensor(a, [a.length], { device: 'webgpu' });
-    const bg = tensor(b, [b.length], { device: 'webgpu' });
+    const { ag, bg, expected } = operands(d, 3);
     for (const [name, target] of [['native', gemmTarget()], ['workgroup', gpu(2048)]] as const) {
       const tile = chooseTile(d, false, target);
       const tilesX = Math.ceil(d.n / (tile.wx * tile.rn));
