@@ -56,7 +56,7 @@ export const demoCommand = defineCommand({
     const brief = await evaluateDataset(model, val, { progress: true });
     model.dispose();
 
-    const rows = [[`trained here from scratch, ${iterations} iterations`, brief.stats]];
+    const rows: [string, number[]][] = [[`trained here from scratch, ${iterations} iterations`, brief.stats]];
     let shipped = null;
     if (existsSync(flags.weights)) {
       const loaded = await loadCheckpointModel(flags.weights);
@@ -68,7 +68,7 @@ export const demoCommand = defineCommand({
       process.stdout.write(`(no shipped checkpoint at ${flags.weights}: comparing with it is skipped)\n`);
     }
     process.stdout.write(`\nOKS AP on ${val.json.images.length} fresh synthetic images:\n`);
-    for (const [label, stats] of rows as [string, number[]][]) {
+    for (const [label, stats] of rows) {
       process.stdout.write(`  ${label.padEnd(44)} AP ${stats[0].toFixed(3)}  AP50 ${stats[1].toFixed(3)}\n`);
     }
 
