@@ -5,7 +5,7 @@
  * Each person is a 3-D stick figure with human proportions (fractions of standing height, after anthropometric
  * tables), posed by joint angles (standing, walking, arms raised, star jump, sitting, bending, squatting), turned
  * to a random heading, projected orthographically and drawn back to front as capsule limbs, a torso polygon and a
- * head disc with a face. Several people per image, from 1/8 to 3/4 of the image height so that they fall on
+ * head disc with a face. Several people per image, of sizes spread so that they fall on
  * different FPN levels, overlapping each other and cut by the border.
  *
  * Labels come from what was drawn: a per-pixel owner mask records which person, and which body part, painted each
@@ -33,7 +33,11 @@ export interface SynthOptions {
   personScale?: readonly [number, number];
 }
 
-export const SYNTH_DEFAULTS = { width: 160, height: 160, seed: 1, maxPeople: 4, personScale: [1 / 8, 3 / 4] as const } as const;
+/**
+ * The benchmark: 128² images with 1–3 people 0.4–1.1 of the image height, sized with the tiny preset's level ranges
+ * so that all three levels get positives (`bench/synth-design.ts` measures it; README, "The synthetic benchmark").
+ */
+export const SYNTH_DEFAULTS = { width: 128, height: 128, seed: 1, maxPeople: 3, personScale: [0.4, 1.1] as const } as const;
 
 export interface SynthDataset {
   /** Pixels of `coco.images[i]`. */
@@ -421,6 +425,8 @@ interface Palette {
   shirt: Rgb;
   trousers: Rgb;
   shoes: Rgb;
+  /** The shirt's front panel: a contrasting colour on the chest, drawn only on the side the person faces, so front and back differ. */
+  chest: Rgb;
   /** Short sleeves show skin on the forearms; shorts show it on the shins. */
   shortSleeves: boolean;
   shorts: boolean;
@@ -430,10 +436,13 @@ const SKIN_TONES: readonly Rgb[] = [[255, 224, 196], [241, 194, 125], [224, 172,
 const HAIR_COLOURS: readonly Rgb[] = [[20, 15, 10], [60, 40, 25], [110, 75, 40], [200, 170, 110], [150, 150, 150], [140, 50, 20]];
 
 function samplePalette(rng: Random): Palette {
+  const shirtHue = rng.next();
+  const shirtValue = rng.uniform(0.35, 1);
   return {
     skin: rng.pick(SKIN_TONES),
     hair: rng.pick(HAIR_COLOURS),
-    shirt: hsv(rng.next(), rng.uniform(0.2, 0.9), rng.uniform(0.35, 1)),
+    shirt: hsv(shirtHue, rng.uniform(0.2, 0.9), shirtValue),
+    chest: hsv((shirtHue + rng.uniform(0.3, 0.7)) % 1, rng.uniform(0.3, 0.9), shirtValue > 0.65 ? rng.uniform(0.1, 0.35) : rng.uniform(0.8, 1)),
     trousers: hsv(rng.next(), rng.uniform(0.1, 0.7), rng.uniform(0.15, 0.7)),
     shoes: hsv(rng.next(), rng.uniform(0, 0.5), rng.uniform(0.05, 0.4)),
     shortSleeves: rng.chance(0.4),
@@ -500,6 +509,7 @@ function figureParts(figure: Figure, view: View, palette: Palette): DrawnPart[] 
       { kind: 'capsule', from: at(neck), to: at(figure.head), radius: px(p.neckRadius), color: palette.skin },
       { kind: 'polygon', points: outline(shoulderL, shoulderR, waistR, waistL), color: palette.shirt },
       { kind: 'polygon', points: outline(waistL, waistR, hipR, hipL), color: palette.trousers },
+      ...chestPanel(shoulderL, shoulderR, waistR, waistL, figure, view, palette),
     ],
   });
 
@@ -542,6 +552,25 @@ function figureParts(figure: Figure, view: View, palette: Palette): DrawnPart[] 
   // Biased forward so that the head covers its own neck and the top of the torso.
   parts.push({ part: Part.Head, depth: depthOf(head) + 0.05 * view.pixelsPerUnit, shapes: headShapes });
   return parts;
+}
+
+/**
+ * The shirt's front panel: the middle of the chest, on the torso's front surface, when the chest turns towards the
+ * camera. With the face, it is what tells a person seen from the front from one seen from the back, and so their
+ * left from their right (COCO labels sides from the person's own view).
+ */
+function chestPanel(shoulderL: Vec3, shoulderR: Vec3, waistR: Vec3, waistL: Vec3, figure: Figure, view: View, palette: Palette): Shape[] {
+  const p = figure.proportions;
+  const facing = project([0, 0, 1], view).depth - project([0, 0, 0], view).depth; // cos(yaw) × pixels per unit
+  if (facing < 0.25 * view.pixelsPerUnit) return [];
+  const front: Vec3 = [0, 0, p.torsoHalfDepth];
+  const inward = (a: Vec3, b: Vec3): Vec3 => add(front, add(scale3(a, 0.7), scale3(b, 0.3))); // 40 % of the width, centred
+  const corners = [inward(shoulderL, shoulderR), inward(shoulderR, shoulderL), inward(waistR, waistL), inward(waistL, waistR)];
+  const points = corners.map((q): Point => {
+    const r = project(q, view);
+    return [r.x, r.y];
+  });
+  return [{ kind: 'polygon', points: convexHull(points), color: palette.chest }];
 }
 
 /** Whether a point on the head is on the half facing the camera (give or take a little, so that frontal ears count). */
@@ -667,7 +696,18 @@ function renderScene(rng: Random, width: number, height: number, maxPeople: numb
 }
 
 /**
- * Sizes log-uniform in `personScale` of the image height (default 1/8 to 3/4), headings all round, positions anywhere (some people
+ * A heading (0 faces the camera): as in photographs of people, most face the camera (55 %, within ±50°), some turn
+ * their back (15 %, within ±40° of it), and the rest face any way.
+ */
+function sampleHeading(rng: Random): number {
+  const pick = rng.next();
+  if (pick < 0.55) return rng.uniform(-50, 50) * DEG;
+  if (pick < 0.7) return Math.PI + rng.uniform(-40, 40) * DEG;
+  return rng.uniform(0, 2 * Math.PI);
+}
+
+/**
+ * Sizes log-uniform in `personScale` of the image height (default 0.4 to 1.1, so that some are cut by the border), headings mostly towards the camera, positions anywhere (some people
  * cut by the border), some deliberately next to an earlier person so that they overlap. Smaller people are drawn
  * first, as if further away.
  */
@@ -676,7 +716,7 @@ function placePeople(rng: Random, width: number, height: number, count: number, 
   for (let i = 0; i < count; i++) {
     const figure = buildFigure(samplePose(rng), sampleProportions(rng));
     const pixelsPerUnit = height * Math.exp(rng.uniform(Math.log(personScale[0]), Math.log(personScale[1])));
-    const view: View = { yaw: rng.uniform(0, 2 * Math.PI), roll: rng.uniform(-8, 8) * DEG, pixelsPerUnit, offsetX: 0, offsetY: 0 };
+    const view: View = { yaw: sampleHeading(rng), roll: rng.uniform(-8, 8) * DEG, pixelsPerUnit, offsetX: 0, offsetY: 0 };
     // Centre the figure's projected keypoint box on the chosen spot.
     const points = figure.keypoints.map((q) => project(q, view));
     const cx = (Math.min(...points.map((q) => q.x)) + Math.max(...points.map((q) => q.x))) / 2;

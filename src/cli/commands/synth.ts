@@ -1,4 +1,4 @@
-import { writeSynthDataset } from '../../data/synth.js';
+import { SYNTH_DEFAULTS, writeSynthDataset } from '../../data/synth.js';
 import { defineCommand } from '../args.js';
 
 export const synthCommand = defineCommand({
@@ -8,10 +8,10 @@ export const synthCommand = defineCommand({
     out: { type: 'string', required: true, description: 'output folder', valueName: 'DIR' },
     images: { type: 'number', integer: true, min: 1, default: 100, description: 'number of images' },
     seed: { type: 'number', integer: true, default: 1, description: 'random seed (the same seed gives the same images)' },
-    size: { type: 'number', integer: true, min: 32, default: 160, description: 'image width and height in pixels' },
-    'max-people': { type: 'number', integer: true, min: 1, default: 4, description: 'people per image: 1..N' },
-    'min-scale': { type: 'number', min: 0.01, max: 1, default: 0.125, description: 'smallest person height, as a fraction of the image height' },
-    'max-scale': { type: 'number', min: 0.01, max: 2, default: 0.75, description: 'largest person height, as a fraction of the image height' },
+    size: { type: 'number', integer: true, min: 32, default: SYNTH_DEFAULTS.width, description: 'image width and height in pixels' },
+    'max-people': { type: 'number', integer: true, min: 1, default: SYNTH_DEFAULTS.maxPeople, description: 'people per image: 1..N' },
+    'min-scale': { type: 'number', min: 0.01, max: 1, default: SYNTH_DEFAULTS.personScale[0], description: 'smallest person height, as a fraction of the image height' },
+    'max-scale': { type: 'number', min: 0.01, max: 2, default: SYNTH_DEFAULTS.personScale[1], description: 'largest person height, as a fraction of the image height' },
   },
   run({ flags }) {
     const dataset = writeSynthDataset(flags.out, { images: flags.images, seed: flags.seed, width: flags.size, height: flags.size, maxPeople: flags['max-people'], personScale: [flags['min-scale'], flags['max-scale']] });
