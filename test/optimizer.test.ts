@@ -5,6 +5,7 @@ import { add, memory, mul, sum, tensor, tidy, toSync, zeros, type Device } from 
 import { clipGradNorm } from '../src/train/clip.js';
 import { REFERENCE_SGD, SGD, type ParamGroup, type ParamRecord, type SGDOptions } from '../src/train/optimizer.js';
 import { lrAt, referenceSchedule } from '../src/train/schedule.js';
+import { ADAMW_DEFAULTS, AdamW, type AdamWOptions } from '../src/train/adamw.js';
 import { expectClose } from './util.js';
 
 type Case = { device: Device; dtype: 'float32' | 'float64'; tol: { atol: number; rtol: number } };
@@ -121,7 +122,7 @@ describe('SGD', () => {
     used.tensor.grad = tensor([1, 1], { dtype: 'float64' });
     sgd.step();
     expect(Array.from(unused.tensor.toArraySync())).toEqual([3, 4]);
-    expect(Object.keys(sgd.stateDict())).toEqual(['used']);
+    expect(Object.keys(sgd.stateDict())).toEqual(['momentum.used']);
   });
 
   it('steps on webgpu without a readback, and memory stays flat over 10 steps', () => {
@@ -188,8 +189,8 @@ describe('SGD', () => {
   it('loadStateDict moves CPU state onto the parameter device', async () => {
     const p = { name: 'w', group: 'weight' as const, tensor: tensor([1, 2], { device: 'webgpu', requiresGrad: true }) };
     const sgd = new SGD([p], { lr: 1, momentum: 0.5, weightDecay: 0 });
-    sgd.loadStateDict({ w: tensor([10, 20]) });
-    expect(sgd.stateDict().w.device).toBe('webgpu');
+    sgd.loadStateDict({ 'momentum.w': tensor([10, 20]) });
+    expect(sgd.stateDict()['momentum.w'].device).toBe('webgpu');
     p.tensor.grad = toSync(tensor([0, 0]), 'webgpu');
     sgd.step();
     // buf = 0.5·[10, 20] + 0 = [5, 10]; p = [1, 2] − [5, 10].
@@ -199,8 +200,9 @@ describe('SGD', () => {
 
   it('rejects state for unknown parameters or of the wrong shape', () => {
     const sgd = new SGD([param('w', 'weight', [1, 2], CASES[0])]);
-    expect(() => sgd.loadStateDict({ v: zeros([2], { dtype: 'float64' }) })).toThrow("SGD.loadStateDict: no parameter named 'v'");
-    expect(() => sgd.loadStateDict({ w: zeros([3], { dtype: 'float64' }) })).toThrow("momentum for 'w' has shape [3] but the parameter has [2]");
+    expect(() => sgd.loadStateDict({ 'momentum.v': zeros([2], { dtype: 'float64' }) })).toThrow("SGD.loadStateDict: no parameter named 'v' (state key 'momentum.v')");
+    expect(() => sgd.loadStateDict({ 'momentum.w': zeros([3], { dtype: 'float64' }) })).toThrow("'momentum.w' has shape [3] but the parameter has [2]");
+    expect(() => sgd.loadStateDict({ w: zeros([2], { dtype: 'float64' }) })).toThrow("SGD.loadStateDict: unknown state key 'w'");
   });
 
   it('rejects bad parameters and hyperparameters', () => {
@@ -304,5 +306,82 @@ describe('clipGradNorm', () => {
     const p = zeros([1], { requiresGrad: true });
     expect(() => clipGradNorm([p], 0)).toThrow('clipGradNorm: max norm must be > 0, got 0');
     expect(() => clipGradNorm([p], 35)).toThrow('none of the 1 parameters has a gradient; call backward() first');
+  });
+});
+
+/** PyTorch's AdamW (amsgrad off), element by element in float64. */
+function referenceAdamW(init: Record<string, number[]>, groups: Record<string, ParamGroup>, coeffs: Record<string, number[]>[], o: AdamWOptions): Record<string, number[]> {
+  const p = structuredClone(init);
+  const m: Record<string, number[]> = {};
+  const v: Record<string, number[]> = {};
+  const [b1, b2] = o.betas;
+  coeffs.forEach((c, s) => {
+    const t = s + 1;
+    for (const name of Object.keys(p)) {
+      const g = o.groups[groups[name]] ?? {};
+      const lr = o.lr * (g.lrMult ?? 1);
+      const wd = g.weightDecay ?? o.weightDecay;
+      const grad = p[name].map((x, i) => c[name][i] + x);
+      m[name] = (m[name] ?? grad.map(() => 0)).map((mi, i) => b1 * mi + (1 - b1) * grad[i]);
+      v[name] = (v[name] ?? grad.map(() => 0)).map((vi, i) => b2 * vi + (1 - b2) * grad[i] ** 2);
+      p[name] = p[name].map((x, i) => x * (1 - lr * wd) - (lr * m[name][i]) / (1 - b1 ** t) / (Math.sqrt(v[name][i] / (1 - b2 ** t)) + o.eps));
+    }
+  });
+  return p;
+}
+
+describe('AdamW', () => {
+  const init = { 'conv.weight': [0.5, -1, 2, 0.25], 'conv.bias': [0.1, -0.2], 'gn.weight': [1, 1.5] };
+  const groups: Record<string, ParamGroup> = { 'conv.weight': 'weight', 'conv.bias': 'bias', 'gn.weight': 'norm' };
+  const steps = Array.from({ length: 5 }, (_, s) => Object.fromEntries(Object.entries(init).map(([name, v]) => [name, v.map((_, i) => Math.cos(2 * s + i + name.length))])));
+
+  for (const c of CASES) {
+    it(`matches PyTorch's AdamW with decay on weights only over 5 steps (${c.device}, ${c.dtype})`, async () => {
+      const params = Object.entries(init).map(([name, v]) => param(name, groups[name], v, c));
+      const options: AdamWOptions = { ...ADAMW_DEFAULTS, lr: 0.01, weightDecay: 0.1 };
+      const adam = new AdamW(params, options);
+      for (const step of steps) {
+        backwardOnce(params, step);
+        adam.step();
+        adam.zeroGrad();
+      }
+      const expected = referenceAdamW(init, groups, steps, options);
+      for (const p of params) expectClose(await p.tensor.toArray(), expected[p.name], c.tol, p.name);
+      adam.dispose();
+    });
+  }
+
+  it('resumes from its state dict (moments and step count) exactly', async () => {
+    const c = CASES[2];
+    const make = () => Object.entries(init).map(([name, v]) => param(name, groups[name], v, c));
+    const a = make();
+    const adamA = new AdamW(a, { lr: 0.01 });
+    for (const step of steps.slice(0, 3)) {
+      backwardOnce(a, step);
+      adamA.step();
+      adamA.zeroGrad();
+    }
+    const saved = await Promise.all(Object.entries(adamA.stateDict()).map(async ([key, t]) => [key, tensor(await t.toArray(), t.shape, { dtype: t.dtype })] as const));
+    expect(saved.map(([key]) => key).sort()).toEqual([...Object.keys(init).flatMap((n) => [`exp_avg.${n}`, `exp_avg_sq.${n}`]), 'step'].sort());
+    const b = await Promise.all(a.map(async (p) => ({ ...p, tensor: tensor(await p.tensor.toArray(), { device: c.device, requiresGrad: true }) })));
+    const adamB = new AdamW(b, { lr: 0.01 });
+    adamB.loadStateDict(Object.fromEntries(saved));
+    expect(adamB.steps).toBe(3);
+    for (const [adam, params] of [[adamA, a], [adamB, b]] as const) {
+      backwardOnce(params, steps[3]);
+      adam.step();
+      adam.zeroGrad();
+    }
+    for (let i = 0; i < a.length; i++) expectClose(await b[i].tensor.toArray(), await a[i].tensor.toArray(), { atol: 0, rtol: 0 }, a[i].name);
+    adamA.dispose();
+    adamB.dispose();
+  });
+
+  it('rejects bad hyperparameters and foreign state', () => {
+    expect(() => new AdamW([], { betas: [0.9, 1] })).toThrow('AdamW: betas must be in [0, 1), got [0.9, 1]');
+    expect(() => new AdamW([], { eps: 0 })).toThrow('AdamW: eps must be > 0, got 0');
+    const adam = new AdamW([param('w', 'weight', [1, 2], CASES[0])]);
+    expect(() => adam.loadStateDict({ 'momentum.w': zeros([2], { dtype: 'float64' }) })).toThrow("AdamW.loadStateDict: unknown state key 'momentum.w'");
+    expect(() => adam.loadStateDict({ 'exp_avg.w': zeros([2], { dtype: 'float64' }) })).toThrow("'w' has only one of exp_avg.w and exp_avg_sq.w");
   });
 });

@@ -50,7 +50,7 @@ export async function loadCheckpointModel(path: string): Promise<{ model: SmprMo
   const model = new SmprModel(saved.info.config, { device: 'webgpu' });
   await model.loadStateDict(saved.model);
   for (const t of saved.model.values()) t.dispose();
-  for (const t of Object.values(saved.momentum)) t.dispose();
+  for (const t of Object.values(saved.optimizer)) t.dispose();
   model.train(false);
   return { model, info: saved.info };
 }

@@ -1,6 +1,7 @@
 /**
- * Training checkpoints as one safetensors file: the model's state dict under its PyTorch-style keys, the SGD
- * momentum under `optimizer.momentum.<parameter>`, and in the metadata the step, the seed and the model config.
+ * Training checkpoints as one safetensors file: the model's state dict under its PyTorch-style keys, the optimizer's
+ * state under `optimizer.<key>` (SGD: `optimizer.momentum.<parameter>`; AdamW: `optimizer.exp_avg.<parameter>`, …),
+ * and in the metadata the step, the seed, the optimizer's name and the model config.
  * Written atomically (src/io/atomic.ts), so an interrupted save leaves the previous checkpoint intact.
  */
 import { existsSync } from 'node:fs';
@@ -9,10 +10,10 @@ import { UserError } from '../cli/errors.js';
 import { tensor } from '../ops/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { SmprConfig } from '../smpr/config.js';
-import type { SGD } from './optimizer.js';
+import type { Optimizer } from './optimizer.js';
 import type { SmprModel } from '../smpr/model.js';
 
-const MOMENTUM_PREFIX = 'optimizer.momentum.';
+const OPTIMIZER_PREFIX = 'optimizer.';
 export const CHECKPOINT_FORMAT = 'smpr-checkpoint-v1';
 
 export interface CheckpointInfo {
@@ -20,26 +21,29 @@ export interface CheckpointInfo {
   step: number;
   seed: number;
   config: SmprConfig;
+  /** The optimizer whose state the file holds ('SGD', 'AdamW'); absent in weights-only files. */
+  optimizer?: string;
 }
 
 async function tensorData(t: Tensor): Promise<TensorData> {
   return { dtype: t.dtype, shape: t.shape, data: await t.toArray() };
 }
 
-export async function saveCheckpoint(path: string, model: SmprModel, optimizer: SGD | null, info: CheckpointInfo): Promise<void> {
+export async function saveCheckpoint(path: string, model: SmprModel, optimizer: Optimizer | null, info: CheckpointInfo): Promise<void> {
   const tensors: Record<string, TensorData> = {};
   for (const [name, t] of model.stateDict()) tensors[name] = await tensorData(t);
-  if (optimizer) for (const [name, t] of Object.entries(optimizer.stateDict())) tensors[MOMENTUM_PREFIX + name] = await tensorData(t);
+  if (optimizer) for (const [name, t] of Object.entries(optimizer.stateDict())) tensors[OPTIMIZER_PREFIX + name] = await tensorData(t);
   saveSafetensors(path, tensors, {
     format: CHECKPOINT_FORMAT,
     step: String(info.step),
     seed: String(info.seed),
     config: JSON.stringify(info.config),
+    ...(optimizer ? { optimizer: optimizer.name } : {}),
   });
 }
 
 /** Reads a checkpoint's metadata and tensors (on the CPU). */
-export function readCheckpoint(path: string): { info: CheckpointInfo; model: Map<string, Tensor>; momentum: Record<string, Tensor> } {
+export function readCheckpoint(path: string): { info: CheckpointInfo; model: Map<string, Tensor>; optimizer: Record<string, Tensor> } {
   if (!existsSync(path)) throw new UserError(`${path}: no such checkpoint`);
   const file = loadSafetensors(path);
   const meta = file.metadata;
@@ -53,11 +57,13 @@ export function readCheckpoint(path: string): { info: CheckpointInfo; model: Map
     throw new UserError(`${path}: the checkpoint's config metadata is not valid JSON`);
   }
   const model = new Map<string, Tensor>();
-  const momentum: Record<string, Tensor> = {};
+  const optimizer: Record<string, Tensor> = {};
   for (const [name, t] of Object.entries(file.tensors)) {
     const value = tensor(t.data, [...t.shape], { dtype: t.dtype, device: 'cpu' });
-    if (name.startsWith(MOMENTUM_PREFIX)) momentum[name.slice(MOMENTUM_PREFIX.length)] = value;
+    if (name.startsWith(OPTIMIZER_PREFIX)) optimizer[name.slice(OPTIMIZER_PREFIX.length)] = value;
     else model.set(name, value);
   }
-  return { info: { step: Number(meta.step ?? 0), seed: Number(meta.seed ?? 0), config }, model, momentum };
+  // Files written before the optimizer was recorded hold SGD momentum.
+  const optimizerName = meta.optimizer ?? (Object.keys(optimizer).length ? 'SGD' : undefined);
+  return { info: { step: Number(meta.step ?? 0), seed: Number(meta.seed ?? 0), config, optimizer: optimizerName }, model, optimizer };
 }

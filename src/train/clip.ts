@@ -3,10 +3,14 @@
  * ResNet configs). ‖g‖ is the norm of all gradients taken as one vector, and every gradient is multiplied by
  * min(1, max / (‖g‖ + 1e-6)). The scale stays a tensor — deciding "clip or not" on the host would need a
  * readback every step — and the norm is returned so that a caller who reads back anyway can log it.
+ *
+ * The trainer does not call this: it hands `clipScale`'s [‖g‖, s] to the optimizer, whose fused update scales the
+ * gradients as it reads them. This is the torch-like API for a loop written by hand.
  */
 import { noGrad } from '../autograd/index.js';
-import { add, div, minimum, mul, square, sqrt } from '../ops/elementwise.js';
-import { sum } from '../ops/reduce.js';
+import { mul } from '../ops/elementwise.js';
+import { clipScale } from '../ops/multi-tensor.js';
+import { narrow, reshape } from '../ops/shape.js';
 import { keep, tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 
@@ -17,9 +21,9 @@ export function clipGradNorm(params: readonly Tensor[], maxNorm: number): Tensor
   if (!withGrad.length) throw new Error(`clipGradNorm: none of the ${params.length} parameters has a gradient; call backward() first`);
   return noGrad(() =>
     tidy(() => {
-      const squares = withGrad.map((p) => sum(square(p.grad!)));
-      const norm = sqrt(squares.reduce((a, b) => add(a, b)));
-      const scale = minimum(div(maxNorm, add(norm, 1e-6)), 1);
+      const clip = clipScale(withGrad.map((p) => p.grad!), maxNorm);
+      const norm = reshape(narrow(clip, 0, 0, 1), []);
+      const scale = reshape(narrow(clip, 0, 1, 1), []);
       for (const p of withGrad) {
         const old = p.grad!;
         p.grad = keep(mul(old, scale));

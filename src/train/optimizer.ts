@@ -1,4 +1,6 @@
 /**
+ * The optimizers' common part (parameters checked once, grouped hyper-parameters, gradients cleared), and SGD.
+ *
  * SGD with momentum and weight decay, in PyTorch's formulation (dampening 0, no Nesterov):
  *
  *     d = g + wd·p;   buf = μ·buf + d   (buf = d on the first step);   p ← p − lr·buf
@@ -7,15 +9,17 @@
  * override the weight decay, as mmdetection's `paramwise_options` does (reference §6: non-norm biases get lr×2
  * and no decay; norm parameters and the per-level scales train like ordinary weights).
  *
- * The update is a handful of engine ops per parameter on the parameter's own device, with no readback. Nothing
- * is written in place: each step computes new tensors and `Tensor.assign` moves the parameter onto the new
- * storage, so the old storage goes back to the pool and memory stays flat from step to step.
+ * A step is one fused multi-tensor op over every parameter that has a gradient (ops/multi-tensor.ts): on WebGPU a
+ * few dozen dispatches for a whole model, in place on the parameters and their state, with no readback; the
+ * gradient-clipping scale, when given, is applied inside the same kernels.
  */
 import type { NamedParameter, ParamGroup } from '../nn/module.js';
-import { detach, noGrad } from '../autograd/index.js';
+import { noGrad } from '../autograd/index.js';
+import { zerosLike } from '../ops/creation.js';
 import { toSync } from '../ops/device.js';
-import { add, cast, mul, sub } from '../ops/elementwise.js';
-import { keep, tidy } from '../tensor/scope.js';
+import { cast } from '../ops/elementwise.js';
+import { sgdUpdate_ } from '../ops/multi-tensor.js';
+import { keep } from '../tensor/scope.js';
 import { shapeStr, shapesEqual } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 
@@ -45,30 +49,25 @@ export const REFERENCE_SGD: SGDOptions = {
   groups: { bias: { lrMult: 2, weightDecay: 0 } },
 };
 
-export class SGD {
+/** What every optimizer shares: its parameters, their groups' hyper-parameters, and clearing gradients. */
+export abstract class Optimizer {
   /** The learning rate of the next `step()` (before group multipliers); a schedule sets it every iteration. */
   lr: number;
-  readonly momentum: number;
   readonly weightDecay: number;
   readonly params: readonly ParamRecord[];
-  private readonly groups: Partial<Record<ParamGroup, GroupOptions>>;
-  /** Momentum buffers by parameter name, created on a parameter's first step. Owned here, outside any tidy scope. */
-  private readonly buffers = new Map<string, Tensor>();
+  protected readonly groups: Partial<Record<ParamGroup, GroupOptions>>;
 
-  constructor(params: readonly ParamRecord[], options: Partial<SGDOptions> = {}) {
-    const { lr, momentum, weightDecay, groups } = { ...REFERENCE_SGD, ...options };
-    if (!(lr >= 0)) throw new Error(`SGD: lr must be ≥ 0, got ${lr}`);
-    if (!(momentum >= 0 && momentum < 1)) throw new Error(`SGD: momentum must be in [0, 1), got ${momentum}`);
-    if (!(weightDecay >= 0)) throw new Error(`SGD: weight decay must be ≥ 0, got ${weightDecay}`);
+  protected constructor(readonly name: string, params: readonly ParamRecord[], lr: number, weightDecay: number, groups: Partial<Record<ParamGroup, GroupOptions>>) {
+    if (!(lr >= 0)) throw new Error(`${name}: lr must be ≥ 0, got ${lr}`);
+    if (!(weightDecay >= 0)) throw new Error(`${name}: weight decay must be ≥ 0, got ${weightDecay}`);
     const seen = new Set<string>();
     for (const p of params) {
-      if (seen.has(p.name)) throw new Error(`SGD: parameter name '${p.name}' appears twice`);
+      if (seen.has(p.name)) throw new Error(`${name}: parameter name '${p.name}' appears twice`);
       seen.add(p.name);
-      if (!p.tensor.requiresGrad) throw new Error(`SGD: parameter '${p.name}' (shape ${shapeStr(p.tensor.shape)}) does not require grad`);
-      if (p.tensor.gradFn) throw new Error(`SGD: parameter '${p.name}' is the result of an op ('${p.tensor.op}'), not a leaf`);
+      if (!p.tensor.requiresGrad) throw new Error(`${name}: parameter '${p.name}' (shape ${shapeStr(p.tensor.shape)}) does not require grad`);
+      if (p.tensor.gradFn) throw new Error(`${name}: parameter '${p.name}' is the result of an op ('${p.tensor.op}'), not a leaf`);
     }
     this.lr = lr;
-    this.momentum = momentum;
     this.weightDecay = weightDecay;
     this.groups = groups;
     this.params = params;
@@ -80,28 +79,22 @@ export class SGD {
     return { lr: this.lr * (g.lrMult ?? 1), weightDecay: g.weightDecay ?? this.weightDecay };
   }
 
-  /** One update of every parameter that has a gradient. Parameters without one (unused this step) are skipped. */
-  step(): void {
-    noGrad(() => {
-      for (const p of this.params) {
-        const grad = p.tensor.grad;
-        if (!grad) continue;
-        const { lr, weightDecay } = this.hyperparameters(p.group);
-        tidy(() => {
-          const d = weightDecay ? add(grad, mul(p.tensor, weightDecay)) : grad;
-          let direction = d;
-          if (this.momentum) {
-            const old = this.buffers.get(p.name);
-            // Storage is never written in place, so a view of `d` is as good as PyTorch's clone.
-            direction = keep(old ? add(mul(old, this.momentum), d) : detach(d));
-            old?.dispose();
-            this.buffers.set(p.name, direction);
-          }
-          p.tensor.assign(sub(p.tensor, mul(direction, lr)));
-        });
-      }
-    });
+  /**
+   * One update of every parameter that has a gradient; parameters without one (unused this step) are skipped.
+   * `clip` is `clipScale`'s [‖g‖, s]: the gradients are taken as s·g (gradient clipping without rewriting them).
+   */
+  abstract step(clip?: Tensor | null): void;
+
+  /** The parameters that have a gradient this step. */
+  protected withGrad(): ParamRecord[] {
+    return this.params.filter((p) => p.tensor.grad);
   }
+
+  /** The optimizer's state by key (`momentum.<parameter>`, …): its own tensors, to read, not to dispose. */
+  abstract stateDict(): Record<string, Tensor>;
+
+  /** Replaces the state with copies of `state` (on each parameter's device); missing entries start fresh. */
+  abstract loadStateDict(state: Record<string, Tensor>): void;
 
   /** Disposes every gradient and clears `.grad`, ready for the next backward pass. */
   zeroGrad(): void {
@@ -111,46 +104,76 @@ export class SGD {
     }
   }
 
-  /**
-   * The momentum buffers keyed by parameter name (only parameters that have taken a step). The tensors are the
-   * optimizer's own: read them (e.g. to write a checkpoint), do not dispose them.
-   */
-  stateDict(): Record<string, Tensor> {
-    return Object.fromEntries(this.buffers);
+  /** Disposes the optimizer's state (the parameters and their gradients are the caller's). */
+  abstract dispose(): void;
+}
+
+/** A parameter by name, or an error naming the optimizer and the key it came from. */
+export function parameterFor(optimizer: Optimizer, key: string, name: string, shape: readonly number[]): Tensor {
+  const param = optimizer.params.find((p) => p.name === name)?.tensor;
+  if (!param) throw new Error(`${optimizer.name}.loadStateDict: no parameter named '${name}' (state key '${key}')`);
+  if (!shapesEqual(shape, param.shape)) {
+    throw new Error(`${optimizer.name}.loadStateDict: '${key}' has shape ${shapeStr(shape)} but the parameter has ${shapeStr(param.shape)}`);
+  }
+  return param;
+}
+
+/** A copy of a saved state tensor on the parameter's device and dtype, owned by the caller (outside any scope). */
+export function stateCopy(saved: Tensor, param: Tensor): Tensor {
+  return noGrad(() => {
+    const onDevice = saved.device === param.device ? saved : toSync(saved, param.device);
+    const copy = keep(cast(onDevice, param.dtype));
+    if (onDevice !== saved) onDevice.dispose();
+    return copy;
+  });
+}
+
+const MOMENTUM = 'momentum.';
+
+export class SGD extends Optimizer {
+  readonly momentum: number;
+  /** Momentum buffers by parameter name, created on a parameter's first step. Owned here, outside any tidy scope. */
+  private readonly buffers = new Map<string, Tensor>();
+
+  constructor(params: readonly ParamRecord[], options: Partial<SGDOptions> = {}) {
+    const { lr, momentum, weightDecay, groups } = { ...REFERENCE_SGD, ...options };
+    super('SGD', params, lr, weightDecay, groups);
+    if (!(momentum >= 0 && momentum < 1)) throw new Error(`SGD: momentum must be in [0, 1), got ${momentum}`);
+    this.momentum = momentum;
   }
 
-  /**
-   * Replaces the momentum buffers with copies of `state` (on each parameter's device, converted between float
-   * types). Parameters absent from `state` start with no momentum, as on a first step.
-   */
-  loadStateDict(state: Record<string, Tensor>): void {
-    const byName = new Map(this.params.map((p) => [p.name, p]));
-    const unknown = Object.keys(state).filter((name) => !byName.has(name));
-    if (unknown.length) throw new Error(`SGD.loadStateDict: no parameter named ${unknown.map((n) => `'${n}'`).join(', ')}`);
-    for (const [name, saved] of Object.entries(state)) {
-      const param = byName.get(name)!.tensor;
-      if (!shapesEqual(saved.shape, param.shape)) {
-        throw new Error(`SGD.loadStateDict: momentum for '${name}' has shape ${shapeStr(saved.shape)} but the parameter has ${shapeStr(param.shape)}`);
-      }
-    }
-    this.clearState();
+  step(clip: Tensor | null = null): void {
+    const active = this.withGrad();
     noGrad(() => {
-      for (const [name, saved] of Object.entries(state)) {
-        const param = byName.get(name)!.tensor;
-        const onDevice = saved.device === param.device ? saved : toSync(saved, param.device);
-        const copy = keep(cast(onDevice, param.dtype));
-        if (onDevice !== saved) onDevice.dispose();
-        this.buffers.set(name, copy);
-      }
+      // A buffer starting at zero makes the first step's b = g, as PyTorch's.
+      if (this.momentum) for (const p of active) if (!this.buffers.has(p.name)) this.buffers.set(p.name, keep(zerosLike(p.tensor)));
+      sgdUpdate_(
+        active.map((p) => p.tensor),
+        active.map((p) => p.tensor.grad!),
+        active.map((p) => this.buffers.get(p.name) ?? null),
+        active.map((p) => this.hyperparameters(p.group)),
+        this.momentum,
+        clip,
+      );
     });
   }
 
-  /** Disposes the momentum buffers (the parameters and their gradients are the caller's). */
-  dispose(): void {
-    this.clearState();
+  /** The momentum buffers as `momentum.<parameter>` (only parameters that have taken a step). */
+  stateDict(): Record<string, Tensor> {
+    return Object.fromEntries([...this.buffers].map(([name, t]) => [MOMENTUM + name, t]));
   }
 
-  private clearState(): void {
+  /** Parameters absent from `state` start with no momentum, as on a first step. */
+  loadStateDict(state: Record<string, Tensor>): void {
+    const entries = Object.entries(state).map(([key, saved]) => {
+      if (!key.startsWith(MOMENTUM)) throw new Error(`SGD.loadStateDict: unknown state key '${key}' (SGD keeps only ${MOMENTUM}<parameter>)`);
+      return { name: key.slice(MOMENTUM.length), saved, param: parameterFor(this, key, key.slice(MOMENTUM.length), saved.shape) };
+    });
+    this.dispose();
+    for (const { name, saved, param } of entries) this.buffers.set(name, stateCopy(saved, param));
+  }
+
+  dispose(): void {
     for (const t of this.buffers.values()) t.dispose();
     this.buffers.clear();
   }

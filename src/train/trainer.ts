@@ -16,16 +16,19 @@ import { ProgressBar } from '../cli/progress.js';
 import { tensor } from '../ops/creation.js';
 import { Random } from '../tensor/random.js';
 import { keep, tidy } from '../tensor/scope.js';
+import { webgpu } from '../tensor/engine.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { add } from '../ops/elementwise.js';
+import { clipScale } from '../ops/multi-tensor.js';
+import { narrow, reshape } from '../ops/shape.js';
 import type { SmprConfig } from '../smpr/config.js';
 import { smprLoss, type LossOptions, type SmprLoss } from '../smpr/loss.js';
 import { SmprModel } from '../smpr/model.js';
 import { buildBatchTargets } from '../smpr/targets.js';
-import { clipGradNorm } from './clip.js';
 import { loadBackboneWeights } from './pretrained.js';
 import { readCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { SGD } from './optimizer.js';
+import { SGD, type Optimizer } from './optimizer.js';
+import { AdamW } from './adamw.js';
 import { lrAt, type StepSchedule } from './schedule.js';
 
 export interface TrainOptions {
@@ -39,6 +42,10 @@ export interface TrainOptions {
   warmupIters: number;
   /** 0-based epochs at which the learning rate drops ×0.1. */
   decayEpochs: number[];
+  /** 'sgd' (the reference: momentum 0.9, weight decay 1e-4) or 'adamw'. */
+  optimizer?: OptimizerName;
+  /** Replaces the optimizer's default weight decay on weights. */
+  weightDecay?: number;
   /** Max global gradient norm (35 in the reference); 0 disables clipping. */
   clipNorm: number;
   /** Where checkpoints (`last.safetensors`), the JSONL log and the loss curve go. */
@@ -71,6 +78,9 @@ export interface LogRecord {
   refinePositives: number;
   imagesPerSecond: number;
 }
+
+export const OPTIMIZERS = { sgd: SGD, adamw: AdamW } as const;
+export type OptimizerName = keyof typeof OPTIMIZERS;
 
 export const CHECKPOINT_FILE = 'last.safetensors';
 export const LOG_FILE = 'log.jsonl';
@@ -152,7 +162,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const model = new SmprModel(config, { device: 'webgpu', random: new Random(options.seed) });
   model.train();
   const params = model.trainableParameters();
-  const optimizer = new SGD(params, { lr: options.lr });
+  const optimizer: Optimizer = new OPTIMIZERS[options.optimizer ?? 'sgd'](params, {
+    lr: options.lr,
+    ...(options.weightDecay !== undefined ? { weightDecay: options.weightDecay } : {}),
+  });
 
   const checkpointPath = join(outDir, CHECKPOINT_FILE);
   const logPath = join(outDir, LOG_FILE);
@@ -162,9 +175,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     if (JSON.stringify(saved.info.config) !== JSON.stringify(config)) {
       throw new Error(`train --resume: ${checkpointPath} was trained with a different config (${saved.info.config.name})`);
     }
+    if (saved.info.optimizer && saved.info.optimizer !== optimizer.name) {
+      throw new Error(`train --resume: ${checkpointPath} was trained with ${saved.info.optimizer}, not ${optimizer.name}`);
+    }
     await model.loadStateDict(saved.model);
-    optimizer.loadStateDict(saved.momentum);
-    for (const t of [...saved.model.values(), ...Object.values(saved.momentum)]) t.dispose();
+    optimizer.loadStateDict(saved.optimizer);
+    for (const t of [...saved.model.values(), ...Object.values(saved.optimizer)]) t.dispose();
     startIter = saved.info.step;
     // Keep the log consistent with the checkpoint: drop records of iterations after it.
     if (existsSync(logPath)) {
@@ -203,11 +219,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const output = model.forward(images, { heatmap: true });
       const loss = smprLoss(output, targets, config.keypoints, options.loss);
       loss.total.backward();
-      const gradNorm = options.clipNorm > 0 ? clipGradNorm(params.map((p) => p.tensor), options.clipNorm) : null;
-      optimizer.step();
+      // [‖g‖, s]: the norm is logged, the scale applied inside the optimizer's fused update (s = 1 for --clip 0).
+      const clip = clipScale(params.flatMap((p) => p.tensor.grad ?? []), options.clipNorm);
+      optimizer.step(options.clipNorm > 0 ? clip : null);
       optimizer.zeroGrad();
       const { total, cls, heatmap, init, refine, score, initPositives, refinePositives } = loss;
-      return { total, cls, heatmap, init, refine, score, initPositives, refinePositives, gradNorm: gradNorm ?? tensor([0], [], { device: 'webgpu' }) };
+      return { total, cls, heatmap, init, refine, score, initPositives, refinePositives, gradNorm: reshape(narrow(clip, 0, 0, 1), []) };
     });
     windowImages += batch.batch;
     // Sums over the log window stay on the device; the log reads their means once per window.
@@ -218,6 +235,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       disposeStats(stats);
     }
     windowIters += 1;
+    await webgpu().throttle();
 
     const last = iter === totalIters - 1;
     if ((iter + 1) % logEvery === 0 || last) {

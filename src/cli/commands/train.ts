@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { PRESETS, smprConfig, type PresetName } from '../../smpr/config.js';
 import { evaluateDataset } from '../../smpr/evaluate.js';
 import { formatCocoKeypointSummary } from '../../smpr/coco-eval.js';
-import { CHECKPOINT_FILE, CURVE_FILE, LOG_FILE, train } from '../../train/trainer.js';
+import { CHECKPOINT_FILE, CURVE_FILE, LOG_FILE, OPTIMIZERS, train, type OptimizerName } from '../../train/trainer.js';
 import { defineCommand } from '../args.js';
 import { openDataset, openGpu } from '../model-io.js';
 
@@ -19,6 +19,8 @@ export const trainCommand = defineCommand({
     lr: { type: 'number', min: 0, default: 0.01, description: 'base learning rate' },
     warmup: { type: 'number', integer: true, min: 0, default: 50, description: 'warm-up iterations at lr/3' },
     decay: { type: 'string', default: '', description: 'comma-separated epochs at which lr drops ×0.1 (default: at 2/3 and 8/9 of the run)', valueName: 'E,E' },
+    optimizer: { type: 'string', choices: Object.keys(OPTIMIZERS), default: 'sgd', description: "'sgd' (the reference: momentum 0.9) or 'adamw'" },
+    'weight-decay': { type: 'number', min: 0, description: 'weight decay on weights (default: sgd 1e-4, adamw 0.05)' },
     clip: { type: 'number', min: 0, default: 35, description: 'max gradient norm (0: no clipping)' },
     seed: { type: 'number', integer: true, default: 0, description: 'random seed' },
     positives: { type: 'string', choices: ['oks', 'init'], default: 'oks', description: "'oks': SMPR's OKS-selected positives; 'init': the FCOS-only baseline" },
@@ -38,7 +40,7 @@ export const trainCommand = defineCommand({
       : [Math.round((flags.epochs * 2) / 3), Math.round((flags.epochs * 8) / 9)].filter((e) => e > 0 && e < flags.epochs);
     const { model, records } = await train({
       config, data, epochs: flags.epochs, batchSize: flags.batch, seed: flags.seed, lr: flags.lr, warmupIters: flags.warmup,
-      decayEpochs, clipNorm: flags.clip, outDir: flags.out, resume: flags.resume, backboneWeights: flags['backbone-weights'], maxIters: flags['max-iters'],
+      decayEpochs, optimizer: flags.optimizer as OptimizerName, weightDecay: flags['weight-decay'], clipNorm: flags.clip, outDir: flags.out, resume: flags.resume, backboneWeights: flags['backbone-weights'], maxIters: flags['max-iters'],
       logEvery: flags['log-every'], loss: { positives: flags.positives as 'oks' | 'init', poseWeights: flags['pose-weights'] as 'oks' | 'uniform' }, progress: true,
     });
     const last = records.at(-1);

@@ -1,0 +1,141 @@
+/**
+ * The optimizer step as fused multi-tensor ops: the global gradient norm with its clipping scale, and the SGD and
+ * AdamW updates of every parameter at once (definition: kernels/reference/optimizer-update.ts; WGSL:
+ * kernels/wgsl/multi-tensor.ts).
+ *
+ * These are the engine's only in-place ops. Elsewhere nothing is written in place, so that autograd may keep any
+ * tensor it saw; but parameters and optimizer state are leaves outside every graph, owned by the optimizer, and
+ * rewriting them in place is what keeps a step at a few dozen dispatches and its memory flat. GPU work is ordered,
+ * so the forward and backward dispatches recorded before the update read the old values.
+ */
+import { runKernel, type DeviceKernel } from '../backend/device-kernel.js';
+import { emptyGpu } from '../backend/webgpu-backend.js';
+import { adamwUpdate, sgdUpdate, sumOfSquares, type AdamWStep, type PerTensor } from '../kernels/reference/optimizer-update.js';
+import {
+  ADAMW_BINDINGS, adamwKernel, clipScaleKernel, packSize, partialsPerPack, sgdBindings, sgdKernel, sumOfSquaresKernel,
+  type PackDevice, type PackProgram,
+} from '../kernels/wgsl/multi-tensor.js';
+import type { TypedArray } from '../tensor/dtype.js';
+import { webgpu } from '../tensor/engine.js';
+import { tensor } from './creation.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+const data = (t: Tensor): TypedArray => t.storage().data;
+
+function packDevice(): PackDevice {
+  const rt = webgpu();
+  return { maxStorageBuffersPerShaderStage: rt.limits.maxStorageBuffersPerShaderStage, isCpu: rt.isCpuAdapter };
+}
+
+/** Consecutive runs of at most `size` indices into a list of `count`. */
+function packs(count: number, size: number): number[][] {
+  const out: number[][] = [];
+  for (let start = 0; start < count; start += size) out.push(Array.from({ length: Math.min(size, count - start) }, (_, i) => start + i));
+  return out;
+}
+
+function launch(program: PackProgram, tensors: readonly Tensor[]): void {
+  webgpu().dispatch({ label: program.label, code: program.code }, { buffers: tensors.map((t) => t.storage().buffer), params: program.params, workgroups: program.workgroups });
+}
+
+/** Every list as long as the first; each tensor the size of its row's first, and all of one dtype and device. */
+function checkLists(op: string, lists: Record<string, readonly (Tensor | null)[]>): void {
+  const [[firstName, first]] = Object.entries(lists) as [string, readonly Tensor[]][];
+  const lead = first[0];
+  for (const [name, list] of Object.entries(lists)) {
+    if (list.length !== first.length) throw new Error(`${op}: ${list.length} ${name} for ${first.length} ${firstName}`);
+    list.forEach((t, i) => {
+      if (t && lead && (t.size !== first[i]!.size || t.dtype !== lead.dtype || t.device !== lead.device)) {
+        throw new Error(`${op}: ${name}[${i}] is ${t.size} ${t.dtype} on ${t.device}, expected ${first[i]!.size} ${lead.dtype} on ${lead.device}`);
+      }
+    });
+  }
+}
+
+const CLIP_SCALE: DeviceKernel<[readonly Tensor[], number], Tensor> = {
+  cpu(grads, maxNorm) {
+    const norm = Math.sqrt(sumOfSquares(grads.map(data)));
+    const scale = maxNorm > 0 ? Math.min(1, maxNorm / (norm + 1e-6)) : 1;
+    return tensor([norm, scale], { dtype: grads[0]!.dtype, device: 'cpu' });
+  },
+  webgpu(grads, maxNorm) {
+    const device = packDevice();
+    const dtype = grads[0]!.dtype;
+    const groups = packs(grads.length, packSize(device, 1, 1)).map((pack) => pack.map((i) => grads[i]!));
+    const total = groups.reduce((n, pack) => n + partialsPerPack(pack.map((g) => g.size), device), 0);
+    const partials = emptyGpu([total], dtype, 'sumOfSquares');
+    let offset = 0;
+    for (const pack of groups) {
+      const sizes = pack.map((g) => g.size);
+      launch(sumOfSquaresKernel(dtype, sizes, device, offset), [...pack, partials]);
+      offset += partialsPerPack(sizes, device);
+    }
+    const out = emptyGpu([2], dtype, 'clipScale');
+    launch(clipScaleKernel(dtype, total, maxNorm), [partials, out]);
+    partials.dispose();
+    return out;
+  },
+};
+
+/**
+ * [‖g‖, s]: the L2 norm of all `grads` taken as one vector and the clipping scale s = min(1, maxNorm / (‖g‖ + 1e-6))
+ * of torch.nn.utils.clip_grad_norm_ (s = 1 for maxNorm 0). A tensor, so that "clip or not" needs no readback.
+ */
+export function clipScale(grads: readonly Tensor[], maxNorm: number): Tensor {
+  if (!grads.length) throw new Error('clipScale: no gradients');
+  if (!(maxNorm >= 0)) throw new Error(`clipScale: max norm must be ≥ 0, got ${maxNorm}`);
+  checkLists('clipScale', { grads });
+  return runKernel(grads[0]!.device, CLIP_SCALE, grads, maxNorm);
+}
+
+type SgdArgs = [params: readonly Tensor[], grads: readonly Tensor[], buffers: readonly (Tensor | null)[], hyper: readonly PerTensor[], momentum: number, clip: Tensor | null];
+
+const SGD_UPDATE: DeviceKernel<SgdArgs, void> = {
+  cpu(params, grads, buffers, hyper, momentum, clip) {
+    const scale = clip ? data(clip)[1]! : 1;
+    params.forEach((p, i) => sgdUpdate(data(p), data(grads[i]!), buffers[i] ? data(buffers[i]!) : null, { ...hyper[i]!, momentum, scale }));
+  },
+  webgpu(params, grads, buffers, hyper, momentum, clip) {
+    const device = packDevice();
+    for (const pack of packs(params.length, packSize(device, sgdBindings(momentum), 1))) {
+      const tensors = pack.flatMap((i) => [params[i]!, grads[i]!, ...(momentum ? [buffers[i]!] : [])]);
+      launch(sgdKernel(params[0]!.dtype, pack.map((i) => hyper[i]!), pack.map((i) => params[i]!.size), device, momentum, clip !== null), clip ? [...tensors, clip] : tensors);
+    }
+  },
+};
+
+/**
+ * SGD in place: p ← p − lr·b with b ← μ·b + s·g + wd·p for every parameter (b omitted for μ = 0). `clip` is
+ * `clipScale`'s [‖g‖, s], or null for s = 1.
+ */
+export function sgdUpdate_(...args: SgdArgs): void {
+  const [params, grads, buffers, hyper, momentum] = args;
+  checkLists('sgdUpdate_', { params, grads, buffers });
+  if (hyper.length !== params.length) throw new Error(`sgdUpdate_: ${hyper.length} hyper-parameter sets for ${params.length} params`);
+  if (momentum && buffers.some((b) => !b)) throw new Error('sgdUpdate_: momentum > 0 needs a buffer for every parameter');
+  if (params.length) runKernel(params[0]!.device, SGD_UPDATE, ...args);
+}
+
+type AdamWArgs = [params: readonly Tensor[], grads: readonly Tensor[], m: readonly Tensor[], v: readonly Tensor[], hyper: readonly PerTensor[], step: Omit<AdamWStep, 'lr' | 'weightDecay' | 'scale'>, clip: Tensor | null];
+
+const ADAMW_UPDATE: DeviceKernel<AdamWArgs, void> = {
+  cpu(params, grads, m, v, hyper, step, clip) {
+    const scale = clip ? data(clip)[1]! : 1;
+    params.forEach((p, i) => adamwUpdate(data(p), data(grads[i]!), data(m[i]!), data(v[i]!), { ...step, ...hyper[i]!, scale }));
+  },
+  webgpu(params, grads, m, v, hyper, step, clip) {
+    const device = packDevice();
+    for (const pack of packs(params.length, packSize(device, ADAMW_BINDINGS, 1))) {
+      const tensors = pack.flatMap((i) => [params[i]!, grads[i]!, m[i]!, v[i]!]);
+      launch(adamwKernel(params[0]!.dtype, pack.map((i) => hyper[i]!), pack.map((i) => params[i]!.size), device, step, clip !== null), clip ? [...tensors, clip] : tensors);
+    }
+  },
+};
+
+/** AdamW in place for every parameter (see the reference for the formula); `clip` as for `sgdUpdate_`. */
+export function adamwUpdate_(...args: AdamWArgs): void {
+  const [params, grads, m, v, hyper] = args;
+  checkLists('adamwUpdate_', { params, grads, m, v });
+  if (hyper.length !== params.length) throw new Error(`adamwUpdate_: ${hyper.length} hyper-parameter sets for ${params.length} params`);
+  if (params.length) runKernel(params[0]!.device, ADAMW_UPDATE, ...args);
+}
