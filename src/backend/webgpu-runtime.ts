@@ -10,6 +10,7 @@
  *   tensor overwrite data a recorded-but-unsubmitted dispatch still has to read.
  * - Per-dispatch parameters are packed into one uniform arena per submit (256-byte slots, one `writeBuffer`).
  * - `memory()` reports live bytes and buffers so leaks show up in tests.
+ * - `throttle()` bounds the work in flight for loops that never read back (a training step reads nothing).
  */
 import { acquireDevice } from './webgpu-device.js';
 
@@ -33,6 +34,8 @@ export interface MemoryStats {
   /** GPU → CPU copies: the synchronisation points. A training step should have none. */
   readbacks: number;
   pipelines: number;
+  /** Submits not yet known to have finished on the GPU (an upper bound: learnt at reads, syncs and throttles). */
+  submitsInFlight: number;
 }
 
 /** A compiled kernel: the WGSL text is the cache key. */
@@ -71,6 +74,9 @@ export class WebGPURuntime {
   private firstError: string | null = null;
   private currentLabel = '';
   private stats = { bytesInUse: 0, buffersInUse: 0, bytesPooled: 0, dispatches: 0, submits: 0, readbacks: 0 };
+  /** Submits known to have finished, and the marker `throttle()` waits on next. */
+  private submitsDone = 0;
+  private throttleMark: Promise<void> | null = null;
 
   /**
    * Submit after this many recorded dispatches. Batches amortise the submit cost, while submitting before the
@@ -160,7 +166,7 @@ export class WebGPURuntime {
   }
 
   memory(): MemoryStats {
-    return { ...this.stats, pipelines: this.pipelines.size };
+    return { ...this.stats, pipelines: this.pipelines.size, submitsInFlight: this.stats.submits - this.submitsDone };
   }
 
   // ---- kernels -------------------------------------------------------------------------------------------
@@ -259,8 +265,31 @@ export class WebGPURuntime {
   /** Submits pending work and waits for the GPU to finish it (for benchmarks). */
   async sync(): Promise<void> {
     this.flush();
-    await this.device.queue.onSubmittedWorkDone();
+    await this.workDone();
     this.throwIfFailed();
+  }
+
+  /**
+   * Keeps the GPU at most one call behind: submits what is recorded, then waits until the work submitted up to the
+   * previous call has finished. A loop that never reads back would otherwise queue submits without bound, and with
+   * them Dawn's staging copies of the uniforms, bind groups and command buffers; runs of ~50 such training steps
+   * died with SIGSEGV on lavapipe on a loaded machine. Waiting for the step before, not this one, keeps the GPU
+   * busy while JavaScript records the next step.
+   */
+  async throttle(): Promise<void> {
+    this.flush();
+    const previous = this.throttleMark;
+    this.throttleMark = this.workDone();
+    await previous;
+    this.throwIfFailed();
+  }
+
+  /** Resolves when everything submitted so far has finished, and counts it done. */
+  private workDone(): Promise<void> {
+    const submitted = this.stats.submits;
+    return this.device.queue.onSubmittedWorkDone().then(() => {
+      this.submitsDone = Math.max(this.submitsDone, submitted);
+    });
   }
 
   /** Copies `byteLength` bytes of a buffer back to the CPU. Submits all pending work first. */
@@ -271,7 +300,9 @@ export class WebGPURuntime {
     const staging = this.device.createBuffer({ size, usage: GPUBufferUsageFlags().MAP_READ | GPUBufferUsageFlags().COPY_DST });
     this.copy(buffer, 0, staging, 0, size);
     this.flush();
+    const submitted = this.stats.submits;
     await staging.mapAsync((globalThis as any).GPUMapMode.READ);
+    this.submitsDone = Math.max(this.submitsDone, submitted);
     const out = staging.getMappedRange().slice(0, byteLength);
     staging.unmap();
     staging.destroy();
