@@ -1,9 +1,9 @@
 // GroupNorm: golden cases (forward and every gradient) on cpu float64/float32 and webgpu, WGSL against the
 // reference on random shapes, float64 gradchecks, a large-mean input, and bad parameters.
 import fc from 'fast-check';
-import { describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Random, dispose, mul, sum, tensor, type Device, type Tensor } from '../src/index.js';
-import { groupNorm } from '../src/ops/group-norm.js';
+import { groupNorm, groupNormKernels } from '../src/ops/group-norm.js';
 import { loadGolden } from './golden.js';
 import { expectClose, fromGolden, gradcheck } from './util.js';
 
@@ -66,7 +66,11 @@ async function expectWebgpuMatchesReference(shape: number[], groups: number, aff
   for (const key of ['y', 'dx', 'dw', 'db'] as const) expectClose(gpu[key], ref[key], tol, `${key} of [${shape}] / ${groups} groups`);
 }
 
-describe('the WGSL kernels match the float64 reference', () => {
+// Both schedules on whatever adapter runs the tests: the device's own, and the 256-wide workgroup trees.
+for (const schedule of [null, { kind: 'workgroup' } as const]) describe(`the WGSL kernels (${schedule ? 'workgroup' : 'device'} schedule) match the float64 reference`, () => {
+  beforeAll(() => void (groupNormKernels.schedule = schedule));
+  afterAll(() => void (groupNormKernels.schedule = null));
+
   test('random shapes, groups and affine', async () => {
     const arb = fc.record({
       batch: fc.integer({ min: 1, max: 3 }),
@@ -77,7 +81,9 @@ describe('the WGSL kernels match the float64 reference', () => {
       seed: fc.nat(),
     });
     await fc.assert(
-      fc.asyncProperty(arb, async ({ batch, groups, perGroup, spatial, affine, seed }) => {
+      // At least 4 values per group: a group of two nearly equal values has var ≈ eps, where dx = rstd·(…)(1 − x̂²)
+      // cancels and float32 itself is off by ~1e-3 (both schedules alike); the 1e-4 tolerance assumes O(1) outputs.
+      fc.asyncProperty(arb.filter(({ perGroup, spatial }) => perGroup * spatial.reduce((a, b) => a * b, 1) >= 4), async ({ batch, groups, perGroup, spatial, affine, seed }) => {
         await expectWebgpuMatchesReference([batch, groups * perGroup, ...spatial], groups, affine, seed, { atol: 1e-4, rtol: 1e-4 });
       }),
       { numRuns: 20 },

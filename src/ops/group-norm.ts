@@ -7,15 +7,26 @@ import { cpuBackend } from '../backend/cpu-backend.js';
 import { runKernel, type DeviceKernel } from '../backend/device-kernel.js';
 import { emptyGpu } from '../backend/webgpu-backend.js';
 import { groupNormBackward, groupNormForward, type GroupNormDims } from '../kernels/reference/group-norm.js';
-import { groupNormBackwardKernel, groupNormForwardKernel, type GroupNormPlan } from '../kernels/wgsl/group-norm.js';
+import { groupNormBackwardKernel, groupNormForwardKernel, groupNormSchedule, type GroupNormPlan, type GroupNormSchedule } from '../kernels/wgsl/group-norm.js';
 import { isFloat, type TypedArray } from '../tensor/dtype.js';
 import { gradEnabled, webgpu } from '../tensor/engine.js';
 import { shapeStr, sizeOf } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { commonDevice, record } from './record.js';
 import { sum } from './reduce.js';
+import { reshape } from './shape.js';
 
 const data = (t: Tensor | null): TypedArray | null => t && t.storage().data;
+
+/** Forces a kernel schedule (tests run both on one adapter); null: the device's own (`groupNormSchedule`). */
+export const groupNormKernels: { schedule: GroupNormSchedule | null } = { schedule: null };
+
+function schedule(): GroupNormSchedule {
+  if (groupNormKernels.schedule) return groupNormKernels.schedule;
+  const rt = webgpu();
+  const lanes = rt.adapterInfo.subgroupMinSize ?? 0;
+  return groupNormSchedule({ cpu: rt.isCpuAdapter, subgroups: rt.features.includes('subgroups'), lanes });
+}
 
 function dispatch(label: string, plan: GroupNormPlan, tensors: (Tensor | null)[]): void {
   const buffers = tensors.filter((t): t is Tensor => t !== null).map((t) => t.storage().buffer);
@@ -33,7 +44,7 @@ const FORWARD: DeviceKernel<[Tensor, Tensor | null, Tensor | null, GroupNormDims
   webgpu(x, weight, bias, dims, eps) {
     const y = emptyGpu(x.shape, x.dtype, 'groupNorm');
     const stats = emptyGpu([dims.batch, dims.groups, 2], x.dtype, 'groupNorm');
-    dispatch('groupNorm', groupNormForwardKernel(dims, eps, weight !== null, bias !== null), [x, weight, bias, y, stats]);
+    dispatch('groupNorm', groupNormForwardKernel(dims, eps, weight !== null, bias !== null, schedule()), [x, weight, bias, y, stats]);
     return { y, stats };
   },
 };
@@ -57,7 +68,7 @@ const BACKWARD: DeviceKernel<[Tensor, Tensor, Tensor, Tensor | null, GroupNormDi
       dWeight: emptyGpu(perSample, x.dtype, 'groupNormBackward'),
       dBias: emptyGpu(perSample, x.dtype, 'groupNormBackward'),
     };
-    dispatch('groupNormBackward', groupNormBackwardKernel(dims, weight !== null), [g, x, stats, weight, grads.dx, grads.dWeight, grads.dBias]);
+    dispatch('groupNormBackward', groupNormBackwardKernel(dims, weight !== null, schedule()), [g, x, stats, weight, grads.dx, grads.dWeight, grads.dBias]);
     return grads;
   },
 };
@@ -68,9 +79,9 @@ function checkAffine(name: string, t: Tensor | null, x: Tensor, channels: number
   }
 }
 
-/** Sums a per-sample partial gradient over the batch when `param` wants it, and frees the partials. */
+/** Sums a per-sample partial gradient over the batch when `param` wants it (a batch of one is a view), and frees the partials. */
 function batchTotal(param: Tensor | null, perSample: Tensor): Tensor | null {
-  const total = param?.requiresGrad ? sum(perSample, 0) : null;
+  const total = !param?.requiresGrad ? null : perSample.shape[0] === 1 ? reshape(perSample, [perSample.shape[1]!]) : sum(perSample, 0);
   perSample.dispose();
   return total;
 }

@@ -1,7 +1,17 @@
 /**
- * Fused GroupNorm kernels. Schedule: one 256-wide workgroup per (n, group); the M = (C/G)·S values of a group
- * are contiguous and each invocation walks a stride-256 share of them (adjacent invocations read adjacent
- * words), then a tree in workgroup memory combines the 256 partial results.
+ * Fused GroupNorm kernels, one workgroup per (n, group), in two schedules:
+ *
+ * 'subgroup' (CPU adapters with subgroups: lavapipe) — a workgroup is one subgroup of SIMD lanes. Each lane walks
+ * a lane-strided share of the group and `subgroupAdd` combines the lanes in registers: no workgroup memory, no
+ * barriers. On lavapipe a barrier switches every SIMD thread of the workgroup, and the 256-wide schedule below
+ * spent most of its time there (GroupNorm(32) on 256×25×25, forward+backward: 18.5 ms, against 0.48 ms for
+ * PyTorch on the same CPU). The statistics take two passes (the mean of x − x₀, x₀ the group's first value, then
+ * Σ(x − mean)²: as accurate as Welford's, without its division per element); the backward walks the group's
+ * channels one after another.
+ *
+ * 'workgroup' (GPUs) — one 256-wide workgroup; the M = (C/G)·S values of a group are contiguous and each
+ * invocation walks a stride-256 share of them (adjacent invocations read adjacent words), then a tree in
+ * workgroup memory combines the 256 partial results:
  *
  * Forward: each invocation runs Welford's update over its share (count, mean, M2); the tree merges pairs with
  * Chan's formula. This is one pass over x and stays accurate when |mean| ≫ std (E[x²] − E[x]² in f32 would
@@ -19,6 +29,14 @@ import type { GroupNormDims } from '../reference/group-norm.js';
 import { blockGrid, ParamWriter, storage, uniform } from './common.js';
 
 const WG = 256;
+
+/** 'subgroup' with its lane count, or 'workgroup'. */
+export type GroupNormSchedule = { kind: 'subgroup'; lanes: number } | { kind: 'workgroup' };
+
+/** The schedule for a device: subgroups on a CPU adapter that has them, workgroup trees elsewhere. */
+export function groupNormSchedule(device: { cpu: boolean; subgroups: boolean; lanes: number }): GroupNormSchedule {
+  return device.cpu && device.subgroups && device.lanes > 0 ? { kind: 'subgroup', lanes: device.lanes } : { kind: 'workgroup' };
+}
 
 export interface GroupNormPlan {
   code: string;
@@ -61,16 +79,50 @@ function params(dims: GroupNormDims, eps: number): Uint32Array {
 /** eps is used by the forward kernel, lanes (invocations per channel) by the backward. */
 const PARAMS = 'struct Params { blocks: u32, groups: u32, perGroup: u32, spatial: u32, count: u32, eps: f32, lanes: u32 }';
 
+/** The entry point of the 'subgroup' schedule: `lane` in place of `lid`, the workgroup `lanes` wide. */
+const subgroupEntry = (lanes: number): string => ENTRY.replace(`@workgroup_size(${WG})`, `@workgroup_size(${lanes})`).replace(
+  '@builtin(local_invocation_index) lid: u32',
+  '@builtin(subgroup_invocation_id) lane: u32',
+);
+
 /** Bindings: x, [weight], [bias], y, stats. */
-export function groupNormForwardKernel(dims: GroupNormDims, eps: number, hasWeight: boolean, hasBias: boolean): GroupNormPlan {
+export function groupNormForwardKernel(dims: GroupNormDims, eps: number, hasWeight: boolean, hasBias: boolean, schedule: GroupNormSchedule): GroupNormPlan {
   const inputs = ['x', ...(hasWeight ? ['weight'] : []), ...(hasBias ? ['bias'] : [])];
   const affine = `${hasWeight ? ' * weight[c]' : ''}${hasBias ? ' + bias[c]' : ''}`;
-  const code = `
+  const header = `
 ${PARAMS}
 ${inputs.map((name, k) => storage(k, name, 'float32')).join('\n')}
 ${storage(inputs.length, 'y', 'float32', true)}
 ${storage(inputs.length + 1, 'stats', 'float32', true)}
-${uniform(inputs.length + 2)}
+${uniform(inputs.length + 2)}`;
+  if (schedule.kind === 'subgroup') {
+    const L = schedule.lanes;
+    const code = `enable subgroups;
+${header}
+${subgroupEntry(L)}
+  // Summed relative to the group's first value, so that a large common offset costs no precision.
+  let shift = x[base];
+  var shifted = 0.0;
+  for (var k = lane; k < p.count; k += ${L}u) { shifted += x[base + k] - shift; }
+  let mu = shift + subgroupAdd(shifted) / f32(p.count);
+  var squares = 0.0;
+  for (var k = lane; k < p.count; k += ${L}u) {
+    let d = x[base + k] - mu;
+    squares += d * d;
+  }
+  let rstd = 1.0 / sqrt(subgroupAdd(squares) / f32(p.count) + p.eps);
+  if (lane == 0u) {
+    stats[2u * ng] = mu;
+    stats[2u * ng + 1u] = rstd;
+  }
+  for (var k = lane; k < p.count; k += ${L}u) {
+    let c = firstChannel + k / p.spatial;
+    y[base + k] = (x[base + k] - mu) * rstd${affine};
+  }
+}`;
+    return { code, params: params(dims, eps), workgroups: blockGrid(dims.batch * dims.groups) };
+  }
+  const code = `${header}
 var<workgroup> wCount: array<f32, ${WG}>;
 var<workgroup> wMean: array<f32, ${WG}>;
 var<workgroup> wM2: array<f32, ${WG}>;
@@ -111,16 +163,53 @@ ${ENTRY}
 }
 
 /** Bindings: g, x, stats, [weight], dx, dWeight [N, C], dBias [N, C]. */
-export function groupNormBackwardKernel(dims: GroupNormDims, hasWeight: boolean): GroupNormPlan {
+export function groupNormBackwardKernel(dims: GroupNormDims, hasWeight: boolean, schedule: GroupNormSchedule): GroupNormPlan {
   const inputs = ['g', 'x', 'stats', ...(hasWeight ? ['weight'] : [])];
   const gamma = (c: string) => (hasWeight ? `weight[${c}]` : '1.0');
-  const code = `
+  const header = `
 ${PARAMS}
 ${inputs.map((name, k) => storage(k, name, 'float32')).join('\n')}
 ${storage(inputs.length, 'dx', 'float32', true)}
 ${storage(inputs.length + 1, 'dWeight', 'float32', true)}
 ${storage(inputs.length + 2, 'dBias', 'float32', true)}
-${uniform(inputs.length + 3)}
+${uniform(inputs.length + 3)}`;
+  if (schedule.kind === 'subgroup') {
+    const L = schedule.lanes;
+    const code = `enable subgroups;
+${header}
+${subgroupEntry(L)}
+  let mu = stats[2u * ng];
+  let rstd = stats[2u * ng + 1u];
+  var sumG = 0.0;
+  var sumGXhat = 0.0;
+  for (var ch = 0u; ch < p.perGroup; ch++) {
+    let start = base + ch * p.spatial;
+    var a = 0.0;
+    var b = 0.0;
+    for (var s = lane; s < p.spatial; s += ${L}u) {
+      let gv = g[start + s];
+      a += gv * (x[start + s] - mu) * rstd;
+      b += gv;
+    }
+    let channelGXhat = subgroupAdd(a);
+    let channelG = subgroupAdd(b);
+    if (lane == 0u) {
+      dWeight[ng * p.perGroup + ch] = channelGXhat;
+      dBias[ng * p.perGroup + ch] = channelG;
+    }
+    sumGXhat += ${gamma('firstChannel + ch')} * channelGXhat;
+    sumG += ${gamma('firstChannel + ch')} * channelG;
+  }
+  let meanGXhat = sumGXhat / f32(p.count);
+  let meanG = sumG / f32(p.count);
+  for (var k = lane; k < p.count; k += ${L}u) {
+    let xhat = (x[base + k] - mu) * rstd;
+    dx[base + k] = rstd * (${gamma('firstChannel + k / p.spatial')} * g[base + k] - meanG - xhat * meanGXhat);
+  }
+}`;
+    return { code, params: params(dims, 0), workgroups: blockGrid(dims.batch * dims.groups) };
+  }
+  const code = `${header}
 var<workgroup> wA: array<f32, ${WG}>;
 var<workgroup> wB: array<f32, ${WG}>;
 ${ENTRY}
