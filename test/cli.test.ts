@@ -46,6 +46,17 @@ describe('user mistakes exit with code 2 and one line', () => {
     });
   }
 
+  test('--decay that is not a list of epochs of the run', async () => {
+    const data = join(dir, 'decay-data');
+    writeSynthDataset(data, { images: 2, width: 64, height: 64 });
+    for (const [decay, message] of [['a,b', /--decay takes comma-separated whole epochs in \[0, 9\), got 'a' in 'a,b'/], ['3,12', /got '12'/]] as const) {
+      const { code, stderr } = await smpr('train', '--data', data, '--out', join(dir, 'decay-run'), '--decay', decay);
+      expect(code).toBe(2);
+      expect(stderr).toMatch(message);
+      expect(stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+
   test('bad annotation JSON names the file and the field', async () => {
     const bad = join(dir, 'bad');
     writeSynthDataset(bad, { images: 1, width: 64, height: 64 });

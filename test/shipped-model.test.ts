@@ -6,16 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { Random } from '../src/index.js';
-import { DEMO_SYNTH } from '../src/cli/commands/demo.js';
 import { SHIPPED_WEIGHTS, loadCheckpointModel } from '../src/cli/model-io.js';
 import { loadCocoDataset } from '../src/data/coco.js';
-import { writeSynthDataset } from '../src/data/synth.js';
+import { SYNTH_DEFAULTS, writeSynthDataset } from '../src/data/synth.js';
 import { evaluateDataset } from '../src/smpr/evaluate.js';
 import { SmprModel } from '../src/smpr/model.js';
 
 test('the shipped tiny model finds people on fresh synthetic images; the untrained network does not', async () => {
   const dir = join(mkdtempSync(join(tmpdir(), 'smpr-shipped-')), 'val');
-  writeSynthDataset(dir, { ...DEMO_SYNTH, images: 16, seed: 4242 });
+  writeSynthDataset(dir, { ...SYNTH_DEFAULTS, images: 16, seed: 4242 });
   const data = loadCocoDataset(dir);
 
   const { model, info } = await loadCheckpointModel(SHIPPED_WEIGHTS);

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { existsSync, mkdirSync } from 'node:fs';
-import { writeSynthDataset, type SynthOptions } from '../../data/synth.js';
+import { SYNTH_DEFAULTS, writeSynthDataset } from '../../data/synth.js';
 import { cloneImage, writePng } from '../../data/image.js';
 import { drawPoses } from '../../data/draw.js';
 import { loadCocoSample } from '../../data/coco.js';
@@ -16,21 +16,19 @@ import { evaluateDataset } from '../../smpr/evaluate.js';
 import { parameterReport } from '../../smpr/model.js';
 import { predictImage } from '../../smpr/predict.js';
 import { CURVE_FILE, train } from '../../train/trainer.js';
+import { RECIPES, defaultDecayEpochs } from '../../train/recipes.js';
 import { defineCommand } from '../args.js';
 import { SHIPPED_WEIGHTS, loadCheckpointModel, openDataset, openGpu } from '../model-io.js';
-
-/** The synthetic people the shipped checkpoint was trained on (README, "The shipped model"). */
-export const DEMO_SYNTH: Omit<SynthOptions, 'images' | 'seed'> = { width: 128, height: 128, maxPeople: 3, personScale: [0.4, 0.9] };
 
 export const demoCommand = defineCommand({
   name: 'demo',
   summary: 'synthesise data, train the tiny model briefly, evaluate it and the shipped model, draw predictions (the quick start)',
   flags: {
     out: { type: 'string', default: 'runs/demo', description: 'folder for the data, the run and the pictures', valueName: 'DIR' },
-    'train-images': { type: 'number', integer: true, min: 4, default: 64, description: 'synthetic training images' },
+    'train-images': { type: 'number', integer: true, min: 4, default: 256, description: 'synthetic training images' },
     'val-images': { type: 'number', integer: true, min: 1, default: 32, description: 'synthetic validation images' },
-    epochs: { type: 'number', integer: true, min: 1, default: 8, description: 'training epochs' },
-    batch: { type: 'number', integer: true, min: 1, default: 4, description: 'images per batch' },
+    epochs: { type: 'number', integer: true, min: 1, default: 6, description: 'training epochs' },
+    batch: { type: 'number', integer: true, min: 1, default: RECIPES.scratch.batchSize, description: 'images per batch' },
     seed: { type: 'number', integer: true, default: 0, description: 'random seed' },
     weights: { type: 'string', default: SHIPPED_WEIGHTS, description: 'the longer-trained checkpoint to compare with', valueName: 'FILE' },
   },
@@ -39,15 +37,16 @@ export const demoCommand = defineCommand({
     process.stdout.write(`WebGPU device: ${rt.description}\n`);
     const trainDir = join(flags.out, 'train');
     const valDir = join(flags.out, 'val');
-    writeSynthDataset(trainDir, { ...DEMO_SYNTH, images: flags['train-images'], seed: 1000 + flags.seed });
-    writeSynthDataset(valDir, { ...DEMO_SYNTH, images: flags['val-images'], seed: 2000 + flags.seed });
+    writeSynthDataset(trainDir, { ...SYNTH_DEFAULTS, images: flags['train-images'], seed: 1000 + flags.seed });
+    writeSynthDataset(valDir, { ...SYNTH_DEFAULTS, images: flags['val-images'], seed: 2000 + flags.seed });
     const config = smprConfig('tiny');
     const val = openDataset(valDir);
 
     const runDir = join(flags.out, 'run');
     const { model, records, iterations } = await train({
-      config, data: openDataset(trainDir), epochs: flags.epochs, batchSize: flags.batch, seed: flags.seed, lr: 0.02, warmupIters: 20,
-      decayEpochs: [Math.round((flags.epochs * 3) / 4)], clipNorm: 35, outDir: runDir, logEvery: 8, progress: true,
+      config, data: openDataset(trainDir), epochs: flags.epochs, batchSize: flags.batch, seed: flags.seed, optimizer: RECIPES.scratch.optimizer,
+      lr: RECIPES.scratch.lr, warmupIters: 20, decayEpochs: defaultDecayEpochs(flags.epochs), clipNorm: 35, outDir: runDir, logEvery: 8,
+      loss: { poseWeights: RECIPES.scratch.poseWeights }, progress: true,
     });
     process.stdout.write(parameterReport(model) + '\n');
     const first = records[0];

@@ -4,7 +4,21 @@ import { evaluateDataset } from '../../smpr/evaluate.js';
 import { formatCocoKeypointSummary } from '../../smpr/coco-eval.js';
 import { CHECKPOINT_FILE, CURVE_FILE, LOG_FILE, OPTIMIZERS, train, type OptimizerName } from '../../train/trainer.js';
 import { defineCommand } from '../args.js';
+import { UsageError } from '../errors.js';
+import { RECIPES, defaultDecayEpochs, type Recipe, type RecipeName } from '../../train/recipes.js';
 import { openDataset, openGpu } from '../model-io.js';
+
+/** `--decay E,E`: whole epochs in [0, epochs), or an empty string for no decay. */
+function parseDecay(text: string, epochs: number): number[] {
+  if (text.trim() === '') return [];
+  return text.split(',').map((part) => {
+    const epoch = Number(part.trim());
+    if (!Number.isInteger(epoch) || epoch < 0 || epoch >= epochs) {
+      throw new UsageError(`train: --decay takes comma-separated whole epochs in [0, ${epochs}), got '${part.trim()}' in '${text}'`);
+    }
+    return epoch;
+  });
+}
 
 export const trainCommand = defineCommand({
   name: 'train',
@@ -13,18 +27,19 @@ export const trainCommand = defineCommand({
     data: { type: 'string', required: true, description: 'training dataset (folder or annotation file)', valueName: 'DIR' },
     val: { type: 'string', description: 'validation dataset, evaluated at the end', valueName: 'DIR' },
     config: { type: 'string', choices: Object.keys(PRESETS), default: 'tiny', description: 'model preset' },
-    epochs: { type: 'number', integer: true, min: 1, default: 12, description: 'epochs' },
+    recipe: { type: 'string', choices: Object.keys(RECIPES), default: 'scratch', description: "defaults for the flags below: 'scratch' (AdamW, from scratch) or 'reference' (the authors' SGD)" },
+    epochs: { type: 'number', integer: true, min: 1, description: 'epochs (scratch 9, reference 100)' },
     'max-iters': { type: 'number', integer: true, min: 1, description: 'stop after this many iterations in total' },
-    batch: { type: 'number', integer: true, min: 1, default: 4, description: 'images per batch' },
-    lr: { type: 'number', min: 0, default: 0.01, description: 'base learning rate' },
-    warmup: { type: 'number', integer: true, min: 0, default: 50, description: 'warm-up iterations at lr/3' },
-    decay: { type: 'string', default: '', description: 'comma-separated epochs at which lr drops ×0.1 (default: at 2/3 and 8/9 of the run)', valueName: 'E,E' },
-    optimizer: { type: 'string', choices: Object.keys(OPTIMIZERS), default: 'sgd', description: "'sgd' (the reference: momentum 0.9) or 'adamw'" },
+    batch: { type: 'number', integer: true, min: 1, description: 'images per batch (scratch 8, reference 32)' },
+    lr: { type: 'number', min: 0, description: 'base learning rate (scratch 0.002, reference 0.02)' },
+    warmup: { type: 'number', integer: true, min: 0, description: 'warm-up iterations at lr/3 (scratch 100, reference 500)' },
+    decay: { type: 'string', description: 'comma-separated 0-based epochs at which lr drops ×0.1 (scratch: at 7/9 and 8/9 of the run; reference 80,90)', valueName: 'E,E' },
+    optimizer: { type: 'string', choices: Object.keys(OPTIMIZERS), description: "'adamw' (scratch) or 'sgd' (reference: momentum 0.9)" },
     'weight-decay': { type: 'number', min: 0, description: 'weight decay on weights (default: sgd 1e-4, adamw 0.05)' },
     clip: { type: 'number', min: 0, default: 35, description: 'max gradient norm (0: no clipping)' },
     seed: { type: 'number', integer: true, default: 0, description: 'random seed' },
     positives: { type: 'string', choices: ['oks', 'init'], default: 'oks', description: "'oks': SMPR's OKS-selected positives; 'init': the FCOS-only baseline" },
-    'pose-weights': { type: 'string', choices: ['oks', 'uniform'], default: 'oks', description: "keypoint L1 per positive: 'oks' (reference: by its initial pose's OKS) or 'uniform'" },
+    'pose-weights': { type: 'string', choices: ['oks', 'uniform'], description: "keypoint L1 per positive: 'uniform' (scratch) or 'oks' (reference: by its initial pose's OKS)" },
     'backbone-weights': { type: 'string', description: 'pretrained backbone (safetensors with torchvision ResNet names; fc.* is skipped)', valueName: 'FILE' },
     out: { type: 'string', required: true, description: 'run folder', valueName: 'DIR' },
     resume: { type: 'boolean', description: `continue from DIR/${CHECKPOINT_FILE}` },
@@ -35,13 +50,13 @@ export const trainCommand = defineCommand({
     const val = flags.val ? openDataset(flags.val) : null;
     await openGpu();
     const config = smprConfig(flags.config as PresetName);
-    const decayEpochs = flags.decay
-      ? flags.decay.split(',').map(Number)
-      : [Math.round((flags.epochs * 2) / 3), Math.round((flags.epochs * 8) / 9)].filter((e) => e > 0 && e < flags.epochs);
+    const recipe: Recipe = RECIPES[flags.recipe as RecipeName];
+    const epochs = flags.epochs ?? recipe.epochs;
+    const decayEpochs = flags.decay !== undefined ? parseDecay(flags.decay, epochs) : recipe.decayEpochs.length ? [...recipe.decayEpochs] : defaultDecayEpochs(epochs);
     const { model, records } = await train({
-      config, data, epochs: flags.epochs, batchSize: flags.batch, seed: flags.seed, lr: flags.lr, warmupIters: flags.warmup,
-      decayEpochs, optimizer: flags.optimizer as OptimizerName, weightDecay: flags['weight-decay'], clipNorm: flags.clip, outDir: flags.out, resume: flags.resume, backboneWeights: flags['backbone-weights'], maxIters: flags['max-iters'],
-      logEvery: flags['log-every'], loss: { positives: flags.positives as 'oks' | 'init', poseWeights: flags['pose-weights'] as 'oks' | 'uniform' }, progress: true,
+      config, data, epochs, batchSize: flags.batch ?? recipe.batchSize, seed: flags.seed, lr: flags.lr ?? recipe.lr, warmupIters: flags.warmup ?? recipe.warmupIters,
+      decayEpochs, optimizer: (flags.optimizer as OptimizerName | undefined) ?? recipe.optimizer, weightDecay: flags['weight-decay'], clipNorm: flags.clip, outDir: flags.out, resume: flags.resume, backboneWeights: flags['backbone-weights'], maxIters: flags['max-iters'],
+      logEvery: flags['log-every'], loss: { positives: flags.positives as 'oks' | 'init', poseWeights: (flags['pose-weights'] as 'oks' | 'uniform' | undefined) ?? recipe.poseWeights }, progress: true,
     });
     const last = records.at(-1);
     process.stdout.write(`trained ${last ? last.iter + 1 : 0} iterations; final loss ${last?.loss.toFixed(4) ?? '-'}\n`);

@@ -1,0 +1,125 @@
+/**
+ * Where a tiny-SMPR training step spends its GPU time: `node dist/bench/step-profile.js [--batch 8] [--optimizer sgd|adamw]`.
+ *
+ * Runs real training steps (synthetic benchmark images, targets, the five losses, backward, clipping, the
+ * optimizer) and reports the step's wall time, images/s, dispatches and submits. Then it records the dispatches
+ * of one step and replays each alone (warmed up, median of three, each followed by a queue drain), summed by kernel
+ * label: the share of each kernel. Replayed times include a drain per dispatch, so their sum exceeds the step time.
+ * JSON on stdout, a table on stderr.
+ */
+import { initWebGPU } from '../src/index.js';
+import { makeBatch, trainTransform } from '../src/data/augment.js';
+import { toTrainingPeople } from '../src/data/coco.js';
+import { generateSynthDataset } from '../src/data/synth.js';
+import { tensor } from '../src/ops/creation.js';
+import { clipScale } from '../src/ops/multi-tensor.js';
+import { smprConfig } from '../src/smpr/config.js';
+import { smprLoss } from '../src/smpr/loss.js';
+import { SmprModel } from '../src/smpr/model.js';
+import { buildBatchTargets } from '../src/smpr/targets.js';
+import { Random } from '../src/tensor/random.js';
+import { tidy } from '../src/tensor/scope.js';
+import { OPTIMIZERS, type OptimizerName } from '../src/train/trainer.js';
+import type { DispatchArgs, Kernel } from '../src/backend/webgpu-runtime.js';
+import { median } from './report.js';
+
+function flag(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : fallback;
+}
+
+const batchSize = Number(flag('batch', '8'));
+const optimizerName = flag('optimizer', 'sgd') as OptimizerName;
+const rt = await initWebGPU();
+const config = smprConfig('tiny');
+const data = generateSynthDataset({ images: batchSize, seed: 5 });
+const transform = {
+  scale: { long: Math.round((config.inputSize * 1333) / 800), short: config.inputSize },
+  crop: { height: config.inputSize, width: config.inputSize },
+  flipProbability: 0.5, clampOutside: true, normalization: config.normalization, spec: config.keypoints,
+};
+const inputs = data.coco.images.map((image, i) => {
+  const people = toTrainingPeople(data.coco.annotations.filter((a) => a.image_id === image.id));
+  return trainTransform({ image: data.images[i]!, people }, transform, new Random(i))!;
+});
+const batch = makeBatch(inputs.map((i) => i.image));
+const model = new SmprModel(config, { device: 'webgpu', random: new Random(0) });
+model.train();
+const params = model.trainableParameters();
+const optimizer = new OPTIMIZERS[optimizerName](params, { lr: 1e-3 });
+
+function step(): void {
+  const targets = buildBatchTargets(inputs.map((i) => i.people), batch.height, batch.width, config.levels, config.keypoints);
+  tidy(() => {
+    const images = tensor(batch.data, [batch.batch, batch.channels, batch.height, batch.width], { device: 'webgpu' });
+    const loss = smprLoss(model.forward(images, { heatmap: true }), targets, config.keypoints);
+    loss.total.backward();
+    optimizer.step(clipScale(params.flatMap((p) => p.tensor.grad ?? []), 35));
+    optimizer.zeroGrad();
+  });
+}
+
+for (let i = 0; i < 3; i++) {
+  step();
+  await rt.sync();
+}
+const times: number[] = [];
+const before = rt.memory();
+const reps = 8;
+for (let i = 0; i < reps; i++) {
+  const start = performance.now();
+  step();
+  await rt.sync();
+  times.push(performance.now() - start);
+}
+const after = rt.memory();
+const stepMs = median(times);
+
+// Record one step's dispatches, then replay each alone.
+const recorded: { kernel: Kernel; args: DispatchArgs }[] = [];
+const dispatch = rt.dispatch.bind(rt);
+rt.dispatch = (kernel, args) => {
+  recorded.push({ kernel, args: { ...args, params: args.params?.slice() } });
+  dispatch(kernel, args);
+};
+step();
+await rt.sync();
+rt.dispatch = dispatch;
+const byLabel = new Map<string, { ms: number; count: number }>();
+for (const { kernel, args } of recorded) {
+  const samples: number[] = [];
+  for (let r = 0; r < 4; r++) {
+    const start = performance.now();
+    dispatch(kernel, args);
+    await rt.sync();
+    if (r > 0) samples.push(performance.now() - start);
+  }
+  const entry = byLabel.get(kernel.label) ?? { ms: 0, count: 0 };
+  entry.ms += median(samples);
+  entry.count += 1;
+  byLabel.set(kernel.label, entry);
+}
+const replayTotal = [...byLabel.values()].reduce((s, e) => s + e.ms, 0);
+const kernels = [...byLabel].map(([label, e]) => ({ label, ms: e.ms, dispatches: e.count, share: e.ms / replayTotal })).sort((a, b) => b.ms - a.ms);
+const report = {
+  adapter: rt.description,
+  batch: batchSize,
+  optimizer: optimizerName,
+  stepMs,
+  imagesPerSecond: (1000 * batchSize) / stepMs,
+  dispatchesPerStep: (after.dispatches - before.dispatches) / reps,
+  submitsPerStep: (after.submits - before.submits) / reps,
+  replayTotalMs: replayTotal,
+  kernels,
+};
+process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+process.stderr.write(
+  [
+    `tiny SMPR training step, batch ${batchSize}, ${optimizerName}: ${stepMs.toFixed(1)} ms (${report.imagesPerSecond.toFixed(1)} img/s), ${report.dispatchesPerStep} dispatches, ${report.submitsPerStep} submits`,
+    '| kernel | dispatches | replayed ms | share |',
+    '|---|---|---|---|',
+    ...kernels.slice(0, 20).map((k) => `| ${k.label} | ${k.dispatches} | ${k.ms.toFixed(2)} | ${(100 * k.share).toFixed(1)} % |`),
+  ].join('\n') + '\n',
+);
+rt.destroy();
+process.exit(0);
