@@ -39,7 +39,7 @@ export const trainCommand = defineCommand({
     clip: { type: 'number', min: 0, default: 35, description: 'max gradient norm (0: no clipping)' },
     seed: { type: 'number', integer: true, default: 0, description: 'random seed' },
     positives: { type: 'string', choices: ['oks', 'init'], default: 'oks', description: "'oks': SMPR's OKS-selected positives; 'init': the FCOS-only baseline" },
-    'pose-weights': { type: 'string', choices: ['oks', 'uniform'], description: "keypoint L1 per positive: 'uniform' (scratch) or 'oks' (reference: by its initial pose's OKS)" },
+    'pose-weights': { type: 'string', choices: ['oks', 'uniform'], description: "keypoint L1 per positive: 'oks' (both recipes: by its initial pose's OKS) or 'uniform'" },
     'backbone-weights': { type: 'string', description: 'pretrained backbone (safetensors with torchvision ResNet names; fc.* is skipped)', valueName: 'FILE' },
     out: { type: 'string', required: true, description: 'run folder', valueName: 'DIR' },
     resume: { type: 'boolean', description: `continue from DIR/${CHECKPOINT_FILE}` },
