@@ -1,7 +1,8 @@
 // The command-line layer: parsing rules, help text, dispatch, and how runCli reports each kind of failure.
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { defineCommand, dispatch, helpText, parseArgs, programHelp, type ParsedArgs, type Program } from '../src/cli/args.js';
-import { UsageError, UserError, runCli } from '../src/cli/errors.js';
+import { UsageError, runCli } from '../src/cli/errors.js';
+import { UserError } from '../src/errors.js';
 
 const train = defineCommand({
   name: 'train',

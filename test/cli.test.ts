@@ -4,26 +4,10 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { dispatch } from '../src/cli/args.js';
-import { runCli } from '../src/cli/errors.js';
-import { program } from '../src/cli/program.js';
+import { smpr } from './cli-run.js';
 import { writeSynthDataset } from '../src/data/synth.js';
 import { writePng, createImage } from '../src/data/image.js';
 import { readCheckpoint } from '../src/train/checkpoint.js';
-
-async function smpr(...argv: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
-  let stderr = '';
-  let stdout = '';
-  let code = -1;
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string) => ((stdout += chunk), true)) as typeof process.stdout.write;
-  try {
-    await runCli('smpr', () => dispatch(program, argv), { stderr: (t) => void (stderr += t), exit: (c) => void (code = c) });
-  } finally {
-    process.stdout.write = write;
-  }
-  return { code, stderr, stdout };
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'smpr-cli-'));
 

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { UserError } from '../src/cli/errors.js';
+import { UserError } from '../src/errors.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
 import { bfloat16ToFloat, halfToFloat, loadSafetensors, parseSafetensors, saveSafetensors, type TensorData } from '../src/io/safetensors.js';
 

@@ -3,10 +3,13 @@
  * wrapper that tells them apart from bugs:
  *
  * - `UsageError`: the command line itself is wrong (unknown flag, bad number, missing argument).
- * - `UserError`: something the user supplied cannot be used (a missing file, bad JSON, an unreadable image).
+ * - `UserError` (src/errors.ts): something the user supplied cannot be used (a missing file, bad JSON, an
+ *   unreadable image), wherever it was found.
  *
- * Both exit with status 2. Anything else is a bug in this program: it is printed with its stack and exits 1.
+ * Both exit with status 2. An `Interrupted` run (SIGINT, SIGTERM) has saved its work and exits 128 + the signal.
+ * Anything else is a bug in this program: it is printed with its stack and exits 1.
  */
+import { Interrupted, UserError } from '../errors.js';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -15,10 +18,6 @@ export class UsageError extends Error {
   constructor(message: string, readonly command?: string) {
     super(message);
   }
-}
-
-export class UserError extends Error {
-  override readonly name = 'UserError';
 }
 
 export const USAGE_EXIT_CODE = 2;
@@ -52,6 +51,9 @@ export async function runCli(program: string, main: () => unknown, io: CliIO = p
     if (error instanceof UsageError || error instanceof UserError) {
       io.stderr(`${formatError(program, error)}\n`);
       code = USAGE_EXIT_CODE;
+    } else if (error instanceof Interrupted) {
+      io.stderr(`${program}: ${error.message}\n`);
+      code = error.exitCode;
     } else {
       const detail = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
       io.stderr(`${program}: internal error (a bug; please report it):\n${detail}\n`);

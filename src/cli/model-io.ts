@@ -1,5 +1,5 @@
 /** Shared by the commands: opening datasets and checkpoints with user-facing errors, and the GPU. */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCocoDataset, type CocoDataset } from '../data/coco.js';
@@ -7,7 +7,7 @@ import { initWebGPU } from '../tensor/engine.js';
 import { SmprModel } from '../smpr/model.js';
 import { readCheckpoint, type CheckpointInfo } from '../train/checkpoint.js';
 import type { WebGPURuntime } from '../backend/webgpu-runtime.js';
-import { UserError } from './errors.js';
+import { UserError } from '../errors.js';
 
 export function openDataset(path: string): CocoDataset {
   if (!existsSync(path)) throw new UserError(`${path}: no such dataset (expected a folder with annotations.json and images/, or an annotation file)`);
@@ -16,6 +16,22 @@ export function openDataset(path: string): CocoDataset {
   } catch (error) {
     throw new UserError(error instanceof Error ? error.message.split('\n').slice(0, 3).join('; ') : String(error));
   }
+}
+
+/** Creates the output folder of `flag` before any work, or says in one line why it cannot be one. */
+export function prepareFolder(flag: string, dir: string): void {
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UserError(`${flag} ${dir}: is a file, not a folder`);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw new UserError(`${flag} ${dir}: cannot create the folder (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+}
+
+/** Makes sure the output file of `flag` can be written: not a folder, and its folder exists or can be made. */
+export function prepareFileFor(flag: string, path: string): void {
+  if (existsSync(path) && statSync(path).isDirectory()) throw new UserError(`${flag} ${path}: is a folder, expected a file name`);
+  prepareFolder(flag, dirname(path) || '.');
 }
 
 export async function openGpu(): Promise<WebGPURuntime> {
@@ -48,7 +64,12 @@ export async function loadCheckpointModel(path: string): Promise<{ model: SmprMo
   const saved = readCheckpoint(path);
   await openGpu();
   const model = new SmprModel(saved.info.config, { device: 'webgpu' });
-  await model.loadStateDict(saved.model);
+  try {
+    await model.loadStateDict(saved.model);
+  } catch (error) {
+    model.dispose();
+    throw new UserError(`${path}: the weights do not fit the '${saved.info.config.name}' model of its config (${(error as Error).message.replace(/^loadStateDict \([^)]*\): /, '')})`);
+  }
   for (const t of saved.model.values()) t.dispose();
   for (const t of Object.values(saved.optimizer)) t.dispose();
   model.train(false);

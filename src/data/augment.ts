@@ -44,7 +44,8 @@ export interface ScaleTarget {
 /** The keep-ratio scale factor for an image (mmcv's rescale_size) and the resulting size, rounded half up. */
 export function keepRatioSize(width: number, height: number, target: ScaleTarget): { scale: number; width: number; height: number } {
   const scale = Math.min(target.long / Math.max(width, height), target.short / Math.min(width, height));
-  return { scale, width: Math.floor(width * scale + 0.5), height: Math.floor(height * scale + 0.5) };
+  // At least one pixel a side: a 1×4000 strip would otherwise round to a side of 0.
+  return { scale, width: Math.max(1, Math.floor(width * scale + 0.5)), height: Math.max(1, Math.floor(height * scale + 0.5)) };
 }
 
 const clamp = (value: number, low: number, high: number) => Math.min(high, Math.max(low, value));

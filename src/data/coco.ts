@@ -6,10 +6,11 @@
  * since a real dataset does not fit in memory.
  */
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { COCO_KEYPOINTS, type KeypointSpec } from '../smpr/keypoints.js';
 import { dropReason } from '../smpr/targets.js';
-import { readPng, writePng, type Image } from './image.js';
+import { readPng, readPngSize, writePng, type Image } from './image.js';
+import { UserError } from '../errors.js';
 
 export interface CocoImage {
   id: number;
@@ -151,7 +152,10 @@ export function validateCocoKeypoints(json: unknown, file: string, spec: Keypoin
         if (imageIds.has(id)) check.fail(`${path}.id`, `duplicate image id ${id}`);
         imageIds.add(id);
       }
-      check.string(check.field(image, 'file_name', path), `${path}.file_name`);
+      const fileName = check.field(image, 'file_name', path);
+      if (check.string(fileName, `${path}.file_name`) && !isInsideFolder(fileName)) {
+        check.fail(`${path}.file_name`, `'${fileName}' leaves the image folder (an absolute path or a '..' part); file names are relative to it`);
+      }
       check.number(check.field(image, 'width', path), `${path}.width`, { integer: true, min: 1 });
       check.number(check.field(image, 'height', path), `${path}.height`, { integer: true, min: 1 });
     });
@@ -229,6 +233,11 @@ function checkKeypoints(check: JsonChecker, keypoints: unknown, field: string, k
     }
   });
   return wellFormed ? labelled : undefined;
+}
+
+/** A relative path that stays inside its folder: no absolute path, no '..' part. */
+function isInsideFolder(fileName: string): boolean {
+  return !isAbsolute(fileName) && !fileName.split(/[\\/]/).includes('..');
 }
 
 export interface CocoDataset {
@@ -361,8 +370,22 @@ export function cocoImagePath(dataset: CocoDataset, image: CocoImage): string {
 export function loadCocoSample(dataset: CocoDataset, image: CocoImage): Sample {
   const path = cocoImagePath(dataset, image);
   const pixels = readPng(path);
-  if (pixels.width !== image.width || pixels.height !== image.height) {
-    throw new Error(`${path}: image is ${pixels.width}×${pixels.height}, the annotations say ${image.width}×${image.height}`);
-  }
+  if (pixels.width !== image.width || pixels.height !== image.height) throw sizeMismatch(path, pixels, image);
   return { image: pixels, people: toTrainingPeople(dataset.annotationsByImage.get(image.id) ?? []) };
+}
+
+function sizeMismatch(path: string, actual: { width: number; height: number }, image: CocoImage): UserError {
+  return new UserError(`${path}: image is ${actual.width}×${actual.height}, the annotations say ${image.width}×${image.height}`);
+}
+
+/**
+ * Checks every image of a dataset from its header alone (exists, is a PNG within the pixel limit, has the size
+ * the annotations give), so that a bad file stops a run before its first step rather than in the middle of it.
+ */
+export function checkDatasetImages(dataset: CocoDataset): void {
+  for (const image of dataset.json.images) {
+    const path = cocoImagePath(dataset, image);
+    const size = readPngSize(path);
+    if (size.width !== image.width || size.height !== image.height) throw sizeMismatch(path, size, image);
+  }
 }

@@ -11,8 +11,9 @@
  * Only PNG is read. COCO ships JPEGs: convert them to PNG first (e.g. `mogrify -format png *.jpg`); a JPEG decoder
  * may be added later.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
+import { UserError } from '../errors.js';
 
 export interface Image {
   readonly width: number;
@@ -41,22 +42,56 @@ const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0
 const JPEG_SIGNATURE = Buffer.from([0xff, 0xd8, 0xff]);
 
 /**
+ * The largest image accepted, in pixels: 50 megapixels (about 7000²), far above any photograph the model is run on
+ * (COCO's are at most 640 px a side). Larger ones are refused before decoding: a 20000² PNG took 3.8 GB and 190 s.
+ */
+export const MAX_IMAGE_PIXELS = 50_000_000;
+
+/** A PNG's size from its signature and IHDR chunk (the first 24 bytes), or a UserError saying what the file is not. */
+export function pngSize(bytes: Uint8Array, source: string): { width: number; height: number } {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (b.length === 0) throw new UserError(`${source}: empty file, expected a PNG`);
+  if (b.subarray(0, 3).equals(JPEG_SIGNATURE)) throw new UserError(`${source}: is a JPEG; only PNG is supported, convert it to PNG first`);
+  if (b.length < PNG_SIGNATURE.length || !b.subarray(0, 8).equals(PNG_SIGNATURE)) throw new UserError(`${source}: not a PNG file (bad signature)`);
+  if (b.length < 24 || b.toString('latin1', 12, 16) !== 'IHDR') throw new UserError(`${source}: truncated PNG (no IHDR header)`);
+  const width = b.readUInt32BE(16);
+  const height = b.readUInt32BE(20);
+  if (width === 0 || height === 0) throw new UserError(`${source}: PNG of ${width}×${height} pixels has no pixels`);
+  if (width * height > MAX_IMAGE_PIXELS) {
+    throw new UserError(`${source}: ${width}×${height} pixels is over the limit of ${MAX_IMAGE_PIXELS / 1e6} megapixels`);
+  }
+  return { width, height };
+}
+
+/** The size of the PNG at `path`, reading only its header. */
+export function readPngSize(path: string): { width: number; height: number } {
+  let header: Buffer;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      header = Buffer.alloc(24);
+      header = header.subarray(0, readSync(fd, header, 0, 24, 0));
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    throw new UserError(`${path}: cannot read image (${(error as Error).message})`);
+  }
+  return pngSize(header, path);
+}
+
+/**
  * Decodes PNG bytes. `source` names the file in error messages. Alpha is dropped (not composited): training images
  * are opaque, and a transparent PNG has no single right background.
  */
 export function decodePng(bytes: Buffer, source: string): Image {
-  if (bytes.subarray(0, 3).equals(JPEG_SIGNATURE)) {
-    throw new Error(`${source}: is a JPEG; only PNG is supported, convert it to PNG first`);
-  }
-  if (bytes.length < PNG_SIGNATURE.length || !bytes.subarray(0, 8).equals(PNG_SIGNATURE)) {
-    throw new Error(`${source}: not a PNG file (bad signature)`);
-  }
+  pngSize(bytes, source);
   checkChunksComplete(bytes, source);
   let png: PNG;
   try {
     png = PNG.sync.read(bytes);
   } catch (error) {
-    throw new Error(`${source}: unsupported or corrupt PNG (${(error as Error).message})`);
+    throw new UserError(`${source}: unsupported or corrupt PNG (${(error as Error).message})`);
   }
   const { width, height } = png;
   const rgba = png.data;
@@ -80,12 +115,12 @@ function checkChunksComplete(bytes: Buffer, source: string): void {
     const type = bytes.toString('latin1', offset + 4, offset + 8);
     const end = offset + 12 + length;
     if (end > bytes.length) {
-      throw new Error(`${source}: truncated PNG (chunk ${type} needs ${end} bytes, file has ${bytes.length})`);
+      throw new UserError(`${source}: truncated PNG (chunk ${type} needs ${end} bytes, file has ${bytes.length})`);
     }
     if (type === 'IEND') return;
     offset = end;
   }
-  throw new Error(`${source}: truncated PNG (no IEND chunk after ${bytes.length} bytes)`);
+  throw new UserError(`${source}: truncated PNG (no IEND chunk after ${bytes.length} bytes)`);
 }
 
 /** Encodes an image as an 8-bit RGB PNG. */
@@ -100,7 +135,7 @@ export function readPng(path: string): Image {
   try {
     bytes = readFileSync(path);
   } catch (error) {
-    throw new Error(`${path}: cannot read image (${(error as Error).message})`);
+    throw new UserError(`${path}: cannot read image (${(error as Error).message})`);
   }
   return decodePng(bytes, path);
 }

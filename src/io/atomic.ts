@@ -5,7 +5,7 @@
  */
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 
 /**
  * Writes `chunks` to `path` atomically. The chunks are consumed one at a time, so a large file is never
@@ -25,7 +25,12 @@ export function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>): voi
     renameSync(temp, path);
   } catch (error) {
     if (fd !== null) closeSync(fd);
-    rmSync(temp, { force: true });
+    try {
+      rmSync(temp, { force: true });
+    } catch {
+      // The temp file could not even be created there (e.g. the folder is a file): nothing to clean, and the
+      // error to report is the first one.
+    }
     if (isFsError(error)) throw new UserError(`cannot write ${path}: ${error.message}`);
     throw error;
   }

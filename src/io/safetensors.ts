@@ -13,7 +13,7 @@
  * Every problem with a file is a `UserError` naming the file: a checkpoint or weight file is the user's input.
  */
 import { readFileSync } from 'node:fs';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { bytesPerElement, dtypeOf, type DType, type TypedArray } from '../tensor/dtype.js';
 import { sizeOf } from '../tensor/shape.js';
 import { isFsError, writeFileAtomic } from './atomic.js';

@@ -217,9 +217,10 @@ export abstract class Module {
     const missing = [...slots.keys()].filter((k) => !entries.has(k));
     const unexpected = [...entries.keys()].filter((k) => !slots.has(k) && !ignored.has(k));
     const mismatched = [...slots].filter(([k, slot]) => entries.has(k) && !shapesEqual(entries.get(k)!.shape, slot.shape));
-    const problems: string[] = mismatched.map(
+    const problems: string[] = mismatched.slice(0, 3).map(
       ([k, slot]) => `shape mismatch for '${k}': checkpoint has ${shapeStr(entries.get(k)!.shape)}, model has ${shapeStr(slot.shape)}`,
     );
+    if (mismatched.length > 3) problems.push(`${mismatched.length - 3} more shape mismatches`);
     if (options.strict ?? true) {
       if (missing.length) problems.push(`${missing.length} missing key(s): ${listKeys(missing)}`);
       if (unexpected.length) problems.push(`${unexpected.length} unexpected key(s): ${listKeys(unexpected)}`);

@@ -107,6 +107,7 @@ export interface RandomOptions extends CreateOptions {
 
 /** Standard normal samples (mean 0, std 1) from a seeded generator. */
 export function randn(shape: Shape, options: RandomOptions = {}): Tensor {
+  checkShape('randn', shape);
   const random = options.random ?? defaultRandom();
   const dtype = options.dtype ?? 'float32';
   const data = typedArrayFor(dtype, sizeOf(shape));
@@ -116,6 +117,7 @@ export function randn(shape: Shape, options: RandomOptions = {}): Tensor {
 
 /** Uniform samples in [low, high). */
 export function rand(shape: Shape, options: RandomOptions & { low?: number; high?: number } = {}): Tensor {
+  checkShape('rand', shape);
   const random = options.random ?? defaultRandom();
   const dtype = options.dtype ?? 'float32';
   const data = typedArrayFor(dtype, sizeOf(shape));

@@ -60,8 +60,13 @@ export function broadcastStrides(shape: Shape, target: Shape): number[] {
   return target.map((_, i) => (i < offset || shape[i - offset] === 1 ? 0 : own[i - offset]));
 }
 
+/** The most elements one tensor may hold: 2³¹ − 1, JavaScript's limit for a typed array's length (and past any GPU binding). */
+export const MAX_ELEMENTS = 2 ** 31 - 1;
+
 export function checkShape(op: string, shape: Shape): void {
   if (!shape.every((d) => Number.isInteger(d) && d >= 0)) {
     throw new Error(`${op}: shape ${shapeStr(shape)} must hold non-negative integers`);
   }
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (size > MAX_ELEMENTS) throw new Error(`${op}: shape ${shapeStr(shape)} has ${size.toExponential(2)} elements, more than one tensor can hold (${MAX_ELEMENTS})`);
 }

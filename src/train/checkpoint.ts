@@ -6,10 +6,10 @@
  */
 import { existsSync } from 'node:fs';
 import { loadSafetensors, saveSafetensors, type TensorData } from '../io/safetensors.js';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { tensor } from '../ops/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
-import type { SmprConfig } from '../smpr/config.js';
+import { PRESETS, validateConfig, type PresetName, type SmprConfig } from '../smpr/config.js';
 import type { Optimizer } from './optimizer.js';
 import type { SmprModel } from '../smpr/model.js';
 
@@ -29,10 +29,26 @@ async function tensorData(t: Tensor): Promise<TensorData> {
   return { dtype: t.dtype, shape: t.shape, data: await t.toArray() };
 }
 
+/** The first tensor holding NaN or ±Inf, as "name (n of m values)", or null. */
+function firstNonFinite(tensors: Iterable<[string, { data: ArrayLike<number> }]>): string | null {
+  for (const [name, { data }] of tensors) {
+    let bad = 0;
+    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) bad++;
+    if (bad) return `'${name}' (${bad} of ${data.length} values)`;
+  }
+  return null;
+}
+
+/**
+ * Writes the checkpoint, unless a tensor is not finite: then nothing is written (the previous checkpoint stays)
+ * and a UserError names the tensor.
+ */
 export async function saveCheckpoint(path: string, model: SmprModel, optimizer: Optimizer | null, info: CheckpointInfo): Promise<void> {
   const tensors: Record<string, TensorData> = {};
   for (const [name, t] of model.stateDict()) tensors[name] = await tensorData(t);
   if (optimizer) for (const [name, t] of Object.entries(optimizer.stateDict())) tensors[OPTIMIZER_PREFIX + name] = await tensorData(t);
+  const bad = firstNonFinite(Object.entries(tensors));
+  if (bad) throw new UserError(`${path}: not saved at step ${info.step}: ${bad} is not finite (training diverged; lower --lr or keep --clip on)`);
   saveSafetensors(path, tensors, {
     format: CHECKPOINT_FORMAT,
     step: String(info.step),
@@ -40,6 +56,22 @@ export async function saveCheckpoint(path: string, model: SmprModel, optimizer: 
     config: JSON.stringify(info.config),
     ...(optimizer ? { optimizer: optimizer.name } : {}),
   });
+}
+
+/** A config read from a file has every field of a preset, of the preset's types, and passes `validateConfig`. */
+function checkConfig(path: string, config: unknown): asserts config is SmprConfig {
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new UserError(`${path}: the checkpoint's config is not an object`);
+  const record = config as Record<string, unknown>;
+  const template = (PRESETS[record.name as PresetName] ?? PRESETS.tiny) as unknown as Record<string, unknown>;
+  const wrong = Object.keys(template).filter((key) => typeof record[key] !== typeof template[key] || Array.isArray(record[key]) !== Array.isArray(template[key]));
+  if (wrong.length) {
+    throw new UserError(`${path}: the checkpoint's config is incomplete or malformed (${wrong.slice(0, 5).join(', ')}${wrong.length > 5 ? `, and ${wrong.length - 5} more` : ''}); was it written by smpr?`);
+  }
+  try {
+    validateConfig(config as SmprConfig);
+  } catch (error) {
+    throw new UserError(`${path}: ${(error as Error).message}`);
+  }
 }
 
 /** Reads a checkpoint's metadata and tensors (on the CPU). */
@@ -56,6 +88,9 @@ export function readCheckpoint(path: string): { info: CheckpointInfo; model: Map
   } catch {
     throw new UserError(`${path}: the checkpoint's config metadata is not valid JSON`);
   }
+  checkConfig(path, config);
+  const bad = firstNonFinite(Object.entries(file.tensors));
+  if (bad) throw new UserError(`${path}: tensor ${bad} is not finite; the checkpoint cannot be used`);
   const model = new Map<string, Tensor>();
   const optimizer: Record<string, Tensor> = {};
   for (const [name, t] of Object.entries(file.tensors)) {

@@ -5,7 +5,7 @@
  * backbone — or a backbone tensor the file lacks — is an error naming the keys, before anything is loaded.
  */
 import { loadSafetensors } from '../io/safetensors.js';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { tensor } from '../ops/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { SmprModel } from '../smpr/model.js';

@@ -7,9 +7,10 @@
  * augmented with an RNG seeded by (seed, t, i), so a run resumed from a checkpoint at iteration t sees exactly the
  * batches an uninterrupted run would have seen.
  */
-import { appendFileSync, mkdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadCocoSample, type CocoDataset } from '../data/coco.js';
+import { checkDatasetImages, loadCocoSample, toTrainingPeople, type CocoDataset } from '../data/coco.js';
+import { Interrupted, UserError } from '../errors.js';
 import { makeBatch, trainTransform, type TrainingInput } from '../data/augment.js';
 import { plotLines } from '../data/plot.js';
 import { ProgressBar } from '../cli/progress.js';
@@ -30,6 +31,7 @@ import { readCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { SGD, type Optimizer } from './optimizer.js';
 import { AdamW } from './adamw.js';
 import { lrAt, type StepSchedule } from './schedule.js';
+import { lockRunFolder, readLogBefore } from './run-folder.js';
 
 export interface TrainOptions {
   config: SmprConfig;
@@ -54,10 +56,17 @@ export interface TrainOptions {
   backboneWeights?: string;
   /** Continue from `outDir/last.safetensors` if it exists. */
   resume?: boolean;
+  /** Also save a checkpoint every this many iterations (besides every epoch's end). */
+  saveEvery?: number;
   /** Stop after this many iterations in total (for tests and quick runs). */
   maxIters?: number;
   logEvery?: number;
   loss?: LossOptions;
+  /**
+   * Aborting it stops the run after the current iteration, with a checkpoint saved; `train` then throws an
+   * `Interrupted` whose exit code is `stop.reason` when that is a number (the command line passes 130 for SIGINT).
+   */
+  stop?: AbortSignal;
   /** Show a progress bar on stderr. */
   progress?: boolean;
 }
@@ -121,7 +130,7 @@ function loadBatch(options: TrainOptions, order: number[], iter: number, itersPe
   for (let i = 0; i < batchSize; i++) {
     const rng = new Random(mix(options.seed, iter, i));
     for (let attempt = 0; ; attempt++) {
-      if (attempt === order.length) throw new Error(`train: no image of ${data.annotationsPath} has a trainable person`);
+      if (attempt === order.length) throw new UserError(`train: no image of ${data.annotationsPath} has a trainable person in its training crop`);
       const image = data.json.images[order[(first + i + attempt) % order.length]];
       const input = trainTransform(loadCocoSample(data, image), transform, rng);
       if (input) {
@@ -147,17 +156,53 @@ export interface TrainResult {
   iterations: number;
 }
 
-export async function train(options: TrainOptions): Promise<TrainResult> {
-  const { config, outDir } = options;
-  mkdirSync(outDir, { recursive: true });
-  const itersPerEpoch = Math.floor(options.data.json.images.length / options.batchSize);
-  if (itersPerEpoch < 1) {
-    throw new Error(`train: ${options.data.json.images.length} images do not fill one batch of ${options.batchSize}`);
+/** The people of an image that training can use (see `toTrainingPeople`). */
+const trainablePeople = (data: CocoDataset, imageId: number): number => toTrainingPeople(data.annotationsByImage.get(imageId) ?? []).length;
+
+/** Everything that can be checked before the first step, so that a mistake costs seconds, not a run. */
+function checkInputs(options: TrainOptions): void {
+  const { data, batchSize } = options;
+  const images = data.json.images.length;
+  if (batchSize > images) throw new UserError(`train: --batch ${batchSize} is larger than the ${images} images of ${data.annotationsPath}`);
+  if (!data.json.images.some((image) => trainablePeople(data, image.id) > 0)) {
+    throw new UserError(`train: no image of ${data.annotationsPath} has a trainable person (one with at least two labelled keypoints, not a crowd)`);
   }
+  checkDatasetImages(data);
+}
+
+/** The loss terms of a log record that are not finite, e.g. "loss NaN, init NaN". */
+const nonFinite = (record: LogRecord): string =>
+  (['loss', 'cls', 'heatmap', 'init', 'refine', 'score', 'gradNorm'] as const).filter((k) => !Number.isFinite(record[k])).map((k) => `${k} ${record[k]}`).join(', ');
+
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  checkInputs(options);
+  const release = lockRunFolder(options.outDir);
+  try {
+    return await trainLocked(options);
+  } finally {
+    release();
+  }
+}
+
+async function trainLocked(options: TrainOptions): Promise<TrainResult> {
+  const { config, outDir, stop } = options;
+  const itersPerEpoch = Math.floor(options.data.json.images.length / options.batchSize);
   const totalIters = Math.min(options.epochs * itersPerEpoch, options.maxIters ?? Infinity);
   const schedule: StepSchedule = {
     baseLr: options.lr, warmupIters: options.warmupIters, warmupRatio: 1 / 3, decayEpochs: options.decayEpochs, gamma: 0.1, itersPerEpoch,
   };
+
+  const checkpointPath = join(outDir, CHECKPOINT_FILE);
+  const logPath = join(outDir, LOG_FILE);
+  const optimizerName = OPTIMIZERS[options.optimizer ?? 'sgd'].name;
+  // Checked before anything is built: a mismatch costs a second.
+  const saved = options.resume && existsSync(checkpointPath) ? readCheckpoint(checkpointPath) : null;
+  if (saved && JSON.stringify(saved.info.config) !== JSON.stringify(config)) {
+    throw new UserError(`train --resume: ${checkpointPath} was trained with another model config ('${saved.info.config.name}' with different settings); resume with the same --config or choose another --out`);
+  }
+  if (saved?.info.optimizer && saved.info.optimizer.toLowerCase() !== optimizerName.toLowerCase()) {
+    throw new UserError(`train --resume: ${checkpointPath} was trained with ${saved.info.optimizer}, not ${optimizerName}; pass --optimizer ${saved.info.optimizer.toLowerCase()}`);
+  }
 
   const model = new SmprModel(config, { device: 'webgpu', random: new Random(options.seed) });
   model.train();
@@ -167,29 +212,18 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     ...(options.weightDecay !== undefined ? { weightDecay: options.weightDecay } : {}),
   });
 
-  const checkpointPath = join(outDir, CHECKPOINT_FILE);
-  const logPath = join(outDir, LOG_FILE);
   let startIter = 0;
-  if (options.resume && existsSync(checkpointPath)) {
-    const saved = readCheckpoint(checkpointPath);
-    if (JSON.stringify(saved.info.config) !== JSON.stringify(config)) {
-      throw new Error(`train --resume: ${checkpointPath} was trained with a different config (${saved.info.config.name})`);
-    }
-    if (saved.info.optimizer && saved.info.optimizer !== optimizer.name) {
-      throw new Error(`train --resume: ${checkpointPath} was trained with ${saved.info.optimizer}, not ${optimizer.name}`);
-    }
+  if (saved) {
     await model.loadStateDict(saved.model);
     optimizer.loadStateDict(saved.optimizer);
     for (const t of [...saved.model.values(), ...Object.values(saved.optimizer)]) t.dispose();
     startIter = saved.info.step;
-    // Keep the log consistent with the checkpoint: drop records of iterations after it.
-    if (existsSync(logPath)) {
-      const kept = readFileSync(logPath, 'utf8').split('\n').filter((line) => line && (JSON.parse(line) as LogRecord).iter < startIter);
-      writeFileSync(logPath, kept.map((l) => l + '\n').join(''));
-    }
+    // Keep the log consistent with the checkpoint: drop records of iterations after it (and a torn last line).
+    const kept = readLogBefore<LogRecord>(logPath, startIter);
+    writeFileSync(logPath, kept.map((r) => JSON.stringify(r) + '\n').join(''));
   } else {
     if (options.backboneWeights) await loadBackboneWeights(model, options.backboneWeights);
-    if (existsSync(logPath)) writeFileSync(logPath, '');
+    writeFileSync(logPath, '');
   }
 
   const logEvery = options.logEvery ?? 10;
@@ -202,70 +236,89 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let windowImages = 0;
   let windowIters = 0;
   let windowSums: Stats | null = null;
+  let savedStep = startIter;
 
-  for (let iter = startIter; iter < totalIters; iter++) {
-    const epoch = Math.floor(iter / itersPerEpoch);
-    if (epoch !== orderEpoch) {
-      order = epochOrder(options.data.json.images.length, options.seed, epoch);
-      orderEpoch = epoch;
+  /** Reads the window's means, appends them to the log, and stops the run if they are not finite. */
+  async function closeWindow(iter: number, epoch: number): Promise<void> {
+    const sums = windowSums!;
+    const mean = async (k: keyof Stats) => (await sums[k].toArray())[0] / windowIters;
+    const values = {
+      loss: await mean('total'), cls: await mean('cls'), heatmap: await mean('heatmap'), init: await mean('init'),
+      refine: await mean('refine'), score: await mean('score'), gradNorm: await mean('gradNorm'),
+      initPositives: await mean('initPositives'), refinePositives: await mean('refinePositives'),
+    };
+    // After the reads: the GPU runs behind the recording, and the window is done only when its work is.
+    const seconds = (performance.now() - windowStart) / 1000;
+    const record: LogRecord = { iter, epoch, lr: optimizer.lr, ...values, imagesPerSecond: windowImages / seconds };
+    const first = iter - windowIters + 2; // 1-based, as the progress bar counts
+    disposeStats(sums);
+    windowSums = null;
+    windowIters = 0;
+    windowStart = performance.now();
+    windowImages = 0;
+    if (!Number.isFinite(record.loss) || !Number.isFinite(record.gradNorm)) {
+      const kept = savedStep > 0 ? `the checkpoint of iteration ${savedStep} in ${checkpointPath} is kept` : 'nothing was saved';
+      throw new UserError(`train: diverged in iterations ${first}–${iter + 1} (${nonFinite(record)}): lower --lr or keep --clip on; ${kept}`);
     }
-    const inputs = loadBatch(options, order, iter, itersPerEpoch);
-    const batch = makeBatch(inputs.map((i) => i.image));
-    const targets = buildBatchTargets(inputs.map((i) => i.people), batch.height, batch.width, config.levels, config.keypoints);
-    optimizer.lr = lrAt(schedule, iter);
-
-    const stats: Stats = tidy(() => {
-      const images = tensor(batch.data, [batch.batch, batch.channels, batch.height, batch.width], { device: 'webgpu' });
-      const output = model.forward(images, { heatmap: true });
-      const loss = smprLoss(output, targets, config.keypoints, options.loss);
-      loss.total.backward();
-      // [‖g‖, s]: the norm is logged, the scale applied inside the optimizer's fused update (s = 1 for --clip 0).
-      const clip = clipScale(params.flatMap((p) => p.tensor.grad ?? []), options.clipNorm);
-      optimizer.step(options.clipNorm > 0 ? clip : null);
-      optimizer.zeroGrad();
-      const { total, cls, heatmap, init, refine, score, initPositives, refinePositives } = loss;
-      return { total, cls, heatmap, init, refine, score, initPositives, refinePositives, gradNorm: reshape(narrow(clip, 0, 0, 1), []) };
-    });
-    windowImages += batch.batch;
-    // Sums over the log window stay on the device; the log reads their means once per window.
-    const previous: Stats | null = windowSums;
-    windowSums = previous ? tidy(() => mapStats(stats, (t, k) => keep(add(previous[k], t)))) : stats;
-    if (previous) {
-      disposeStats(previous);
-      disposeStats(stats);
-    }
-    windowIters += 1;
-    await webgpu().throttle();
-
-    const last = iter === totalIters - 1;
-    if ((iter + 1) % logEvery === 0 || last) {
-      const sums = windowSums!;
-      const mean = async (k: keyof Stats) => (await sums[k].toArray())[0] / windowIters;
-      const values = {
-        loss: await mean('total'), cls: await mean('cls'), heatmap: await mean('heatmap'), init: await mean('init'),
-        refine: await mean('refine'), score: await mean('score'), gradNorm: await mean('gradNorm'),
-        initPositives: await mean('initPositives'), refinePositives: await mean('refinePositives'),
-      };
-      // After the reads: the GPU runs behind the recording, and the window is done only when its work is.
-      const seconds = (performance.now() - windowStart) / 1000;
-      const record: LogRecord = { iter, epoch, lr: optimizer.lr, ...values, imagesPerSecond: windowImages / seconds };
-      if (!Number.isFinite(record.loss)) throw new Error(`train: the loss became ${record.loss} at iteration ${iter} (${JSON.stringify(record)})`);
-      records.push(record);
-      appendFileSync(logPath, JSON.stringify(record) + '\n');
-      disposeStats(sums);
-      windowSums = null;
-      windowIters = 0;
-      windowStart = performance.now();
-      windowImages = 0;
-      progress?.update(iter + 1, { loss: record.loss, 'img/s': record.imagesPerSecond });
-    }
-
-    const epochEnd = (iter + 1) % itersPerEpoch === 0;
-    if (epochEnd || last) await saveCheckpoint(checkpointPath, model, optimizer, { step: iter + 1, seed: options.seed, config });
+    records.push(record);
+    appendFileSync(logPath, JSON.stringify(record) + '\n');
+    progress?.update(iter + 1, { loss: record.loss, 'img/s': record.imagesPerSecond });
   }
-  progress?.finish();
-  optimizer.dispose();
-  writeLossCurve(outDir);
+
+  try {
+    for (let iter = startIter; iter < totalIters; iter++) {
+      const epoch = Math.floor(iter / itersPerEpoch);
+      if (epoch !== orderEpoch) {
+        order = epochOrder(options.data.json.images.length, options.seed, epoch);
+        orderEpoch = epoch;
+      }
+      const inputs = loadBatch(options, order, iter, itersPerEpoch);
+      const batch = makeBatch(inputs.map((i) => i.image));
+      const targets = buildBatchTargets(inputs.map((i) => i.people), batch.height, batch.width, config.levels, config.keypoints);
+      optimizer.lr = lrAt(schedule, iter);
+
+      const stats: Stats = tidy(() => {
+        const images = tensor(batch.data, [batch.batch, batch.channels, batch.height, batch.width], { device: 'webgpu' });
+        const output = model.forward(images, { heatmap: true });
+        const loss = smprLoss(output, targets, config.keypoints, options.loss);
+        loss.total.backward();
+        // [‖g‖, s]: the norm is logged, the scale applied inside the optimizer's fused update (s = 1 for --clip 0).
+        const clip = clipScale(params.flatMap((p) => p.tensor.grad ?? []), options.clipNorm);
+        optimizer.step(options.clipNorm > 0 ? clip : null);
+        optimizer.zeroGrad();
+        const { total, cls, heatmap, init, refine, score, initPositives, refinePositives } = loss;
+        return { total, cls, heatmap, init, refine, score, initPositives, refinePositives, gradNorm: reshape(narrow(clip, 0, 0, 1), []) };
+      });
+      windowImages += batch.batch;
+      // Sums over the log window stay on the device; the log reads their means once per window.
+      const previous: Stats | null = windowSums;
+      windowSums = previous ? tidy(() => mapStats(stats, (t, k) => keep(add(previous[k], t)))) : stats;
+      if (previous) {
+        disposeStats(previous);
+        disposeStats(stats);
+      }
+      windowIters += 1;
+      await webgpu().throttle();
+
+      const last = iter === totalIters - 1;
+      const save = last || (iter + 1) % itersPerEpoch === 0 || (options.saveEvery !== undefined && (iter + 1) % options.saveEvery === 0) || !!stop?.aborted;
+      // Windows end at every checkpoint, so that a resumed run's log has no gap and the same windows as an uninterrupted one.
+      if (windowIters === logEvery || save) await closeWindow(iter, epoch);
+      if (save) {
+        await saveCheckpoint(checkpointPath, model, optimizer, { step: iter + 1, seed: options.seed, config });
+        savedStep = iter + 1;
+      }
+      if (stop?.aborted && !last) {
+        const code = typeof stop.reason === 'number' ? stop.reason : 1;
+        throw new Interrupted(`train: stopped after iteration ${iter + 1}; saved ${checkpointPath} (continue with --resume)`, code);
+      }
+    }
+  } finally {
+    if (windowSums) disposeStats(windowSums);
+    progress?.finish();
+    optimizer.dispose();
+    writeLossCurve(outDir);
+  }
   return { model, records, iterations: totalIters };
 }
 

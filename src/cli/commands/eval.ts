@@ -2,7 +2,8 @@ import { writeFileSync } from 'node:fs';
 import { STAT_NAMES, formatCocoKeypointSummary } from '../../smpr/coco-eval.js';
 import { evaluateDataset } from '../../smpr/evaluate.js';
 import { defineCommand } from '../args.js';
-import { SHIPPED_WEIGHTS, loadModel, openDataset } from '../model-io.js';
+import { SHIPPED_WEIGHTS, loadModel, openDataset, prepareFileFor } from '../model-io.js';
+import { checkDatasetImages } from '../../data/coco.js';
 
 export const evalCommand = defineCommand({
   name: 'eval',
@@ -17,12 +18,17 @@ export const evalCommand = defineCommand({
     'initial-pose': { type: 'boolean', description: 'decode the initial poses instead of the refined ones' },
   },
   async run({ flags }) {
+    if (flags.json) prepareFileFor('--json', flags.json);
     const data = openDataset(flags.data);
+    checkDatasetImages(data);
     const model = await loadModel(flags.weights);
     const evaluation = await evaluateDataset(model, data, {
       progress: true, flip: flags.flip, nms: flags.nms as 'soft' | 'oks', usePoseScore: !flags['cls-only'], useInitialPose: flags['initial-pose'],
     });
     process.stdout.write(formatCocoKeypointSummary(evaluation.stats) + '\n');
+    if (evaluation.stats.includes(-1)) {
+      process.stdout.write('(-1: no ground-truth person in that area range, so the number is undefined; COCO prints -1 too)\n');
+    }
     const numbers = Object.fromEntries(STAT_NAMES.map((name, i) => [name, evaluation.stats[i]]));
     process.stdout.write(JSON.stringify(numbers) + '\n');
     if (flags.json) writeFileSync(flags.json, JSON.stringify({ stats: numbers, images: data.json.images.length, seconds: evaluation.seconds, results: evaluation.results }));

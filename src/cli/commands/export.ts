@@ -2,7 +2,7 @@
 import { statSync } from 'node:fs';
 import { saveCheckpoint } from '../../train/checkpoint.js';
 import { defineCommand } from '../args.js';
-import { loadCheckpointModel } from '../model-io.js';
+import { loadCheckpointModel, prepareFileFor } from '../model-io.js';
 
 export const exportCommand = defineCommand({
   name: 'export',
@@ -12,6 +12,7 @@ export const exportCommand = defineCommand({
     out: { type: 'string', required: true, description: 'the weights-only .safetensors file to write', valueName: 'FILE' },
   },
   async run({ flags }) {
+    prepareFileFor('--out', flags.out);
     const { model, info } = await loadCheckpointModel(flags.weights);
     await saveCheckpoint(flags.out, model, null, info);
     process.stdout.write(`${flags.out}: ${info.config.name} weights after ${info.step} iterations, ${(statSync(flags.out).size / 1e6).toFixed(2)} MB\n`);

@@ -1,13 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { mkdirSync } from 'node:fs';
-import { cloneImage, readPng, writePng } from '../../data/image.js';
+import { cloneImage, readPng, readPngSize, writePng } from '../../data/image.js';
 import { drawPoses } from '../../data/draw.js';
 import type { CocoKeypointResult } from '../../smpr/coco-eval.js';
 import { predictImage } from '../../smpr/predict.js';
 import { defineCommand } from '../args.js';
-import { UserError } from '../errors.js';
-import { SHIPPED_WEIGHTS, loadModel } from '../model-io.js';
+import { SHIPPED_WEIGHTS, loadModel, prepareFolder } from '../model-io.js';
 
 export const predictCommand = defineCommand({
   name: 'predict',
@@ -21,25 +19,38 @@ export const predictCommand = defineCommand({
   },
   positionals: [{ name: 'IMAGE', description: 'PNG images', variadic: true }],
   async run({ flags, positionals }) {
+    prepareFolder('--out', flags.out);
+    for (const path of positionals) readPngSize(path); // a missing or non-PNG file stops here, before any work
     const model = await loadModel(flags.weights);
-    mkdirSync(flags.out, { recursive: true });
     const all: CocoKeypointResult[] = [];
-    for (const [i, path] of positionals.entries()) {
-      let image;
-      try {
-        image = readPng(path);
-      } catch (error) {
-        throw new UserError(error instanceof Error ? error.message : String(error));
+    const names = overlayNames(positionals);
+    const resultsPath = join(flags.out, 'results.json');
+    try {
+      for (const [i, path] of positionals.entries()) {
+        const image = readPng(path);
+        const people = await predictImage(model, image, i + 1, { flip: flags.flip, nms: flags.nms as 'soft' | 'oks' });
+        all.push(...people);
+        const overlay = cloneImage(image);
+        drawPoses(overlay, people.filter((p) => p.score > flags['min-score']), model.config.keypoints, { scoreText: true });
+        const overlayPath = join(flags.out, names[i]!);
+        writePng(overlayPath, overlay);
+        const shown = people.filter((p) => p.score > flags['min-score']).length;
+        process.stdout.write(`${path}: ${shown} people above ${flags['min-score']} (${people.length} detections) → ${overlayPath}\n`);
       }
-      const people = await predictImage(model, image, i + 1, { flip: flags.flip, nms: flags.nms as 'soft' | 'oks' });
-      all.push(...people);
-      const overlay = cloneImage(image);
-      drawPoses(overlay, people.filter((p) => p.score > flags['min-score']), model.config.keypoints, { scoreText: true });
-      const overlayPath = join(flags.out, `${basename(path, extname(path))}.pose.png`);
-      writePng(overlayPath, overlay);
-      const shown = people.filter((p) => p.score > flags['min-score']).length;
-      process.stdout.write(`${path}: ${shown} people above ${flags['min-score']} (${people.length} detections) → ${overlayPath}\n`);
+    } finally {
+      // The results of every image done so far are kept, also when a later one turns out to be unreadable.
+      writeFileSync(resultsPath, JSON.stringify(all));
     }
-    writeFileSync(join(flags.out, 'results.json'), JSON.stringify(all));
   },
 });
+
+/** `name.pose.png` per input; inputs of the same base name from different folders get `name-2.pose.png`, … */
+function overlayNames(paths: readonly string[]): string[] {
+  const seen = new Map<string, number>();
+  return paths.map((path) => {
+    const stem = basename(path, extname(path));
+    const count = (seen.get(stem) ?? 0) + 1;
+    seen.set(stem, count);
+    return count === 1 ? `${stem}.pose.png` : `${stem}-${count}.pose.png`;
+  });
+}

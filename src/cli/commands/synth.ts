@@ -1,5 +1,6 @@
 import { SYNTH_DEFAULTS, writeSynthDataset } from '../../data/synth.js';
 import { defineCommand } from '../args.js';
+import { prepareFolder } from '../model-io.js';
 
 export const synthCommand = defineCommand({
   name: 'synth',
@@ -14,6 +15,7 @@ export const synthCommand = defineCommand({
     'max-scale': { type: 'number', min: 0.01, max: 2, default: SYNTH_DEFAULTS.personScale[1], description: 'largest person height, as a fraction of the image height' },
   },
   run({ flags }) {
+    prepareFolder('--out', flags.out);
     const dataset = writeSynthDataset(flags.out, { images: flags.images, seed: flags.seed, width: flags.size, height: flags.size, maxPeople: flags['max-people'], personScale: [flags['min-scale'], flags['max-scale']] });
     process.stdout.write(`wrote ${dataset.coco.images.length} images with ${dataset.coco.annotations.length} people to ${flags.out}\n`);
   },

@@ -43,6 +43,7 @@ export const trainCommand = defineCommand({
     'backbone-weights': { type: 'string', description: 'pretrained backbone (safetensors with torchvision ResNet names; fc.* is skipped)', valueName: 'FILE' },
     out: { type: 'string', required: true, description: 'run folder', valueName: 'DIR' },
     resume: { type: 'boolean', description: `continue from DIR/${CHECKPOINT_FILE}` },
+    'save-every': { type: 'number', integer: true, min: 1, description: 'also save a checkpoint every N iterations (default: at every epoch end only)' },
     'log-every': { type: 'number', integer: true, min: 1, default: 10, description: 'iterations between log lines' },
   },
   async run({ flags }) {
@@ -53,10 +54,19 @@ export const trainCommand = defineCommand({
     const recipe: Recipe = RECIPES[flags.recipe as RecipeName];
     const epochs = flags.epochs ?? recipe.epochs;
     const decayEpochs = flags.decay !== undefined ? parseDecay(flags.decay, epochs) : recipe.decayEpochs.length ? [...recipe.decayEpochs] : defaultDecayEpochs(epochs);
+    // SIGINT and SIGTERM stop the run at the end of the iteration with a checkpoint, exiting 128 + the signal.
+    const stop = new AbortController();
+    const onSignal = (signal: NodeJS.Signals) => stop.abort(signal === 'SIGINT' ? 130 : 143);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     const { model, records } = await train({
+      stop: stop.signal,
       config, data, epochs, batchSize: flags.batch ?? recipe.batchSize, seed: flags.seed, lr: flags.lr ?? recipe.lr, warmupIters: flags.warmup ?? recipe.warmupIters,
-      decayEpochs, optimizer: (flags.optimizer as OptimizerName | undefined) ?? recipe.optimizer, weightDecay: flags['weight-decay'], clipNorm: flags.clip, outDir: flags.out, resume: flags.resume, backboneWeights: flags['backbone-weights'], maxIters: flags['max-iters'],
+      decayEpochs, optimizer: (flags.optimizer as OptimizerName | undefined) ?? recipe.optimizer, weightDecay: flags['weight-decay'], clipNorm: flags.clip, outDir: flags.out, resume: flags.resume, backboneWeights: flags['backbone-weights'], maxIters: flags['max-iters'], saveEvery: flags['save-every'],
       logEvery: flags['log-every'], loss: { positives: flags.positives as 'oks' | 'init', poseWeights: (flags['pose-weights'] as 'oks' | 'uniform' | undefined) ?? recipe.poseWeights }, progress: true,
+    }).finally(() => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
     });
     const last = records.at(-1);
     process.stdout.write(`trained ${last ? last.iter + 1 : 0} iterations; final loss ${last?.loss.toFixed(4) ?? '-'}\n`);

@@ -1,0 +1,257 @@
+// A user's mistakes and a run's accidents, found after the argument parser: each is one line and exit code 2 (or
+// 130 for an interrupted run), found before the work it would spoil, and never costs saved work.
+import { spawn } from 'node:child_process';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { smpr } from './cli-run.js';
+import { createImage, encodePng, writePng } from '../src/data/image.js';
+import { writeSynthDataset } from '../src/data/synth.js';
+import { loadCocoDataset } from '../src/data/coco.js';
+import { zeros } from '../src/index.js';
+import { loadSafetensors, saveSafetensors } from '../src/io/safetensors.js';
+import { writeFileAtomic } from '../src/io/atomic.js';
+import { smprConfig } from '../src/smpr/config.js';
+import { readCheckpoint } from '../src/train/checkpoint.js';
+import { train } from '../src/train/trainer.js';
+import { Interrupted, UserError } from '../src/errors.js';
+import { runCli } from '../src/cli/errors.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'smpr-reliability-'));
+const path = (...parts: string[]) => join(dir, ...parts);
+
+/** A fresh 4-image 64² synthetic dataset. */
+function dataset(name: string, images = 4): string {
+  const out = path(name);
+  writeSynthDataset(out, { images, width: 64, height: 64, seed: 3, personScale: [0.6, 0.9] });
+  return out;
+}
+
+/** One line on stderr and exit code 2, matching `message`. */
+async function expectUserError(argv: string[], message: RegExp): Promise<void> {
+  const { code, stderr } = await smpr(...argv);
+  expect(stderr).toMatch(message);
+  expect(stderr.trim().split('\n'), stderr).toHaveLength(1);
+  expect(code).toBe(2);
+}
+
+const trained = (async () => {
+  // One short run whose checkpoint the checkpoint tests below start from.
+  const data = dataset('base');
+  const run = await smpr('train', '--data', data, '--out', path('base-run'), '--epochs', '1', '--batch', '2', '--log-every', '1');
+  expect(run.code, run.stderr).toBe(0);
+  return { data, checkpoint: path('base-run', 'last.safetensors') };
+})();
+
+describe('dataset images are checked before training or evaluation starts', () => {
+  const broken: [string, (images: string) => void, RegExp][] = [
+    ['a missing image', (images) => rmSync(join(images, '000001.png')), /000001\.png: cannot read image \(ENOENT/],
+    ['a zero-byte image', (images) => void writeFileSync(join(images, '000002.png'), ''), /000002\.png: empty file/],
+    ['a truncated image', (images) => { const bytes = readFileSync(join(images, '000002.png')); writeFileSync(join(images, '000002.png'), bytes.subarray(0, 20)); }, /000002\.png: truncated PNG/],
+    ['a JPEG named .png', (images) => void writeFileSync(join(images, '000003.png'), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16])), /000003\.png: is a JPEG/],
+    ['an image of another size than annotated', (images) => void writePng(join(images, '000004.png'), createImage(32, 48)), /000004\.png: image is 32×48, the annotations say 64×64/],
+  ];
+  for (const [name, damage, message] of broken) {
+    test(name, async () => {
+      const data = dataset(`broken-${name.replace(/\W+/g, '-')}`);
+      damage(join(data, 'images'));
+      await expectUserError(['train', '--data', data, '--out', path(`run-${name.replace(/\W+/g, '-')}`), '--batch', '2'], message);
+      await expectUserError(['eval', '--data', data], message);
+    });
+  }
+
+  test('a file name that leaves the image folder is refused', async () => {
+    const data = dataset('traversal');
+    const json = JSON.parse(readFileSync(join(data, 'annotations.json'), 'utf8'));
+    json.images[0].file_name = '../../../etc/passwd';
+    writeFileSync(join(data, 'annotations.json'), JSON.stringify(json));
+    await expectUserError(['eval', '--data', data], /images\[0\]\.file_name: '\.\.\/\.\.\/\.\.\/etc\/passwd' leaves the image folder/);
+  });
+
+  test('a batch larger than the dataset, and a dataset without a trainable person', async () => {
+    const data = dataset('small', 2);
+    await expectUserError(['train', '--data', data, '--out', path('r-batch'), '--batch', '8'], /--batch 8 is larger than the 2 images/);
+    const json = JSON.parse(readFileSync(join(data, 'annotations.json'), 'utf8'));
+    json.annotations = [];
+    writeFileSync(join(data, 'annotations.json'), JSON.stringify(json));
+    await expectUserError(['train', '--data', data, '--out', path('r-empty'), '--batch', '2'], /no image of .* has a trainable person/);
+  });
+
+  test('a PNG over the pixel limit is refused from its header', async () => {
+    const header = encodePng(createImage(2, 2));
+    header.writeUInt32BE(20000, 16);
+    header.writeUInt32BE(20000, 20);
+    writeFileSync(path('huge.png'), header);
+    await expectUserError(['predict', '--out', path('pred-huge'), path('huge.png')], /huge\.png: 20000×20000 pixels is over the limit of 50 megapixels/);
+  });
+});
+
+describe('outputs are checked before any work', () => {
+  const file = path('a-file');
+  writeFileSync(file, 'x');
+  test('--out that is a file, or lies under one', async () => {
+    const { data } = await trained;
+    await expectUserError(['synth', '--out', file], /--out .*a-file: is a file, not a folder/);
+    await expectUserError(['synth', '--out', join(file, 'sub')], /--out .*a-file\/sub: cannot create the folder \(ENOTDIR\)/);
+    await expectUserError(['train', '--data', data, '--out', file, '--batch', '2'], /--out .*a-file: is a file, not a folder/);
+    await expectUserError(['predict', '--out', join(file, 'p'), path('base', 'images', '000001.png')], /cannot create the folder \(ENOTDIR\)/);
+    await expectUserError(['eval', '--data', data, '--json', join(file, 'e.json')], /--json .*a-file: is a file, not a folder/);
+  });
+
+  test('an atomic write under a file reports the real reason, not the failed clean-up', () => {
+    expect(() => writeFileAtomic(join(file, 'x.safetensors'), [new Uint8Array(4)])).toThrow(/cannot write .*a-file\/x\.safetensors: ENOTDIR/);
+  });
+
+  test('export under a file reports the real reason', async () => {
+    const { checkpoint } = await trained;
+    await expectUserError(['export', '--weights', checkpoint, '--out', join(file, 'x.safetensors')], /--out .*a-file: is a file, not a folder/);
+  });
+});
+
+describe('checkpoints', () => {
+  test('with an incomplete config, with a missing tensor, with NaN, or of another preset', async () => {
+    const { checkpoint } = await trained;
+    const original = loadSafetensors(checkpoint);
+    const write = (name: string, change: (f: typeof original) => void) => {
+      const f = structuredClone(original);
+      change(f);
+      saveSafetensors(path(name), f.tensors, f.metadata);
+      return path(name);
+    };
+    const incomplete = write('incomplete.safetensors', (f) => void (f.metadata.config = JSON.stringify({ name: 'tiny' })));
+    await expectUserError(['predict', '--weights', incomplete, '--out', path('p1'), path('base', 'images', '000001.png')], /config is incomplete or malformed \(depth, baseChannels, style, backboneNorm, frozenStages, and \d+ more\)/);
+    const missing = write('missing.safetensors', (f) => void delete f.tensors['neck.fpn_convs.0.conv.weight']);
+    await expectUserError(['eval', '--weights', missing, '--data', path('base')], /the weights do not fit the 'tiny' model .*1 missing key\(s\): neck\.fpn_convs\.0\.conv\.weight/);
+    const nan = write('nan.safetensors', (f) => void ((f.tensors['neck.fpn_convs.0.conv.weight']!.data as Float32Array)[3] = NaN));
+    await expectUserError(['export', '--weights', nan, '--out', path('nan-out.safetensors')], /tensor 'neck\.fpn_convs\.0\.conv\.weight' \(1 of \d+ values\) is not finite/);
+    const wider = write('wider.safetensors', (f) => void (f.metadata.config = JSON.stringify({ ...smprConfig('tiny'), width: 64, gnGroups: 8 })));
+    const { stderr } = await smpr('eval', '--weights', wider, '--data', path('base'));
+    expect(stderr).toMatch(/shape mismatch for .*; \d+ more shape mismatches/);
+    expect(stderr.length).toBeLessThan(600);
+  });
+
+  test('resume refuses a run of another config', async () => {
+    const { data } = await trained;
+    const run = path('resume-other');
+    mkdirSync(run, { recursive: true });
+    copyFileSync(path('base-run', 'last.safetensors'), join(run, 'last.safetensors'));
+    const other = { ...smprConfig('tiny'), gnGroups: 4 };
+    await expect(
+      train({ config: other, data: loadCocoDataset(data), epochs: 1, batchSize: 2, seed: 0, lr: 1e-3, warmupIters: 0, decayEpochs: [], clipNorm: 35, outDir: run, resume: true }),
+    ).rejects.toThrow(UserError);
+  });
+});
+
+describe('training runs', () => {
+  test('divergence stops with the iteration and the loss terms, and the last good checkpoint stays', async () => {
+    const { data } = await trained;
+    const run = path('diverge');
+    expect((await smpr('train', '--data', data, '--out', run, '--epochs', '1', '--batch', '2')).code).toBe(0);
+    const good = readFileSync(join(run, 'last.safetensors'));
+    const { code, stderr } = await smpr('train', '--data', data, '--out', run, '--epochs', '4', '--batch', '2', '--resume', '--lr', '1e6', '--clip', '0', '--log-every', '1');
+    expect(code).toBe(2);
+    expect(stderr.trim().split('\n').at(-1)).toMatch(/train: diverged in iterations \d+–\d+ \(.*NaN.*\)|not saved at step \d+: '.*' \(\d+ of \d+ values\) is not finite/);
+    const after = readCheckpoint(join(run, 'last.safetensors'));
+    for (const t of after.model.values()) expect(t.toArraySync().every(Number.isFinite)).toBe(true);
+    expect(readFileSync(join(run, 'last.safetensors')).equals(good) || after.info.step > 2).toBe(true);
+  });
+
+  test('a second run into the same folder refuses while the first holds it; a stale lock is taken over', async () => {
+    const { data } = await trained;
+    const run = path('locked');
+    mkdirSync(run, { recursive: true });
+    const holder = spawn('sleep', ['30']);
+    writeFileSync(join(run, '.lock'), `${holder.pid}\n`);
+    await expectUserError(['train', '--data', data, '--out', run, '--batch', '2'], new RegExp(`in use by another training run \\(pid ${holder.pid}\\)`));
+    holder.kill();
+    await new Promise((resolve) => holder.on('exit', resolve));
+    writeFileSync(join(run, '.last.safetensors.99999999.abc.tmp'), ''); // left by a killed checkpoint write
+    const again = await smpr('train', '--data', data, '--out', run, '--batch', '2', '--max-iters', '1');
+    expect(again.code, again.stderr).toBe(0);
+    expect(readdirSync(run).filter((n) => n.endsWith('.tmp') || n === '.lock')).toEqual([]);
+  });
+
+  test('an aborted run saves a checkpoint and says how to continue; the command line exits 130', async () => {
+    const { data } = await trained;
+    const stop = new AbortController();
+    const run = path('aborted');
+    const options = { config: smprConfig('tiny'), data: loadCocoDataset(data), epochs: 50, batchSize: 2, seed: 0, lr: 1e-3, warmupIters: 0, decayEpochs: [], clipNorm: 35, outDir: run, logEvery: 100 };
+    setTimeout(() => stop.abort(130), 1500);
+    const error = await train({ ...options, stop: stop.signal }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Interrupted);
+    expect((error as Interrupted).exitCode).toBe(130);
+    expect((error as Error).message).toMatch(/stopped after iteration (\d+); saved .*last\.safetensors \(continue with --resume\)/);
+    const step = readCheckpoint(join(run, 'last.safetensors')).info.step;
+    expect(Number((error as Error).message.match(/iteration (\d+)/)![1])).toBe(step);
+    let printed = '';
+    let exit = -1;
+    await runCli('smpr', () => Promise.reject(error), { stderr: (t) => void (printed += t), exit: (c) => void (exit = c) });
+    expect(exit).toBe(130);
+    expect(printed.trim().split('\n')).toHaveLength(1);
+  });
+
+  test('--save-every saves between epoch ends', async () => {
+    const data = dataset('save-every', 8);
+    const run = path('save-every-run');
+    expect((await smpr('train', '--data', data, '--out', run, '--batch', '2', '--max-iters', '3', '--save-every', '2', '--epochs', '1')).code).toBe(0);
+    expect(readCheckpoint(join(run, 'last.safetensors')).info.step).toBe(3);
+    const log = readFileSync(join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).iter);
+    expect(log).toEqual([1, 2]); // windows close at the checkpoint of iteration 2 and at the end
+  });
+
+  test('resume drops a torn last log line, and its log windows line up with an uninterrupted run', async () => {
+    const data = dataset('windows', 8);
+    const common = ['--data', data, '--batch', '2', '--epochs', '3', '--log-every', '3', '--seed', '1'];
+    expect((await smpr('train', ...common, '--out', path('w-straight'))).code).toBe(0);
+    expect((await smpr('train', ...common, '--out', path('w-resumed'), '--max-iters', '4')).code).toBe(0);
+    appendFileSync(path('w-resumed', 'log.jsonl'), '{"iter": 5, "lo');
+    const resumed = await smpr('train', ...common, '--out', path('w-resumed'), '--resume');
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const iters = (run: string) => readFileSync(path(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).iter as number);
+    // 4 iterations per epoch: windows of 3 restart at every checkpoint (iterations 4, 8, 12).
+    expect(iters('w-straight')).toEqual([2, 3, 6, 7, 10, 11]);
+    expect(iters('w-resumed')).toEqual(iters('w-straight'));
+  });
+});
+
+describe('predict', () => {
+  test('keeps the results of good images when a later one is bad, and names the bad one', async () => {
+    const { checkpoint } = await trained;
+    const good = path('base', 'images', '000001.png');
+    const bad = path('truncated.png');
+    writeFileSync(bad, readFileSync(good).subarray(0, 60));
+    const out = path('pred-mixed');
+    await expectUserError(['predict', '--weights', checkpoint, '--out', out, good, bad, good], /truncated\.png: truncated PNG/);
+    expect(existsSync(join(out, '000001.pose.png'))).toBe(true);
+    expect(Array.isArray(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')))).toBe(true);
+  });
+
+  test('gives images of the same name distinct overlays, and runs on a 1×4000 strip', async () => {
+    const { checkpoint } = await trained;
+    for (const sub of ['a', 'b']) {
+      mkdirSync(path(sub), { recursive: true });
+      writePng(path(sub, 'x.png'), createImage(48, 40, [120, 80, 60]));
+    }
+    writePng(path('strip.png'), createImage(4000, 1, [90, 90, 90]));
+    const out = path('pred-names');
+    const run = await smpr('predict', '--weights', checkpoint, '--out', out, path('a', 'x.png'), path('b', 'x.png'), path('strip.png'));
+    expect(run.code, run.stderr).toBe(0);
+    expect(readdirSync(out).sort()).toEqual(['results.json', 'strip.pose.png', 'x-2.pose.png', 'x.pose.png']);
+  });
+});
+
+test('eval on a dataset without people explains the −1s', async () => {
+  const { checkpoint } = await trained;
+  const data = dataset('nobody', 2);
+  const json = JSON.parse(readFileSync(join(data, 'annotations.json'), 'utf8'));
+  json.annotations = [];
+  writeFileSync(join(data, 'annotations.json'), JSON.stringify(json));
+  const { code, stdout } = await smpr('eval', '--weights', checkpoint, '--data', data);
+  expect(code).toBe(0);
+  expect(stdout).toMatch(/-1: no ground-truth person in that area range/);
+});
+
+test('a tensor too large for one array names the op, the shape and the size', () => {
+  expect(() => zeros([1e6, 1e6])).toThrow('full: shape [1000000, 1000000] has 1.00e+12 elements, more than one tensor can hold (2147483647)');
+});
