@@ -36,13 +36,17 @@ async function expectUserError(argv: string[], message: RegExp): Promise<void> {
   expect(code).toBe(2);
 }
 
-const trained = (async () => {
-  // One short run whose checkpoint the checkpoint tests below start from.
-  const data = dataset('base');
-  const run = await smpr('train', '--data', data, '--out', path('base-run'), '--epochs', '1', '--batch', '2', '--log-every', '1');
-  expect(run.code, run.stderr).toBe(0);
-  return { data, checkpoint: path('base-run', 'last.safetensors') };
-})();
+/** One short run whose checkpoint the tests below start from, trained when the first of them asks. */
+let base: Promise<{ data: string; checkpoint: string }> | null = null;
+function trained(): Promise<{ data: string; checkpoint: string }> {
+  base ??= (async () => {
+    const data = dataset('base');
+    const run = await smpr('train', '--data', data, '--out', path('base-run'), '--epochs', '1', '--batch', '2', '--log-every', '1');
+    expect(run.code, run.stderr).toBe(0);
+    return { data, checkpoint: path('base-run', 'last.safetensors') };
+  })();
+  return base;
+}
 
 describe('dataset images are checked before training or evaluation starts', () => {
   const broken: [string, (images: string) => void, RegExp][] = [
@@ -91,7 +95,7 @@ describe('outputs are checked before any work', () => {
   const file = path('a-file');
   writeFileSync(file, 'x');
   test('--out that is a file, or lies under one', async () => {
-    const { data } = await trained;
+    const { data } = await trained();
     await expectUserError(['synth', '--out', file], /--out .*a-file: is a file, not a folder/);
     await expectUserError(['synth', '--out', join(file, 'sub')], /--out .*a-file\/sub: cannot create the folder \(ENOTDIR\)/);
     await expectUserError(['train', '--data', data, '--out', file, '--batch', '2'], /--out .*a-file: is a file, not a folder/);
@@ -104,14 +108,14 @@ describe('outputs are checked before any work', () => {
   });
 
   test('export under a file reports the real reason', async () => {
-    const { checkpoint } = await trained;
+    const { checkpoint } = await trained();
     await expectUserError(['export', '--weights', checkpoint, '--out', join(file, 'x.safetensors')], /--out .*a-file: is a file, not a folder/);
   });
 });
 
 describe('checkpoints', () => {
   test('with an incomplete config, with a missing tensor, with NaN, or of another preset', async () => {
-    const { checkpoint } = await trained;
+    const { checkpoint } = await trained();
     const original = loadSafetensors(checkpoint);
     const write = (name: string, change: (f: typeof original) => void) => {
       const f = structuredClone(original);
@@ -132,7 +136,7 @@ describe('checkpoints', () => {
   });
 
   test('resume refuses a run of another config', async () => {
-    const { data } = await trained;
+    const { data } = await trained();
     const run = path('resume-other');
     mkdirSync(run, { recursive: true });
     copyFileSync(path('base-run', 'last.safetensors'), join(run, 'last.safetensors'));
@@ -145,7 +149,7 @@ describe('checkpoints', () => {
 
 describe('training runs', () => {
   test('divergence stops with the iteration and the loss terms, and the last good checkpoint stays', async () => {
-    const { data } = await trained;
+    const { data } = await trained();
     const run = path('diverge');
     expect((await smpr('train', '--data', data, '--out', run, '--epochs', '1', '--batch', '2')).code).toBe(0);
     const good = readFileSync(join(run, 'last.safetensors'));
@@ -158,7 +162,7 @@ describe('training runs', () => {
   });
 
   test('a second run into the same folder refuses while the first holds it; a stale lock is taken over', async () => {
-    const { data } = await trained;
+    const { data } = await trained();
     const run = path('locked');
     mkdirSync(run, { recursive: true });
     const holder = spawn('sleep', ['30']);
@@ -173,7 +177,7 @@ describe('training runs', () => {
   });
 
   test('an aborted run saves a checkpoint and says how to continue; the command line exits 130', async () => {
-    const { data } = await trained;
+    const { data } = await trained();
     const stop = new AbortController();
     const run = path('aborted');
     const options = { config: smprConfig('tiny'), data: loadCocoDataset(data), epochs: 50, batchSize: 2, seed: 0, lr: 1e-3, warmupIters: 0, decayEpochs: [], clipNorm: 35, outDir: run, logEvery: 100 };
@@ -217,7 +221,7 @@ describe('training runs', () => {
 
 describe('predict', () => {
   test('keeps the results of good images when a later one is bad, and names the bad one', async () => {
-    const { checkpoint } = await trained;
+    const { checkpoint } = await trained();
     const good = path('base', 'images', '000001.png');
     const bad = path('truncated.png');
     writeFileSync(bad, readFileSync(good).subarray(0, 60));
@@ -228,7 +232,7 @@ describe('predict', () => {
   });
 
   test('gives images of the same name distinct overlays, and runs on a 1×4000 strip', async () => {
-    const { checkpoint } = await trained;
+    const { checkpoint } = await trained();
     for (const sub of ['a', 'b']) {
       mkdirSync(path(sub), { recursive: true });
       writePng(path(sub, 'x.png'), createImage(48, 40, [120, 80, 60]));
@@ -242,7 +246,7 @@ describe('predict', () => {
 });
 
 test('eval on a dataset without people explains the −1s', async () => {
-  const { checkpoint } = await trained;
+  const { checkpoint } = await trained();
   const data = dataset('nobody', 2);
   const json = JSON.parse(readFileSync(join(data, 'annotations.json'), 'utf8'));
   json.annotations = [];
