@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { UserError } from '../../errors.js';
 import { basename, extname, join } from 'node:path';
 import { cloneImage, readPng, readPngSize, writePng } from '../../data/image.js';
 import { drawPoses } from '../../data/draw.js';
@@ -20,6 +21,7 @@ export const predictCommand = defineCommand({
   positionals: [{ name: 'IMAGE', description: 'PNG images', variadic: true }],
   async run({ flags, positionals }) {
     prepareFolder('--out', flags.out);
+    if (!existsSync(flags.weights)) throw new UserError(`${flags.weights}: no such checkpoint`);
     for (const path of positionals) readPngSize(path); // a missing or non-PNG file stops here, before any work
     const model = await loadModel(flags.weights);
     const all: CocoKeypointResult[] = [];
