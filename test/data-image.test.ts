@@ -53,7 +53,7 @@ describe('PNG files', () => {
     const dir = mkdtempSync(join(tmpdir(), 'data-image-'));
     expect(() => readPng(join(dir, 'nowhere.png'))).toThrow(/nowhere\.png: cannot read image/);
     writeFileSync(join(dir, 'empty.png'), '');
-    expect(() => readPng(join(dir, 'empty.png'))).toThrow(/empty\.png: not a PNG/);
+    expect(() => readPng(join(dir, 'empty.png'))).toThrow(/empty\.png: empty file, expected a PNG/);
   });
 });
 
