@@ -13,3 +13,44 @@ export * from './ops/reduce.js';
 export * from './ops/shape.js';
 export { matmul } from './ops/matmul.js';
 export { to, toSync } from './ops/device.js';
+
+// Fused neural-network ops, each with its gradient.
+export { conv2d, conv2dOutputSize } from './ops/conv2d.js';
+export type { Conv2dOptions } from './ops/conv2d.js';
+export { deformConv2d } from './ops/deform-conv2d.js';
+export { groupNorm } from './ops/group-norm.js';
+export { maxPool2d } from './ops/pool.js';
+export { upsampleNearest2d } from './ops/upsample.js';
+export { sigmoidFocalLoss, bceWithLogits, l1Loss } from './ops/losses.js';
+export { clipScale, sgdUpdate_, adamwUpdate_ } from './ops/multi-tensor.js';
+
+// Modules: `nn.Conv2d`, `nn.ResNet`, `nn.Fpn`, …
+export * as nn from './nn/index.js';
+
+// SMPR: config, model, targets, loss, decoding, NMS, prediction, evaluation.
+export { PRESETS, smprConfig, validateConfig } from './smpr/config.js';
+export type { SmprConfig, PresetName } from './smpr/config.js';
+export { SmprModel } from './smpr/model.js';
+export { buildBatchTargets } from './smpr/targets.js';
+export { smprLoss, SMPR_LOSS_WEIGHTS } from './smpr/loss.js';
+export { decodeLevels, postprocess } from './smpr/decode.js';
+export { softNmsLinear, oksNms, hardNms } from './smpr/nms.js';
+export { predictImage } from './smpr/predict.js';
+export { evaluateDataset } from './smpr/evaluate.js';
+export { COCO_KEYPOINTS, COCO_KEYPOINT_NAMES, COCO_SIGMAS, COCO_SKELETON } from './smpr/keypoints.js';
+export { oks } from './smpr/oks.js';
+export { cocoKeypointEval, formatCocoKeypointSummary, STAT_NAMES } from './smpr/coco-eval.js';
+export type { CocoKeypointResult, CocoKeypointEvalResult } from './smpr/coco-eval.js';
+
+// Data, checkpoints and training.
+export { loadCocoDataset, writeCocoDataset } from './data/coco.js';
+export { generateSynthDataset, writeSynthDataset, SYNTH_DEFAULTS } from './data/synth.js';
+export { readPng, writePng } from './data/image.js';
+export { loadSafetensors, saveSafetensors } from './io/safetensors.js';
+export { readCheckpoint, saveCheckpoint } from './train/checkpoint.js';
+export { SGD, REFERENCE_SGD } from './train/optimizer.js';
+export { AdamW } from './train/adamw.js';
+export { clipGradNorm } from './train/clip.js';
+export { train } from './train/trainer.js';
+export { RECIPES } from './train/recipes.js';
+export { UserError } from './errors.js';
