@@ -112,6 +112,17 @@ describe('bad input', () => {
     expect(() => T.tensor([[1, 2], [3]])).toThrow(/ragged/);
     expect(() => T.tensor(new Float32Array(5), [2, 3])).toThrow(/5 values do not fill shape \[2, 3\]/);
   });
+  test("the per-op NaN check names the op where NaN first appeared, not the one read ('each-op')", async () => {
+    T.setNanCheck('each-op');
+    try {
+      const carried = T.mul(T.add(T.log(T.tensor([1, -1], { device: 'webgpu' })), 1), 2);
+      await expect(carried.toArray()).rejects.toThrow(/nan check: op 'log' was the first to produce NaN or ±Inf \(found when reading a tensor of op 'mul', shape \[2\]\)/);
+      await expect(T.mul(T.tensor([1, 2], { device: 'webgpu' }), 2).toArray()).resolves.toBeDefined();
+      expect(() => T.sqrt(T.tensor([4, -4]))).toThrow("nan check: op 'sqrt' produced NaN at flat index 1 of its output [2]");
+    } finally {
+      T.setNanCheck(false);
+    }
+  });
   test('the opt-in NaN check names the op that produced the NaN', async () => {
     T.setNanCheck(true);
     try {

@@ -13,6 +13,8 @@
  * - `throttle()` bounds the work in flight for loops that never read back (a training step reads nothing).
  */
 import { acquireDevice } from './webgpu-device.js';
+import { finiteCheckKernel } from '../kernels/wgsl/finite-check.js';
+import { gridStride1d } from '../kernels/wgsl/common.js';
 
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we know
 /** Parameter slots per submit; a batch that needs more is submitted early. */
@@ -167,6 +169,36 @@ export class WebGPURuntime {
 
   memory(): MemoryStats {
     return { ...this.stats, pipelines: this.pipelines.size, submitsInFlight: this.stats.submits - this.submitsDone };
+  }
+
+  // ---- the per-op NaN check ------------------------------------------------------------------------------
+
+  /** Ops checked since the last report, by sequence number; and the buffer whose first word is the first bad one. */
+  private checkedOps: string[] = [];
+  private firstBadOp: GPUBuffer | null = null;
+
+  /** Records a check of a float32 buffer of `count` values that `op` produced (see kernels/wgsl/finite-check.ts). */
+  checkFinite(buffer: GPUBuffer, count: number, op: string): void {
+    if (count === 0) return;
+    if (!this.firstBadOp) {
+      this.firstBadOp = this.allocate(4);
+      this.device.queue.writeBuffer(this.firstBadOp, 0, Uint32Array.of(0xffffffff));
+    }
+    const kernel = finiteCheckKernel(count, this.checkedOps.length);
+    this.checkedOps.push(op);
+    this.dispatch({ label: 'finiteCheck', code: kernel.code }, { buffers: [buffer, this.firstBadOp], params: kernel.params, workgroups: gridStride1d(count) });
+  }
+
+  /** The first checked op whose output was not finite, or null; starts a new round of checks. */
+  async firstNonFinite(): Promise<string | null> {
+    if (!this.firstBadOp) return null;
+    const flag = this.firstBadOp;
+    const ops = this.checkedOps;
+    this.firstBadOp = null;
+    this.checkedOps = [];
+    const first = new Uint32Array(await this.read(flag, 4))[0]!;
+    this.release(flag);
+    return first === 0xffffffff ? null : (ops[first] ?? `#${first}`);
   }
 
   // ---- kernels -------------------------------------------------------------------------------------------

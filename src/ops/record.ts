@@ -3,7 +3,8 @@
  * when gradients are on and some input requires one, records the backward rule on the result.
  */
 import { backendFor, type Backend } from '../backend/index.js';
-import { gradEnabled, withGradDisabled } from '../tensor/engine.js';
+import { gradEnabled, nanCheckEachOp, webgpu, withGradDisabled } from '../tensor/engine.js';
+import { isFloat } from '../tensor/dtype.js';
 import { shapeStr } from '../tensor/shape.js';
 import type { Device } from '../tensor/storage.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -35,9 +36,23 @@ export function record(
   // Helper ops a forward pass uses internally (reshapes, broadcasts) need no history of their own.
   const backend = backendOf(op, inputs);
   const out = withGradDisabled(() => forward(backend));
+  if (nanCheckEachOp() && isFloat(out.dtype)) checkOutput(op, out);
   if (gradEnabled() && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
     out.gradFn = { op, inputs, backward: (g) => backward(g, out) };
   }
   return out;
+}
+
+/** `setNanCheck('each-op')`: on the CPU the op's output is checked at once; on the GPU a kernel notes it for the next read. */
+function checkOutput(op: string, out: Tensor): void {
+  const storage = out.storage(op);
+  if (storage.device === 'webgpu') {
+    webgpu().checkFinite(storage.buffer, out.size, op);
+    return;
+  }
+  const data = storage.data;
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]!)) throw new Error(`nan check: op '${op}' produced ${data[i]} at flat index ${i} of its output ${shapeStr(out.shape)}`);
+  }
 }

@@ -73,11 +73,17 @@ export function withGradEnabled<T>(fn: () => T): T {
 
 // ---- debugging ------------------------------------------------------------------------------------------------
 
-let nanCheck = false;
+let nanCheck: boolean | 'each-op' = false;
 
-/** When on, reading a float tensor that holds NaN or ±Inf throws, naming the op that produced it. */
-export function setNanCheck(on: boolean): void {
-  nanCheck = on;
+/**
+ * `true`: reading a float tensor that holds NaN or ±Inf throws, naming the op that made the tensor read.
+ * `'each-op'`: every op's float output is checked as it is made (on the GPU by a small kernel that notes the
+ * first offending op, reported at the next read), so the error names the op where the non-finite value first
+ * appeared, not a later one that only carried it along. Costs one extra dispatch per op.
+ */
+export function setNanCheck(mode: boolean | 'each-op'): void {
+  nanCheck = mode;
 }
 
-export const nanCheckEnabled = (): boolean => nanCheck;
+export const nanCheckEnabled = (): boolean => nanCheck !== false;
+export const nanCheckEachOp = (): boolean => nanCheck === 'each-op';

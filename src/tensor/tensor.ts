@@ -8,7 +8,7 @@
  * GPU memory is not garbage-collected: call `dispose()`, or create tensors inside `tidy()`.
  */
 import { bytesPerElement, isFloat, typedArrayFor, type DType, type TypedArray } from './dtype.js';
-import { nanCheckEnabled, trackInScope, untrackFromScopes, webgpu } from './engine.js';
+import { nanCheckEachOp, nanCheckEnabled, trackInScope, untrackFromScopes, webgpu } from './engine.js';
 import { shapeStr, shapesEqual, sizeOf, type Shape } from './shape.js';
 import { Storage, type Device } from './storage.js';
 import { backward } from '../autograd/backward.js';
@@ -101,6 +101,10 @@ export class Tensor {
     if (storage.device === 'cpu') {
       out = storage.data.slice();
     } else {
+      if (nanCheckEachOp()) {
+        const op = await webgpu().firstNonFinite();
+        if (op) throw new Error(`nan check: op '${op}' was the first to produce NaN or ±Inf (found when reading a tensor of op '${this.op}', shape ${shapeStr(this.shape)})`);
+      }
       const bytes = await webgpu().read(storage.buffer, this.byteLength);
       out = typedArrayFor(this.dtype, 0);
       out = new (out.constructor as new (b: ArrayBuffer) => TypedArray)(bytes);
