@@ -259,3 +259,25 @@ test('eval on a dataset without people explains the −1s', async () => {
 test('a tensor too large for one array names the op, the shape and the size', () => {
   expect(() => zeros([1e6, 1e6])).toThrow('full: shape [1000000, 1000000] has 1.00e+12 elements, more than one tensor can hold (2147483647)');
 });
+
+test('SIGINT to a running `smpr train` saves a checkpoint and exits 130 (the built CLI, as a user runs it)', async () => {
+  const cli = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+  expect(existsSync(cli), `${cli} is missing: npm install (or npm run build) builds it`).toBe(true);
+  const data = dataset('signal', 8);
+  const run = path('signal-run');
+  const child = spawn(process.execPath, [cli, 'train', '--data', data, '--out', run, '--batch', '2', '--epochs', '100', '--log-every', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
+  // Interrupt once the run has logged a few iterations.
+  const started = Date.now();
+  while (!(existsSync(join(run, 'log.jsonl')) && readFileSync(join(run, 'log.jsonl'), 'utf8').split('\n').length > 3)) {
+    if (Date.now() - started > 60_000) throw new Error(`the run did not start: ${stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  expect(code, stderr).toBe(130);
+  expect(stderr).toMatch(/stopped after iteration \d+; saved .*last\.safetensors \(continue with --resume\)/);
+  expect(readCheckpoint(join(run, 'last.safetensors')).info.step).toBeGreaterThanOrEqual(3);
+  expect(existsSync(join(run, '.lock'))).toBe(false);
+}, 120_000);
