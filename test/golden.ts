@@ -1,7 +1,7 @@
-// Loads the PyTorch/pycocotools reference vectors from ../shared/golden (see its README for the format).
-// A missing golden directory is a test failure, never a skip: set SMPR_GOLDEN_DIR if it lives elsewhere.
+// Loads the PyTorch/pycocotools reference vectors vendored in test/golden (format: test/golden/README.md; they are
+// the team's ../shared/golden, copied so that a bare clone tests itself). SMPR_GOLDEN_DIR points elsewhere.
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface GoldenTensor {
@@ -17,16 +17,11 @@ export interface GoldenCase {
   grads: Record<string, GoldenTensor>;
 }
 
+/** The vendored copy beside this file, unless SMPR_GOLDEN_DIR names another. */
 export function goldenDir(): string {
-  if (process.env.SMPR_GOLDEN_DIR) return process.env.SMPR_GOLDEN_DIR;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    for (const candidate of [join(dir, 'shared', 'golden'), join(dir, '..', 'shared', 'golden')]) {
-      if (existsSync(join(candidate, 'README.md'))) return resolve(candidate);
-    }
-    dir = dirname(dir);
-  }
-  throw new Error('golden vectors not found: expected ../shared/golden beside the repository, or set SMPR_GOLDEN_DIR');
+  const dir = process.env.SMPR_GOLDEN_DIR ?? join(dirname(fileURLToPath(import.meta.url)), 'golden');
+  if (!existsSync(join(dir, 'README.md'))) throw new Error(`golden vectors not found in ${dir} (test/golden is part of the repository)`);
+  return dir;
 }
 
 export function loadGolden<T = { op: string; cases: GoldenCase[] }>(file: string): T {
