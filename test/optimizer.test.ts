@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { add, memory, mul, sum, tensor, tidy, toSync, zeros, type Device } from '../src/index.js';
 import { clipGradNorm } from '../src/train/clip.js';
-import { REFERENCE_SGD, SGD, type ParamGroup, type ParamRecord, type SGDOptions } from '../src/train/optimizer.js';
+import { REFERENCE_SGD, SGD, type Optimizer, type ParamGroup, type ParamRecord, type SGDOptions } from '../src/train/optimizer.js';
 import { lrAt, referenceSchedule } from '../src/train/schedule.js';
 import { ADAMW_DEFAULTS, AdamW, type AdamWOptions } from '../src/train/adamw.js';
 import { expectClose } from './util.js';
@@ -30,6 +30,15 @@ function backwardOnce(params: readonly ParamRecord[], coeffs: Record<string, num
     });
     terms.reduce((a, b) => add(a, b)).backward();
   });
+}
+
+/** `steps` updates, each after a backward pass of `backwardOnce` with that step's coefficients. */
+function runSteps(optimizer: Optimizer, params: readonly ParamRecord[], steps: readonly Record<string, number[]>[]): void {
+  for (const step of steps) {
+    backwardOnce(params, step);
+    optimizer.step();
+    optimizer.zeroGrad();
+  }
 }
 
 /** PyTorch's SGD (dampening 0, no Nesterov), element by element in float64. */
@@ -95,11 +104,7 @@ describe('SGD', () => {
       const options: SGDOptions = { ...REFERENCE_SGD, lr: 0.05, weightDecay: 0.01 };
       const sgd = new SGD(params, options);
       const coeffs = Array.from({ length: 5 }, (_, s) => Object.fromEntries(Object.entries(init).map(([name, v]) => [name, v.map((_, i) => Math.sin(3 * s + i + name.length))])));
-      for (const step of coeffs) {
-        backwardOnce(params, step);
-        sgd.step();
-        sgd.zeroGrad();
-      }
+      runSteps(sgd, params, coeffs);
       const expected = referenceSgd(init, groups, coeffs, options);
       for (const p of params) expectClose(await p.tensor.toArray(), expected[p.name], c.tol, p.name);
       sgd.dispose();
@@ -340,11 +345,7 @@ describe('AdamW', () => {
       const params = Object.entries(init).map(([name, v]) => param(name, groups[name], v, c));
       const options: AdamWOptions = { ...ADAMW_DEFAULTS, lr: 0.01, weightDecay: 0.1 };
       const adam = new AdamW(params, options);
-      for (const step of steps) {
-        backwardOnce(params, step);
-        adam.step();
-        adam.zeroGrad();
-      }
+      runSteps(adam, params, steps);
       const expected = referenceAdamW(init, groups, steps, options);
       for (const p of params) expectClose(await p.tensor.toArray(), expected[p.name], c.tol, p.name);
       adam.dispose();
@@ -356,22 +357,14 @@ describe('AdamW', () => {
     const make = () => Object.entries(init).map(([name, v]) => param(name, groups[name], v, c));
     const a = make();
     const adamA = new AdamW(a, { lr: 0.01 });
-    for (const step of steps.slice(0, 3)) {
-      backwardOnce(a, step);
-      adamA.step();
-      adamA.zeroGrad();
-    }
+    runSteps(adamA, a, steps.slice(0, 3));
     const saved = await Promise.all(Object.entries(adamA.stateDict()).map(async ([key, t]) => [key, tensor(await t.toArray(), t.shape, { dtype: t.dtype })] as const));
     expect(saved.map(([key]) => key).sort()).toEqual([...Object.keys(init).flatMap((n) => [`exp_avg.${n}`, `exp_avg_sq.${n}`]), 'step'].sort());
     const b = await Promise.all(a.map(async (p) => ({ ...p, tensor: tensor(await p.tensor.toArray(), { device: c.device, requiresGrad: true }) })));
     const adamB = new AdamW(b, { lr: 0.01 });
     adamB.loadStateDict(Object.fromEntries(saved));
     expect(adamB.steps).toBe(3);
-    for (const [adam, params] of [[adamA, a], [adamB, b]] as const) {
-      backwardOnce(params, steps[3]);
-      adam.step();
-      adam.zeroGrad();
-    }
+    for (const [adam, params] of [[adamA, a], [adamB, b]] as const) runSteps(adam, params, [steps[3]]);
     for (let i = 0; i < a.length; i++) expectClose(await b[i].tensor.toArray(), await a[i].tensor.toArray(), { atol: 0, rtol: 0 }, a[i].name);
     adamA.dispose();
     adamB.dispose();

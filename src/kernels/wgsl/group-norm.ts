@@ -85,6 +85,26 @@ const subgroupEntry = (lanes: number): string => ENTRY.replace(`@workgroup_size(
   '@builtin(subgroup_invocation_id) lane: u32',
 );
 
+/** The end of both forward schedules: (mean, rstd) to `stats`, then y = x̂·γ + β over the invocation's share. */
+const normalized = (index: string, stride: string, affine: string): string => `  if (${index} == 0u) {
+    stats[2u * ng] = mu;
+    stats[2u * ng + 1u] = rstd;
+  }
+  for (var k = ${index}; k < p.count; k += ${stride}) {
+    let c = firstChannel + k / p.spatial;
+    y[base + k] = (x[base + k] - mu) * rstd${affine};
+  }
+}`;
+
+/** The end of both backward schedules: dx from the group totals Σγ·g·x̂ and Σγ·g, over the invocation's share. */
+const inputGradient = (index: string, stride: string, sumGXhat: string, sumG: string, gamma: (c: string) => string): string => `  let meanGXhat = ${sumGXhat} / f32(p.count);
+  let meanG = ${sumG} / f32(p.count);
+  for (var k = ${index}; k < p.count; k += ${stride}) {
+    let xhat = (x[base + k] - mu) * rstd;
+    dx[base + k] = rstd * (${gamma('firstChannel + k / p.spatial')} * g[base + k] - meanG - xhat * meanGXhat);
+  }
+}`;
+
 /** Bindings: x, [weight], [bias], y, stats. */
 export function groupNormForwardKernel(dims: GroupNormDims, eps: number, hasWeight: boolean, hasBias: boolean, schedule: GroupNormSchedule): GroupNormPlan {
   const inputs = ['x', ...(hasWeight ? ['weight'] : []), ...(hasBias ? ['bias'] : [])];
@@ -111,15 +131,7 @@ ${subgroupEntry(L)}
     squares += d * d;
   }
   let rstd = 1.0 / sqrt(subgroupAdd(squares) / f32(p.count) + p.eps);
-  if (lane == 0u) {
-    stats[2u * ng] = mu;
-    stats[2u * ng + 1u] = rstd;
-  }
-  for (var k = lane; k < p.count; k += ${L}u) {
-    let c = firstChannel + k / p.spatial;
-    y[base + k] = (x[base + k] - mu) * rstd${affine};
-  }
-}`;
+${normalized('lane', `${L}u`, affine)}`;
     return { code, params: params(dims, eps), workgroups: blockGrid(dims.batch * dims.groups) };
   }
   const code = `${header}
@@ -150,15 +162,7 @@ ${ENTRY}
       }`)}
   let mu = wMean[0];
   let rstd = 1.0 / sqrt(wM2[0] / f32(p.count) + p.eps);
-  if (lid == 0u) {
-    stats[2u * ng] = mu;
-    stats[2u * ng + 1u] = rstd;
-  }
-  for (var k = lid; k < p.count; k += ${WG}u) {
-    let c = firstChannel + k / p.spatial;
-    y[base + k] = (x[base + k] - mu) * rstd${affine};
-  }
-}`;
+${normalized('lid', `${WG}u`, affine)}`;
   return { code, params: params(dims, eps), workgroups: blockGrid(dims.batch * dims.groups) };
 }
 
@@ -200,13 +204,7 @@ ${subgroupEntry(L)}
     sumGXhat += ${gamma('firstChannel + ch')} * channelGXhat;
     sumG += ${gamma('firstChannel + ch')} * channelG;
   }
-  let meanGXhat = sumGXhat / f32(p.count);
-  let meanG = sumG / f32(p.count);
-  for (var k = lane; k < p.count; k += ${L}u) {
-    let xhat = (x[base + k] - mu) * rstd;
-    dx[base + k] = rstd * (${gamma('firstChannel + k / p.spatial')} * g[base + k] - meanG - xhat * meanGXhat);
-  }
-}`;
+${inputGradient('lane', `${L}u`, 'sumGXhat', 'sumG', gamma)}`;
     return { code, params: params(dims, 0), workgroups: blockGrid(dims.batch * dims.groups) };
   }
   const code = `${header}
@@ -246,12 +244,6 @@ ${ENTRY}
   wA[lid] = sumGXhat;
   wB[lid] = sumG;${tree(`wA[lid] += wA[o];
     wB[lid] += wB[o];`)}
-  let meanGXhat = wA[0] / f32(p.count);
-  let meanG = wB[0] / f32(p.count);
-  for (var k = lid; k < p.count; k += ${WG}u) {
-    let xhat = (x[base + k] - mu) * rstd;
-    dx[base + k] = rstd * (${gamma('firstChannel + k / p.spatial')} * g[base + k] - meanG - xhat * meanGXhat);
-  }
-}`;
+${inputGradient('lid', `${WG}u`, 'wA[0]', 'wB[0]', gamma)}`;
   return { code, params: params(dims, 0), workgroups: blockGrid(dims.batch * dims.groups) };
 }
