@@ -48,5 +48,3 @@ export const cpuBackend: Backend = {
     cpuBackend.fromArray(indexAdd(data(src), outer, rows, inner, data(index), src.dtype), outShape, src.dtype, 'indexAdd'),
   matmul: (a, b, dims, outShape) => cpuBackend.fromArray(matmul(data(a), data(b), dims, a.dtype), outShape, a.dtype, 'matmul'),
 };
-
-export type { Shape };

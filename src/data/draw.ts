@@ -101,10 +101,6 @@ export function fillCircle(image: Image, center: Point, radius: number, color: R
   rasterCapsule(center[0], center[1], center[0], center[1], radius, image.width, image.height, painter(image, color));
 }
 
-export function fillConvexPolygon(image: Image, points: readonly Point[], color: Rgb): void {
-  rasterConvexPolygon(points, image.width, image.height, painter(image, color));
-}
-
 /** Fills whole pixels x..x+w−1, y..y+h−1 (clipped to the image): crisp axes, bars and text. */
 export function fillRect(image: Image, x: number, y: number, w: number, h: number, color: Rgb): void {
   const x0 = Math.max(0, Math.round(x));
