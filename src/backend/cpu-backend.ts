@@ -5,7 +5,7 @@ import { matmul } from '../kernels/reference/matmul.js';
 import { reduce } from '../kernels/reference/reduce.js';
 import { window } from '../kernels/reference/window.js';
 import { typedArrayFor, type DType, type TypedArray } from '../tensor/dtype.js';
-import { sizeOf, type Shape } from '../tensor/shape.js';
+import { sizeOf } from '../tensor/shape.js';
 import { Storage } from '../tensor/storage.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Backend } from './backend.js';
