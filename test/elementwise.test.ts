@@ -63,6 +63,12 @@ describe('binary ops on webgpu match the cpu reference, with broadcasting', () =
     expect(Array.from(cpu)).toEqual([-8, 4, -3]);
     expectClose(gpu, cpu, TOL);
   });
+
+  test('pow of a negative base with a fractional exponent is NaN on both devices', async () => {
+    const [gpu, cpu] = await both((device) => T.pow(T.tensor([-4, -8, 4], { device }), T.tensor([0.5, 1 / 3, 0.5], { device })));
+    expect(Array.from(cpu).map(String)).toEqual(['NaN', 'NaN', '2']);
+    expect(Array.from(gpu).map(String)).toEqual(['NaN', 'NaN', '2']);
+  });
 });
 
 test('where broadcasts condition and both branches', async () => {

@@ -52,23 +52,19 @@ export const UNARY: Record<UnaryOp, ElementwiseDef<(x: number) => number>> = {
 };
 
 /**
- * pow for a negative base is defined here only for integral exponents (as in NumPy for real results);
- * WGSL's pow() is undefined for a < 0, so the sign is restored by hand.
+ * pow for a negative base is real only for integral exponents: there it is |a|^b with the sign of an odd b, and NaN
+ * otherwise, as in JavaScript and NumPy. WGSL's pow() is undefined for a < 0, so its kernel builds both cases by hand.
  */
-function powReal(a: number, b: number): number {
-  return Math.pow(a, b);
-}
+// The NaN is built from a runtime value: WGSL rejects a NaN constant expression.
+const POW_WGSL =
+  'select(select(bitcast<f32>(0x7fc00000u | (bitcast<u32>(b) & 0u)), pow(abs(a), b) * select(1.0, -1.0, fract(b * 0.5) != 0.0), b == floor(b)), pow(a, b), a >= 0.0)';
 
 export const BINARY: Record<BinaryOp, ElementwiseDef<(a: number, b: number) => number>> = {
   add: { cpu: (a, b) => a + b, wgsl: 'a + b', integer: true },
   sub: { cpu: (a, b) => a - b, wgsl: 'a - b', integer: true },
   mul: { cpu: (a, b) => a * b, wgsl: 'a * b', integer: true },
   div: { cpu: (a, b) => a / b, wgsl: 'a / b', integer: true },
-  pow: {
-    cpu: powReal,
-    wgsl: 'select(pow(abs(a), b) * select(1.0, -1.0, fract(b * 0.5) != 0.0), pow(a, b), a >= 0.0)',
-    integer: false,
-  },
+  pow: { cpu: Math.pow, wgsl: POW_WGSL, integer: false },
   maximum: { cpu: Math.max, wgsl: 'max(a, b)', integer: true },
   minimum: { cpu: Math.min, wgsl: 'min(a, b)', integer: true },
   gt: { cpu: (a, b) => +(a > b), wgsl: 'T(a > b)', integer: true },
