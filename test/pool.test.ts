@@ -114,8 +114,8 @@ describe('errors', () => {
 
   test('padding over half the kernel, bad sizes, bad rank', () => {
     expect(() => maxPool2d(x, { kernelSize: 2, padding: 2 })).toThrow('maxPool2d: padding 2×2 must be at most half the kernel 2×2');
-    expect(() => maxPool2d(x, { kernelSize: 0 })).toThrow('maxPool2d: kernelSize must be positive integers, got 0');
-    expect(() => maxPool2d(x, { kernelSize: 2, stride: [1, 1.5] })).toThrow('maxPool2d: stride must be positive integers, got [1,1.5]');
+    expect(() => maxPool2d(x, { kernelSize: 0 })).toThrow('maxPool2d: kernelSize must be an integer ≥ 1 or a pair of them, got 0');
+    expect(() => maxPool2d(x, { kernelSize: 2, stride: [1, 1.5] })).toThrow('maxPool2d: stride must be an integer ≥ 1 or a pair of them, got [1,1.5]');
     expect(() => maxPool2d(tensor([1, 2, 3]), { kernelSize: 1 })).toThrow('maxPool2d: input must be [C, H, W] or [N, C, H, W], got [3]');
   });
 });

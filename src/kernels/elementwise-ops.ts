@@ -19,6 +19,12 @@ function sigmoid(x: number): number {
   return x >= 0 ? 1 / (1 + e) : e / (1 + e);
 }
 
+/** To the nearest integer, ties to the even one: as WGSL's round(), NumPy and torch.round. */
+export function roundHalfToEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
 export const UNARY: Record<UnaryOp, ElementwiseDef<(x: number) => number>> = {
   neg: { cpu: (x) => -x, wgsl: '-x', integer: true },
   exp: { cpu: Math.exp, wgsl: 'exp(x)', integer: false },
@@ -40,12 +46,8 @@ export const UNARY: Record<UnaryOp, ElementwiseDef<(x: number) => number>> = {
     integer: false,
   },
   floor: { cpu: Math.floor, wgsl: 'floor(x)', integer: false },
-  /** Round half to even, as WGSL's round() and NumPy do. */
   round: {
-    cpu: (x) => {
-      const r = Math.round(x);
-      return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-    },
+    cpu: roundHalfToEven,
     wgsl: 'round(x)',
     integer: false,
   },

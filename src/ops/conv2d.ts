@@ -17,11 +17,12 @@ import { shapeStr } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { record } from './record.js';
 import { sum } from './reduce.js';
+import { intPair, type IntPair } from './window-options.js';
 
 export interface Conv2dOptions {
-  stride?: number | [number, number];
-  padding?: number | [number, number];
-  dilation?: number | [number, number];
+  stride?: IntPair;
+  padding?: IntPair;
+  dilation?: IntPair;
   groups?: number;
 }
 
@@ -30,22 +31,14 @@ export function conv2dOutputSize(size: number, kernel: number, stride = 1, paddi
   return Math.floor((size + 2 * padding - dilation * (kernel - 1) - 1) / stride) + 1;
 }
 
-function pair(name: string, value: number | [number, number] | undefined, fallback: number, min: number): [number, number] {
-  const v: [number, number] = value === undefined ? [fallback, fallback] : typeof value === 'number' ? [value, value] : value;
-  if (v.length !== 2 || v.some((d) => !Number.isInteger(d) || d < min)) {
-    throw new Error(`conv2d: ${name} must be an integer ≥ ${min} or a pair of them, got ${JSON.stringify(value)}`);
-  }
-  return v;
-}
-
 /** Validates the shapes and options and works out the output size. */
 export function conv2dGeometry(xShape: readonly number[], wShape: readonly number[], options: Conv2dOptions = {}): Conv2dGeometry {
   if (xShape.length !== 4 || wShape.length !== 4) {
     throw new Error(`conv2d: input must be [N, C, H, W] and weight [Cout, Cin/groups, KH, KW]; got ${shapeStr(xShape)} and ${shapeStr(wShape)}`);
   }
-  const [strideH, strideW] = pair('stride', options.stride, 1, 1);
-  const [padH, padW] = pair('padding', options.padding, 0, 0);
-  const [dilationH, dilationW] = pair('dilation', options.dilation, 1, 1);
+  const [strideH, strideW] = intPair('conv2d', 'stride', options.stride, 1, 1);
+  const [padH, padW] = intPair('conv2d', 'padding', options.padding, 0, 0);
+  const [dilationH, dilationW] = intPair('conv2d', 'dilation', options.dilation, 1, 1);
   const groups = options.groups ?? 1;
   if (!Number.isInteger(groups) || groups < 1) throw new Error(`conv2d: groups must be a positive integer, got ${groups}`);
   const [n, cin, h, w] = xShape;

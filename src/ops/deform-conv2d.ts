@@ -27,11 +27,12 @@ import { add } from './elementwise.js';
 import { commonDevice, record } from './record.js';
 import { sum } from './reduce.js';
 import { reshape } from './shape.js';
+import { intPair, type IntPair } from './window-options.js';
 
 export interface DeformConv2dOptions {
-  stride?: number | [number, number];
-  padding?: number | [number, number];
-  dilation?: number | [number, number];
+  stride?: IntPair;
+  padding?: IntPair;
+  dilation?: IntPair;
   /** DCNv2 modulation [N, G·KH·KW, OH, OW]. */
   mask?: Tensor | null;
 }
@@ -56,14 +57,6 @@ const backwardKernel: DeviceKernel<[Tensor, Operands, DeformConvGeometry], Defor
   webgpu: deformConv2dGpuBackward,
 };
 
-function pair(name: string, value: number | [number, number] | undefined, fallback: number, min: number): [number, number] {
-  const p: [number, number] = value === undefined ? [fallback, fallback] : typeof value === 'number' ? [value, value] : value;
-  if (p.length !== 2 || !p.every((v) => Number.isInteger(v) && v >= min)) {
-    throw new Error(`deformConv2d: ${name} must be an integer ≥ ${min} or a pair of them, got ${JSON.stringify(value)}`);
-  }
-  return p;
-}
-
 function geometry(x: Tensor, offset: Tensor, weight: Tensor, bias: Tensor | null, mask: Tensor | null, options: DeformConv2dOptions): DeformConvGeometry {
   for (const [name, t] of [['x', x], ['offset', offset], ['weight', weight], ['mask', mask]] as const) {
     if (t && t.rank !== 4) throw new Error(`deformConv2d: ${name} must be 4-D, got shape ${shapeStr(t.shape)}`);
@@ -72,9 +65,9 @@ function geometry(x: Tensor, offset: Tensor, weight: Tensor, bias: Tensor | null
   if (!isFloat(x.dtype) || all.some((t) => t.dtype !== x.dtype)) {
     throw new Error(`deformConv2d: inputs must share one float dtype, got ${all.map((t) => t.dtype).join(', ')}`);
   }
-  const [strideH, strideW] = pair('stride', options.stride, 1, 1);
-  const [padH, padW] = pair('padding', options.padding, 0, 0);
-  const [dilationH, dilationW] = pair('dilation', options.dilation, 1, 1);
+  const [strideH, strideW] = intPair('deformConv2d', 'stride', options.stride, 1, 1);
+  const [padH, padW] = intPair('deformConv2d', 'padding', options.padding, 0, 0);
+  const [dilationH, dilationW] = intPair('deformConv2d', 'dilation', options.dilation, 1, 1);
   const [batch, inChannels, height, width] = x.shape;
   const [outChannels, weightChannels, kernelH, kernelW] = weight.shape;
   const taps = kernelH * kernelW;

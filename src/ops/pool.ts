@@ -13,15 +13,15 @@ import { gradEnabled, webgpu } from '../tensor/engine.js';
 import { shapeStr } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { commonDevice, record } from './record.js';
+import { intPair, type IntPair } from './window-options.js';
 
-type Pair = number | readonly [number, number];
 
 export interface MaxPool2dOptions {
-  kernelSize: Pair;
+  kernelSize: IntPair;
   /** Defaults to kernelSize. */
-  stride?: Pair;
+  stride?: IntPair;
   /** Implicit −∞ on each side; at most half the kernel. Default 0. */
-  padding?: Pair;
+  padding?: IntPair;
 }
 
 function run(label: string, kernel: { code: string; params: Uint32Array; workgroups: [number, number] }, tensors: Tensor[]): void {
@@ -50,21 +50,13 @@ const BACKWARD: DeviceKernel<[Tensor, Tensor, Pool2dDims, readonly number[]], Te
   },
 };
 
-function pair(name: string, value: Pair, min: number): [number, number] {
-  const [a, b] = typeof value === 'number' ? [value, value] : value;
-  if (![a, b].every((v) => Number.isInteger(v) && v >= min)) {
-    throw new Error(`maxPool2d: ${name} must be ${min === 0 ? 'non-negative' : 'positive'} integers, got ${typeof value === 'number' ? value : `[${value}]`}`);
-  }
-  return [a, b];
-}
-
 /** torch.nn.functional.max_pool2d over the last two dimensions of a [C, H, W] or [N, C, H, W] tensor. */
 export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor {
   if (x.rank !== 3 && x.rank !== 4) throw new Error(`maxPool2d: input must be [C, H, W] or [N, C, H, W], got ${shapeStr(x.shape)}`);
   if (!isFloat(x.dtype)) throw new Error(`maxPool2d: needs a floating-point input, got ${x.dtype}`);
-  const kernel = pair('kernelSize', options.kernelSize, 1);
-  const stride = pair('stride', options.stride ?? kernel, 1);
-  const padding = pair('padding', options.padding ?? 0, 0);
+  const kernel = intPair('maxPool2d', 'kernelSize', options.kernelSize, 1, 1);
+  const stride = intPair('maxPool2d', 'stride', options.stride ?? kernel, 1, 1);
+  const padding = intPair('maxPool2d', 'padding', options.padding, 0, 0);
   if (padding[0] > kernel[0] / 2 || padding[1] > kernel[1] / 2) {
     throw new Error(`maxPool2d: padding ${padding.join('×')} must be at most half the kernel ${kernel.join('×')}`);
   }

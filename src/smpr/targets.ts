@@ -10,6 +10,7 @@
  */
 import type { KeypointSpec } from './keypoints.js';
 import { featureSize, locationGrid, type LevelSpec, type LocationGrid } from './levels.js';
+import { roundHalfToEven } from '../kernels/elementwise-ops.js';
 
 /** A COCO box [x, y, w, h]. */
 export type XYWH = readonly [x: number, y: number, w: number, h: number];
@@ -334,12 +335,6 @@ function writeHeatmap(
   return positives;
 }
 
-/** torch.round: to the nearest integer, ties to the even one. */
-function roundHalfToEven(v: number): number {
-  const nearest = Math.round(v);
-  const isTie = Math.abs(v - Math.trunc(v)) === 0.5;
-  return isTie && nearest % 2 !== 0 ? nearest - 1 : nearest;
-}
 
 /**
  * Everything ground-truth-only for one batch, ready to upload as tensors. All images share one padded size and so
