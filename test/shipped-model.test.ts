@@ -25,8 +25,9 @@ test('the shipped tiny model finds people on fresh synthetic images; the untrain
   const baseline = await evaluateDataset(untrained, data);
   untrained.dispose();
 
-  // AP50 (OKS ≥ 0.5). On these 16 images it measured 0.149 on lavapipe (0.023–0.149 over other 16-image sets:
-  // the README reports 128 images); a third of it leaves room for float differences between adapters.
-  expect(shipped.stats[1]).toBeGreaterThan(0.05);
+  // On these 16 images it measured AP 0.236, AP50 0.560 on lavapipe (the README reports 0.23 AP on 2×128 images);
+  // the thresholds leave room for float differences between adapters and still fail a model that lost its poses.
+  expect(shipped.stats[0]).toBeGreaterThan(0.15);
+  expect(shipped.stats[1]).toBeGreaterThan(0.4);
   expect(baseline.stats[1]).toBeLessThan(0.01);
 }, 120_000);
