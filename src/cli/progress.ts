@@ -44,3 +44,7 @@ export function formatDuration(seconds: number): string {
   const pad = (n: number) => String(n).padStart(2, '0');
   return h ? `${h}:${pad(m)}:${pad(s % 60)}` : `${pad(m)}:${pad(s % 60)}`;
 }
+
+/** Progress reporters that draw a bar on stderr, for `train` and `evaluateDataset`. */
+export const progressBar = (label: string, unit: string) => (total: number, alreadyDone: number): ProgressBar =>
+  new ProgressBar(label, total, unit, process.stderr, alreadyDone);

@@ -1,6 +1,6 @@
 /** Runs a model over a COCO dataset and scores it with the pycocotools-exact keypoint evaluation. */
 import { loadCocoSample, type CocoDataset } from '../data/coco.js';
-import { ProgressBar } from '../cli/progress.js';
+import type { Progress } from '../progress.js';
 import { cocoKeypointEval, type CocoKeypointResult } from './coco-eval.js';
 import type { SmprModel } from './model.js';
 import { predictImage, type PredictOptions } from './predict.js';
@@ -12,10 +12,10 @@ export interface DatasetEvaluation {
   seconds: number;
 }
 
-export async function evaluateDataset(model: SmprModel, dataset: CocoDataset, options: PredictOptions & { progress?: boolean } = {}): Promise<DatasetEvaluation> {
+export async function evaluateDataset(model: SmprModel, dataset: CocoDataset, options: PredictOptions & { progress?: Progress } = {}): Promise<DatasetEvaluation> {
   const start = performance.now();
   const images = dataset.json.images;
-  const bar = options.progress ? new ProgressBar('eval', images.length, 'img') : null;
+  const bar = options.progress?.(images.length, 0) ?? null;
   const results: CocoKeypointResult[] = [];
   model.train(false);
   for (const [i, image] of images.entries()) {

@@ -13,7 +13,7 @@ import { checkDatasetImages, loadCocoSample, toTrainingPeople, type CocoDataset 
 import { Interrupted, UserError } from '../errors.js';
 import { makeBatch, trainTransform, type TrainingInput } from '../data/augment.js';
 import { plotLines } from '../data/plot.js';
-import { ProgressBar } from '../cli/progress.js';
+import type { Progress } from '../progress.js';
 import { tensor } from '../ops/creation.js';
 import { Random } from '../tensor/random.js';
 import { keep, tidy } from '../tensor/scope.js';
@@ -67,8 +67,8 @@ export interface TrainOptions {
    * `Interrupted` whose exit code is `stop.reason` when that is a number (the command line passes 130 for SIGINT).
    */
   stop?: AbortSignal;
-  /** Show a progress bar on stderr. */
-  progress?: boolean;
+  /** Reports iterations done and the latest log window's loss and images/s (the command line draws a bar). */
+  progress?: Progress;
 }
 
 /** One line of log.jsonl: the losses, gradient norm and positive counts are means over the iterations since the previous line. */
@@ -227,7 +227,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   }
 
   const logEvery = options.logEvery ?? 10;
-  const progress = options.progress ? new ProgressBar('train', totalIters, 'it', process.stderr, startIter) : null;
+  const progress = options.progress?.(totalIters, startIter) ?? null;
 
   const records: LogRecord[] = [];
   let order: number[] = [];

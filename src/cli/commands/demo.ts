@@ -19,6 +19,7 @@ import { CURVE_FILE, train } from '../../train/trainer.js';
 import { RECIPES, defaultDecayEpochs } from '../../train/recipes.js';
 import { defineCommand } from '../args.js';
 import { SHIPPED_WEIGHTS, loadCheckpointModel, openDataset, openGpu } from '../model-io.js';
+import { progressBar } from '../progress.js';
 
 export const demoCommand = defineCommand({
   name: 'demo',
@@ -46,13 +47,13 @@ export const demoCommand = defineCommand({
     const { model, records, iterations } = await train({
       config, data: openDataset(trainDir), epochs: flags.epochs, batchSize: flags.batch, seed: flags.seed, optimizer: RECIPES.scratch.optimizer,
       lr: RECIPES.scratch.lr, warmupIters: 20, decayEpochs: defaultDecayEpochs(flags.epochs), clipNorm: 35, outDir: runDir, logEvery: 8,
-      loss: { poseWeights: RECIPES.scratch.poseWeights }, progress: true,
+      loss: { poseWeights: RECIPES.scratch.poseWeights }, progress: progressBar('train', 'it'),
     });
     process.stdout.write(parameterReport(model) + '\n');
     const first = records[0];
     const last = records.at(-1)!;
     process.stdout.write(`loss ${first.loss.toFixed(3)} → ${last.loss.toFixed(3)} over ${iterations} iterations (curve: ${join(runDir, CURVE_FILE)})\n`);
-    const brief = await evaluateDataset(model, val, { progress: true });
+    const brief = await evaluateDataset(model, val, { progress: progressBar('eval', 'img') });
     model.dispose();
 
     const rows: [string, number[]][] = [[`trained here from scratch, ${iterations} iterations`, brief.stats]];
@@ -60,7 +61,7 @@ export const demoCommand = defineCommand({
     if (existsSync(flags.weights)) {
       const loaded = await loadCheckpointModel(flags.weights);
       shipped = loaded.model;
-      const evaluation = await evaluateDataset(shipped, val, { progress: true });
+      const evaluation = await evaluateDataset(shipped, val, { progress: progressBar('eval', 'img') });
       process.stdout.write(`shipped checkpoint ${flags.weights}:\n${formatCocoKeypointSummary(evaluation.stats)}\n`);
       rows.push([`shipped checkpoint, ${loaded.info.step} iterations`, evaluation.stats]);
     } else {

@@ -4,6 +4,7 @@ import { evaluateDataset } from '../../smpr/evaluate.js';
 import { defineCommand } from '../args.js';
 import { SHIPPED_WEIGHTS, loadModel, openDataset, prepareFileFor } from '../model-io.js';
 import { checkDatasetImages } from '../../data/coco.js';
+import { progressBar } from '../progress.js';
 
 export const evalCommand = defineCommand({
   name: 'eval',
@@ -23,7 +24,7 @@ export const evalCommand = defineCommand({
     checkDatasetImages(data);
     const model = await loadModel(flags.weights);
     const evaluation = await evaluateDataset(model, data, {
-      progress: true, flip: flags.flip, nms: flags.nms as 'soft' | 'oks', usePoseScore: !flags['cls-only'], useInitialPose: flags['initial-pose'],
+      progress: progressBar('eval', 'img'), flip: flags.flip, nms: flags.nms as 'soft' | 'oks', usePoseScore: !flags['cls-only'], useInitialPose: flags['initial-pose'],
     });
     process.stdout.write(formatCocoKeypointSummary(evaluation.stats) + '\n');
     if (evaluation.stats.includes(-1)) {

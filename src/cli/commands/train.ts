@@ -7,6 +7,7 @@ import { defineCommand } from '../args.js';
 import { UsageError } from '../errors.js';
 import { RECIPES, defaultDecayEpochs, type Recipe, type RecipeName } from '../../train/recipes.js';
 import { openDataset, openGpu } from '../model-io.js';
+import { progressBar } from '../progress.js';
 
 /** `--decay E,E`: whole epochs in [0, epochs), or an empty string for no decay. */
 function parseDecay(text: string, epochs: number): number[] {
@@ -63,7 +64,7 @@ export const trainCommand = defineCommand({
       stop: stop.signal,
       config, data, epochs, batchSize: flags.batch ?? recipe.batchSize, seed: flags.seed, lr: flags.lr ?? recipe.lr, warmupIters: flags.warmup ?? recipe.warmupIters,
       decayEpochs, optimizer: (flags.optimizer as OptimizerName | undefined) ?? recipe.optimizer, weightDecay: flags['weight-decay'], clipNorm: flags.clip, outDir: flags.out, resume: flags.resume, backboneWeights: flags['backbone-weights'], maxIters: flags['max-iters'], saveEvery: flags['save-every'],
-      logEvery: flags['log-every'], loss: { positives: flags.positives as 'oks' | 'init', poseWeights: (flags['pose-weights'] as 'oks' | 'uniform' | undefined) ?? recipe.poseWeights }, progress: true,
+      logEvery: flags['log-every'], loss: { positives: flags.positives as 'oks' | 'init', poseWeights: (flags['pose-weights'] as 'oks' | 'uniform' | undefined) ?? recipe.poseWeights }, progress: progressBar('train', 'it'),
     }).finally(() => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
@@ -72,7 +73,7 @@ export const trainCommand = defineCommand({
     process.stdout.write(`trained ${last ? last.iter + 1 : 0} iterations; final loss ${last?.loss.toFixed(4) ?? '-'}\n`);
     process.stdout.write(`checkpoint ${join(flags.out, CHECKPOINT_FILE)}, log ${join(flags.out, LOG_FILE)}, curve ${join(flags.out, CURVE_FILE)}\n`);
     if (val) {
-      const evaluation = await evaluateDataset(model, val, { progress: true, usePoseScore: flags.positives === 'oks', useInitialPose: flags.positives === 'init' });
+      const evaluation = await evaluateDataset(model, val, { progress: progressBar('eval', 'img'), usePoseScore: flags.positives === 'oks', useInitialPose: flags.positives === 'init' });
       process.stdout.write(formatCocoKeypointSummary(evaluation.stats) + '\n');
     }
   },
