@@ -17,6 +17,7 @@ import { readCheckpoint } from '../src/train/checkpoint.js';
 import { train } from '../src/train/trainer.js';
 import { Interrupted, UserError } from '../src/errors.js';
 import { runCli } from '../src/cli/errors.js';
+import { StderrFilter } from '../src/cli/quiet-dawn.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'smpr-reliability-'));
 const path = (...parts: string[]) => join(dir, ...parts);
@@ -281,3 +282,28 @@ test('SIGINT to a running `smpr train` saves a checkpoint and exits 130 (the bui
   expect(readCheckpoint(join(run, 'last.safetensors')).info.step).toBeGreaterThanOrEqual(3);
   expect(existsSync(join(run, '.lock'))).toBe(false);
 }, 120_000);
+
+describe("Dawn's two lavapipe warnings", () => {
+  test('are dropped from stderr, partial lines and everything else pass through as they come', () => {
+    const filter = new StderrFilter();
+    const noise = 'Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.\n';
+    expect(filter.push(noise.slice(0, 30))).toBe('');
+    expect(filter.push(noise.slice(30) + noise.replace('Uniform', 'Storage'))).toBe('');
+    expect(filter.push('\rtrain ███░ 3/8')).toBe('\rtrain ███░ 3/8');
+    expect(filter.push('\nWarning: something else\nsmpr: x.png: not a PNG file')).toBe('\nWarning: something else\nsmpr: x.png: not a PNG file');
+    expect(filter.push('\n')).toBe('\n');
+    expect(filter.end()).toBe('');
+  });
+
+  test('never reach the user of the built command line', async () => {
+    const cli = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+    const { checkpoint } = await trained();
+    const child = spawn(process.execPath, [cli, 'predict', '--weights', checkpoint, '--out', path('quiet'), path('base', 'images', '000001.png')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code, stderr).toBe(0);
+    expect(stderr).not.toMatch(/artificially reduced/);
+    expect(existsSync(path('quiet', '000001.pose.png'))).toBe(true);
+  }, 60_000);
+});

@@ -1,8 +1,13 @@
 #!/usr/bin/env node
-/** `smpr`: the command line. */
+/** `smpr`: the command line. It runs the command in a child whose stderr is freed of Dawn's noise (quiet-dawn.ts). */
+import { fileURLToPath } from 'node:url';
 import { dispatch } from './args.js';
 import { runCli } from './errors.js';
 import { program } from './program.js';
+import { FILTERED_ENV, runFiltered } from './quiet-dawn.js';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
+if (process.env[FILTERED_ENV] === undefined) {
+  process.exit(await runFiltered(fileURLToPath(import.meta.url), process.argv.slice(2)));
+}
 await runCli(program.name, () => dispatch(program, process.argv.slice(2)));

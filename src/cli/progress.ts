@@ -2,9 +2,14 @@
  * A one-line progress bar for the terminal: done/total, rate, ETA and a few live numbers. Redraws in place on
  * a TTY; elsewhere (CI logs, pipes) prints a plain line at most every few seconds so logs stay readable.
  */
+import { COLUMNS_ENV, FILTERED_ENV } from './quiet-dawn.js';
+
 export class ProgressBar {
   private readonly start = performance.now();
   private lastPlain = 0;
+  /** A terminal, also when it reaches this process through the stderr filter of quiet-dawn.ts. */
+  private readonly tty: boolean;
+  private readonly columns: number;
 
   constructor(
     private readonly label: string,
@@ -13,7 +18,10 @@ export class ProgressBar {
     private readonly stream: NodeJS.WriteStream = process.stderr,
     /** Work already done before this bar started (a resumed run): it counts towards done, not towards the rate. */
     private readonly initial = 0,
-  ) {}
+  ) {
+    this.tty = stream.isTTY || (stream === process.stderr && process.env[FILTERED_ENV] === 'tty');
+    this.columns = stream.columns ?? (Number(process.env[COLUMNS_ENV]) || 120);
+  }
 
   update(done: number, fields: Record<string, string | number> = {}): void {
     const elapsed = (performance.now() - this.start) / 1000;
@@ -24,7 +32,7 @@ export class ProgressBar {
     const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
     const extra = Object.entries(fields).map(([k, v]) => `${k} ${typeof v === 'number' ? v.toPrecision(4) : v}`).join('  ');
     const line = `${this.label} ${bar} ${done}/${this.total} ${rate.toFixed(2)} ${this.unit}/s ETA ${formatDuration(eta)}  ${extra}`;
-    if (this.stream.isTTY) this.stream.write(`\r${line.slice(0, (this.stream.columns ?? 120) - 1)}\x1b[K`);
+    if (this.tty) this.stream.write(`\r${line.slice(0, this.columns - 1)}\x1b[K`);
     else if (done === this.total || performance.now() - this.lastPlain > 5000) {
       this.stream.write(line + '\n');
       this.lastPlain = performance.now();
@@ -32,7 +40,7 @@ export class ProgressBar {
   }
 
   finish(): void {
-    if (this.stream.isTTY) this.stream.write('\n');
+    if (this.tty) this.stream.write('\n');
   }
 }
 
