@@ -1,5 +1,5 @@
 /** Shared by the commands: opening datasets and checkpoints with user-facing errors, and the GPU. */
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCocoDataset, type CocoDataset } from '../data/coco.js';
@@ -16,22 +16,6 @@ export function openDataset(path: string): CocoDataset {
   } catch (error) {
     throw new UserError(error instanceof Error ? error.message.split('\n').slice(0, 3).join('; ') : String(error));
   }
-}
-
-/** Creates the output folder of `flag` before any work, or says in one line why it cannot be one. */
-export function prepareFolder(flag: string, dir: string): void {
-  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UserError(`${flag} ${dir}: is a file, not a folder`);
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (error) {
-    throw new UserError(`${flag} ${dir}: cannot create the folder (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-  }
-}
-
-/** Makes sure the output file of `flag` can be written: not a folder, and its folder exists or can be made. */
-export function prepareFileFor(flag: string, path: string): void {
-  if (existsSync(path) && statSync(path).isDirectory()) throw new UserError(`${flag} ${path}: is a folder, expected a file name`);
-  prepareFolder(flag, dirname(path) || '.');
 }
 
 export async function openGpu(): Promise<WebGPURuntime> {

@@ -1,5 +1,5 @@
 /** Runs a model over a COCO dataset and scores it with the pycocotools-exact keypoint evaluation. */
-import { loadCocoSample, type CocoDataset } from '../data/coco.js';
+import { checkDatasetImages, loadCocoSample, type CocoDataset } from '../data/coco.js';
 import type { Progress } from '../progress.js';
 import { cocoKeypointEval, type CocoKeypointResult } from './coco-eval.js';
 import type { SmprModel } from './model.js';
@@ -14,6 +14,7 @@ export interface DatasetEvaluation {
 
 export async function evaluateDataset(model: SmprModel, dataset: CocoDataset, options: PredictOptions & { progress?: Progress } = {}): Promise<DatasetEvaluation> {
   const start = performance.now();
+  checkDatasetImages(dataset); // a bad image stops the evaluation before its first prediction
   const images = dataset.json.images;
   const bar = options.progress?.(images.length, 0) ?? null;
   const results: CocoKeypointResult[] = [];

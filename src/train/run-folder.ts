@@ -4,9 +4,10 @@
  * would win). A lock whose process is gone is stale and taken over; so are the temporary files of a checkpoint
  * write that was killed.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
+import { prepareFolder } from '../io/folders.js';
 
 export const LOCK_FILE = '.lock';
 
@@ -21,12 +22,7 @@ function alive(pid: number): boolean {
 
 /** Creates the folder (or says why it cannot be one) and takes its lock; returns the release function. */
 export function lockRunFolder(dir: string): () => void {
-  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UserError(`--out ${dir}: is a file, not a folder`);
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (error) {
-    throw new UserError(`--out ${dir}: cannot create the run folder (${(error as Error).message})`);
-  }
+  prepareFolder('--out', dir);
   const lock = join(dir, LOCK_FILE);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {

@@ -7,7 +7,7 @@
  * augmented with an RNG seeded by (seed, t, i), so a run resumed from a checkpoint at iteration t sees exactly the
  * batches an uninterrupted run would have seen.
  */
-import { appendFileSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkDatasetImages, loadCocoSample, toTrainingPeople, type CocoDataset } from '../data/coco.js';
 import { Interrupted, UserError } from '../errors.js';
@@ -194,20 +194,20 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
 
   const checkpointPath = join(outDir, CHECKPOINT_FILE);
   const logPath = join(outDir, LOG_FILE);
-  const optimizerName = OPTIMIZERS[options.optimizer ?? 'sgd'].name;
+  const OptimizerClass = OPTIMIZERS[options.optimizer ?? 'sgd'];
   // Checked before anything is built: a mismatch costs a second.
   const saved = options.resume && existsSync(checkpointPath) ? readCheckpoint(checkpointPath) : null;
   if (saved && JSON.stringify(saved.info.config) !== JSON.stringify(config)) {
     throw new UserError(`train --resume: ${checkpointPath} was trained with another model config ('${saved.info.config.name}' with different settings); resume with the same --config or choose another --out`);
   }
-  if (saved?.info.optimizer && saved.info.optimizer.toLowerCase() !== optimizerName.toLowerCase()) {
-    throw new UserError(`train --resume: ${checkpointPath} was trained with ${saved.info.optimizer}, not ${optimizerName}; pass --optimizer ${saved.info.optimizer.toLowerCase()}`);
+  if (saved?.info.optimizer && saved.info.optimizer !== OptimizerClass.name) {
+    throw new UserError(`train --resume: ${checkpointPath} was trained with ${saved.info.optimizer}, not ${OptimizerClass.name}; pass --optimizer ${saved.info.optimizer.toLowerCase()}`);
   }
 
   const model = new SmprModel(config, { device: 'webgpu', random: new Random(options.seed) });
   model.train();
   const params = model.trainableParameters();
-  const optimizer: Optimizer = new OPTIMIZERS[options.optimizer ?? 'sgd'](params, {
+  const optimizer: Optimizer = new OptimizerClass(params, {
     lr: options.lr,
     ...(options.weightDecay !== undefined ? { weightDecay: options.weightDecay } : {}),
   });
@@ -324,9 +324,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
 
 /** Draws every loss term of the run's log as a PNG line chart. */
 export function writeLossCurve(outDir: string): void {
-  const path = join(outDir, LOG_FILE);
-  if (!existsSync(path)) return;
-  const records = readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as LogRecord);
+  const records = readLogBefore<LogRecord>(join(outDir, LOG_FILE), Infinity);
   if (records.length < 2) return;
   const keys = ['loss', 'cls', 'heatmap', 'init', 'refine', 'score'] as const;
   const series = keys.map((k) => ({ name: k, points: records.map((r) => [r.iter + 1, r[k]] as [number, number]) }));

@@ -2,8 +2,8 @@ import { writeFileSync } from 'node:fs';
 import { STAT_NAMES, formatCocoKeypointSummary } from '../../smpr/coco-eval.js';
 import { evaluateDataset } from '../../smpr/evaluate.js';
 import { defineCommand } from '../args.js';
-import { SHIPPED_WEIGHTS, loadModel, openDataset, prepareFileFor } from '../model-io.js';
-import { checkDatasetImages } from '../../data/coco.js';
+import { SHIPPED_WEIGHTS, loadModel, openDataset } from '../model-io.js';
+import { prepareFileFor } from '../../io/folders.js';
 import { progressBar } from '../progress.js';
 
 export const evalCommand = defineCommand({
@@ -21,7 +21,6 @@ export const evalCommand = defineCommand({
   async run({ flags }) {
     if (flags.json) prepareFileFor('--json', flags.json);
     const data = openDataset(flags.data);
-    checkDatasetImages(data);
     const model = await loadModel(flags.weights);
     const evaluation = await evaluateDataset(model, data, {
       progress: progressBar('eval', 'img'), flip: flags.flip, nms: flags.nms as 'soft' | 'oks', usePoseScore: !flags['cls-only'], useInitialPose: flags['initial-pose'],

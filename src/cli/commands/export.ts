@@ -2,7 +2,8 @@
 import { statSync } from 'node:fs';
 import { saveCheckpoint } from '../../train/checkpoint.js';
 import { defineCommand } from '../args.js';
-import { loadCheckpointModel, prepareFileFor } from '../model-io.js';
+import { loadCheckpointModel } from '../model-io.js';
+import { prepareFileFor } from '../../io/folders.js';
 
 export const exportCommand = defineCommand({
   name: 'export',

@@ -6,7 +6,8 @@ import { drawPoses } from '../../data/draw.js';
 import type { CocoKeypointResult } from '../../smpr/coco-eval.js';
 import { predictImage } from '../../smpr/predict.js';
 import { defineCommand } from '../args.js';
-import { SHIPPED_WEIGHTS, loadModel, prepareFolder } from '../model-io.js';
+import { SHIPPED_WEIGHTS, loadModel } from '../model-io.js';
+import { prepareFolder } from '../../io/folders.js';
 
 export const predictCommand = defineCommand({
   name: 'predict',

@@ -1,6 +1,6 @@
 import { SYNTH_DEFAULTS, writeSynthDataset } from '../../data/synth.js';
 import { defineCommand } from '../args.js';
-import { prepareFolder } from '../model-io.js';
+import { prepareFolder } from '../../io/folders.js';
 
 export const synthCommand = defineCommand({
   name: 'synth',

@@ -1,0 +1,20 @@
+/** Output folders and files, checked before any work: one line saying why a path cannot be used, naming its flag. */
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { UserError } from '../errors.js';
+
+/** Creates the output folder of `flag`, or says why it cannot be one. */
+export function prepareFolder(flag: string, dir: string): void {
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UserError(`${flag} ${dir}: is a file, not a folder`);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw new UserError(`${flag} ${dir}: cannot create the folder (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+}
+
+/** Makes sure the output file of `flag` can be written: not a folder, and its folder exists or can be made. */
+export function prepareFileFor(flag: string, path: string): void {
+  if (existsSync(path) && statSync(path).isDirectory()) throw new UserError(`${flag} ${path}: is a folder, expected a file name`);
+  prepareFolder(flag, dirname(path) || '.');
+}
