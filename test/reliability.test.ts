@@ -149,6 +149,25 @@ describe('checkpoints', () => {
 });
 
 describe('training runs', () => {
+  test('--weights starts from a whole model: with lr 0 the run ends where it started, and another config is refused', async () => {
+    const { data, checkpoint } = await trained();
+    const common = ['train', '--data', data, '--max-iters', '1', '--batch', '2', '--lr', '0', '--weight-decay', '0'];
+    expect((await smpr(...common, '--out', path('init-run'), '--weights', checkpoint)).code).toBe(0);
+    expect((await smpr(...common, '--out', path('fresh-run'))).code).toBe(0);
+    const start = readCheckpoint(checkpoint).model;
+    const continued = readCheckpoint(path('init-run', 'last.safetensors'));
+    const fresh = readCheckpoint(path('fresh-run', 'last.safetensors')).model;
+    expect(continued.info.step).toBe(1);
+    const same = async (a: Map<string, { toArray(): Promise<ArrayLike<number>> }>, b: typeof a) =>
+      (await Promise.all([...a].map(async ([k, t]) => Array.from(await t.toArray()).join() === Array.from(await b.get(k)!.toArray()).join()))).every(Boolean);
+    expect(await same(continued.model, start)).toBe(true);
+    expect(await same(fresh, start)).toBe(false);
+    const other = { ...smprConfig('tiny'), gnGroups: 4 };
+    await expect(
+      train({ config: other, data: loadCocoDataset(data), epochs: 1, batchSize: 2, seed: 0, lr: 1e-3, warmupIters: 0, decayEpochs: [], clipNorm: 35, outDir: path('init-other'), initWeights: checkpoint }),
+    ).rejects.toThrow(/train --weights: .* holds a 'tiny' model with other settings than --config tiny/);
+  });
+
   test('divergence stops with the iteration and the loss terms, and the last good checkpoint stays', async () => {
     const { data } = await trained();
     const run = path('diverge');

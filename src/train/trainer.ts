@@ -54,6 +54,11 @@ export interface TrainOptions {
   outDir: string;
   /** Pretrained backbone weights (safetensors, torchvision ResNet names), loaded before training starts. */
   backboneWeights?: string;
+  /**
+   * A whole model to start from (an smpr checkpoint or exported weights of the same config): fine-tuning, or a
+   * second stage of training. The optimizer starts afresh and the step count at 0. Ignored when resuming.
+   */
+  initWeights?: string;
   /** Continue from `outDir/last.safetensors` if it exists. */
   resume?: boolean;
   /** Also save a checkpoint every this many iterations (besides every epoch's end). */
@@ -197,6 +202,10 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   const OptimizerClass = OPTIMIZERS[options.optimizer ?? 'sgd'];
   // Checked before anything is built: a mismatch costs a second.
   const saved = options.resume && existsSync(checkpointPath) ? readCheckpoint(checkpointPath) : null;
+  const init = !saved && options.initWeights ? readCheckpoint(options.initWeights) : null;
+  if (init && JSON.stringify(init.info.config) !== JSON.stringify(config)) {
+    throw new UserError(`train --weights: ${options.initWeights} holds a '${init.info.config.name}' model with other settings than --config ${config.name}; pass the config it was trained with`);
+  }
   if (saved && JSON.stringify(saved.info.config) !== JSON.stringify(config)) {
     throw new UserError(`train --resume: ${checkpointPath} was trained with another model config ('${saved.info.config.name}' with different settings); resume with the same --config or choose another --out`);
   }
@@ -223,6 +232,10 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     writeFileSync(logPath, kept.map((r) => JSON.stringify(r) + '\n').join(''));
   } else {
     if (options.backboneWeights) await loadBackboneWeights(model, options.backboneWeights);
+    if (init) {
+      await model.loadStateDict(init.model);
+      for (const t of [...init.model.values(), ...Object.values(init.optimizer)]) t.dispose();
+    }
     writeFileSync(logPath, '');
   }
 

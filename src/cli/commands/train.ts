@@ -42,6 +42,7 @@ export const trainCommand = defineCommand({
     positives: { type: 'string', choices: ['oks', 'init'], default: 'oks', description: "'oks': SMPR's OKS-selected positives; 'init': the FCOS-only baseline" },
     'pose-weights': { type: 'string', choices: ['oks', 'uniform'], description: "keypoint L1 per positive: 'oks' (both recipes: by its initial pose's OKS) or 'uniform'" },
     'backbone-weights': { type: 'string', description: 'pretrained backbone (safetensors with torchvision ResNet names; fc.* is skipped)', valueName: 'FILE' },
+    weights: { type: 'string', description: 'start from this model (an smpr checkpoint or exported weights of the same --config); the optimizer starts afresh', valueName: 'FILE' },
     out: { type: 'string', required: true, description: 'run folder', valueName: 'DIR' },
     resume: { type: 'boolean', description: `continue from DIR/${CHECKPOINT_FILE}` },
     'save-every': { type: 'number', integer: true, min: 1, description: 'also save a checkpoint every N iterations (default: at every epoch end only)' },
@@ -63,7 +64,7 @@ export const trainCommand = defineCommand({
     const { model, records } = await train({
       stop: stop.signal,
       config, data, epochs, batchSize: flags.batch ?? recipe.batchSize, seed: flags.seed, lr: flags.lr ?? recipe.lr, warmupIters: flags.warmup ?? recipe.warmupIters,
-      decayEpochs, optimizer: (flags.optimizer as OptimizerName | undefined) ?? recipe.optimizer, weightDecay: flags['weight-decay'], clipNorm: flags.clip, outDir: flags.out, resume: flags.resume, backboneWeights: flags['backbone-weights'], maxIters: flags['max-iters'], saveEvery: flags['save-every'],
+      decayEpochs, optimizer: (flags.optimizer as OptimizerName | undefined) ?? recipe.optimizer, weightDecay: flags['weight-decay'], clipNorm: flags.clip, outDir: flags.out, resume: flags.resume, backboneWeights: flags['backbone-weights'], initWeights: flags.weights, maxIters: flags['max-iters'], saveEvery: flags['save-every'],
       logEvery: flags['log-every'], loss: { positives: flags.positives as 'oks' | 'init', poseWeights: (flags['pose-weights'] as 'oks' | 'uniform' | undefined) ?? recipe.poseWeights }, progress: progressBar('train', 'it'),
     }).finally(() => {
       process.off('SIGINT', onSignal);
