@@ -45,7 +45,8 @@ export type { CocoKeypointResult, CocoKeypointEvalResult } from './smpr/coco-eva
 // Data, checkpoints and training.
 export { loadCocoDataset, writeCocoDataset } from './data/coco.js';
 export { generateSynthDataset, writeSynthDataset, SYNTH_DEFAULTS } from './data/synth.js';
-export { readPng, writePng } from './data/image.js';
+export { decodeImage, readImage, readImageSize } from './data/image-file.js';
+export { decodePng, encodePng, writePng } from './data/png.js';
 export { loadSafetensors, saveSafetensors } from './io/safetensors.js';
 export { readCheckpoint, saveCheckpoint } from './train/checkpoint.js';
 export { SGD, REFERENCE_SGD } from './train/optimizer.js';

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { smpr } from './cli-run.js';
 import { writeSynthDataset } from '../src/data/synth.js';
-import { writePng, createImage } from '../src/data/image.js';
+import { createImage } from '../src/data/image.js';
+import { writePng } from '../src/data/png.js';
 import { readCheckpoint } from '../src/train/checkpoint.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'smpr-cli-'));

@@ -6,7 +6,8 @@ import {
   CocoFormatError, keypointBox, loadCocoDataset, loadCocoSample, personCategory, toTrainingPeople, validateCocoKeypoints,
   writeCocoDataset, type CocoAnnotation, type CocoKeypointsJson,
 } from '../src/data/coco.js';
-import { createImage, writePng } from '../src/data/image.js';
+import { createImage } from '../src/data/image.js';
+import { writePng } from '../src/data/png.js';
 import { COCO_KEYPOINTS } from '../src/smpr/keypoints.js';
 
 const K = COCO_KEYPOINTS.names.length;
@@ -105,7 +106,7 @@ describe('validateCocoKeypoints', () => {
 });
 
 describe('loading and writing datasets', () => {
-  it('writes a dataset and loads it back from the folder or the annotation path', () => {
+  it('writes a dataset and loads it back from the folder or the annotation path', async () => {
     const dir = tempDir();
     const image = createImage(32, 24, [10, 20, 30]);
     writeCocoDataset(dir, dataset(), [image]);
@@ -113,17 +114,17 @@ describe('loading and writing datasets', () => {
       const loaded = loadCocoDataset(source);
       expect(loaded.json).toEqual(dataset());
       expect(loaded.imageDir).toBe(join(dir, 'images'));
-      const sample = loadCocoSample(loaded, loaded.json.images[0]!);
+      const sample = await loadCocoSample(loaded, loaded.json.images[0]!);
       expect(Array.from(sample.image.data.subarray(0, 3))).toEqual([10, 20, 30]);
       expect(sample.people).toHaveLength(1);
     }
   });
 
-  it('reads images lazily, from an image folder that can be given', () => {
+  it('reads images lazily, from an image folder that can be given', async () => {
     const dir = tempDir();
     writeCocoDataset(dir, dataset()); // annotations only: loading must not touch the missing image
     const loaded = loadCocoDataset(dir, { imageDir: join(dir, 'elsewhere') });
-    expect(() => loadCocoSample(loaded, loaded.json.images[0]!)).toThrow(`${join(dir, 'elsewhere', 'a.png')}: cannot read image`);
+    await expect(loadCocoSample(loaded, loaded.json.images[0]!)).rejects.toThrow(`${join(dir, 'elsewhere', 'a.png')}: cannot read image`);
   });
 
   it('names the annotation file in parse and validation errors', () => {
@@ -136,13 +137,13 @@ describe('loading and writing datasets', () => {
     expect(() => loadCocoDataset(join(dir, 'missing.json'))).toThrow(/missing\.json: cannot read annotations/);
   });
 
-  it('refuses an image whose size disagrees with its entry', () => {
+  it('refuses an image whose size disagrees with its entry', async () => {
     const dir = tempDir();
     writeCocoDataset(dir, dataset());
     mkdirSync(join(dir, 'images'), { recursive: true });
     writePng(join(dir, 'images', 'a.png'), createImage(24, 32));
     const loaded = loadCocoDataset(dir);
-    expect(() => loadCocoSample(loaded, loaded.json.images[0]!)).toThrow(/a\.png: image is 24×32, the annotations say 32×24/);
+    await expect(loadCocoSample(loaded, loaded.json.images[0]!)).rejects.toThrow(/a\.png: image is 24×32, the annotations say 32×24/);
   });
 
   it('refuses to write an invalid file or mismatched images', () => {

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import {
   drawLine, drawPoses, drawText, fillCircle, limbColor, rasterCapsule, rasterConvexPolygon, textWidth, type Point,
 } from '../src/data/draw.js';
-import { createImage, decodePng, type Image } from '../src/data/image.js';
+import { createImage, type Image } from '../src/data/image.js';
+import { decodePng } from '../src/data/png.js';
 import { formatTick, niceTicks, plotBars, plotLines } from '../src/data/plot.js';
 import { COCO_KEYPOINTS } from '../src/smpr/keypoints.js';
 

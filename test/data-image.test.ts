@@ -1,8 +1,13 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { createImage, decodePng, encodePng, readPng, writePng } from '../src/data/image.js';
+import { createImage, type Image } from '../src/data/image.js';
+import { decodePng, encodePng, writePng } from '../src/data/png.js';
+import { decodeJpeg, jpegSize, bytesReader } from '../src/data/jpeg.js';
+import { decodeImage, readImage, readImageSize } from '../src/data/image-file.js';
 import { Random } from '../src/tensor/random.js';
 
 function randomImage(width: number, height: number, seed: number) {
@@ -13,11 +18,11 @@ function randomImage(width: number, height: number, seed: number) {
 }
 
 describe('PNG files', () => {
-  it('round-trips every byte through a file', () => {
+  it('round-trips every byte through a file', async () => {
     const image = randomImage(13, 7, 1);
     const path = join(mkdtempSync(join(tmpdir(), 'data-image-')), 'random.png');
     writePng(path, image);
-    const back = readPng(path);
+    const back = await readImage(path);
     expect(back.width).toBe(13);
     expect(back.height).toBe(7);
     expect(Buffer.from(back.data).equals(Buffer.from(image.data))).toBe(true);
@@ -33,10 +38,6 @@ describe('PNG files', () => {
     expect(() => decodePng(Buffer.from('hello, world'), 'notes.txt')).toThrow(/^notes\.txt: not a PNG/);
   });
 
-  it('says a JPEG must be converted', () => {
-    expect(() => decodePng(Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10]), 'photo.jpg')).toThrow(/photo\.jpg: is a JPEG.*convert/);
-  });
-
   it('reports a cut-off file as truncated', () => {
     const bytes = encodePng(randomImage(32, 32, 2));
     expect(() => decodePng(bytes.subarray(0, bytes.length - 30), 'cut.png')).toThrow(/^cut\.png: truncated PNG/);
@@ -49,11 +50,120 @@ describe('PNG files', () => {
     expect(() => decodePng(bytes, 'bad.png')).toThrow(/^bad\.png: unsupported or corrupt PNG/);
   });
 
-  it('names a missing file', () => {
+  it('names a missing file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'data-image-'));
-    expect(() => readPng(join(dir, 'nowhere.png'))).toThrow(/nowhere\.png: cannot read image/);
+    await expect(readImage(join(dir, 'nowhere.png'))).rejects.toThrow(/nowhere\.png: cannot read image/);
+    expect(() => readImageSize(join(dir, 'nowhere.png'))).toThrow(/nowhere\.png: cannot read image/);
     writeFileSync(join(dir, 'empty.png'), '');
-    expect(() => readPng(join(dir, 'empty.png'))).toThrow(/empty\.png: empty file, expected a PNG/);
+    await expect(readImage(join(dir, 'empty.png'))).rejects.toThrow(/empty\.png: empty file, expected a PNG or JPEG/);
+  });
+});
+
+/** A smooth image (JPEG's DCT keeps it within a few levels at quality 100). */
+function smoothImage(width: number, height: number, seed: number): Image {
+  const image = createImage(width, height);
+  const rng = new Random(seed);
+  const [a, b, c] = [rng.uniform(0.05, 0.2), rng.uniform(0.05, 0.2), rng.uniform(0, 6)];
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      for (let ch = 0; ch < 3; ch++) image.data[(y * width + x) * 3 + ch] = Math.round(127 + 100 * Math.sin(a * x + b * y + c + ch));
+    }
+  }
+  return image;
+}
+
+const raw = (image: Image, channels = 3) => sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), { raw: { width: image.width, height: image.height, channels: channels as 3 } });
+/** Encodes with libjpeg (through sharp) at quality 100 without chroma subsampling. */
+const encodeJpeg = (image: Image): Promise<Buffer> => raw(image).jpeg({ quality: 100, chromaSubsampling: '4:4:4' }).toBuffer();
+
+function maxDifference(a: Uint8Array, b: Uint8Array): number {
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
+  return max;
+}
+
+describe('JPEG files', () => {
+  it('decodes to RGB in HWC order, within 4 levels of what was encoded at quality 100', async () => {
+    const image = smoothImage(37, 21, 4);
+    const decoded = await decodeJpeg(await encodeJpeg(image), 'smooth.jpg');
+    expect([decoded.width, decoded.height]).toEqual([37, 21]);
+    expect(decoded.data.length).toBe(37 * 21 * 3);
+    expect(maxDifference(decoded.data, image.data)).toBeLessThanOrEqual(4);
+  });
+
+  it('reads the size from the frame header, past APP segments of any length, as the decoder finds it', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 0, max: 3000 }), async (width, height, comment) => {
+        let jpeg = raw(smoothImage(width, height, width)).jpeg();
+        if (comment) jpeg = jpeg.withExif({ IFD0: { ImageDescription: 'x'.repeat(comment) } });
+        const bytes = await jpeg.toBuffer();
+        expect(jpegSize(bytesReader(bytes), 'x.jpg')).toEqual({ width, height });
+        const decoded = await decodeImage(bytes, 'x.jpg');
+        expect([decoded.width, decoded.height]).toEqual([width, height]);
+      }),
+      { numRuns: 12 },
+    );
+  });
+
+  it('keeps the stored pixel order: the EXIF orientation tag is not applied (COCO annotates stored pixels)', async () => {
+    const image = smoothImage(40, 24, 5);
+    const plain = await decodeJpeg(await encodeJpeg(image), 'plain.jpg');
+    const tagged = await raw(image).jpeg({ quality: 100, chromaSubsampling: '4:4:4' }).withMetadata({ orientation: 6 }).toBuffer();
+    expect((await sharp(tagged).metadata()).orientation).toBe(6);
+    const decoded = await decodeJpeg(tagged, 'rotated.jpg');
+    expect([decoded.width, decoded.height]).toEqual([40, 24]);
+    expect(maxDifference(decoded.data, plain.data)).toBe(0);
+  });
+
+  it('turns grayscale into three equal channels, and CMYK into RGB', async () => {
+    const gray = createImage(16, 8);
+    const levels = new Uint8Array(16 * 8).map((_, i) => (i * 2) % 256);
+    const grayJpeg = await sharp(Buffer.from(levels), { raw: { width: 16, height: 8, channels: 1 } }).toColourspace('b-w').jpeg({ quality: 100 }).toBuffer();
+    expect((await sharp(grayJpeg).metadata()).channels).toBe(1);
+    const decoded = await decodeJpeg(grayJpeg, 'gray.jpg');
+    expect(decoded.data.length).toBe(gray.data.length);
+    for (let p = 0; p < 16 * 8; p++) {
+      expect(decoded.data[p * 3]).toBe(decoded.data[p * 3 + 1]);
+      expect(decoded.data[p * 3]).toBe(decoded.data[p * 3 + 2]);
+      expect(Math.abs(decoded.data[p * 3]! - levels[p]!)).toBeLessThanOrEqual(3);
+    }
+    const red = createImage(16, 16, [200, 30, 30]);
+    const cmyk = await raw(red).toColourspace('cmyk').jpeg({ quality: 100 }).toBuffer();
+    expect((await sharp(cmyk).metadata()).space).toBe('cmyk');
+    const back = await decodeJpeg(cmyk, 'cmyk.jpg');
+    const [r, g, b] = back.data;
+    expect(r!).toBeGreaterThan(150);
+    expect(Math.max(g!, b!)).toBeLessThan(90);
+  });
+
+  it('reports a cut-off, corrupt or header-only file with its name', async () => {
+    const bytes = await encodeJpeg(smoothImage(32, 32, 6));
+    await expect(decodeJpeg(bytes.subarray(0, bytes.length - 200), 'cut.jpg')).rejects.toThrow(/^cut\.jpg: corrupt or truncated JPEG/);
+    expect(() => jpegSize(bytesReader(bytes.subarray(0, 40)), 'head.jpg')).toThrow(/^head\.jpg: truncated JPEG/);
+    expect(() => jpegSize(bytesReader(Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10])), 'app.jpg')).toThrow(/^app\.jpg: truncated JPEG \(no frame header/);
+    expect(() => jpegSize(bytesReader(Buffer.from([0xff, 0xd8, 0x00, 0x00])), 'junk.jpg')).toThrow(/^junk\.jpg: corrupt JPEG \(expected a marker at byte 2\)/);
+    const huge = Buffer.from(bytes);
+    const sof = huge.indexOf(Buffer.from([0xff, 0xc0]));
+    huge.writeUInt16BE(20000, sof + 5);
+    huge.writeUInt16BE(20000, sof + 7);
+    expect(() => jpegSize(bytesReader(huge), 'huge.jpg')).toThrow(/^huge\.jpg: 20000×20000 pixels is over the limit of 50 megapixels/);
+  });
+});
+
+describe('image files by signature', () => {
+  it('reads a JPEG named .png and a PNG named .jpg, by their bytes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'data-image-'));
+    const image = smoothImage(20, 12, 7);
+    writeFileSync(join(dir, 'really-a-jpeg.png'), await encodeJpeg(image));
+    writePng(join(dir, 'really-a-png.jpg'), image);
+    expect(readImageSize(join(dir, 'really-a-jpeg.png'))).toEqual({ width: 20, height: 12 });
+    expect(readImageSize(join(dir, 'really-a-png.jpg'))).toEqual({ width: 20, height: 12 });
+    expect(maxDifference((await readImage(join(dir, 'really-a-jpeg.png'))).data, image.data)).toBeLessThanOrEqual(4);
+    expect(Buffer.from((await readImage(join(dir, 'really-a-png.jpg'))).data).equals(Buffer.from(image.data))).toBe(true);
+  });
+
+  it('names what it found when a file is neither', async () => {
+    await expect(decodeImage(Buffer.from('GIF89a...'), 'anim.gif')).rejects.toThrow(/^anim\.gif: not a PNG or JPEG image \(unknown signature\)$/);
   });
 });
 

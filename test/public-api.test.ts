@@ -10,7 +10,7 @@ test('the package root exports the ops, modules, SMPR, evaluation, data and trai
     'clipScale', 'sgdUpdate_', 'adamwUpdate_',
     'smprConfig', 'SmprModel', 'buildBatchTargets', 'smprLoss', 'decodeLevels', 'postprocess', 'softNmsLinear', 'oksNms',
     'predictImage', 'evaluateDataset', 'oks', 'cocoKeypointEval', 'formatCocoKeypointSummary',
-    'loadCocoDataset', 'generateSynthDataset', 'writeSynthDataset', 'readPng', 'writePng',
+    'loadCocoDataset', 'generateSynthDataset', 'writeSynthDataset', 'readImage', 'readImageSize', 'decodeImage', 'writePng',
     'loadSafetensors', 'saveSafetensors', 'readCheckpoint', 'saveCheckpoint', 'SGD', 'AdamW', 'clipGradNorm', 'train', 'UserError',
   ] as const;
   for (const name of functions) expect(typeof (smpr as Record<string, unknown>)[name], name).toBe('function');

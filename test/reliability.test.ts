@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { smpr } from './cli-run.js';
-import { createImage, encodePng, writePng } from '../src/data/image.js';
+import { createImage } from '../src/data/image.js';
+import { encodePng, writePng } from '../src/data/png.js';
 import { writeSynthDataset } from '../src/data/synth.js';
 import { loadCocoDataset } from '../src/data/coco.js';
 import { zeros } from '../src/index.js';
@@ -54,7 +55,7 @@ describe('dataset images are checked before training or evaluation starts', () =
     ['a missing image', (images) => rmSync(join(images, '000001.png')), /000001\.png: cannot read image \(ENOENT/],
     ['a zero-byte image', (images) => void writeFileSync(join(images, '000002.png'), ''), /000002\.png: empty file/],
     ['a truncated image', (images) => { const bytes = readFileSync(join(images, '000002.png')); writeFileSync(join(images, '000002.png'), bytes.subarray(0, 20)); }, /000002\.png: truncated PNG/],
-    ['a JPEG named .png', (images) => void writeFileSync(join(images, '000003.png'), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16])), /000003\.png: is a JPEG/],
+    ['a JPEG cut off before its frame header', (images) => void writeFileSync(join(images, '000003.png'), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16])), /000003\.png: truncated JPEG \(no frame header/],
     ['an image of another size than annotated', (images) => void writePng(join(images, '000004.png'), createImage(32, 48)), /000004\.png: image is 32×48, the annotations say 64×64/],
   ];
   for (const [name, damage, message] of broken) {

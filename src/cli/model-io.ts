@@ -1,5 +1,5 @@
 /** Shared by the commands: opening datasets and checkpoints with user-facing errors, and the GPU. */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCocoDataset, type CocoDataset } from '../data/coco.js';
@@ -9,10 +9,15 @@ import { readCheckpoint, type CheckpointInfo } from '../train/checkpoint.js';
 import type { WebGPURuntime } from '../backend/webgpu-runtime.js';
 import { UserError } from '../errors.js';
 
-export function openDataset(path: string): CocoDataset {
+/**
+ * A dataset folder (annotations.json + images/), or an annotation file whose images are in `imageDir` (COCO as
+ * distributed: `person_keypoints_val2017.json` and `val2017/`) or, by default, in images/ beside it.
+ */
+export function openDataset(path: string, imageDir?: string, flag = '--images'): CocoDataset {
   if (!existsSync(path)) throw new UserError(`${path}: no such dataset (expected a folder with annotations.json and images/, or an annotation file)`);
+  if (imageDir !== undefined && !statSync(imageDir, { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`${flag} ${imageDir}: no such folder`);
   try {
-    return loadCocoDataset(path);
+    return loadCocoDataset(path, imageDir !== undefined ? { imageDir } : {});
   } catch (error) {
     throw new UserError(error instanceof Error ? error.message.split('\n').slice(0, 3).join('; ') : String(error));
   }

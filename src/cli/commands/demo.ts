@@ -7,7 +7,8 @@
 import { join } from 'node:path';
 import { existsSync, mkdirSync } from 'node:fs';
 import { SYNTH_DEFAULTS, writeSynthDataset } from '../../data/synth.js';
-import { cloneImage, writePng } from '../../data/image.js';
+import { cloneImage } from '../../data/image.js';
+import { writePng } from '../../data/png.js';
 import { drawPoses } from '../../data/draw.js';
 import { loadCocoSample } from '../../data/coco.js';
 import { formatCocoKeypointSummary } from '../../smpr/coco-eval.js';
@@ -76,7 +77,7 @@ export const demoCommand = defineCommand({
       const picturesDir = join(flags.out, 'predictions');
       mkdirSync(picturesDir, { recursive: true });
       for (const image of val.json.images.slice(0, 4)) {
-        const sample = loadCocoSample(val, image);
+        const sample = await loadCocoSample(val, image);
         const people = (await predictImage(shipped, sample.image, image.id)).filter((p) => p.score > 0.1);
         const overlay = cloneImage(sample.image);
         drawPoses(overlay, people, config.keypoints, { scoreText: true });

@@ -12,6 +12,7 @@ export const evalCommand = defineCommand({
   flags: {
     weights: { type: 'string', default: SHIPPED_WEIGHTS, description: 'checkpoint (.safetensors); default: the shipped tiny model', valueName: 'FILE' },
     data: { type: 'string', required: true, description: 'dataset folder or annotation file', valueName: 'DIR' },
+    images: { type: 'string', description: "folder of --data's images (default: images/ beside the annotation file)", valueName: 'DIR' },
     json: { type: 'string', description: 'also write the numbers (and the detections) to this JSON file', valueName: 'FILE' },
     flip: { type: 'boolean', description: 'flip test' },
     nms: { type: 'string', choices: ['soft', 'oks'], default: 'soft', description: 'NMS flavour' },
@@ -20,7 +21,7 @@ export const evalCommand = defineCommand({
   },
   async run({ flags }) {
     if (flags.json) prepareFileFor('--json', flags.json);
-    const data = openDataset(flags.data);
+    const data = openDataset(flags.data, flags.images);
     const model = await loadModel(flags.weights);
     const evaluation = await evaluateDataset(model, data, {
       progress: progressBar('eval', 'img'), flip: flags.flip, nms: flags.nms as 'soft' | 'oks', usePoseScore: !flags['cls-only'], useInitialPose: flags['initial-pose'],

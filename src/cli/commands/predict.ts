@@ -1,7 +1,9 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { UserError } from '../../errors.js';
 import { basename, extname, join } from 'node:path';
-import { cloneImage, readPng, readPngSize, writePng } from '../../data/image.js';
+import { cloneImage } from '../../data/image.js';
+import { readImage, readImageSize } from '../../data/image-file.js';
+import { writePng } from '../../data/png.js';
 import { drawPoses } from '../../data/draw.js';
 import type { CocoKeypointResult } from '../../smpr/coco-eval.js';
 import { predictImage } from '../../smpr/predict.js';
@@ -19,18 +21,18 @@ export const predictCommand = defineCommand({
     flip: { type: 'boolean', description: 'also run on the flipped image and merge (flip test)' },
     nms: { type: 'string', choices: ['soft', 'oks'], default: 'soft', description: "'soft': linear soft-NMS on keypoint boxes (the authors' code); 'oks': OKS-NMS (the paper)" },
   },
-  positionals: [{ name: 'IMAGE', description: 'PNG images', variadic: true }],
+  positionals: [{ name: 'IMAGE', description: 'PNG or JPEG images', variadic: true }],
   async run({ flags, positionals }) {
     prepareFolder('--out', flags.out);
     if (!existsSync(flags.weights)) throw new UserError(`${flags.weights}: no such checkpoint`);
-    for (const path of positionals) readPngSize(path); // a missing or non-PNG file stops here, before any work
+    for (const path of positionals) readImageSize(path); // a missing or unreadable file stops here, before any work
     const model = await loadModel(flags.weights);
     const all: CocoKeypointResult[] = [];
     const names = overlayNames(positionals);
     const resultsPath = join(flags.out, 'results.json');
     try {
       for (const [i, path] of positionals.entries()) {
-        const image = readPng(path);
+        const image = await readImage(path);
         const people = await predictImage(model, image, i + 1, { flip: flags.flip, nms: flags.nms as 'soft' | 'oks' });
         all.push(...people);
         const overlay = cloneImage(image);

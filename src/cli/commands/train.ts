@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { PRESETS, smprConfig, type PresetName } from '../../smpr/config.js';
 import { evaluateDataset } from '../../smpr/evaluate.js';
 import { formatCocoKeypointSummary } from '../../smpr/coco-eval.js';
+import { defaultWorkers } from '../../train/batch-loader.js';
 import { CHECKPOINT_FILE, CURVE_FILE, LOG_FILE, OPTIMIZERS, train, type OptimizerName } from '../../train/trainer.js';
 import { defineCommand } from '../args.js';
 import { UsageError } from '../errors.js';
@@ -26,7 +27,9 @@ export const trainCommand = defineCommand({
   summary: 'train SMPR on a COCO keypoints dataset; checkpoints, a JSONL log and a loss curve go to --out',
   flags: {
     data: { type: 'string', required: true, description: 'training dataset (folder or annotation file)', valueName: 'DIR' },
+    images: { type: 'string', description: "folder of --data's images (default: images/ beside the annotation file)", valueName: 'DIR' },
     val: { type: 'string', description: 'validation dataset, evaluated at the end', valueName: 'DIR' },
+    'val-images': { type: 'string', description: "folder of --val's images", valueName: 'DIR' },
     config: { type: 'string', choices: Object.keys(PRESETS), default: 'tiny', description: 'model preset' },
     recipe: { type: 'string', choices: Object.keys(RECIPES), default: 'scratch', description: "defaults for the flags below: 'scratch' (AdamW, from scratch) or 'reference' (the authors' SGD)" },
     epochs: { type: 'number', integer: true, min: 1, description: 'epochs (scratch 9, reference 100)' },
@@ -46,11 +49,12 @@ export const trainCommand = defineCommand({
     out: { type: 'string', required: true, description: 'run folder', valueName: 'DIR' },
     resume: { type: 'boolean', description: `continue from DIR/${CHECKPOINT_FILE}` },
     'save-every': { type: 'number', integer: true, min: 1, description: 'also save a checkpoint every N iterations (default: at every epoch end only)' },
+    workers: { type: 'number', integer: true, min: 0, description: `threads reading and augmenting images ahead of the step (0: none) (default: ${defaultWorkers()} on this machine)` },
     'log-every': { type: 'number', integer: true, min: 1, default: 10, description: 'iterations between log lines' },
   },
   async run({ flags }) {
-    const data = openDataset(flags.data);
-    const val = flags.val ? openDataset(flags.val) : null;
+    const data = openDataset(flags.data, flags.images);
+    const val = flags.val ? openDataset(flags.val, flags['val-images'], '--val-images') : null;
     await openGpu();
     const config = smprConfig(flags.config as PresetName);
     const recipe: Recipe = RECIPES[flags.recipe as RecipeName];
@@ -64,7 +68,7 @@ export const trainCommand = defineCommand({
     const { model, records } = await train({
       stop: stop.signal,
       config, data, epochs, batchSize: flags.batch ?? recipe.batchSize, seed: flags.seed, lr: flags.lr ?? recipe.lr, warmupIters: flags.warmup ?? recipe.warmupIters,
-      decayEpochs, optimizer: (flags.optimizer as OptimizerName | undefined) ?? recipe.optimizer, weightDecay: flags['weight-decay'], clipNorm: flags.clip, outDir: flags.out, resume: flags.resume, backboneWeights: flags['backbone-weights'], initWeights: flags.weights, maxIters: flags['max-iters'], saveEvery: flags['save-every'],
+      decayEpochs, optimizer: (flags.optimizer as OptimizerName | undefined) ?? recipe.optimizer, weightDecay: flags['weight-decay'], clipNorm: flags.clip, outDir: flags.out, resume: flags.resume, backboneWeights: flags['backbone-weights'], initWeights: flags.weights, workers: flags.workers ?? defaultWorkers(), maxIters: flags['max-iters'], saveEvery: flags['save-every'],
       logEvery: flags['log-every'], loss: { positives: flags.positives as 'oks' | 'init', poseWeights: (flags['pose-weights'] as 'oks' | 'uniform' | undefined) ?? recipe.poseWeights }, progress: progressBar('train', 'it'),
     }).finally(() => {
       process.off('SIGINT', onSignal);
