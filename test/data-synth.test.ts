@@ -148,14 +148,14 @@ describe('generateSynthDataset', () => {
 });
 
 describe('writeSynthDataset', () => {
-  it('writes a COCO dataset folder that loads back to the same pixels and labels', () => {
+  it('writes a COCO dataset folder that loads back to the same pixels and labels', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'data-synth-'));
     const written = writeSynthDataset(dir, { images: 4, seed: 5 });
     const loaded = loadCocoDataset(dir);
     expect(loaded.json).toEqual(written.coco);
-    loaded.json.images.forEach((entry, i) => {
-      const sample = loadCocoSample(loaded, entry);
+    for (const [i, entry] of loaded.json.images.entries()) {
+      const sample = await loadCocoSample(loaded, entry);
       expect(Buffer.from(sample.image.data).equals(Buffer.from(written.images[i]!.data))).toBe(true);
-    });
+    }
   });
 });
