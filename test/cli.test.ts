@@ -71,7 +71,7 @@ describe('user mistakes exit with code 2 and one line', () => {
 test('help lists the commands and each command documents its flags', async () => {
   const top = await smpr('--help');
   expect(top.code).toBe(0);
-  for (const name of ['demo', 'synth', 'train', 'predict', 'eval', 'export', 'bench']) expect(top.stdout).toContain(name);
+  for (const name of ['demo', 'synth', 'train', 'predict', 'eval', 'export', 'convert', 'bench']) expect(top.stdout).toContain(name);
   const train = await smpr('train', '--help');
   expect(train.stdout).toMatch(/--resume/);
   expect(train.stdout).toMatch(/--config/);

@@ -1,6 +1,7 @@
 /** The `smpr` program: its commands, each defined in src/cli/commands. */
 import type { Program } from './args.js';
 import { benchCommand } from './commands/bench.js';
+import { convertCommand } from './commands/convert.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { exportCommand } from './commands/export.js';
@@ -11,5 +12,5 @@ import { trainCommand } from './commands/train.js';
 export const program: Program = {
   name: 'smpr',
   summary: 'SMPR multi-person pose estimation on a from-scratch WebGPU tensor engine',
-  commands: [demoCommand, synthCommand, trainCommand, predictCommand, evalCommand, exportCommand, benchCommand],
+  commands: [demoCommand, synthCommand, trainCommand, predictCommand, evalCommand, exportCommand, convertCommand, benchCommand],
 };

@@ -1,22 +1,25 @@
 /**
- * Pretrained backbone weights from a user's safetensors file, with torchvision's ResNet names (`conv1.weight`,
- * `bn1.running_var`, `layer2.0.downsample.0.weight`, ...). mmdet-style keys (`backbone.conv1.weight`) are accepted
- * too. The classifier (`fc.*`) has no place in a detector and is skipped; any other key that does not fit the
- * backbone — or a backbone tensor the file lacks — is an error naming the keys, before anything is loaded.
+ * Pretrained backbone weights from a user's file — safetensors, or a PyTorch checkpoint such as torchvision's
+ * `resnet18-*.pth` (src/io/tensor-file.ts tells the two apart by their first bytes) — with torchvision's ResNet
+ * names (`conv1.weight`, `bn1.running_var`, `layer2.0.downsample.0.weight`, ...). mmdet-style keys
+ * (`backbone.conv1.weight`) are accepted too; in a whole detector's checkpoint only the backbone is taken. The
+ * classifier (`fc.*`) has no place in a detector and is skipped; any other key that does not fit the backbone —
+ * or a backbone tensor the file lacks — is an error naming the keys, before anything is loaded.
  */
-import { loadSafetensors } from '../io/safetensors.js';
+import { loadTensorFile } from '../io/tensor-file.js';
 import { UserError } from '../errors.js';
 import { tensor } from '../ops/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { SmprModel } from '../smpr/model.js';
 
 export async function loadBackboneWeights(model: SmprModel, path: string): Promise<{ loaded: number; skipped: string[] }> {
-  const file = loadSafetensors(path);
+  const file = loadTensorFile(path);
   const weights = new Map<string, Tensor>();
   const skipped: string[] = [];
+  const detector = Object.keys(file.tensors).some((key) => key.startsWith('backbone.'));
   for (const [key, t] of Object.entries(file.tensors)) {
     const name = key.startsWith('backbone.') ? key.slice('backbone.'.length) : key;
-    if (name.startsWith('fc.')) skipped.push(key);
+    if (name.startsWith('fc.') || (detector && name === key)) skipped.push(key);
     else weights.set(name, tensor(t.data, [...t.shape], { dtype: t.dtype, device: 'cpu' }));
   }
   try {
