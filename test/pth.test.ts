@@ -1,17 +1,23 @@
 // Reading PyTorch checkpoints: files written by torch.save itself (test/fixtures/pth/make.py says how) must give
 // PyTorch's values exactly, and nothing a file holds may get code run or crash the reader with anything but a
 // one-line UserError.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { smpr } from './cli-run.js';
+import { Random } from '../src/index.js';
+import { writeSynthDataset } from '../src/data/synth.js';
 import { UserError } from '../src/errors.js';
 import { PLAIN_GLOBALS, unpickle, type PyValue } from '../src/io/pickle.js';
 import { loadPth, parsePth, stateDictOf } from '../src/io/pth.js';
+import { loadSafetensors } from '../src/io/safetensors.js';
 import { loadTensorFile } from '../src/io/tensor-file.js';
 import { ZipArchive } from '../src/io/zip.js';
 import { smprConfig } from '../src/smpr/config.js';
 import { SmprModel } from '../src/smpr/model.js';
+import { readCheckpoint } from '../src/train/checkpoint.js';
+import { loadBackboneWeights } from '../src/train/pretrained.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'pth');
 const fixture = (name: string) => join(FIXTURES, name);
@@ -41,7 +47,9 @@ describe('values equal PyTorch', () => {
     test(`${file}: every dtype, strided views, shared storage, 0-d and empty tensors, a Parameter`, () => {
       const read = loadPth(fixture(file));
       expectTensors(read.tensors, expected.tensors);
-      expect(read.converted).toEqual({ float16: 1, bfloat16: 1, int64: 1, int16: 1, int8: 1, uint8: 1, bool: 1 });
+      expect(read.converted).toEqual({
+        'float16 → float32': 1, 'bfloat16 → float32': 1, 'int64 → int32': 1, 'int16 → int32': 1, 'int8 → int32': 1, 'uint8 → int32': 1, 'bool → int32': 1,
+      });
       expect(read.meta).toBeUndefined();
     });
   }
@@ -73,7 +81,7 @@ describe('values equal PyTorch', () => {
     expect(zip.names()).toContain('backbone-tiny/data.pkl');
     const read = loadPth(fixture('backbone-tiny.pth'));
     expect(Object.keys(read.tensors)).toEqual(expected.backbone.keys);
-    expect(read.converted).toEqual({ int64: 12 });
+    expect(read.converted).toEqual({ 'int64 → int32': 12 });
   });
 
   test('an int64 that does not fit in int32 is refused, naming the tensor', () => {
@@ -172,5 +180,94 @@ describe('damaged and foreign files are one-line user errors', () => {
   test('missing files', () => {
     expect(() => loadPth(join(dir, 'nope.pth'))).toThrow(/cannot read .*nope\.pth: ENOENT/);
     expect(() => loadTensorFile(join(dir, 'nope.pth'))).toThrow(/cannot read .*nope\.pth: ENOENT/);
+  });
+});
+
+describe('the command line and the model', () => {
+  /** One line on stderr and exit code 2, matching `message`. */
+  async function expectUserError(argv: string[], message: RegExp | string): Promise<void> {
+    const { code, stderr } = await smpr(...argv);
+    expect(stderr).toMatch(message);
+    expect(stderr.trim().split('\n'), stderr).toHaveLength(1);
+    expect(code).toBe(2);
+  }
+
+  test('smpr convert: the same names and values in safetensors; an mmdet meta goes into the metadata', async () => {
+    const out = join(dir, 'tensors.safetensors');
+    const run = await smpr('convert', fixture('tensors.pth'), out);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/tensors\.safetensors: 16 tensors, \d+ bytes of data\n/);
+    expect(run.stdout).toContain('converted: float16 → float32 (1 tensor), bfloat16 → float32 (1 tensor), int64 → int32 (1 tensor)');
+    const back = loadSafetensors(out);
+    expectTensors(Object.fromEntries(Object.keys(expected.tensors).map((k) => [k, back.tensors[k]!])), expected.tensors);
+    expect(back.metadata).toEqual({});
+
+    const mmdet = join(dir, 'mmdet.safetensors');
+    expect((await smpr('convert', fixture('mmdet-tiny.pth'), mmdet)).stdout).toMatch(/93 tensors, 1876532 bytes of data, meta in the metadata/);
+    expect(JSON.parse(loadSafetensors(mmdet).metadata.meta!)).toEqual(expected.mmdet.meta);
+  });
+
+  test('smpr convert refuses what is not a PyTorch checkpoint, and code, in one line', async () => {
+    await expectUserError(['convert', fixture('evil.pth'), join(dir, 'evil.safetensors')], /evil\.pth: refusing to load global 'posix\.system'/);
+    await expectUserError(['convert', fixture('expected.json'), join(dir, 'x.safetensors')], /expected\.json: not a PyTorch checkpoint/);
+    await expectUserError(['convert', fixture('tensors.pth'), dir], /OUT .*: is a folder, expected a file name/);
+    expect(existsSync(join(dir, 'evil.safetensors'))).toBe(false);
+  });
+
+  test('--backbone-weights: a .pth loads exactly as its safetensors conversion does, with the values PyTorch saved', async () => {
+    const config = smprConfig('tiny', { backboneNorm: 'frozen-bn' });
+    const converted = join(dir, 'backbone.safetensors');
+    expect((await smpr('convert', fixture('backbone-tiny.pth'), converted)).code).toBe(0);
+    const fromPth = new SmprModel(config, { device: 'cpu', random: new Random(1) });
+    const fromSafetensors = new SmprModel(config, { device: 'cpu', random: new Random(2) });
+    const result = await loadBackboneWeights(fromPth, fixture('backbone-tiny.pth'));
+    await loadBackboneWeights(fromSafetensors, converted);
+    expect(result.skipped).toEqual(['fc.weight', 'fc.bias']);
+    const values = (m: SmprModel) => [...m.backbone.stateDict()].map(([k, t]) => [k, Array.from(t.toArraySync())]);
+    expect(values(fromPth)).toEqual(values(fromSafetensors));
+    // The file's tensor i (in PyTorch's order) holds the pattern; num_batches_tracked has no place in the model.
+    const index = new Map<string, number>(expected.backbone.keys.map((k: string, i: number) => [k, i]));
+    for (const [key, t] of fromPth.backbone.stateDict()) {
+      expect(bytesOf(t.toArraySync()).equals(bytesOf(pattern(index.get(key)!, t.size))), key).toBe(true);
+    }
+  });
+
+  test("--backbone-weights of a whole mmdet detector takes only its backbone", async () => {
+    const model = new SmprModel(smprConfig('tiny'), { device: 'cpu', random: new Random(3) });
+    const neck = [...model.neck.stateDict()].map(([k, t]) => [k, Array.from(t.toArraySync())]);
+    const { loaded } = await loadBackboneWeights(model, fixture('mmdet-tiny.pth'));
+    expect(loaded).toBe(model.backbone.stateDict().size);
+    expect([...model.neck.stateDict()].map(([k, t]) => [k, Array.from(t.toArraySync())])).toEqual(neck);
+    const first = expected.mmdet.keys.indexOf('backbone.conv1.weight');
+    expect(bytesOf(model.backbone.stateDict().get('conv1.weight')!.toArraySync()).equals(bytesOf(pattern(first, 16 * 3 * 7 * 7)))).toBe(true);
+  });
+
+  test("--weights of the authors' mmdet checkpoint needs --config, then loads key for key (export keeps every value)", async () => {
+    const data = join(dir, 'data');
+    writeSynthDataset(data, { images: 2, width: 64, height: 64, seed: 3, personScale: [0.6, 0.9] });
+    await expectUserError(['eval', '--weights', fixture('mmdet-tiny.pth'), '--data', data], /mmdet-tiny\.pth: a PyTorch checkpoint that does not say which model it holds; pass --config \(r50, r18, tiny\)/);
+    await expectUserError(['export', '--weights', fixture('mmdet-tiny.pth'), '--out', join(dir, 'x.safetensors')], /pass --config \(r50, r18, tiny\)/);
+    await expectUserError(['eval', '--weights', fixture('mmdet-tiny.pth'), '--config', 'r18', '--data', data], /the weights do not fit the 'r18' model of --config r18 \(shape mismatch/);
+    await expectUserError(['eval', '--weights', fixture('tensors.pth'), '--config', 'tiny', '--data', data], /tensors\.pth: the weights do not fit the 'tiny' model/);
+
+    const exported = join(dir, 'mmdet-export.safetensors');
+    const run = await smpr('export', '--weights', fixture('mmdet-tiny.pth'), '--config', 'tiny', '--out', exported);
+    expect(run.code, run.stderr).toBe(0);
+    const saved = readCheckpoint(exported);
+    expect(saved.info.step).toBe(366400); // mmdet's meta.iter
+    expect(saved.info.config).toEqual(smprConfig('tiny'));
+    expect([...saved.model.keys()].sort()).toEqual([...expected.mmdet.keys].sort());
+    expected.mmdet.keys.forEach((key: string, i: number) => {
+      const t = saved.model.get(key)!;
+      expect(bytesOf(t.toArraySync()).equals(bytesOf(pattern(i, t.size))), key).toBe(true);
+    });
+    // An smpr checkpoint carries its config: a --config that disagrees is refused.
+    await expectUserError(['eval', '--weights', exported, '--config', 'r18', '--data', data], /holds a 'tiny' model, not --config r18/);
+
+    const trained = await smpr('train', '--data', data, '--config', 'tiny', '--weights', fixture('mmdet-tiny.pth'), '--max-iters', '1', '--batch', '2', '--lr', '0', '--weight-decay', '0', '--out', join(dir, 'run'));
+    expect(trained.code, trained.stderr).toBe(0);
+    // With lr 0 the run ends with the weights it started from.
+    const after = readCheckpoint(join(dir, 'run', 'last.safetensors')).model;
+    expect(bytesOf(after.get('bbox_head.fcos_refine_out.weight')!.toArraySync()).equals(bytesOf(saved.model.get('bbox_head.fcos_refine_out.weight')!.toArraySync()))).toBe(true);
   });
 });

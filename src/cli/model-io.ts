@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { loadCocoDataset, type CocoDataset } from '../data/coco.js';
 import { initWebGPU } from '../tensor/engine.js';
 import { SmprModel } from '../smpr/model.js';
-import { readCheckpoint, type CheckpointInfo } from '../train/checkpoint.js';
+import { readModelWeights, type CheckpointInfo } from '../train/checkpoint.js';
+import { PRESETS, smprConfig, type PresetName } from '../smpr/config.js';
 import type { WebGPURuntime } from '../backend/webgpu-runtime.js';
 import { UserError } from '../errors.js';
 
@@ -48,21 +49,37 @@ function packageRoot(): string {
   return dir;
 }
 
-/** A model with a checkpoint's weights, on the GPU, in inference mode; and the checkpoint's metadata. */
-export async function loadCheckpointModel(path: string): Promise<{ model: SmprModel; info: CheckpointInfo }> {
-  const saved = readCheckpoint(path);
+/**
+ * A model with a checkpoint's weights, on the GPU, in inference mode; and the checkpoint's metadata. `preset`
+ * (the command's --config) names the model of a file that does not say, such as an mmdetection `.pth`; an smpr
+ * checkpoint of another preset is refused rather than silently preferred.
+ */
+export async function loadCheckpointModel(path: string, preset?: string): Promise<{ model: SmprModel; info: CheckpointInfo }> {
+  const saved = readModelWeights(path, preset === undefined ? undefined : smprConfig(preset as PresetName));
+  if (preset !== undefined && saved.info.config.name !== preset) {
+    throw new UserError(`${path}: holds a '${saved.info.config.name}' model, not --config ${preset}; leave --config out for smpr checkpoints`);
+  }
   await openGpu();
   const model = new SmprModel(saved.info.config, { device: 'webgpu' });
   try {
     await model.loadStateDict(saved.model);
   } catch (error) {
     model.dispose();
-    throw new UserError(`${path}: the weights do not fit the '${saved.info.config.name}' model of its config (${(error as Error).message.replace(/^loadStateDict \([^)]*\): /, '')})`);
+    const of = preset === undefined ? 'of its config' : `of --config ${preset}`;
+    throw new UserError(`${path}: the weights do not fit the '${saved.info.config.name}' model ${of} (${(error as Error).message.replace(/^loadStateDict \([^)]*\): /, '')})`);
+  } finally {
+    for (const t of saved.model.values()) t.dispose();
+    for (const t of Object.values(saved.optimizer)) t.dispose();
   }
-  for (const t of saved.model.values()) t.dispose();
-  for (const t of Object.values(saved.optimizer)) t.dispose();
   model.train(false);
   return { model, info: saved.info };
 }
 
-export const loadModel = async (path: string): Promise<SmprModel> => (await loadCheckpointModel(path)).model;
+export const loadModel = async (path: string, preset?: string): Promise<SmprModel> => (await loadCheckpointModel(path, preset)).model;
+
+/** The --config flag of the commands that read a model's weights: needed only for files that do not name one. */
+export const CONFIG_FOR_WEIGHTS_FLAG = {
+  type: 'string',
+  choices: Object.keys(PRESETS),
+  description: 'the model preset of a --weights file that names none (a PyTorch .pth of the authors\' mmdet SMPR); smpr checkpoints carry their own',
+} as const;

@@ -299,7 +299,7 @@ export interface PthCheckpoint {
   tensors: Record<string, TensorData>;
   /** An mmdetection checkpoint's `meta`, as JSON; absent for a bare state dict. */
   meta?: string;
-  /** How many tensors of each PyTorch dtype were read into another engine dtype ('float16' → 'float32': 3). */
+  /** How many tensors of a PyTorch dtype were read as another engine dtype: {'float16 → float32': 3}. */
   converted: Record<string, number>;
 }
 
@@ -331,7 +331,8 @@ export function stateDictOf(root: PyValue, source: string): PthCheckpoint {
       throw new UserError(`${source}: '${key}' in the state dict is ${pythonType(value)}, not a tensor${hint}`);
     }
     tensors[key] = value.read(`${source}: tensor '${key}'`);
-    if (value.torchDtype !== value.dtype) converted[value.torchDtype] = (converted[value.torchDtype] ?? 0) + 1;
+    const change = `${value.torchDtype} → ${value.dtype}`;
+    if (value.torchDtype !== value.dtype) converted[change] = (converted[change] ?? 0) + 1;
   }
   const meta = state !== root && root.has('meta') ? JSON.stringify(toJson(root.get('meta')!)) : undefined;
   return { tensors, converted, ...(meta !== undefined ? { meta } : {}) };

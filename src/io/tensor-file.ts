@@ -13,7 +13,7 @@ export interface TensorFile {
   tensors: Record<string, TensorData>;
   /** safetensors' string metadata; for an mmdetection checkpoint, its `meta` as JSON under `meta`. */
   metadata: Record<string, string>;
-  /** PyTorch dtypes read as another engine dtype, with their tensor counts (see src/io/pth.ts). */
+  /** Tensors read as another dtype than the file's: {'float16 → float32': 3} (see src/io/pth.ts). */
   converted: Record<string, number>;
 }
 

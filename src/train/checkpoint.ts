@@ -1,11 +1,13 @@
 /**
  * Training checkpoints as one safetensors file: the model's state dict under its PyTorch-style keys, the optimizer's
  * state under `optimizer.<key>` (SGD: `optimizer.momentum.<parameter>`; AdamW: `optimizer.exp_avg.<parameter>`, …),
- * and in the metadata the step, the seed, the optimizer's name and the model config.
+ * and in the metadata the step, the seed, the optimizer's name and the model config. `readModelWeights` also takes
+ * a model's weights without a config: a PyTorch checkpoint of the authors' mmdetection SMPR, given the preset.
  * Written atomically (src/io/atomic.ts), so an interrupted save leaves the previous checkpoint intact.
  */
 import { existsSync } from 'node:fs';
 import { loadSafetensors, saveSafetensors, type TensorData } from '../io/safetensors.js';
+import { loadTensorFile } from '../io/tensor-file.js';
 import { UserError } from '../errors.js';
 import { tensor } from '../ops/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -74,10 +76,19 @@ function checkConfig(path: string, config: unknown): asserts config is SmprConfi
   }
 }
 
+export interface SavedModel {
+  info: CheckpointInfo;
+  model: Map<string, Tensor>;
+  optimizer: Record<string, Tensor>;
+}
+
 /** Reads a checkpoint's metadata and tensors (on the CPU). */
-export function readCheckpoint(path: string): { info: CheckpointInfo; model: Map<string, Tensor>; optimizer: Record<string, Tensor> } {
+export function readCheckpoint(path: string): SavedModel {
   if (!existsSync(path)) throw new UserError(`${path}: no such checkpoint`);
-  const file = loadSafetensors(path);
+  return checkpointOf(path, loadSafetensors(path));
+}
+
+function checkpointOf(path: string, file: { tensors: Record<string, TensorData>; metadata: Record<string, string> }): SavedModel {
   const meta = file.metadata;
   if (meta.format !== CHECKPOINT_FORMAT || !meta.config) {
     throw new UserError(`${path}: not an SMPR checkpoint (metadata format is '${meta.format ?? 'missing'}', expected '${CHECKPOINT_FORMAT}')`);
@@ -89,16 +100,49 @@ export function readCheckpoint(path: string): { info: CheckpointInfo; model: Map
     throw new UserError(`${path}: the checkpoint's config metadata is not valid JSON`);
   }
   checkConfig(path, config);
-  const bad = firstNonFinite(Object.entries(file.tensors));
+  const { model, optimizer } = splitTensors(path, file.tensors);
+  // Files written before the optimizer was recorded hold SGD momentum.
+  const optimizerName = meta.optimizer ?? (Object.keys(optimizer).length ? 'SGD' : undefined);
+  return { info: { step: Number(meta.step ?? 0), seed: Number(meta.seed ?? 0), config, optimizer: optimizerName }, model, optimizer };
+}
+
+/** The model's tensors and the optimizer's (`optimizer.*`), as CPU tensors, once every value is known finite. */
+function splitTensors(path: string, tensors: Record<string, TensorData>): { model: Map<string, Tensor>; optimizer: Record<string, Tensor> } {
+  const bad = firstNonFinite(Object.entries(tensors));
   if (bad) throw new UserError(`${path}: tensor ${bad} is not finite; the checkpoint cannot be used`);
   const model = new Map<string, Tensor>();
   const optimizer: Record<string, Tensor> = {};
-  for (const [name, t] of Object.entries(file.tensors)) {
+  for (const [name, t] of Object.entries(tensors)) {
     const value = tensor(t.data, [...t.shape], { dtype: t.dtype, device: 'cpu' });
     if (name.startsWith(OPTIMIZER_PREFIX)) optimizer[name.slice(OPTIMIZER_PREFIX.length)] = value;
     else model.set(name, value);
   }
-  // Files written before the optimizer was recorded hold SGD momentum.
-  const optimizerName = meta.optimizer ?? (Object.keys(optimizer).length ? 'SGD' : undefined);
-  return { info: { step: Number(meta.step ?? 0), seed: Number(meta.seed ?? 0), config, optimizer: optimizerName }, model, optimizer };
+  return { model, optimizer };
+}
+
+/**
+ * A whole model's weights: an smpr checkpoint, which names its config, or a bare state dict under our
+ * PyTorch-style names, which does not — a `.pth` of the authors' mmdetection SMPR (`{'meta', 'state_dict'}`: our
+ * names are theirs, src/smpr/model.ts), or a safetensors file `smpr convert` made of one. For those, `config`
+ * says which model the tensors are; without it they are refused, naming the presets. The config of an smpr
+ * checkpoint is its own, whatever `config` says: the caller compares them if it cares.
+ */
+export function readModelWeights(path: string, config?: SmprConfig): SavedModel {
+  if (!existsSync(path)) throw new UserError(`${path}: no such checkpoint`);
+  const file = loadTensorFile(path);
+  if (file.metadata.format === CHECKPOINT_FORMAT) return checkpointOf(path, file);
+  const what = file.format === 'pth' ? 'a PyTorch checkpoint' : 'a safetensors file of weights';
+  if (!config) {
+    throw new UserError(`${path}: ${what} that does not say which model it holds; pass --config (${Object.keys(PRESETS).join(', ')})`);
+  }
+  // mmdetection records its iteration count in meta.
+  const iter = (() => {
+    try {
+      return (JSON.parse(file.metadata.meta ?? '{}') as { iter?: unknown } | null)?.iter;
+    } catch {
+      return undefined;
+    }
+  })();
+  const { model } = splitTensors(path, file.tensors);
+  return { info: { step: Number.isSafeInteger(iter) ? (iter as number) : 0, seed: 0, config }, model, optimizer: {} };
 }

@@ -26,7 +26,7 @@ import { smprLoss, type LossOptions, type SmprLoss } from '../smpr/loss.js';
 import { SmprModel } from '../smpr/model.js';
 import { buildBatchTargets } from '../smpr/targets.js';
 import { loadBackboneWeights } from './pretrained.js';
-import { readCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { readCheckpoint, readModelWeights, saveCheckpoint } from './checkpoint.js';
 import { SGD, type Optimizer } from './optimizer.js';
 import { AdamW } from './adamw.js';
 import { lrAt, type StepSchedule } from './schedule.js';
@@ -52,11 +52,12 @@ export interface TrainOptions {
   clipNorm: number;
   /** Where checkpoints (`last.safetensors`), the JSONL log and the loss curve go. */
   outDir: string;
-  /** Pretrained backbone weights (safetensors, torchvision ResNet names), loaded before training starts. */
+  /** Pretrained backbone weights (safetensors or .pth, torchvision ResNet names), loaded before training starts. */
   backboneWeights?: string;
   /**
-   * A whole model to start from (an smpr checkpoint or exported weights of the same config): fine-tuning, or a
-   * second stage of training. The optimizer starts afresh and the step count at 0. Ignored when resuming.
+   * A whole model to start from (an smpr checkpoint or exported weights of the same config, or a .pth of the
+   * authors' mmdet SMPR taken as `config`'s model): fine-tuning, or a second stage of training. The optimizer
+   * starts afresh and the step count at 0. Ignored when resuming.
    */
   initWeights?: string;
   /** Continue from `outDir/last.safetensors` if it exists. */
@@ -169,7 +170,8 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   const OptimizerClass = OPTIMIZERS[options.optimizer ?? 'sgd'];
   // Checked before anything is built: a mismatch costs a second.
   const saved = options.resume && existsSync(checkpointPath) ? readCheckpoint(checkpointPath) : null;
-  const init = !saved && options.initWeights ? readCheckpoint(options.initWeights) : null;
+  // A .pth of the authors' mmdet SMPR names no config: it is taken to be --config's model.
+  const init = !saved && options.initWeights ? readModelWeights(options.initWeights, config) : null;
   if (init && JSON.stringify(init.info.config) !== JSON.stringify(config)) {
     throw new UserError(`train --weights: ${options.initWeights} holds a '${init.info.config.name}' model with other settings than --config ${config.name}; pass the config it was trained with`);
   }

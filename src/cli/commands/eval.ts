@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { STAT_NAMES, formatCocoKeypointSummary } from '../../smpr/coco-eval.js';
 import { evaluateDataset } from '../../smpr/evaluate.js';
 import { defineCommand } from '../args.js';
-import { SHIPPED_WEIGHTS, loadModel, openDataset } from '../model-io.js';
+import { CONFIG_FOR_WEIGHTS_FLAG, SHIPPED_WEIGHTS, loadModel, openDataset } from '../model-io.js';
 import { prepareFileFor } from '../../io/folders.js';
 import { progressBar } from '../progress.js';
 
@@ -10,7 +10,8 @@ export const evalCommand = defineCommand({
   name: 'eval',
   summary: 'COCO keypoint AP/AR of a checkpoint on a dataset (pycocotools-exact), as a table and JSON',
   flags: {
-    weights: { type: 'string', default: SHIPPED_WEIGHTS, description: 'checkpoint (.safetensors); default: the shipped tiny model', valueName: 'FILE' },
+    weights: { type: 'string', default: SHIPPED_WEIGHTS, description: 'checkpoint (.safetensors, or a .pth with --config); default: the shipped tiny model', valueName: 'FILE' },
+    config: CONFIG_FOR_WEIGHTS_FLAG,
     data: { type: 'string', required: true, description: 'dataset folder or annotation file', valueName: 'DIR' },
     images: { type: 'string', description: "folder of --data's images (default: images/ beside the annotation file)", valueName: 'DIR' },
     json: { type: 'string', description: 'also write the numbers (and the detections) to this JSON file', valueName: 'FILE' },
@@ -22,7 +23,7 @@ export const evalCommand = defineCommand({
   async run({ flags }) {
     if (flags.json) prepareFileFor('--json', flags.json);
     const data = openDataset(flags.data, flags.images);
-    const model = await loadModel(flags.weights);
+    const model = await loadModel(flags.weights, flags.config);
     const evaluation = await evaluateDataset(model, data, {
       progress: progressBar('eval', 'img'), flip: flags.flip, nms: flags.nms as 'soft' | 'oks', usePoseScore: !flags['cls-only'], useInitialPose: flags['initial-pose'],
     });

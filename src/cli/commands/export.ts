@@ -2,19 +2,20 @@
 import { statSync } from 'node:fs';
 import { saveCheckpoint } from '../../train/checkpoint.js';
 import { defineCommand } from '../args.js';
-import { loadCheckpointModel } from '../model-io.js';
+import { CONFIG_FOR_WEIGHTS_FLAG, loadCheckpointModel } from '../model-io.js';
 import { prepareFileFor } from '../../io/folders.js';
 
 export const exportCommand = defineCommand({
   name: 'export',
   summary: 'write a weights-only copy of a checkpoint (no optimizer state), for predict and eval',
   flags: {
-    weights: { type: 'string', required: true, description: 'checkpoint written by smpr train', valueName: 'FILE' },
+    weights: { type: 'string', required: true, description: 'checkpoint written by smpr train, or a .pth of the authors\' mmdet SMPR with --config', valueName: 'FILE' },
+    config: CONFIG_FOR_WEIGHTS_FLAG,
     out: { type: 'string', required: true, description: 'the weights-only .safetensors file to write', valueName: 'FILE' },
   },
   async run({ flags }) {
     prepareFileFor('--out', flags.out);
-    const { model, info } = await loadCheckpointModel(flags.weights);
+    const { model, info } = await loadCheckpointModel(flags.weights, flags.config);
     await saveCheckpoint(flags.out, model, null, info);
     process.stdout.write(`${flags.out}: ${info.config.name} weights after ${info.step} iterations, ${(statSync(flags.out).size / 1e6).toFixed(2)} MB\n`);
   },

@@ -8,14 +8,15 @@ import { drawPoses } from '../../data/draw.js';
 import type { CocoKeypointResult } from '../../smpr/coco-eval.js';
 import { predictImage } from '../../smpr/predict.js';
 import { defineCommand } from '../args.js';
-import { SHIPPED_WEIGHTS, loadModel } from '../model-io.js';
+import { CONFIG_FOR_WEIGHTS_FLAG, SHIPPED_WEIGHTS, loadModel } from '../model-io.js';
 import { prepareFolder } from '../../io/folders.js';
 
 export const predictCommand = defineCommand({
   name: 'predict',
   summary: 'find people in PNG images: COCO results JSON plus an overlay PNG per image',
   flags: {
-    weights: { type: 'string', default: SHIPPED_WEIGHTS, description: 'checkpoint (.safetensors) written by smpr train or smpr export; default: the shipped tiny model', valueName: 'FILE' },
+    weights: { type: 'string', default: SHIPPED_WEIGHTS, description: 'checkpoint (.safetensors) written by smpr train or smpr export, or a .pth with --config; default: the shipped tiny model', valueName: 'FILE' },
+    config: CONFIG_FOR_WEIGHTS_FLAG,
     out: { type: 'string', default: 'predictions', description: 'folder for results.json and the overlays', valueName: 'DIR' },
     'min-score': { type: 'number', min: 0, max: 1, default: 0.1, description: 'draw only people scoring above this' },
     flip: { type: 'boolean', description: 'also run on the flipped image and merge (flip test)' },
@@ -26,7 +27,7 @@ export const predictCommand = defineCommand({
     prepareFolder('--out', flags.out);
     if (!existsSync(flags.weights)) throw new UserError(`${flags.weights}: no such checkpoint`);
     for (const path of positionals) readImageSize(path); // a missing or unreadable file stops here, before any work
-    const model = await loadModel(flags.weights);
+    const model = await loadModel(flags.weights, flags.config);
     const all: CocoKeypointResult[] = [];
     const names = overlayNames(positionals);
     const resultsPath = join(flags.out, 'results.json');
