@@ -48,7 +48,11 @@ export { generateSynthDataset, writeSynthDataset, SYNTH_DEFAULTS } from './data/
 export { decodeImage, readImage, readImageSize } from './data/image-file.js';
 export { decodePng, encodePng, writePng } from './data/png.js';
 export { loadSafetensors, saveSafetensors } from './io/safetensors.js';
-export { readCheckpoint, saveCheckpoint } from './train/checkpoint.js';
+export { loadPth, parsePth, stateDictOf, PthTensor } from './io/pth.js';
+export type { PthCheckpoint } from './io/pth.js';
+export { loadTensorFile } from './io/tensor-file.js';
+export { unpickle } from './io/pickle.js';
+export { readCheckpoint, readModelWeights, saveCheckpoint } from './train/checkpoint.js';
 export { SGD, REFERENCE_SGD } from './train/optimizer.js';
 export { AdamW } from './train/adamw.js';
 export { clipGradNorm } from './train/clip.js';

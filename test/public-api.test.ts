@@ -11,7 +11,7 @@ test('the package root exports the ops, modules, SMPR, evaluation, data and trai
     'smprConfig', 'SmprModel', 'buildBatchTargets', 'smprLoss', 'decodeLevels', 'postprocess', 'softNmsLinear', 'oksNms',
     'predictImage', 'evaluateDataset', 'oks', 'cocoKeypointEval', 'formatCocoKeypointSummary',
     'loadCocoDataset', 'generateSynthDataset', 'writeSynthDataset', 'readImage', 'readImageSize', 'decodeImage', 'writePng',
-    'loadSafetensors', 'saveSafetensors', 'readCheckpoint', 'saveCheckpoint', 'SGD', 'AdamW', 'clipGradNorm', 'train', 'UserError',
+    'loadSafetensors', 'saveSafetensors', 'loadPth', 'parsePth', 'loadTensorFile', 'unpickle', 'readCheckpoint', 'readModelWeights', 'saveCheckpoint', 'SGD', 'AdamW', 'clipGradNorm', 'train', 'UserError',
   ] as const;
   for (const name of functions) expect(typeof (smpr as Record<string, unknown>)[name], name).toBe('function');
   for (const name of ['Conv2d', 'DeformConv2d', 'GroupNorm', 'ResNet', 'Fpn', 'Module']) expect(typeof (smpr.nn as Record<string, unknown>)[name], `nn.${name}`).toBe('function');
