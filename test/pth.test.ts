@@ -84,6 +84,11 @@ describe('values equal PyTorch', () => {
     expect(read.converted).toEqual({ 'int64 → int32': 12 });
   });
 
+  test('dtypes and layouts the engine has no place for are refused as such', () => {
+    expect(() => loadPth(fixture('complex.pth'))).toThrow(/complex\.pth: holds a torch\.ComplexFloatStorage, which is not read \(readable dtypes: float32, float64, float16, bfloat16, int64/);
+    expect(() => loadPth(fixture('sparse.pth'))).toThrow(/sparse\.pth: holds a tensor that torch\._utils\._rebuild_sparse_tensor would rebuild; only dense tensors are read/);
+  });
+
   test('an int64 that does not fit in int32 is refused, naming the tensor', () => {
     expect(() => loadPth(fixture('int64-overflow.pth'))).toThrow(/int64-overflow\.pth: tensor 'counter': int64 value 1099511627776 does not fit in int32/);
   });

@@ -155,8 +155,17 @@ function findGlobal(module: string, name: string): PyCallable | undefined {
       };
     }
   }
-  // Storage types appear only inside persistent ids; as values they are their names.
-  if (module === 'torch' && Object.hasOwn(STORAGE_KINDS, name)) return storageType(name);
+  // Plain values some tensor pickles carry: a layout's name (torch.sparse_coo), a size (a tuple).
+  if (module === 'torch.serialization' && name === '_get_layout') return ([layout]) => layout!;
+  if (module === 'torch' && name === 'Size') return ([dims]) => dims ?? [];
+  // Storage types appear only inside persistent ids, where kindOf says which are read.
+  if (module === 'torch' && /^\w+Storage$/.test(name)) return storageType(name);
+  // Other tensor layouts (quantized, sparse, nested, ...) are harmless but not read: say so, not "may run code".
+  if (module === 'torch._utils' && name.startsWith('_rebuild_')) {
+    return () => {
+      throw new UserError(`holds a tensor that torch._utils.${name} would rebuild; only dense tensors are read`);
+    };
+  }
   return undefined;
 }
 
@@ -171,7 +180,12 @@ function storageType(name: string): PyCallable {
 function kindOf(type: PyValue, source: string): StorageKind {
   const name = typeof type === 'function' ? (type as unknown as Record<symbol, string>)[STORAGE_TYPE] : undefined;
   if (name === undefined) throw new UserError(`${source}: a storage reference names no storage type`);
-  return STORAGE_KINDS[name]!;
+  const kind = STORAGE_KINDS[name];
+  if (!kind) {
+    const readable = Object.values(STORAGE_KINDS).map((k) => k.torch).join(', ');
+    throw new UserError(`${source}: holds a torch.${name}, which is not read (readable dtypes: ${readable})`);
+  }
+  return kind;
 }
 
 function storageId(pid: PyValue, source: string, length: number): PyValue[] {
