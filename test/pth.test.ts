@@ -71,8 +71,8 @@ describe('values equal PyTorch', () => {
   });
 
   test("the authors' mmdet names are the model's own: their SMPR in the tiny sizes has exactly our keys and shapes", () => {
-    const ours = [...new SmprModel(smprConfig('tiny'), { device: 'cpu' }).stateDict()].map(([k, t]) => [k, [...t.shape]]);
-    const theirs = expected.mmdet.keys.map((k: string, i: number) => [k, expected.mmdet.shapes[i]]);
+    const ours = [...new SmprModel(smprConfig('tiny'), { device: 'cpu' }).stateDict()].map(([k, t]): [string, number[]] => [k, [...t.shape]]);
+    const theirs = expected.mmdet.keys.map((k: string, i: number): [string, number[]] => [k, expected.mmdet.shapes[i]]);
     expect(new Map(theirs)).toEqual(new Map(ours));
   });
 
