@@ -44,7 +44,7 @@ const pattern = (i: number, n: number) => Float32Array.from({ length: n }, (_, j
 
 describe('values equal PyTorch', () => {
   for (const file of ['tensors.pth', 'tensors-p4.pth', 'tensors-legacy.pth']) {
-    test(`${file}: every dtype, strided views, shared storage, 0-d and empty tensors, a Parameter`, () => {
+    test(`${file}: every dtype, strided and broadcast views, shared storage, 0-d and empty tensors, a Parameter`, () => {
       const read = loadPth(fixture(file));
       expectTensors(read.tensors, expected.tensors);
       expect(read.converted).toEqual({
@@ -201,7 +201,7 @@ describe('the command line and the model', () => {
     const out = join(dir, 'tensors.safetensors');
     const run = await smpr('convert', fixture('tensors.pth'), out);
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/tensors\.safetensors: 16 tensors, \d+ bytes of data\n/);
+    expect(run.stdout).toMatch(/tensors\.safetensors: 17 tensors, \d+ bytes of data\n/);
     expect(run.stdout).toContain('converted: float16 → float32 (1 tensor), bfloat16 → float32 (1 tensor), int64 → int32 (1 tensor)');
     const back = loadSafetensors(out);
     expectTensors(Object.fromEntries(Object.keys(expected.tensors).map((k) => [k, back.tensors[k]!])), expected.tensors);

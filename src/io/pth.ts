@@ -22,7 +22,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { UserError } from '../errors.js';
-import type { DType, TypedArray } from '../tensor/dtype.js';
+import { typedArrayFor, type DType, type TypedArray } from '../tensor/dtype.js';
 import { sizeOf } from '../tensor/shape.js';
 import { isFsError } from './atomic.js';
 import { PLAIN_GLOBALS, unpickle, type PyCallable, type PyValue } from './pickle.js';
@@ -111,7 +111,7 @@ export class PthTensor {
     }
     const contiguous = shape.every((n, i) => n === 1 || stride[i] === sizeOf(shape.slice(i + 1)));
     if (contiguous) return { dtype: this.dtype, shape, data: source.slice(offset, offset + count) };
-    const data = source.slice(0, count); // the right type and length; every element is overwritten
+    const data = typedArrayFor(this.dtype, count); // broadcast views (stride 0) hold more elements than their storage
     const index = shape.map(() => 0);
     let at = offset;
     for (let i = 0; i < count; i++) {
