@@ -169,6 +169,14 @@ describe('damaged and foreign files are one-line user errors', () => {
     expect(() => loadPth(join(dir, 'cut-legacy.pth'))).toThrow(/cut-legacy\.pth: truncated \(storage '\d+' lacks its last 1 byte\)/);
   });
 
+  test('a flipped bit in a stored tensor is caught by the CRC-32', () => {
+    const bytes = Buffer.from(readFileSync(fixture('tensors.pth')));
+    const zip = new ZipArchive(bytes, 'x');
+    const at = bytes.indexOf(Buffer.from(zip.read('tensors/data/0')));
+    bytes[at + 5]! ^= 0x10;
+    expect(() => stateDictOf(parsePth(bytes, 'flipped.pth'), 'flipped.pth')).toThrow("flipped.pth: not a readable zip archive: entry 'tensors/data/0' is damaged (its CRC-32 does not match)");
+  });
+
   test('a PNG, a zip without data.pkl, a plain pickle, a pickle that is not a dict', () => {
     const png = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]);
     writeFileSync(join(dir, 'image.png'), png);

@@ -8,15 +8,17 @@
  * in length from the central one (PyTorch pads it so that tensor data is 64-byte aligned), so it is read too.
  * Entries are stored (method 0, what torch.save writes) or deflated (method 8, what re-zipping tools write).
  * Zip64 fields, which replace sizes and offsets that do not fit in 32 bits, are followed; torch writes the zip64
- * end records into every file. Encryption, multi-disk archives and other methods are refused.
+ * end records into every file. Each entry's CRC-32 is checked, as PyTorch does. Encryption, multi-disk archives
+ * and other methods are refused.
  *
  * Problems are `UserError`s naming `source`: an archive is the user's input.
  */
-import { inflateRawSync } from 'node:zlib';
+import { crc32, inflateRawSync } from 'node:zlib';
 import { UserError } from '../errors.js';
 
 interface Entry {
   method: number;
+  crc: number;
   compressedSize: number;
   size: number;
   localHeader: number;
@@ -61,6 +63,8 @@ export class ZipArchive {
       }
     } else return this.fail(`entry '${name}' uses compression method ${entry.method}; only stored (0) and deflate (8) are read`);
     if (data.byteLength !== entry.size) this.fail(`entry '${name}' holds ${data.byteLength} bytes, its header says ${entry.size}`);
+    // A flipped bit in a stored entry changes no length: only the checksum tells (zlib.crc32 needs Node ≥ 20.15).
+    if (typeof crc32 === 'function' && crc32(data) !== entry.crc) this.fail(`entry '${name}' is damaged (its CRC-32 does not match)`);
     return data;
   }
 
@@ -111,6 +115,7 @@ export class ZipArchive {
       const entry: Entry = {
         flags: view.getUint16(at + 8, true),
         method: view.getUint16(at + 10, true),
+        crc: view.getUint32(at + 16, true),
         compressedSize: view.getUint32(at + 20, true),
         size: view.getUint32(at + 24, true),
         localHeader: view.getUint32(at + 42, true),
