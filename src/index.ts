@@ -19,8 +19,11 @@ export { conv2d, conv2dOutputSize } from './ops/conv2d.js';
 export type { Conv2dOptions } from './ops/conv2d.js';
 export { deformConv2d } from './ops/deform-conv2d.js';
 export { groupNorm } from './ops/group-norm.js';
-export { maxPool2d } from './ops/pool.js';
+export { maxPool2d, avgPool2d } from './ops/pool.js';
+export type { Pool2dOptions } from './ops/pool.js';
 export { upsampleNearest2d } from './ops/upsample.js';
+export { upsampleBilinear2d } from './ops/upsample-bilinear.js';
+export type { UpsampleBilinearOptions } from './ops/upsample-bilinear.js';
 export { sigmoidFocalLoss, bceWithLogits, l1Loss } from './ops/losses.js';
 export { clipScale, sgdUpdate_, adamwUpdate_ } from './ops/multi-tensor.js';
 

@@ -1,13 +1,16 @@
 /**
- * 2-D max pooling with torch semantics (padding acts as −∞, output size ⌊(H + 2p − k)/s⌋ + 1, no ceil mode or
- * dilation). The forward records each output's argmax; the backward routes gradients to those pixels with a
- * gather-form kernel (see kernels/wgsl/pool.ts), so ties send the whole gradient to the first maximum, as torch.
+ * 2-D pooling with torch semantics: output size ⌊(H + 2p − k)/s⌋ + 1, no ceil mode or dilation.
+ *
+ * Max pooling (padding acts as −∞) records each output's argmax; the backward routes gradients to those pixels
+ * with a gather-form kernel (see kernels/wgsl/pool.ts), so ties send the whole gradient to the first maximum,
+ * as torch. Average pooling (padding counts as zeros, torch's count_include_pad) is linear: its backward is its
+ * adjoint, and the adjoint's gradient is the average again, so double backward works.
  */
 import { cpuBackend } from '../backend/cpu-backend.js';
 import { runKernel, type DeviceKernel } from '../backend/device-kernel.js';
 import { emptyGpu } from '../backend/webgpu-backend.js';
-import { maxPool2dBackward, maxPool2dForward, type Pool2dDims } from '../kernels/reference/pool.js';
-import { maxPool2dBackwardKernel, maxPool2dForwardKernel } from '../kernels/wgsl/pool.js';
+import { avgPool2dAdjoint, avgPool2dForward, maxPool2dBackward, maxPool2dForward, type Pool2dDims } from '../kernels/reference/pool.js';
+import { avgPool2dAdjointKernel, avgPool2dForwardKernel, maxPool2dBackwardKernel, maxPool2dForwardKernel } from '../kernels/wgsl/pool.js';
 import { isFloat } from '../tensor/dtype.js';
 import { gradEnabled, webgpu } from '../tensor/engine.js';
 import { shapeStr } from '../tensor/shape.js';
@@ -16,13 +19,16 @@ import { commonDevice, record } from './record.js';
 import { intPair, type IntPair } from './window-options.js';
 
 
-export interface MaxPool2dOptions {
+export interface Pool2dOptions {
   kernelSize: IntPair;
   /** Defaults to kernelSize. */
   stride?: IntPair;
-  /** Implicit −∞ on each side; at most half the kernel. Default 0. */
+  /** On each side (−∞ for max pooling, zeros for average pooling); at most half the kernel. Default 0. */
   padding?: IntPair;
 }
+
+export type MaxPool2dOptions = Pool2dOptions;
+export type AvgPool2dOptions = Pool2dOptions;
 
 function run(label: string, kernel: { code: string; params: Uint32Array; workgroups: [number, number] }, tensors: Tensor[]): void {
   webgpu().dispatch({ label, code: kernel.code }, { buffers: tensors.map((t) => t.storage().buffer), params: kernel.params, workgroups: kernel.workgroups });
@@ -50,21 +56,21 @@ const BACKWARD: DeviceKernel<[Tensor, Tensor, Pool2dDims, readonly number[]], Te
   },
 };
 
-/** torch.nn.functional.max_pool2d over the last two dimensions of a [C, H, W] or [N, C, H, W] tensor. */
-export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor {
-  if (x.rank !== 3 && x.rank !== 4) throw new Error(`maxPool2d: input must be [C, H, W] or [N, C, H, W], got ${shapeStr(x.shape)}`);
-  if (!isFloat(x.dtype)) throw new Error(`maxPool2d: needs a floating-point input, got ${x.dtype}`);
-  const kernel = intPair('maxPool2d', 'kernelSize', options.kernelSize, 1, 1);
-  const stride = intPair('maxPool2d', 'stride', options.stride ?? kernel, 1, 1);
-  const padding = intPair('maxPool2d', 'padding', options.padding, 0, 0);
+/** The window geometry of a pooling op, checked; `op` names it in errors. */
+function poolDims(op: string, x: Tensor, options: Pool2dOptions): { dims: Pool2dDims; outShape: number[] } {
+  if (x.rank !== 3 && x.rank !== 4) throw new Error(`${op}: input must be [C, H, W] or [N, C, H, W], got ${shapeStr(x.shape)}`);
+  if (!isFloat(x.dtype)) throw new Error(`${op}: needs a floating-point input, got ${x.dtype}`);
+  const kernel = intPair(op, 'kernelSize', options.kernelSize, 1, 1);
+  const stride = intPair(op, 'stride', options.stride ?? kernel, 1, 1);
+  const padding = intPair(op, 'padding', options.padding, 0, 0);
   if (padding[0] > kernel[0] / 2 || padding[1] > kernel[1] / 2) {
-    throw new Error(`maxPool2d: padding ${padding.join('×')} must be at most half the kernel ${kernel.join('×')}`);
+    throw new Error(`${op}: padding ${padding.join('×')} must be at most half the kernel ${kernel.join('×')}`);
   }
   const [height, width] = x.shape.slice(-2);
-  if (height === 0 || width === 0) throw new Error(`maxPool2d: input ${shapeStr(x.shape)} has an empty spatial dimension`);
+  if (height === 0 || width === 0) throw new Error(`${op}: input ${shapeStr(x.shape)} has an empty spatial dimension`);
   const padded = [height + 2 * padding[0], width + 2 * padding[1]];
   if (kernel[0] > padded[0] || kernel[1] > padded[1]) {
-    throw new Error(`maxPool2d: kernel ${kernel.join('×')} is larger than the padded input ${padded.join('×')} (input ${shapeStr(x.shape)}, padding ${padding.join('×')})`);
+    throw new Error(`${op}: kernel ${kernel.join('×')} is larger than the padded input ${padded.join('×')} (input ${shapeStr(x.shape)}, padding ${padding.join('×')})`);
   }
   const dims: Pool2dDims = {
     planes: x.size / (height * width),
@@ -76,7 +82,12 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor {
     stride,
     padding,
   };
-  const outShape = [...x.shape.slice(0, -2), dims.outHeight, dims.outWidth];
+  return { dims, outShape: [...x.shape.slice(0, -2), dims.outHeight, dims.outWidth] };
+}
+
+/** torch.nn.functional.max_pool2d over the last two dimensions of a [C, H, W] or [N, C, H, W] tensor. */
+export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor {
+  const { dims, outShape } = poolDims('maxPool2d', x, options);
   const device = commonDevice('maxPool2d', [x]);
 
   let indices!: Tensor;
@@ -90,4 +101,31 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor {
   });
   if (!y.gradFn) indices.dispose();
   return y;
+}
+
+type AvgPass = 'forward' | 'adjoint';
+
+const AVERAGE: DeviceKernel<[AvgPass, Tensor, Pool2dDims, readonly number[]], Tensor> = {
+  cpu: (pass, src, dims, outShape) =>
+    cpuBackend.fromArray((pass === 'forward' ? avgPool2dForward : avgPool2dAdjoint)(src.storage().data, dims, src.dtype), outShape, src.dtype, avgOpName(pass)),
+  webgpu(pass, src, dims, outShape) {
+    const out = emptyGpu(outShape, src.dtype, avgOpName(pass));
+    run(avgOpName(pass), (pass === 'forward' ? avgPool2dForwardKernel : avgPool2dAdjointKernel)(dims), [src, out]);
+    return out;
+  },
+};
+
+const avgOpName = (pass: AvgPass): string => (pass === 'forward' ? 'avgPool2d' : 'avgPool2dBackward');
+
+/** torch.nn.functional.avg_pool2d (count_include_pad, floor mode) over the last two dimensions of [C, H, W] or [N, C, H, W]. */
+export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor {
+  const { dims, outShape } = poolDims('avgPool2d', x, options);
+  return averageOrAdjoint('forward', x, dims, outShape, x.shape);
+}
+
+/** One pass of the average pooling pair, recorded with the other pass as its gradient. */
+function averageOrAdjoint(pass: AvgPass, src: Tensor, dims: Pool2dDims, outShape: readonly number[], srcShape: readonly number[]): Tensor {
+  const device = commonDevice(avgOpName(pass), [src]);
+  const other: AvgPass = pass === 'forward' ? 'adjoint' : 'forward';
+  return record(avgOpName(pass), [src], () => runKernel(device, AVERAGE, pass, src, dims, outShape), (g) => [averageOrAdjoint(other, g, dims, srcShape, outShape)]);
 }
