@@ -21,6 +21,8 @@ describe('user mistakes exit with code 2 and one line', () => {
     ['missing dataset', ['train', '--data', join(dir, 'nope'), '--out', join(dir, 'run')], /nope: no such dataset/],
     ['missing checkpoint', ['predict', '--weights', join(dir, 'none.safetensors'), 'x.png'], /none.safetensors: no such checkpoint/],
     ['bad choice', ['train', '--data', dir, '--out', dir, '--config', 'r49'], /--config.*r49/],
+    ['training size off the 32 grid', ['train', '--data', dir, '--out', dir, '--size', '100'], /train: --size must be a multiple of 32, got 100/],
+    ['training size too small for HRFPN', ['train', '--data', dir, '--out', dir, '--config', 'hrnet_w32', '--size', '32'], /train: --size 32: SmprConfig 'hrnet_w32': inputSize 32 is below 64/],
   ];
   for (const [name, argv, message] of cases) {
     test(name, async () => {

@@ -14,7 +14,7 @@ test('the package root exports the ops, modules, SMPR, evaluation, data and trai
     'loadSafetensors', 'saveSafetensors', 'loadPth', 'parsePth', 'loadTensorFile', 'unpickle', 'readCheckpoint', 'readModelWeights', 'saveCheckpoint', 'SGD', 'AdamW', 'clipGradNorm', 'train', 'UserError',
   ] as const;
   for (const name of functions) expect(typeof (smpr as Record<string, unknown>)[name], name).toBe('function');
-  for (const name of ['Conv2d', 'DeformConv2d', 'GroupNorm', 'ResNet', 'Fpn', 'Module']) expect(typeof (smpr.nn as Record<string, unknown>)[name], `nn.${name}`).toBe('function');
-  expect(Object.keys(smpr.PRESETS)).toEqual(['r50', 'r18', 'tiny']);
+  for (const name of ['Conv2d', 'DeformConv2d', 'GroupNorm', 'ResNet', 'Fpn', 'HrNet', 'HrFpn', 'Module']) expect(typeof (smpr.nn as Record<string, unknown>)[name], `nn.${name}`).toBe('function');
+  expect(Object.keys(smpr.PRESETS)).toEqual(['r50', 'r18', 'tiny', 'hrnet_w32', 'hrnet_w48']);
   expect(smpr.COCO_KEYPOINTS.names).toHaveLength(17);
 });

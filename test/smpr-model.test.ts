@@ -1,6 +1,7 @@
-// The SMPR network: presets and their level arithmetic, output shapes (tiny on both devices, r50 on the CPU),
-// parameter names and counts against the authors' architecture, the head's initialisation, the detaches in the
-// head (exact zeros where no gradient may flow), and gradients reaching every trainable parameter.
+// The SMPR network: presets and their level arithmetic, output shapes (tiny on both devices, r50 on the CPU,
+// hrnet_w32 on webgpu), parameter names and counts against the authors' architecture, the head's initialisation,
+// the detaches in the head (exact zeros where no gradient may flow), and gradients reaching every trainable
+// parameter.
 import { describe, expect, test } from 'vitest';
 import { Random, add, dispose, mul, relu, sum, tensor, type Device, type Tensor } from '../src/index.js';
 import { conv2d } from '../src/ops/conv2d.js';
@@ -298,3 +299,60 @@ describe('r50 (the authors\' SMPR-R50-PAFPN)', () => {
   });
 });
 
+
+describe('hrnet_w32 (the authors\' SMPR-HRNet-W32: HRNetV2-W32 + HRFPN)', () => {
+  const hrnet = smprConfig('hrnet_w32');
+
+  test('levels, config checks, and the authors\' head on top', () => {
+    // HRFPN pools the stride-4 map in floor mode: at 800 px P7 is ⌈⌊200/16⌋/2⌉ = 6, not the 7 of stride-2 steps.
+    expect(levelShapes(hrnet, 800, 800)).toEqual([[100, 100], [50, 50], [25, 25], [13, 13], [6, 6]]);
+    expect(levelShapes(hrnet, 64, 96)).toEqual([[8, 12], [4, 6], [2, 3], [1, 2], [1, 1]]);
+    expect(hrnet.normalization).toEqual(PRESETS.r50.normalization);
+    expect(hrnet.gradClip).toBe(0);
+    expect(PRESETS.hrnet_w48.hrnetWidths).toEqual([48, 96, 192, 384]);
+    expect(() => smprConfig('hrnet_w32', { neck: 'pafpn' })).toThrow("SmprConfig 'hrnet_w32': the HRNet backbone and the 'hrfpn' neck go together (depth hrnet, neck pafpn)");
+    expect(() => smprConfig('hrnet_w32', { inputSize: 32 })).toThrow("SmprConfig 'hrnet_w32': inputSize 32 is below 64, the least that gives HRFPN's 5 levels a pixel each");
+    expect(() => smprConfig('hrnet_w32', { hrnetWidths: [32, 64] })).toThrow("SmprConfig 'hrnet_w32': hrnetWidths must be 4 positive integers, got [32,64]");
+    expect(() => smprConfig('hrnet_w32', { levels: PRESETS.r50.levels })).toThrow("SmprConfig 'hrnet_w32': HRFPN level 0 must pool the stride-4 map by 1, got undefined");
+    expect(() => smprConfig('r50', { levels: PRESETS.hrnet_w32.levels })).toThrow("SmprConfig 'r50': pooled (HRFPN) levels need the hrfpn neck");
+  });
+
+  test('the network\'s maps are the sizes the targets assume, where HRFPN rounds differently (160 px: P7 1×1, not 2×2)', async () => {
+    const narrow = new SmprModel(smprConfig('hrnet_w32', { hrnetWidths: [4, 8, 16, 32], width: 16, gnGroups: 8, heatmapChannels: 16 }), { device: 'webgpu', random: new Random(3) });
+    narrow.eval();
+    const x = images('webgpu', 1, 160);
+    const out = narrow.forward(x);
+    expect(levelShapes(hrnet, 160, 160)).toEqual([[20, 20], [10, 10], [5, 5], [3, 3], [1, 1]]);
+    expect(out.levels.map((l) => l.clsLogits.shape.slice(2))).toEqual(levelShapes(hrnet, 160, 160));
+    dispose([x, outputs(out)]);
+    narrow.dispose();
+  });
+
+  test('forward and backward on webgpu at 64×64: level shapes, every parameter trains and gets a gradient; counts', async () => {
+    const model = new SmprModel(hrnet, { device: 'webgpu', random: new Random(12) });
+    // Backbone and neck: the PyTorch rendering of mmdet's code (test/hrnet.test.ts); the head is r50's.
+    expect(parameterBreakdown(model)).toEqual({
+      backbone: 29_305_536,
+      neck: 3_073_536,
+      head: authorsR50PafpnParameters().head,
+      total: 29_305_536 + 3_073_536 + authorsR50PafpnParameters().head,
+    });
+    expect(model.backbone.constructor.name).toBe('HrNet');
+    const x = images('webgpu', 1, 64);
+    const out = model.forward(x);
+    const sizes = levelShapes(hrnet, 64, 64);
+    out.levels.forEach((l, i) => {
+      const [h, w] = sizes[i];
+      expect([l.clsLogits.shape, l.initPose.shape, l.refinePose.shape], `level ${i}`).toEqual([[1, 1, h, w], [1, 34, h, w], [1, 34, h, w]]);
+    });
+    expect(out.heatmapLogits?.shape).toEqual([1, 17, 8, 8]);
+    total(outputs(out)).backward();
+    // BN affines train too (requires_grad=True); only the running statistics, buffers, do not.
+    const trainable = model.trainableParameters();
+    expect(trainable.map((p) => p.name)).toEqual([...model.namedParameters()].map(([n]) => n));
+    expect(trainable.map((p) => p.name)).toContain('backbone.stage4.2.fuse_layers.3.0.2.1.weight');
+    for (const p of trainable) expect(await maxAbs(p.tensor.grad), p.name).toBeGreaterThan(0);
+    dispose([x, outputs(out)]);
+    model.dispose();
+  });
+});

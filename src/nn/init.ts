@@ -48,6 +48,15 @@ export const xavierUniform = (gain = 1): Initializer => (shape, random) => {
 };
 
 /**
+ * U(−a, a) with a = √(3 / fan_in): mmcv's caffe2_xavier_init (kaiming_uniform with a = 1, leaky-ReLU gain 1),
+ * Caffe2's "XavierFill", which HRFPN initialises its convs with (biases 0).
+ */
+export const caffe2Xavier = (): Initializer => (shape, random) => {
+  const a = Math.sqrt(3 / fans(shape).fanIn);
+  return uniform(-a, a)(shape, random);
+};
+
+/**
  * N(0, gain / √fan) with gain √2 for ReLU. torchvision's ResNet uses mode 'fan_out', so a conv's output
  * variance, not its input's, is preserved through the backward pass.
  */

@@ -1,6 +1,7 @@
 /**
- * Normalisation layers: GroupNorm (the SMPR head's) and FrozenBatchNorm2d (the backbone's: mmdet's BN with
- * requires_grad=False and norm_eval=True, i.e. a fixed per-channel affine map).
+ * Normalisation layers: GroupNorm (the SMPR head's) and FrozenBatchNorm2d (the backbones': mmdet's BN with
+ * norm_eval=True, whose running statistics never change — a per-channel affine map; its own affine weight and
+ * bias are frozen too with requires_grad=False, the ResNet configs, or trained, the HRNet configs).
  */
 import { add, div, mul, sqrt, sub } from '../ops/elementwise.js';
 import { groupNorm } from '../ops/group-norm.js';
@@ -15,6 +16,11 @@ import { Module, type Buffer, type Parameter } from './module.js';
 
 export interface NormOptions extends InitOptions {
   eps?: number;
+}
+
+export interface BatchNormOptions extends NormOptions {
+  /** Train weight and bias (mmdet's requires_grad=True); the running statistics stay frozen either way. */
+  trainAffine?: boolean;
 }
 
 export class GroupNorm extends Module {
@@ -40,10 +46,12 @@ export class GroupNorm extends Module {
 /**
  * y = x·scale + shift per channel, with scale = weight / √(running_var + eps) and shift = bias − running_mean·scale.
  *
- * All four tensors are saved under PyTorch's BN names. weight and bias are registered as permanently frozen
- * parameters (mmdet keeps them as parameters with requires_grad=False, so they count in its parameter total);
- * the running statistics are buffers. scale and shift are computed once per set of values and cached; loading a
- * checkpoint or moving the module changes the storage under them, which the cache notices.
+ * All four tensors are saved under PyTorch's BN names; the running statistics are buffers. weight and bias are
+ * parameters (mmdet keeps them as parameters even when frozen, so they count in its parameter total), frozen
+ * unless `trainAffine`. What depends on frozen tensors only is computed once per set of values and cached:
+ * scale and shift for a frozen affine, 1/√(running_var + eps) and running_mean for a trained one, whose scale and
+ * shift are then two small ops per forward through which the gradient reaches weight and bias. Loading a
+ * checkpoint or moving the module changes the storage under the cached sources, which the cache notices.
  */
 export class FrozenBatchNorm2d extends Module {
   readonly weight: Parameter;
@@ -51,48 +59,60 @@ export class FrozenBatchNorm2d extends Module {
   readonly runningMean: Buffer;
   readonly runningVar: Buffer;
   readonly eps: number;
+  readonly trainAffine: boolean;
   protected override readonly ignoredStateKeys = ['num_batches_tracked'];
-  private cache: { sources: Storage[]; scale: Tensor; shift: Tensor } | null = null;
+  /** Frozen affine: the whole scale and shift. Trained affine: scale holds 1/√(var + eps), its frozen factor; no shift. */
+  private cache: { sources: Storage[]; scale: Tensor; shift: Tensor | null } | null = null;
 
-  constructor(readonly channels: number, options: NormOptions = {}) {
+  constructor(readonly channels: number, options: BatchNormOptions = {}) {
     super();
     this.eps = options.eps ?? 1e-5;
-    this.weight = this.addParameter('weight', initTensor([channels], constant(1), options), 'norm', true);
-    this.bias = this.addParameter('bias', initTensor([channels], constant(0), options), 'norm', true);
+    this.trainAffine = options.trainAffine ?? false;
+    this.weight = this.addParameter('weight', initTensor([channels], constant(1), options), 'norm', !this.trainAffine);
+    this.bias = this.addParameter('bias', initTensor([channels], constant(0), options), 'norm', !this.trainAffine);
     this.runningMean = this.addBuffer('running_mean', initTensor([channels], constant(0), options));
     this.runningVar = this.addBuffer('running_var', initTensor([channels], constant(1), options));
   }
 
-  private affine(): { scale: Tensor; shift: Tensor } {
-    const inputs = [this.weight.tensor, this.bias.tensor, this.runningMean.tensor, this.runningVar.tensor];
+  /** What depends on frozen tensors only, cached on their storage. */
+  private frozenPart(): { scale: Tensor; shift: Tensor | null } {
+    const stats = [this.runningMean.tensor, this.runningVar.tensor];
+    const inputs = this.trainAffine ? stats : [this.weight.tensor, this.bias.tensor, ...stats];
     // Keyed on storage: loading swaps the storage under the same tensors, moving swaps the tensors.
     const sources = inputs.map((t) => t.storage('FrozenBatchNorm2d'));
-    if (this.cache && this.cache.sources.every((s, i) => s === sources[i])) return this.cache;
+    if (this.cache && this.cache.sources.length === sources.length && this.cache.sources.every((s, i) => s === sources[i])) return this.cache;
     this.dropCache();
-    const [w, b, mean, variance] = inputs;
+    const [mean, variance] = stats;
     const { scale, shift } = withGradDisabled(() =>
       tidy(() => {
-        const scale = div(w, sqrt(add(variance, this.eps)));
-        const shift = sub(b, mul(mean, scale));
-        const asChannels = [1, this.channels, 1, 1];
-        return { scale: reshape(scale, asChannels), shift: reshape(shift, asChannels) };
+        const invStd = div(1, sqrt(add(variance, this.eps)));
+        if (this.trainAffine) return { scale: invStd, shift: null };
+        const scale = mul(this.weight.tensor, invStd);
+        return { scale: this.asChannels(scale), shift: this.asChannels(sub(this.bias.tensor, mul(mean, scale))) };
       }),
     );
-    this.cache = { sources, scale: keep(scale), shift: keep(shift) };
+    this.cache = { sources, scale: keep(scale), shift: shift && keep(shift) };
     return this.cache;
+  }
+
+  private asChannels(t: Tensor): Tensor {
+    return reshape(t, [1, this.channels, 1, 1]);
   }
 
   forward(x: Tensor): Tensor {
     if (x.rank !== 4 || x.shape[1] !== this.channels) {
       throw new Error(`FrozenBatchNorm2d: input ${shapeStr(x.shape)} should be [N, ${this.channels}, H, W]`);
     }
-    const { scale, shift } = this.affine();
-    return add(mul(x, scale), shift);
+    const frozen = this.frozenPart();
+    if (frozen.shift) return add(mul(x, frozen.scale), frozen.shift);
+    const scale = mul(this.weight.tensor, frozen.scale);
+    const shift = sub(this.bias.tensor, mul(this.runningMean.tensor, scale));
+    return add(mul(x, this.asChannels(scale)), this.asChannels(shift));
   }
 
   private dropCache(): void {
     this.cache?.scale.dispose();
-    this.cache?.shift.dispose();
+    this.cache?.shift?.dispose();
     this.cache = null;
   }
 

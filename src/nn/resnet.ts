@@ -8,6 +8,8 @@
  * resnet50_caffe, the SMPR config) on the first 1×1 conv1. Basic blocks always stride their first 3×3.
  * `frozenStages` follows mmdet: −1 freezes nothing, 0 the stem, k ≥ 1 the stem and layer1..layerk.
  * `baseChannels` (64 in the real networks) scales every width, so a tiny variant exists for quick training.
+ * `norm: 'affine-bn'` keeps the BN statistics frozen but trains its weight and bias (mmdet's requires_grad=True
+ * with norm_eval=True, as the HRNet configs set it; HRNet builds its blocks from here).
  * `norm: 'group'` swaps every frozen BN for a trainable GroupNorm under the same names (bn1, downsample.1, ...):
  * a network trained from scratch has no pretrained statistics to freeze, and GroupNorm is what makes detectors
  * train from scratch at small batch sizes (Wu & He 2018, "Group Normalization"; He et al. 2019, "Rethinking
@@ -40,36 +42,39 @@ export interface ResNetOptions extends InitOptions {
   baseChannels?: number;
   style?: ResNetStyle;
   frozenStages?: number;
-  /** 'frozen-bn' (default; torchvision and mmdet weights) or 'group' (trainable GroupNorm, for training from scratch). */
+  /** 'frozen-bn' (default; torchvision and mmdet weights), 'affine-bn' (frozen statistics, trained affine) or 'group' (trainable GroupNorm, for training from scratch). */
   norm?: ResNetNorm;
   /** Groups of each GroupNorm when norm is 'group' (capped at the channel count). */
   normGroups?: number;
 }
 
-export type ResNetNorm = 'frozen-bn' | 'group';
+export type ResNetNorm = 'frozen-bn' | 'affine-bn' | 'group';
 
 /** What every norm slot of the network is built from. */
-interface BlockOptions extends InitOptions {
+export interface BlockOptions extends InitOptions {
   norm: ResNetNorm;
   normGroups: number;
 }
 
-type NormLayer = FrozenBatchNorm2d | GroupNorm;
+export type NormLayer = FrozenBatchNorm2d | GroupNorm;
 
-const normLayer = (channels: number, options: BlockOptions): NormLayer =>
-  options.norm === 'group' ? new GroupNorm(Math.min(options.normGroups, channels), channels, options) : new FrozenBatchNorm2d(channels, options);
+export const normLayer = (channels: number, options: BlockOptions): NormLayer =>
+  options.norm === 'group'
+    ? new GroupNorm(Math.min(options.normGroups, channels), channels, options)
+    : new FrozenBatchNorm2d(channels, { ...options, trainAffine: options.norm === 'affine-bn' });
 
-/** torchvision's ResNet init: convs N(0, √2/√fan_out); BN at identity (weight 1, bias 0, mean 0, var 1). */
-const convInit = kaimingNormal({ mode: 'fan_out', nonlinearity: 'relu' });
+/** torchvision's ResNet init (and mmcv's kaiming_init): convs N(0, √2/√fan_out); BN at identity (weight 1, bias 0, mean 0, var 1). */
+export const convInit = kaimingNormal({ mode: 'fan_out', nonlinearity: 'relu' });
 
-const conv = (cin: number, cout: number, k: number, stride: number, init: InitOptions): Conv2d =>
+/** A bias-free conv with "same" padding, as every conv of the ResNet and HRNet backbones. */
+export const conv = (cin: number, cout: number, k: number, stride: number, init: InitOptions): Conv2d =>
   new Conv2d(cin, cout, k, { stride, padding: (k - 1) / 2, bias: false, weightInit: convInit, ...init });
 
 /** The 1×1 conv + BN that brings the identity path to the block's output shape. */
 const downsample = (cin: number, cout: number, stride: number, init: BlockOptions): Sequential =>
   new Sequential([conv(cin, cout, 1, stride, init), normLayer(cout, init)]);
 
-class BasicBlock extends Module implements Layer {
+export class BasicBlock extends Module implements Layer {
   static readonly expansion = 1;
   private readonly conv1: Conv2d;
   private readonly bn1: NormLayer;
@@ -92,7 +97,7 @@ class BasicBlock extends Module implements Layer {
   }
 }
 
-class Bottleneck extends Module implements Layer {
+export class Bottleneck extends Module implements Layer {
   static readonly expansion = 4;
   private readonly conv1: Conv2d;
   private readonly bn1: NormLayer;

@@ -11,6 +11,11 @@ export interface LevelSpec {
   readonly stride: number;
   /** A location on this level may take a person only when lo ≤ max(l, t, r, b) ≤ hi (distances to the pseudo box). */
   readonly range: readonly [lo: number, hi: number];
+  /**
+   * HRFPN levels only: the level is the stride-4 map average-pooled by `pool` (floor mode) and then convolved
+   * with stride 2, which rounds differently from repeated stride-2 steps (see levelSize).
+   */
+  readonly pool?: number;
 }
 
 /** P3–P7 with mmdet's FCOS default ranges, which the SMPR config does not override. */
@@ -21,6 +26,9 @@ export const SMPR_LEVELS: readonly LevelSpec[] = [
   { stride: 64, range: [256, 512] },
   { stride: 128, range: [512, 1e8] },
 ];
+
+/** The same levels built by HRFPN: the stride-4 map pooled by 1, 2, 4, 8, 16, each then convolved with stride 2. */
+export const HRFPN_LEVELS: readonly LevelSpec[] = SMPR_LEVELS.map((level, i) => ({ ...level, pool: 2 ** i }));
 
 /**
  * The side of a feature map at `stride` for an input side of `inputSize` pixels: ceil(inputSize / stride).
@@ -35,6 +43,17 @@ export function featureSize(inputSize: number, stride: number): number {
   }
   if (!Number.isInteger(inputSize) || inputSize < 1) throw new Error(`featureSize: input size must be a positive integer, got ${inputSize}`);
   return Math.ceil(inputSize / stride);
+}
+
+/**
+ * The side of one level's map for an input side of `inputSize` pixels. A pyramid of stride-2 steps gives
+ * featureSize; an HRFPN level, ⌈⌊⌈n/4⌉ / pool⌋ / 2⌉ (stem, floor-mode pooling, stride-2 conv), which is smaller
+ * when the pooling drops a ragged edge: 800 px gives P7 6×6 where stride-2 steps give 7×7. The authors' head
+ * takes its location grid from the maps themselves, so the targets here follow the same rounding.
+ */
+export function levelSize(inputSize: number, level: LevelSpec): number {
+  if (level.pool === undefined) return featureSize(inputSize, level.stride);
+  return Math.ceil(Math.floor(featureSize(inputSize, 4) / level.pool) / 2);
 }
 
 /** The pixel coordinate of feature cell `cell` at `stride`: the centre of its stride × stride cell, cell·s + ⌊s/2⌋. */
@@ -74,8 +93,8 @@ export function locationGrid(paddedHeight: number, paddedWidth: number, levels: 
   const layouts: LevelLayout[] = [];
   let count = 0;
   for (const level of levels) {
-    const height = featureSize(paddedHeight, level.stride);
-    const width = featureSize(paddedWidth, level.stride);
+    const height = levelSize(paddedHeight, level);
+    const width = levelSize(paddedWidth, level);
     layouts.push({ ...level, height, width, start: count });
     count += height * width;
   }

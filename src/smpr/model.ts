@@ -1,11 +1,13 @@
 /**
- * The SMPR network: ResNet backbone → FPN/PAFPN neck → shared SMPR head. Forward only; losses, targets and
- * decoding live elsewhere. Top-level names are mmdet's (`backbone.`, `neck.`, `bbox_head.`), so a state dict of
+ * The SMPR network: ResNet backbone → FPN/PAFPN neck, or HRNet → HRFPN, → shared SMPR head. Forward only;
+ * losses, targets and decoding live elsewhere. Top-level names are mmdet's (`backbone.`, `neck.`, `bbox_head.`), so a state dict of
  * the authors' detector maps key for key.
  */
 import type { Tensor } from '../tensor/tensor.js';
 import { shapeStr } from '../tensor/shape.js';
 import { Fpn } from '../nn/fpn.js';
+import { HrFpn } from '../nn/hrfpn.js';
+import { HrNet, type HrNetWidths } from '../nn/hrnet.js';
 import type { InitOptions } from '../nn/init.js';
 import { Module } from '../nn/module.js';
 import { ResNet } from '../nn/resnet.js';
@@ -13,18 +15,22 @@ import { SIZE_DIVISOR, validateConfig, type SmprConfig } from './config.js';
 import { SmprHead, type HeadOutput } from './head.js';
 
 export class SmprModel extends Module {
-  readonly backbone: ResNet;
-  readonly neck: Fpn;
+  readonly backbone: ResNet | HrNet;
+  readonly neck: Fpn | HrFpn;
   readonly head: SmprHead;
 
   constructor(readonly config: SmprConfig, init: InitOptions = {}) {
     super();
     validateConfig(config);
     const { device, dtype, random } = init;
-    const tiny = config.depth === 'tiny';
-    this.backbone = this.addModule(
-      'backbone',
-      new ResNet({
+    if (config.depth === 'hrnet') {
+      const backbone = new HrNet({ widths: config.hrnetWidths as HrNetWidths, norm: config.backboneNorm, normGroups: config.gnGroups, device, dtype, random });
+      this.backbone = this.addModule('backbone', backbone);
+      // HRFPN's output convs take the stride-4 map to the first level's stride (P3: stride 2).
+      this.neck = this.addModule('neck', new HrFpn({ inChannels: backbone.outChannels, outChannels: config.width, numOuts: config.levels.length, stride: config.levels[0].stride / 4, device, dtype, random }));
+    } else {
+      const tiny = config.depth === 'tiny';
+      const backbone = new ResNet({
         depth: tiny ? 18 : config.depth,
         layers: tiny ? [1, 1, 1, 1] : undefined,
         baseChannels: config.baseChannels,
@@ -35,22 +41,23 @@ export class SmprModel extends Module {
         device,
         dtype,
         random,
-      }),
-    );
-    this.neck = this.addModule(
-      'neck',
-      new Fpn({
-        inChannels: this.backbone.outChannels,
-        outChannels: config.width,
-        numOuts: config.levels.length,
-        pathAggregation: config.neck === 'pafpn',
-        // The fork's PAFPN passes activation='relu' to every conv; its plain FPN has none (reference 1.2).
-        relu: config.neck === 'pafpn',
-        device,
-        dtype,
-        random,
-      }),
-    );
+      });
+      this.backbone = this.addModule('backbone', backbone);
+      this.neck = this.addModule(
+        'neck',
+        new Fpn({
+          inChannels: backbone.outChannels,
+          outChannels: config.width,
+          numOuts: config.levels.length,
+          pathAggregation: config.neck === 'pafpn',
+          // The fork's PAFPN passes activation='relu' to every conv; its plain FPN has none (reference 1.2).
+          relu: config.neck === 'pafpn',
+          device,
+          dtype,
+          random,
+        }),
+      );
+    }
     this.head = this.addModule(
       'bbox_head',
       new SmprHead({

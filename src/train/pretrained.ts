@@ -1,7 +1,8 @@
 /**
  * Pretrained backbone weights from a user's file — safetensors, or a PyTorch checkpoint such as torchvision's
  * `resnet18-*.pth` (src/io/tensor-file.ts tells the two apart by their first bytes) — with torchvision's ResNet
- * names (`conv1.weight`, `bn1.running_var`, `layer2.0.downsample.0.weight`, ...). mmdet-style keys
+ * names (`conv1.weight`, `bn1.running_var`, `layer2.0.downsample.0.weight`, ...), or mmdetection's HRNet names for
+ * the HRNet presets (`transition1.1.0.0.weight`, `stage4.2.fuse_layers.3.0.2.1.running_var`, ...). mmdet-style keys
  * (`backbone.conv1.weight`) are accepted too; in a whole detector's checkpoint only the backbone is taken. The
  * classifier (`fc.*`) has no place in a detector and is skipped; any other key that does not fit the backbone —
  * or a backbone tensor the file lacks — is an error naming the keys, before anything is loaded.
@@ -26,7 +27,8 @@ export async function loadBackboneWeights(model: SmprModel, path: string): Promi
     await model.backbone.loadStateDict(weights);
   } catch (error) {
     const reason = error instanceof Error ? error.message.replace(/^loadStateDict \(\w+\): /, '') : String(error);
-    throw new UserError(`${path}: does not fit the ${model.config.name} backbone (torchvision ResNet names expected): ${reason}`);
+    const names = model.config.depth === 'hrnet' ? "mmdetection's HRNet names" : "torchvision's ResNet names";
+    throw new UserError(`${path}: does not fit the ${model.config.name} backbone (${names} expected): ${reason}`);
   } finally {
     for (const t of weights.values()) t.dispose();
   }

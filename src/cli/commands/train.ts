@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { PRESETS, smprConfig, type PresetName } from '../../smpr/config.js';
+import { DEFAULT_GRAD_CLIP, PRESETS, SIZE_DIVISOR, smprConfig, type PresetName, type SmprConfig } from '../../smpr/config.js';
 import { evaluateDataset } from '../../smpr/evaluate.js';
 import { formatCocoKeypointSummary } from '../../smpr/coco-eval.js';
 import { defaultWorkers } from '../../train/batch-loader.js';
@@ -9,6 +9,17 @@ import { UsageError } from '../errors.js';
 import { RECIPES, defaultDecayEpochs, type Recipe, type RecipeName } from '../../train/recipes.js';
 import { openDataset, openGpu } from '../model-io.js';
 import { progressBar } from '../progress.js';
+
+/** The preset, with `--size` as its training crop; a size the model cannot take is a usage error. */
+function trainConfig(name: PresetName, size: number | undefined): SmprConfig {
+  if (size === undefined) return smprConfig(name);
+  if (size % SIZE_DIVISOR !== 0) throw new UsageError(`train: --size must be a multiple of ${SIZE_DIVISOR}, got ${size}`);
+  try {
+    return smprConfig(name, { inputSize: size });
+  } catch (error) {
+    throw new UsageError(`train: --size ${size}: ${(error as Error).message}`);
+  }
+}
 
 /** `--decay E,E`: whole epochs in [0, epochs), or an empty string for no decay. */
 function parseDecay(text: string, epochs: number): number[] {
@@ -40,7 +51,8 @@ export const trainCommand = defineCommand({
     decay: { type: 'string', description: 'comma-separated 0-based epochs at which lr drops ×0.1 (scratch: at 7/9 and 8/9 of the run; reference 80,90)', valueName: 'E,E' },
     optimizer: { type: 'string', choices: Object.keys(OPTIMIZERS), description: "'adamw' (scratch) or 'sgd' (reference: momentum 0.9)" },
     'weight-decay': { type: 'number', min: 0, description: 'weight decay on weights (default: sgd 1e-4, adamw 0.05)' },
-    clip: { type: 'number', min: 0, default: 35, description: 'max gradient norm (0: no clipping)' },
+    clip: { type: 'number', min: 0, description: `max gradient norm (0: no clipping; default: the config's, ${DEFAULT_GRAD_CLIP} for the ResNet presets, none for HRNet)` },
+    size: { type: 'number', integer: true, min: SIZE_DIVISOR, description: `side of the square training crop, a multiple of ${SIZE_DIVISOR} (default: the config's inputSize, 800; tiny 128)`, valueName: 'PX' },
     seed: { type: 'number', integer: true, default: 0, description: 'random seed' },
     positives: { type: 'string', choices: ['oks', 'init'], default: 'oks', description: "'oks': SMPR's OKS-selected positives; 'init': the FCOS-only baseline" },
     'pose-weights': { type: 'string', choices: ['oks', 'uniform'], description: "keypoint L1 per positive: 'oks' (both recipes: by its initial pose's OKS) or 'uniform'" },
@@ -53,10 +65,10 @@ export const trainCommand = defineCommand({
     'log-every': { type: 'number', integer: true, min: 1, default: 10, description: 'iterations between log lines' },
   },
   async run({ flags }) {
+    const config = trainConfig(flags.config as PresetName, flags.size);
     const data = openDataset(flags.data, flags.images);
     const val = flags.val ? openDataset(flags.val, flags['val-images'], '--val-images') : null;
     await openGpu();
-    const config = smprConfig(flags.config as PresetName);
     const recipe: Recipe = RECIPES[flags.recipe as RecipeName];
     const epochs = flags.epochs ?? recipe.epochs;
     const decayEpochs = flags.decay !== undefined ? parseDecay(flags.decay, epochs) : recipe.decayEpochs.length ? [...recipe.decayEpochs] : defaultDecayEpochs(epochs);
@@ -68,7 +80,7 @@ export const trainCommand = defineCommand({
     const { model, records } = await train({
       stop: stop.signal,
       config, data, epochs, batchSize: flags.batch ?? recipe.batchSize, seed: flags.seed, lr: flags.lr ?? recipe.lr, warmupIters: flags.warmup ?? recipe.warmupIters,
-      decayEpochs, optimizer: (flags.optimizer as OptimizerName | undefined) ?? recipe.optimizer, weightDecay: flags['weight-decay'], clipNorm: flags.clip, outDir: flags.out, resume: flags.resume, backboneWeights: flags['backbone-weights'], initWeights: flags.weights, workers: flags.workers ?? defaultWorkers(), maxIters: flags['max-iters'], saveEvery: flags['save-every'],
+      decayEpochs, optimizer: (flags.optimizer as OptimizerName | undefined) ?? recipe.optimizer, weightDecay: flags['weight-decay'], clipNorm: flags.clip ?? config.gradClip ?? DEFAULT_GRAD_CLIP, outDir: flags.out, resume: flags.resume, backboneWeights: flags['backbone-weights'], initWeights: flags.weights, workers: flags.workers ?? defaultWorkers(), maxIters: flags['max-iters'], saveEvery: flags['save-every'],
       logEvery: flags['log-every'], loss: { positives: flags.positives as 'oks' | 'init', poseWeights: (flags['pose-weights'] as 'oks' | 'uniform' | undefined) ?? recipe.poseWeights }, progress: progressBar('train', 'it'),
     }).finally(() => {
       process.off('SIGINT', onSignal);
