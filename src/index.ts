@@ -33,7 +33,9 @@ export * as nn from './nn/index.js';
 // SMPR: config, model, targets, loss, decoding, NMS, prediction, evaluation.
 export { PRESETS, smprConfig, validateConfig } from './smpr/config.js';
 export type { SmprConfig, PresetName } from './smpr/config.js';
-export { SmprModel } from './smpr/model.js';
+export { SmprModel, authorsParameters } from './smpr/model.js';
+export { modelSummary, formatModelSummary } from './smpr/summary.js';
+export type { ModelSummary } from './smpr/summary.js';
 export { buildBatchTargets } from './smpr/targets.js';
 export { smprLoss, SMPR_LOSS_WEIGHTS } from './smpr/loss.js';
 export { decodeLevels, postprocess } from './smpr/decode.js';

@@ -22,6 +22,7 @@ describe('user mistakes exit with code 2 and one line', () => {
     ['missing checkpoint', ['predict', '--weights', join(dir, 'none.safetensors'), 'x.png'], /none.safetensors: no such checkpoint/],
     ['bad choice', ['train', '--data', dir, '--out', dir, '--config', 'r49'], /--config.*r49/],
     ['training size off the 32 grid', ['train', '--data', dir, '--out', dir, '--size', '100'], /train: --size must be a multiple of 32, got 100/],
+    ['info size off the 32 grid', ['info', '--size', '100'], /info: --size must be a multiple of 32, got 100/],
     ['training size too small for HRFPN', ['train', '--data', dir, '--out', dir, '--config', 'hrnet_w32', '--size', '32'], /train: --size 32: SmprConfig 'hrnet_w32': inputSize 32 is below 64/],
   ];
   for (const [name, argv, message] of cases) {
@@ -70,10 +71,24 @@ describe('user mistakes exit with code 2 and one line', () => {
   });
 });
 
+test('info prints the model summary, as a table or as JSON', async () => {
+  const table = await smpr('info', '--config', 'hrnet_w32', '--size', '256');
+  expect(table.code).toBe(0);
+  expect(table.stdout).toMatch(/^total\s+38,907,697\s+38,907,697\s+0\s+57,344\s+38,907,697$/m);
+  expect(table.stdout).toMatch(/^P7\s+128\s+256×2×2\s+4$/m);
+  const json = await smpr('info', '--config', 'r50', '--json');
+  expect(json.code).toBe(0);
+  const summary = JSON.parse(json.stdout);
+  expect(summary.input).toEqual([800, 800]);
+  expect(summary.parts.backbone.parameters).toBe(23_508_032);
+  expect(summary.authors.total).toBe(summary.parts.total.parameters);
+  expect(summary.levels.map((l: { features: number[] }) => l.features)).toEqual([[256, 100, 100], [256, 50, 50], [256, 25, 25], [256, 13, 13], [256, 7, 7]]);
+});
+
 test('help lists the commands and each command documents its flags', async () => {
   const top = await smpr('--help');
   expect(top.code).toBe(0);
-  for (const name of ['demo', 'synth', 'train', 'predict', 'eval', 'export', 'convert', 'bench']) expect(top.stdout).toContain(name);
+  for (const name of ['demo', 'synth', 'train', 'predict', 'eval', 'export', 'convert', 'info', 'bench']) expect(top.stdout).toContain(name);
   const train = await smpr('train', '--help');
   expect(train.stdout).toMatch(/--resume/);
   expect(train.stdout).toMatch(/--config/);

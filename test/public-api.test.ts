@@ -8,7 +8,7 @@ test('the package root exports the ops, modules, SMPR, evaluation, data and trai
     'tensor', 'randn', 'matmul', 'tidy', 'memory', 'grad', 'initWebGPU',
     'conv2d', 'deformConv2d', 'groupNorm', 'maxPool2d', 'avgPool2d', 'upsampleNearest2d', 'upsampleBilinear2d', 'sigmoidFocalLoss', 'bceWithLogits', 'l1Loss',
     'clipScale', 'sgdUpdate_', 'adamwUpdate_',
-    'smprConfig', 'SmprModel', 'buildBatchTargets', 'smprLoss', 'decodeLevels', 'postprocess', 'softNmsLinear', 'oksNms',
+    'smprConfig', 'SmprModel', 'authorsParameters', 'modelSummary', 'formatModelSummary', 'buildBatchTargets', 'smprLoss', 'decodeLevels', 'postprocess', 'softNmsLinear', 'oksNms',
     'predictImage', 'evaluateDataset', 'oks', 'cocoKeypointEval', 'formatCocoKeypointSummary',
     'loadCocoDataset', 'generateSynthDataset', 'writeSynthDataset', 'readImage', 'readImageSize', 'decodeImage', 'writePng',
     'loadSafetensors', 'saveSafetensors', 'loadPth', 'parsePth', 'loadTensorFile', 'unpickle', 'readCheckpoint', 'readModelWeights', 'saveCheckpoint', 'SGD', 'AdamW', 'clipGradNorm', 'train', 'UserError',

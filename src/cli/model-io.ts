@@ -6,9 +6,21 @@ import { loadCocoDataset, type CocoDataset } from '../data/coco.js';
 import { initWebGPU } from '../tensor/engine.js';
 import { SmprModel } from '../smpr/model.js';
 import { readModelWeights, type CheckpointInfo } from '../train/checkpoint.js';
-import { PRESETS, smprConfig, type PresetName } from '../smpr/config.js';
+import { PRESETS, SIZE_DIVISOR, smprConfig, type PresetName, type SmprConfig } from '../smpr/config.js';
+import { UsageError } from './errors.js';
 import type { WebGPURuntime } from '../backend/webgpu-runtime.js';
 import { UserError } from '../errors.js';
+
+/** A preset, with `--size` as its input side; a size the model cannot take is a usage error of `command`. */
+export function presetConfig(command: string, name: PresetName, size: number | undefined): SmprConfig {
+  if (size === undefined) return smprConfig(name);
+  if (size % SIZE_DIVISOR !== 0) throw new UsageError(`${command}: --size must be a multiple of ${SIZE_DIVISOR}, got ${size}`);
+  try {
+    return smprConfig(name, { inputSize: size });
+  } catch (error) {
+    throw new UsageError(`${command}: --size ${size}: ${(error as Error).message}`);
+  }
+}
 
 /**
  * A dataset folder (annotations.json + images/), or an annotation file whose images are in `imageDir` (COCO as

@@ -5,6 +5,7 @@ import { convertCommand } from './commands/convert.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { exportCommand } from './commands/export.js';
+import { infoCommand } from './commands/info.js';
 import { predictCommand } from './commands/predict.js';
 import { synthCommand } from './commands/synth.js';
 import { trainCommand } from './commands/train.js';
@@ -12,5 +13,5 @@ import { trainCommand } from './commands/train.js';
 export const program: Program = {
   name: 'smpr',
   summary: 'SMPR multi-person pose estimation on a from-scratch WebGPU tensor engine',
-  commands: [demoCommand, synthCommand, trainCommand, predictCommand, evalCommand, exportCommand, convertCommand, benchCommand],
+  commands: [demoCommand, synthCommand, trainCommand, predictCommand, evalCommand, exportCommand, convertCommand, infoCommand, benchCommand],
 };

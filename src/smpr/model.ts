@@ -11,7 +11,7 @@ import { HrNet, type HrNetWidths } from '../nn/hrnet.js';
 import type { InitOptions } from '../nn/init.js';
 import { Module } from '../nn/module.js';
 import { ResNet } from '../nn/resnet.js';
-import { SIZE_DIVISOR, validateConfig, type SmprConfig } from './config.js';
+import { PRESETS, SIZE_DIVISOR, validateConfig, type PresetName, type SmprConfig } from './config.js';
 import { SmprHead, type HeadOutput } from './head.js';
 
 export class SmprModel extends Module {
@@ -97,6 +97,21 @@ export interface ParameterBreakdown {
   total: number;
 }
 
+const conv = (cin: number, cout: number, k: number, bias: boolean) => cin * cout * k * k + (bias ? cout : 0);
+const affine = (c: number) => 2 * c; // BN or GN weight + bias
+
+/** The SMPR head of the authors' configs (reference 2.1), 256 wide, 4-conv towers, 5 levels, 17 keypoints. */
+function authorsHeadParameters(): number {
+  const k = 17;
+  const width = 256;
+  const towers = 2 * 4 * (conv(width, width, 3, false) + affine(width));
+  const heatmap = conv(width, 128, 3, false) + affine(128) + conv(128, 128, 3, false) + affine(128) + conv(128, k, 3, true);
+  const outputs = conv(width, 1, 3, true) + conv(width, 2 * k, 3, true) + conv(width, 1, 3, true) + conv(width, 2 * k, 3, true);
+  const adaption = conv(2 * k, 4 * 18, 1, false) + 2 * conv(width, width, 3, false);
+  const scales = 2 * 5;
+  return towers + heatmap + outputs + adaption + scales;
+}
+
 /**
  * The authors' SMPR-R50-PAFPN parameter count, worked out from their architecture (mmdet ResNet-50 caffe,
  * the fork's PAFPN, the SMPR head: reference 1.1, 1.2, 2.1) by plain arithmetic, independently of the modules
@@ -105,11 +120,7 @@ export interface ParameterBreakdown {
  * not the BN running statistics, which are buffers. The backbone has no fc layer.
  */
 export function authorsR50PafpnParameters(): ParameterBreakdown {
-  const conv = (cin: number, cout: number, k: number, bias: boolean) => cin * cout * k * k + (bias ? cout : 0);
-  const affine = (c: number) => 2 * c; // BN or GN weight + bias
-  const k = 17;
   const width = 256;
-
   let backbone = conv(3, 64, 7, false) + affine(64);
   let inplanes = 64;
   [3, 4, 6, 3].forEach((blocks, stage) => {
@@ -126,15 +137,60 @@ export function authorsR50PafpnParameters(): ParameterBreakdown {
   const fpnConvs = 5 * conv(width, width, 3, true); // 3 level convs + 2 extra (P6, P7)
   const bottomUp = 2 * (conv(width, width, 3, true) + conv(width, width, 3, true)); // downsample + pafpn convs
   const neck = laterals + fpnConvs + bottomUp;
-
-  const towers = 2 * 4 * (conv(width, width, 3, false) + affine(width));
-  const heatmap = conv(width, 128, 3, false) + affine(128) + conv(128, 128, 3, false) + affine(128) + conv(128, k, 3, true);
-  const outputs = conv(width, 1, 3, true) + conv(width, 2 * k, 3, true) + conv(width, 1, 3, true) + conv(width, 2 * k, 3, true);
-  const adaption = conv(2 * k, 4 * 18, 1, false) + 2 * conv(width, width, 3, false);
-  const scales = 2 * 5;
-  const head = towers + heatmap + outputs + adaption + scales;
-
+  const head = authorsHeadParameters();
   return { backbone, neck, head, total: backbone + neck + head };
+}
+
+/**
+ * The authors' SMPR-HRNet parameter count for branch widths W (HRNet_w32.py: 32, 64, 128, 256), by arithmetic
+ * from mmdet's HRNet and HRFPN (reference 1.3) as the R50 count above: every conv is bias-free and followed by
+ * a BN (two affine parameters per channel) in the backbone; HRFPN's convs have biases and no norm.
+ */
+export function authorsHrnetHrfpnParameters(widths: readonly number[]): ParameterBreakdown {
+  const convBn = (cin: number, cout: number, k: number) => conv(cin, cout, k, false) + affine(cout);
+  let backbone = convBn(3, 64, 3) + convBn(64, 64, 3); // the stem
+  for (let b = 0; b < 4; b++) {
+    const inplanes = b === 0 ? 64 : 256; // layer1: Bottlenecks of 64 planes
+    backbone += convBn(inplanes, 64, 1) + convBn(64, 64, 3) + convBn(64, 256, 1) + (b === 0 ? convBn(64, 256, 1) : 0);
+  }
+  backbone += convBn(256, widths[0], 3) + convBn(256, widths[1], 3); // transition1: re-widened branch 0, new branch 1
+  backbone += convBn(widths[1], widths[2], 3) + convBn(widths[2], widths[3], 3); // transitions 2 and 3: one new branch each
+  const hrModule = (n: number) => {
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      total += 4 * (convBn(widths[i], widths[i], 3) + convBn(widths[i], widths[i], 3)); // 4 BasicBlocks
+      for (let j = 0; j < n; j++) {
+        if (j > i) total += convBn(widths[j], widths[i], 1);
+        if (j < i) total += (i - j - 1) * convBn(widths[j], widths[j], 3) + convBn(widths[j], widths[i], 3);
+      }
+    }
+    return total;
+  };
+  backbone += 1 * hrModule(2) + 4 * hrModule(3) + 3 * hrModule(4);
+
+  const neck = conv(widths.reduce((a, b) => a + b, 0), 256, 1, true) + 5 * conv(256, 256, 3, true);
+  const head = authorsHeadParameters();
+  return { backbone, neck, head, total: backbone + neck + head };
+}
+
+/** Config fields that change the parameter count. */
+const ARCHITECTURE_FIELDS = ['depth', 'baseChannels', 'neck', 'width', 'towerConvs', 'deformGroups', 'heatmapChannels', 'hrnetWidths'] as const;
+
+/**
+ * The authors' count for a config with the architecture of one of their models (the r50, hrnet_w32 and hrnet_w48
+ * presets, overrides that keep the architecture allowed), or null.
+ */
+export function authorsParameters(config: SmprConfig): ParameterBreakdown | null {
+  const counts: Partial<Record<PresetName, () => ParameterBreakdown>> = {
+    r50: authorsR50PafpnParameters,
+    hrnet_w32: () => authorsHrnetHrfpnParameters(PRESETS.hrnet_w32.hrnetWidths!),
+    hrnet_w48: () => authorsHrnetHrfpnParameters(PRESETS.hrnet_w48.hrnetWidths!),
+  };
+  const count = counts[config.name as PresetName];
+  const preset = PRESETS[config.name as PresetName] as SmprConfig | undefined;
+  if (!count || !preset) return null;
+  const same = ARCHITECTURE_FIELDS.every((f) => JSON.stringify(config[f]) === JSON.stringify(preset[f])) && config.levels.length === preset.levels.length;
+  return same ? count() : null;
 }
 
 const count = (m: Module): number => m.parameterCount().parameters;

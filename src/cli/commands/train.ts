@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { DEFAULT_GRAD_CLIP, PRESETS, SIZE_DIVISOR, smprConfig, type PresetName, type SmprConfig } from '../../smpr/config.js';
+import { DEFAULT_GRAD_CLIP, PRESETS, SIZE_DIVISOR, type PresetName } from '../../smpr/config.js';
 import { evaluateDataset } from '../../smpr/evaluate.js';
 import { formatCocoKeypointSummary } from '../../smpr/coco-eval.js';
 import { defaultWorkers } from '../../train/batch-loader.js';
@@ -7,19 +7,8 @@ import { CHECKPOINT_FILE, CURVE_FILE, LOG_FILE, OPTIMIZERS, train, type Optimize
 import { defineCommand } from '../args.js';
 import { UsageError } from '../errors.js';
 import { RECIPES, defaultDecayEpochs, type Recipe, type RecipeName } from '../../train/recipes.js';
-import { openDataset, openGpu } from '../model-io.js';
+import { openDataset, openGpu, presetConfig } from '../model-io.js';
 import { progressBar } from '../progress.js';
-
-/** The preset, with `--size` as its training crop; a size the model cannot take is a usage error. */
-function trainConfig(name: PresetName, size: number | undefined): SmprConfig {
-  if (size === undefined) return smprConfig(name);
-  if (size % SIZE_DIVISOR !== 0) throw new UsageError(`train: --size must be a multiple of ${SIZE_DIVISOR}, got ${size}`);
-  try {
-    return smprConfig(name, { inputSize: size });
-  } catch (error) {
-    throw new UsageError(`train: --size ${size}: ${(error as Error).message}`);
-  }
-}
 
 /** `--decay E,E`: whole epochs in [0, epochs), or an empty string for no decay. */
 function parseDecay(text: string, epochs: number): number[] {
@@ -65,7 +54,7 @@ export const trainCommand = defineCommand({
     'log-every': { type: 'number', integer: true, min: 1, default: 10, description: 'iterations between log lines' },
   },
   async run({ flags }) {
-    const config = trainConfig(flags.config as PresetName, flags.size);
+    const config = presetConfig('train', flags.config as PresetName, flags.size);
     const data = openDataset(flags.data, flags.images);
     const val = flags.val ? openDataset(flags.val, flags['val-images'], '--val-images') : null;
     await openGpu();
