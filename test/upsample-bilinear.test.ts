@@ -58,7 +58,7 @@ test('the WGSL kernels match the reference on random shapes, scale factors (inte
     options: fc.oneof(
       fc.record({ scaleFactor: fc.oneof(factor, fc.tuple(factor, factor)) }),
       fc.record({ size: fc.tuple(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 12 })) }),
-    ),
+    ).map((o): UpsampleBilinearOptions => o),
     seed: fc.nat(),
   }).filter(({ shape, options }) => {
     // Drop factors that leave an axis empty (an error, tested below).
@@ -67,8 +67,8 @@ test('the WGSL kernels match the reference on random shapes, scale factors (inte
   });
   await fc.assert(
     fc.asyncProperty(arb, async ({ shape, options, seed }) => {
-      const gpu = await resize('webgpu', shape, options as UpsampleBilinearOptions, seed);
-      const cpu = await resize('cpu', shape, options as UpsampleBilinearOptions, seed);
+      const gpu = await resize('webgpu', shape, options, seed);
+      const cpu = await resize('cpu', shape, options, seed);
       expect(gpu.shape).toEqual(cpu.shape);
       // Float32 on both sides; a tap at an exact boundary may round to the other side, which moves the value
       // continuously, by ~1 ulp of the coordinate.
