@@ -5,7 +5,12 @@
 # does nothing. On a CPU-only Debian 12 machine it installs the Vulkan loader and Mesa's software rasteriser
 # "lavapipe" from bookworm-backports: Dawn rejects bookworm's own Mesa 22 (it lacks
 # shaderUniform*ArrayDynamicIndexing), Mesa >= 23 works. Run as root (or with sudo available).
+#
+# --auto (what `npm start` and `npm test` run first): silent when an adapter is found; as root, installs the
+# driver after saying what it installs; otherwise prints the one command to run and fails.
 set -euo pipefail
+auto=false
+[ "${1:-}" = --auto ] && auto=true
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if [ ! -d "$here/../node_modules/webgpu" ]; then
@@ -15,12 +20,19 @@ fi
 probe() { node "$here/probe-adapter.mjs" >/dev/null 2>&1; }
 
 if probe; then
-  node "$here/probe-adapter.mjs"
+  $auto || node "$here/probe-adapter.mjs"
   exit 0
 fi
 
 sudo_=""
 [ "$(id -u)" = 0 ] || sudo_="sudo"
+if $auto; then
+  if [ -n "$sudo_" ]; then
+    echo "no WebGPU adapter found (Dawn needs a Vulkan driver). Install one once with: sudo bash scripts/setup-vulkan.sh" >&2
+    exit 1
+  fi
+  echo "no WebGPU adapter found: installing the Vulkan loader (libvulkan1) and Mesa's software driver lavapipe (mesa-vulkan-drivers) with apt-get (scripts/setup-vulkan.sh)" >&2
+fi
 
 . /etc/os-release 2>/dev/null || true
 if [ "${ID:-}" = debian ] && [ "${VERSION_CODENAME:-}" = bookworm ]; then
