@@ -14,7 +14,7 @@ import { onesLike } from '../ops/creation.js';
 import { tidy } from '../tensor/scope.js';
 import { untrackFromScopes, withGradDisabled, withGradEnabled } from '../tensor/engine.js';
 import { shapeStr, shapesEqual } from '../tensor/shape.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { installBackwardPass, type Tensor } from '../tensor/tensor.js';
 
 function topologicalOrder(root: Tensor): Tensor[] {
   const order: Tensor[] = [];
@@ -40,9 +40,10 @@ function topologicalOrder(root: Tensor): Tensor[] {
 }
 
 /** `root.backward()`: accumulates into the `.grad` of every leaf that requires one. */
-export function backward(root: Tensor, seed: Tensor | undefined, createGraph: boolean): void {
+export function backward(root: Tensor, seed?: Tensor, createGraph = false): void {
   propagate(root, seed, createGraph, null);
 }
+installBackwardPass(backward);
 
 /**
  * Gradients of `root` with respect to `inputs`, returned rather than accumulated (torch.autograd.grad).

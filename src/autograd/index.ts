@@ -1,5 +1,5 @@
 /** Public autograd controls. Gradient rules live beside their ops in src/ops. */
-export { grad } from './backward.js';
+export { backward, grad } from './backward.js';
 import { view } from '../ops/shape.js';
 import { withGradDisabled } from '../tensor/engine.js';
 import type { Tensor } from '../tensor/tensor.js';

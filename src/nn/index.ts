@@ -1,5 +1,5 @@
 /** The layer library: the Module base, layers, initialisers, ResNet and HRNet, the FPN/PAFPN and HRFPN necks. */
-export { Buffer, Module, Parameter } from './module.js';
+export { ModuleBuffer, Module, Parameter } from './module.js';
 export type { Layer, LayerModule, LoadOptions, LoadResult, NamedParameter, ParamGroup, ParameterCount } from './module.js';
 export { ModuleList, OptionalModuleList, Sequential } from './container.js';
 export { Conv2d, defaultConvInit } from './conv.js';

@@ -1,7 +1,7 @@
 /**
  * The layer base class: named parameters, buffers and submodules, with PyTorch's state-dict naming.
  *
- * A module registers its tensors in slots (`Buffer`, `Parameter`) that also carry the flags (frozen, optimizer
+ * A module registers its tensors in slots (`ModuleBuffer`, `Parameter`) that also carry the flags (frozen, optimizer
  * group). Loading a checkpoint, like an optimizer step, keeps each tensor and swaps its storage (`Tensor.assign`);
  * moving to another device puts a new tensor in the slot, which layers read at every forward. Names are dotted paths
  * built from registration names, exactly as `torch.nn.Module.state_dict()` builds them (`layer1.0.conv1.weight`),
@@ -20,7 +20,7 @@ import type { Tensor } from '../tensor/tensor.js';
 export type ParamGroup = 'weight' | 'bias' | 'norm';
 
 /** A slot holding a tensor the module owns but does not train (e.g. batch-norm running statistics). */
-export class Buffer {
+export class ModuleBuffer {
   constructor(private current: Tensor) {
     keep(current);
   }
@@ -47,7 +47,7 @@ export class Buffer {
 }
 
 /** A slot holding a leaf tensor that requires a gradient unless the parameter is frozen. */
-export class Parameter extends Buffer {
+export class Parameter extends ModuleBuffer {
   private isFrozen: boolean;
 
   constructor(tensor: Tensor, readonly group: ParamGroup, frozen = false) {
@@ -127,7 +127,7 @@ export abstract class Module {
   /** Train/eval mode. Layers here behave alike in both; the SMPR head skips its heatmap branch in eval. */
   training = true;
   private readonly ownParameters = new Map<string, Parameter>();
-  private readonly ownBuffers = new Map<string, Buffer>();
+  private readonly ownBuffers = new Map<string, ModuleBuffer>();
   private readonly children = new Map<string, Module>();
   /** Keys of this module that checkpoints may carry and loading drops (BN's num_batches_tracked). */
   protected readonly ignoredStateKeys: readonly string[] = [];
@@ -146,9 +146,9 @@ export abstract class Module {
     return p;
   }
 
-  protected addBuffer(name: string, value: Tensor): Buffer {
+  protected addBuffer(name: string, value: Tensor): ModuleBuffer {
     this.checkName(name);
-    const b = new Buffer(value);
+    const b = new ModuleBuffer(value);
     this.ownBuffers.set(name, b);
     return b;
   }
@@ -170,7 +170,7 @@ export abstract class Module {
     }
   }
 
-  *namedBuffers(prefix = ''): Generator<[string, Buffer]> {
+  *namedBuffers(prefix = ''): Generator<[string, ModuleBuffer]> {
     for (const [path, m] of this.namedModules(prefix)) {
       for (const [name, b] of m.ownBuffers) yield [join(path, name), b];
     }
@@ -189,8 +189,8 @@ export abstract class Module {
   }
 
   /** Every slot by its state-dict key, in PyTorch's order (per module: parameters, then buffers). */
-  private namedSlots(): Map<string, Buffer> {
-    const slots = new Map<string, Buffer>();
+  private namedSlots(): Map<string, ModuleBuffer> {
+    const slots = new Map<string, ModuleBuffer>();
     for (const [path, m] of this.namedModules()) {
       for (const [name, p] of m.ownParameters) slots.set(join(path, name), p);
       for (const [name, b] of m.ownBuffers) slots.set(join(path, name), b);
@@ -227,7 +227,7 @@ export abstract class Module {
     }
     if (problems.length) throw new Error(`loadStateDict (${this.constructor.name}): ${problems.join('; ')}`);
 
-    const loaded: [Buffer, TypedArray][] = [];
+    const loaded: [ModuleBuffer, TypedArray][] = [];
     for (const [k, slot] of slots) {
       const source = entries.get(k);
       if (source) loaded.push([slot, await source.toArray()]);

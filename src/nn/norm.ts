@@ -12,7 +12,7 @@ import { shapeStr } from '../tensor/shape.js';
 import type { Storage } from '../tensor/storage.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { constant, initTensor, type InitOptions } from './init.js';
-import { Module, type Buffer, type Parameter } from './module.js';
+import { Module, type ModuleBuffer, type Parameter } from './module.js';
 
 export interface NormOptions extends InitOptions {
   eps?: number;
@@ -56,8 +56,8 @@ export class GroupNorm extends Module {
 export class FrozenBatchNorm2d extends Module {
   readonly weight: Parameter;
   readonly bias: Parameter;
-  readonly runningMean: Buffer;
-  readonly runningVar: Buffer;
+  readonly runningMean: ModuleBuffer;
+  readonly runningVar: ModuleBuffer;
   readonly eps: number;
   readonly trainAffine: boolean;
   protected override readonly ignoredStateKeys = ['num_batches_tracked'];

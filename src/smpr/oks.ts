@@ -9,8 +9,9 @@
  *
  * Two variants live here, because the project needs both and they differ in corner cases:
  * - `oks`: exactly pycocotools' `COCOeval.computeOks`, used for evaluation.
- * - `smprTrainingOks`: the formula in the SMPR authors' training code (`geometry.py` `kpt_oks`), used for
- *   target assignment and the pose-score target.
+ * - `smprTrainingOks`: the formula in the SMPR authors' training code (`geometry.py` `kpt_oks`). Training
+ *   computes it as a tensor expression (`smpr/loss.ts`); this scalar form is the definition the tests hold
+ *   that expression to.
  *
  * Keypoints are flat `[x0, y0, v0, x1, y1, v1, …]` arrays. A detection's third value is never read.
  */

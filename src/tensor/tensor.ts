@@ -11,7 +11,6 @@ import { bytesPerElement, isFloat, typedArrayFor, type DType, type TypedArray } 
 import { nanCheckEachOp, nanCheckEnabled, trackInScope, untrackFromScopes, webgpu } from './engine.js';
 import { shapeStr, shapesEqual, sizeOf, type Shape } from './shape.js';
 import { Storage, type Device } from './storage.js';
-import { backward } from '../autograd/backward.js';
 
 /** How a tensor was made, for reverse-mode differentiation. */
 export interface GradFn {
@@ -20,6 +19,17 @@ export interface GradFn {
   readonly inputs: readonly Tensor[];
   /** Maps the gradient of the output to the gradients of `inputs` (null where an input needs none). */
   readonly backward: (grad: Tensor) => (Tensor | null)[];
+}
+
+/**
+ * The backward pass. It is written with ops, which sit above the tensor, so `src/autograd` installs it when
+ * it loads (the package root loads it) instead of this file importing it.
+ */
+export type BackwardPass = (root: Tensor, seed: Tensor | undefined, createGraph: boolean) => void;
+let backwardPass: BackwardPass | null = null;
+
+export function installBackwardPass(pass: BackwardPass): void {
+  backwardPass = pass;
 }
 
 let nextId = 1;
@@ -133,7 +143,8 @@ export class Tensor {
    * With `createGraph`, the gradients are themselves differentiable (double backward).
    */
   backward(seed?: Tensor, options: { createGraph?: boolean } = {}): void {
-    backward(this, seed, options.createGraph ?? false);
+    if (!backwardPass) throw new Error('backward: autograd is not loaded; import the engine from its package root (or src/autograd)');
+    backwardPass(this, seed, options.createGraph ?? false);
   }
 
   toString(): string {

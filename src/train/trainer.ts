@@ -18,6 +18,7 @@ import { Random } from '../tensor/random.js';
 import { keep, tidy } from '../tensor/scope.js';
 import { webgpu } from '../tensor/engine.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { backward } from '../autograd/backward.js';
 import { add } from '../ops/elementwise.js';
 import { clipScale } from '../ops/multi-tensor.js';
 import { narrow, reshape } from '../ops/shape.js';
@@ -260,7 +261,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
         const images = tensor(batch.data, [batch.batch, batch.channels, batch.height, batch.width], { device: 'webgpu' });
         const output = model.forward(images, { heatmap: true });
         const loss = smprLoss(output, targets, config.keypoints, options.loss);
-        loss.total.backward();
+        backward(loss.total);
         // [‖g‖, s]: the norm is logged, the scale applied inside the optimizer's fused update (s = 1 for --clip 0).
         const clip = clipScale(params.flatMap((p) => p.tensor.grad ?? []), options.clipNorm);
         optimizer.step(options.clipNorm > 0 ? clip : null);

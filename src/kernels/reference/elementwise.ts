@@ -1,7 +1,7 @@
 /** Reference elementwise kernels: the definitions the WGSL template is tested against. */
 import { BINARY, UNARY, type BinaryOp, type UnaryOp } from '../elementwise-ops.js';
 import { typedArrayFor, type DType, type TypedArray } from '../../tensor/dtype.js';
-import { broadcastStrides, sizeOf, stridesOf, type Shape } from '../../tensor/shape.js';
+import { broadcastStrides, sizeOf, type Shape } from '../../tensor/shape.js';
 
 export function unary(op: UnaryOp, x: TypedArray, dtype: DType): TypedArray {
   const f = UNARY[op].cpu;
@@ -59,4 +59,3 @@ export function cast(x: TypedArray, dtype: DType): TypedArray {
   return out;
 }
 
-export { stridesOf };
