@@ -9,7 +9,7 @@
  */
 import { initWebGPU } from '../src/index.js';
 import { makeBatch, trainTransform } from '../src/data/augment.js';
-import { toTrainingPeople } from '../src/data/coco.js';
+import { toTrainingPeople } from '../src/coco/person.js';
 import { generateSynthDataset } from '../src/data/synth.js';
 import { tensor } from '../src/ops/creation.js';
 import { clipScale } from '../src/ops/multi-tensor.js';

@@ -12,11 +12,11 @@
  * JSON on stdout, a table on stderr.
  */
 import { generateSynthDataset, SYNTH_DEFAULTS } from '../src/data/synth.js';
-import { toTrainingPeople } from '../src/data/coco.js';
+import { toTrainingPeople } from '../src/coco/person.js';
 import { buildBatchTargets } from '../src/smpr/targets.js';
 import { PRESETS } from '../src/smpr/config.js';
-import { COCO_KEYPOINTS } from '../src/smpr/keypoints.js';
-import { cocoKeypointEval, type CocoKeypointResult } from '../src/smpr/coco-eval.js';
+import { COCO_KEYPOINTS } from '../src/coco/keypoints.js';
+import { cocoKeypointEval, type CocoKeypointResult } from '../src/coco/eval.js';
 import { Random } from '../src/tensor/random.js';
 import type { LevelSpec } from '../src/smpr/levels.js';
 

@@ -42,10 +42,10 @@ export { decodeLevels, postprocess } from './smpr/decode.js';
 export { softNmsLinear, oksNms, hardNms } from './smpr/nms.js';
 export { predictImage } from './smpr/predict.js';
 export { evaluateDataset } from './smpr/evaluate.js';
-export { COCO_KEYPOINTS, COCO_KEYPOINT_NAMES, COCO_SIGMAS, COCO_SKELETON } from './smpr/keypoints.js';
-export { oks } from './smpr/oks.js';
-export { cocoKeypointEval, formatCocoKeypointSummary, STAT_NAMES } from './smpr/coco-eval.js';
-export type { CocoKeypointResult, CocoKeypointEvalResult } from './smpr/coco-eval.js';
+export { COCO_KEYPOINTS, COCO_KEYPOINT_NAMES, COCO_SIGMAS, COCO_SKELETON } from './coco/keypoints.js';
+export { oks } from './coco/oks.js';
+export { cocoKeypointEval, formatCocoKeypointSummary, STAT_NAMES } from './coco/eval.js';
+export type { CocoKeypointResult, CocoKeypointEvalResult } from './coco/eval.js';
 
 // Data, checkpoints and training.
 export { loadCocoDataset, writeCocoDataset } from './data/coco.js';

@@ -6,8 +6,8 @@ import {
   type CocoKeypointAnnotation,
   type CocoKeypointDataset,
   type CocoKeypointResult,
-} from '../src/smpr/coco-eval.js';
-import { oks } from '../src/smpr/oks.js';
+} from '../src/coco/eval.js';
+import { oks } from '../src/coco/oks.js';
 import { loadGolden } from './golden.js';
 
 // Stat positions in the returned `stats`.

@@ -9,7 +9,8 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { smpr } from './cli-run.js';
 import { writeSynthDataset } from '../src/data/synth.js';
 import { readImage } from '../src/data/image-file.js';
-import { loadCocoDataset, type CocoKeypointsJson } from '../src/data/coco.js';
+import type { CocoKeypointsJson } from '../src/coco/format.js';
+import { loadCocoDataset } from '../src/data/coco.js';
 import { BatchLoader } from '../src/train/batch-loader.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'smpr-coco-jpeg-'));

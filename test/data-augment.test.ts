@@ -4,10 +4,11 @@ import {
   CAFFE_BGR, REFERENCE_TRAIN, TORCHVISION_RGB, crop, flipHorizontal, keepRatioSize, makeBatch, normalize, padToMultiple,
   randomCrop, resize, resizeImage, testTransform, trainTransform,
 } from '../src/data/augment.js';
-import type { Person, Sample } from '../src/data/coco.js';
+import type { Person } from '../src/coco/person.js';
+import type { Sample } from '../src/data/coco.js';
 import { createImage, type Image } from '../src/data/image.js';
 import { Random } from '../src/tensor/random.js';
-import { COCO_KEYPOINTS } from '../src/smpr/keypoints.js';
+import { COCO_KEYPOINTS } from '../src/coco/keypoints.js';
 
 const K = COCO_KEYPOINTS.names.length;
 

@@ -2,13 +2,12 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  CocoFormatError, keypointBox, loadCocoDataset, loadCocoSample, personCategory, toTrainingPeople, validateCocoKeypoints,
-  writeCocoDataset, type CocoAnnotation, type CocoKeypointsJson,
-} from '../src/data/coco.js';
+import { CocoFormatError, personCategory, validateCocoKeypoints, type CocoAnnotation, type CocoKeypointsJson } from '../src/coco/format.js';
+import { pseudoBox, toTrainingPeople } from '../src/coco/person.js';
+import { loadCocoDataset, loadCocoSample, writeCocoDataset } from '../src/data/coco.js';
 import { createImage } from '../src/data/image.js';
 import { writePng } from '../src/data/png.js';
-import { COCO_KEYPOINTS } from '../src/smpr/keypoints.js';
+import { COCO_KEYPOINTS } from '../src/coco/keypoints.js';
 
 const K = COCO_KEYPOINTS.names.length;
 
@@ -179,7 +178,7 @@ describe('training people (reference section 3.1)', () => {
   });
 
   it('finds no keypoint box when nothing is labelled', () => {
-    expect(keypointBox(new Array(3 * K).fill(0))).toBeUndefined();
-    expect(keypointBox([1, 2, 2, 7, 3, 1, 50, 50, 0])).toEqual([1, 2, 6, 1]);
+    expect(pseudoBox(new Array(3 * K).fill(0))).toBeNull();
+    expect(pseudoBox([1, 2, 2, 7, 3, 1, 50, 50, 0])).toEqual([1, 2, 6, 1]);
   });
 });

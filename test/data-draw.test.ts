@@ -6,7 +6,7 @@ import {
 import { createImage, type Image } from '../src/data/image.js';
 import { decodePng } from '../src/data/png.js';
 import { formatTick, niceTicks, plotBars, plotLines } from '../src/data/plot.js';
-import { COCO_KEYPOINTS } from '../src/smpr/keypoints.js';
+import { COCO_KEYPOINTS } from '../src/coco/keypoints.js';
 
 const pixel = (image: Image, x: number, y: number) => Array.from(image.data.subarray((y * image.width + x) * 3, (y * image.width + x) * 3 + 3));
 

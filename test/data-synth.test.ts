@@ -2,9 +2,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadCocoDataset, loadCocoSample, toTrainingPeople, validateCocoKeypoints, type CocoAnnotation } from '../src/data/coco.js';
+import { validateCocoKeypoints, type CocoAnnotation } from '../src/coco/format.js';
+import { toTrainingPeople } from '../src/coco/person.js';
+import { loadCocoDataset, loadCocoSample } from '../src/data/coco.js';
 import { generateSynthDataset, writeSynthDataset } from '../src/data/synth.js';
-import { COCO_KEYPOINT_NAMES } from '../src/smpr/keypoints.js';
+import { COCO_KEYPOINT_NAMES } from '../src/coco/keypoints.js';
 
 const W = 160;
 const H = 160;

@@ -9,7 +9,7 @@ import {
   type LevelOutputs,
   type PoseCandidate,
 } from '../src/smpr/decode.js';
-import { COCO_FLIP_INDEX } from '../src/smpr/keypoints.js';
+import { COCO_FLIP_INDEX } from '../src/coco/keypoints.js';
 
 /** Scores pass through a sigmoid and back; 1e-12 covers that rounding. Keypoints built from exact offsets are compared exactly. */
 const SCORE_TOLERANCE = 1e-12;

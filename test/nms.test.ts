@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { COCO_SIGMAS } from '../src/smpr/keypoints.js';
+import { COCO_SIGMAS } from '../src/coco/keypoints.js';
 import { boxIou, hardNms, oksNms, poseBox, softNmsLinear, type KeptPose, type ScoredPose } from '../src/smpr/nms.js';
-import { oks } from '../src/smpr/oks.js';
+import { oks } from '../src/coco/oks.js';
 
 const K = COCO_SIGMAS.length;
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { COCO_SIGMAS } from '../src/smpr/keypoints.js';
-import { keypointVariance, oks, pairwiseSum, smprTrainingOks } from '../src/smpr/oks.js';
+import { COCO_SIGMAS } from '../src/coco/keypoints.js';
+import { keypointVariance, oks, pairwiseSum, smprTrainingOks } from '../src/coco/oks.js';
 
 const K = COCO_SIGMAS.length;
 const NOSE = 0;

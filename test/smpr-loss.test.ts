@@ -3,11 +3,12 @@ import { describe, expect, test } from 'vitest';
 import * as T from '../src/index.js';
 import { sigmoidFocalLoss } from '../src/ops/losses.js';
 import type { HeadOutput } from '../src/smpr/head.js';
-import { COCO_KEYPOINTS } from '../src/smpr/keypoints.js';
+import { COCO_KEYPOINTS } from '../src/coco/keypoints.js';
 import type { LevelSpec } from '../src/smpr/levels.js';
 import { oksMatrix, smprLoss } from '../src/smpr/loss.js';
-import { smprTrainingOks } from '../src/smpr/oks.js';
-import { buildBatchTargets, type BatchTargets, type Person } from '../src/smpr/targets.js';
+import { smprTrainingOks } from '../src/coco/oks.js';
+import type { KeypointLabels } from '../src/coco/person.js';
+import { buildBatchTargets, type BatchTargets } from '../src/smpr/targets.js';
 import { valuesFor } from './arbitraries.js';
 import { expectClose } from './util.js';
 
@@ -16,7 +17,7 @@ const K = 17;
 const SIZE = 64;
 
 /** A standing person inside [18, 42] × [8, 56]: every keypoint labelled. */
-function person(dx = 0): Person {
+function person(dx = 0): KeypointLabels {
   const keypoints: number[] = [];
   for (let k = 0; k < K; k++) keypoints.push(18 + dx + ((k * 7) % 24), 8 + (k * 48) / (K - 1), 2);
   return { keypoints, area: 600 };

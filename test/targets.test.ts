@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { COCO_KEYPOINTS } from '../src/smpr/keypoints.js';
+import { COCO_KEYPOINTS } from '../src/coco/keypoints.js';
 import { SMPR_LEVELS, featureSize, locationGrid, type LevelSpec, type LocationGrid } from '../src/smpr/levels.js';
 import {
   CODE_ASSIGNMENT,
@@ -8,14 +8,12 @@ import {
   assignInitialTargets,
   assignmentBox,
   buildBatchTargets,
-  dropReason,
   filterPeople,
   heatmapTargets,
-  pseudoBox,
   type AssignOptions,
   type ImageTargets,
-  type Person,
 } from '../src/smpr/targets.js';
+import { dropReason, pseudoBox, type KeypointLabels as Person } from '../src/coco/person.js';
 
 const spec = COCO_KEYPOINTS;
 const K = spec.names.length;
@@ -95,8 +93,8 @@ describe('feature sizes and the location grid', () => {
 
 describe('pseudo boxes and the loading rules', () => {
   it('the pseudo box is the tight box of the keypoints with v > 0, v = 1 included', () => {
-    expect(pseudoBox(person([[10, 20, 2], [50, 5, 1], [500, 500, 0]]))).toEqual([10, 5, 40, 15]);
-    expect(pseudoBox(person([]))).toBeNull();
+    expect(pseudoBox(person([[10, 20, 2], [50, 5, 1], [500, 500, 0]]).keypoints)).toEqual([10, 5, 40, 15]);
+    expect(pseudoBox(person([]).keypoints)).toBeNull();
   });
 
   it('drops a person with one labelled keypoint: its box is 0×0', () => {
@@ -130,7 +128,7 @@ describe('pseudo boxes and the loading rules', () => {
     const c = person([[1, 2], [3, 4, 1]]);
     const kept = filterPeople([a, b, c]);
     expect(kept.map((p) => p.keypoints)).toEqual([a.keypoints, c.keypoints]);
-    expect(kept.map((p) => p.box)).toEqual([
+    expect(kept.map((p) => p.pseudoBox)).toEqual([
       [0, 0, 10, 20],
       [1, 2, 2, 2],
     ]);
@@ -382,7 +380,7 @@ describe('properties of the initial targets', () => {
         const grid = locationGrid(height, width, levels);
         const targets = assignInitialTargets(kept, grid, spec, options);
         const radius = options.centerRadius!;
-        const boxes = kept.map((p) => assignmentBox(p.box, options.box!));
+        const boxes = kept.map((p) => assignmentBox(p.pseudoBox, options.box!));
         const mismatches: string[] = [];
         for (const level of grid.levels) {
           const s = level.stride;
@@ -395,7 +393,7 @@ describe('properties of the initial targets', () => {
               return inside && central && level.range[0] <= reach && reach <= level.range[1] ? [g] : [];
             });
             const g = targets.gtIndex[p];
-            const area = (i: number) => kept[i].box[2] * kept[i].box[3];
+            const area = (i: number) => kept[i].pseudoBox[2] * kept[i].pseudoBox[3];
             const smallest = eligible.every((other) => area(other) > area(g) || (area(other) === area(g) && other >= g));
             if (eligible.length === 0 ? g !== -1 : !eligible.includes(g) || !smallest) mismatches.push(`${p}: ${g} of [${eligible}]`);
           }

@@ -4,8 +4,9 @@
  * padding to a multiple of 32; then batching. Randomness comes only from the `Random` passed in, so a seed fixes the
  * whole pipeline.
  */
-import { COCO_KEYPOINTS, type KeypointSpec } from '../smpr/keypoints.js';
-import type { Person, Sample } from './coco.js';
+import { COCO_KEYPOINTS, type KeypointSpec } from '../coco/keypoints.js';
+import type { Person } from '../coco/person.js';
+import type { Sample } from './coco.js';
 import type { Image } from './image.js';
 import type { Random } from '../tensor/random.js';
 

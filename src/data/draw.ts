@@ -10,7 +10,7 @@
  * (coverage = clamp(0.5 + distance inside, 0, 1)): exact for a straight edge crossing a pixel squarely, and good
  * enough anti-aliasing elsewhere. Pixel centres sit at integer coordinates (see image.ts).
  */
-import type { KeypointSpec } from '../smpr/keypoints.js';
+import type { KeypointSpec } from '../coco/keypoints.js';
 import type { Image, Rgb } from './image.js';
 
 export type Point = readonly [number, number];

@@ -15,8 +15,9 @@
  * background, which counts as visible (nothing hides it). area, bbox and the RLE segmentation are those of the person's pixels
  * in the mask.
  */
-import { COCO_KEYPOINT_NAMES, COCO_KEYPOINTS } from '../smpr/keypoints.js';
-import { personCategory, writeCocoDataset, type CocoAnnotation, type CocoImage, type CocoKeypointsJson } from './coco.js';
+import { COCO_KEYPOINT_NAMES, COCO_KEYPOINTS } from '../coco/keypoints.js';
+import { personCategory, type CocoAnnotation, type CocoImage, type CocoKeypointsJson } from '../coco/format.js';
+import { writeCocoDataset } from './coco.js';
 import { rasterCapsule, rasterConvexPolygon, painter, hsv, type PixelVisitor, type Point } from './draw.js';
 import { createImage, type Image, type Rgb } from './image.js';
 import { Random } from '../tensor/random.js';

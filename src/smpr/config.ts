@@ -14,7 +14,7 @@
  *    (W48's 4 images per GPU and multi-scale training are recipe settings, not the model's.)
  */
 import { HRFPN_LEVELS, SMPR_LEVELS, levelSize, type LevelSpec } from './levels.js';
-import { COCO_KEYPOINTS, validateKeypointSpec, type KeypointSpec } from './keypoints.js';
+import { COCO_KEYPOINTS, validateKeypointSpec, type KeypointSpec } from '../coco/keypoints.js';
 import type { ResNetNorm } from '../nn/resnet.js';
 import { CAFFE_BGR, TORCHVISION_RGB, type Normalization } from '../data/augment.js';
 

@@ -20,7 +20,7 @@ import { concat, permute, reshape } from '../ops/shape.js';
 import type { Device } from '../tensor/storage.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { HeadOutput } from './head.js';
-import type { KeypointSpec } from './keypoints.js';
+import type { KeypointSpec } from '../coco/keypoints.js';
 import type { BatchTargets } from './targets.js';
 
 /** λ of each term (reference 4 and the paper agree: 1, 4, 0.05, 0.1, 1). */

@@ -9,8 +9,8 @@
  * All three are pure: they return which candidates survive (`index` into the input) with their final scores,
  * highest first. They compute in float64 where the authors' code used float32.
  */
-import { COCO_SIGMAS } from './keypoints.js';
-import { oks } from './oks.js';
+import { COCO_SIGMAS } from '../coco/keypoints.js';
+import { oks } from '../coco/oks.js';
 
 /** A pose to suppress or keep: keypoints as `[x, y]` or `[x, y, v]` per keypoint (see `valuesPerKeypoint`). */
 export interface ScoredPose {

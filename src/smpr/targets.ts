@@ -8,80 +8,29 @@
  * Where the authors' code and the paper disagree, the code is the default and `PAPER_ASSIGNMENT` gives the paper's
  * reading; each switch is one field of `AssignOptions`.
  */
-import type { KeypointSpec } from './keypoints.js';
+import type { CocoBox } from '../coco/format.js';
+import type { KeypointSpec } from '../coco/keypoints.js';
+import { dropReason, isLabelled, pseudoBox, type Corners, type KeypointLabels } from '../coco/person.js';
 import { featureSize, locationGrid, type LevelSpec, type LocationGrid } from './levels.js';
 import { roundHalfToEven } from '../kernels/elementwise-ops.js';
 
-/** A COCO box [x, y, w, h]. */
-export type XYWH = readonly [x: number, y: number, w: number, h: number];
-
-/** A box by its corners [x1, y1, x2, y2]. */
-export type Corners = readonly [x1: number, y1: number, x2: number, y2: number];
-
-/** One annotated person, in the pixels of the network input (after resize, flip and crop). */
-export interface Person {
-  /** Flat [x, y, v] per keypoint: v = 0 unlabelled, 1 labelled but occluded, 2 labelled and visible. */
-  readonly keypoints: ArrayLike<number>;
-  /** COCO segmentation area (scaled with the image), the OKS scale. Not the pseudo-box area. */
-  readonly area: number;
-  /** The annotation's own box. Unused for targets: every person that survives loading gets its pseudo box instead. */
-  readonly bbox?: XYWH;
-  /** Crowd annotations go to mmdet's gt_bboxes_ignore, which SMPR never reads: they take part in nothing. */
-  readonly iscrowd?: boolean;
-  readonly ignore?: boolean;
-}
-
-/** A person that takes part in training: it passed the loading rules and carries its pseudo box. */
-export interface GtPerson extends Person {
-  readonly box: XYWH;
-}
-
-/** A keypoint counts as labelled when v > 0 (the reference tests v ≥ 1 in one place; the same for COCO's 0/1/2). */
-function isLabelled(v: number): boolean {
-  return v > 0;
+/**
+ * A person that takes part in assignment: it passed the loading rules where it stands now (after augmentation) and
+ * carries the pseudo box of its keypoints there.
+ */
+export interface GtPerson extends KeypointLabels {
+  readonly pseudoBox: CocoBox;
 }
 
 /**
- * The tight box of the labelled keypoints (v = 1 counts), as COCO [x, y, w, h], or null when none is labelled.
- * This is what the authors' offline script writes over each annotation's bbox.
+ * The people the loading rules keep, in their original order, each with its pseudo box. The loader applied the
+ * rules once in the original image; they are applied again here because resizing and a crop that clamps keypoints
+ * to its border can collapse a pseudo box below 1 px.
  */
-export function pseudoBox(person: Person): XYWH | null {
-  const kp = person.keypoints;
-  let x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity;
-  for (let i = 0; i + 2 < kp.length; i += 3) {
-    if (!isLabelled(kp[i + 2])) continue;
-    x1 = Math.min(x1, kp[i]);
-    y1 = Math.min(y1, kp[i + 1]);
-    x2 = Math.max(x2, kp[i]);
-    y2 = Math.max(y2, kp[i + 1]);
-  }
-  return x1 === Infinity ? null : [x1, y1, x2 - x1, y2 - y1];
-}
-
-export type DropReason = 'ignore' | 'crowd' | 'no-labelled-keypoint' | 'no-area' | 'box-under-1px';
-
-/**
- * Why the reference loader (coco_kpt.py, _parse_ann_info) drops this person, or null when it keeps it.
- * A dropped person is not an ignore region: it simply becomes background. Since the box is the keypoints' box, a kept
- * person has at least two labelled keypoints spanning 1 px or more in both x and y: one keypoint, or keypoints on a
- * horizontal or vertical line, give a box under 1 px wide or high. (The reference measures the box in original-image
- * pixels, before resizing; here it is measured in the pixels the person is given in.)
- */
-export function dropReason(person: Person): DropReason | null {
-  if (person.ignore) return 'ignore';
-  const box = pseudoBox(person);
-  if (box === null) return 'no-labelled-keypoint';
-  if (!(person.area > 0)) return 'no-area';
-  if (box[2] < 1 || box[3] < 1) return 'box-under-1px';
-  if (person.iscrowd) return 'crowd';
-  return null;
-}
-
-/** The people the reference loader keeps, in their original order, each with its pseudo box. */
-export function filterPeople(people: readonly Person[]): GtPerson[] {
+export function filterPeople(people: readonly KeypointLabels[]): GtPerson[] {
   const kept: GtPerson[] = [];
   for (const person of people) {
-    if (dropReason(person) === null) kept.push({ ...person, box: pseudoBox(person)! });
+    if (dropReason(person) === null) kept.push({ ...person, pseudoBox: pseudoBox(person.keypoints)! });
   }
   return kept;
 }
@@ -96,7 +45,7 @@ export function filterPeople(people: readonly Person[]): GtPerson[] {
 export type BoxConvention = 'mmdet' | 'tight';
 
 /** The corners of a pseudo box under `convention`. */
-export function assignmentBox(box: XYWH, convention: BoxConvention): Corners {
+export function assignmentBox(box: CocoBox, convention: BoxConvention): Corners {
   const [x, y, w, h] = box;
   const shortfall = convention === 'mmdet' ? 1 : 0;
   return [x, y, x + w - shortfall, y + h - shortfall];
@@ -190,9 +139,9 @@ function writeInitialTargets(
     if (person.keypoints.length !== 3 * K) {
       throw new Error(`assignInitialTargets: a person has ${person.keypoints.length} keypoint values, expected ${3 * K}`);
     }
-    return assignmentBox(person.box, options.box ?? CODE_ASSIGNMENT.box);
+    return assignmentBox(person.pseudoBox, options.box ?? CODE_ASSIGNMENT.box);
   });
-  const areas = people.map((person) => person.box[2] * person.box[3]);
+  const areas = people.map((person) => person.pseudoBox[2] * person.pseudoBox[3]);
   out.gtIndex.fill(-1);
 
   for (const level of grid.levels) {
@@ -370,7 +319,7 @@ export interface BatchTargets {
  * the finest level (P3, stride 8, for SMPR_LEVELS), where the heatmap subnet is.
  */
 export function buildBatchTargets(
-  imagesPeople: readonly (readonly Person[])[],
+  imagesPeople: readonly (readonly KeypointLabels[])[],
   paddedHeight: number,
   paddedWidth: number,
   levels: readonly LevelSpec[],

@@ -5,7 +5,7 @@
  * the result depends on the job alone — not on which thread ran it, or when.
  */
 import { UserError } from '../errors.js';
-import type { Person } from '../data/coco.js';
+import type { Person } from '../coco/person.js';
 import { readImage } from '../data/image-file.js';
 import { trainTransform, type TrainingInput, type TrainTransformOptions } from '../data/augment.js';
 import { Random } from '../tensor/random.js';

@@ -8,7 +8,8 @@
  */
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkDatasetImages, toTrainingPeople, type CocoDataset } from '../data/coco.js';
+import { toTrainingPeople } from '../coco/person.js';
+import { checkDatasetImages, type CocoDataset } from '../data/coco.js';
 import { Interrupted, UserError } from '../errors.js';
 import { makeBatch, type TrainTransformOptions } from '../data/augment.js';
 import { plotLines } from '../data/plot.js';

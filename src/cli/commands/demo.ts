@@ -11,7 +11,7 @@ import { cloneImage } from '../../data/image.js';
 import { writePng } from '../../data/png.js';
 import { drawPoses } from '../../data/draw.js';
 import { loadCocoSample } from '../../data/coco.js';
-import { formatCocoKeypointSummary } from '../../smpr/coco-eval.js';
+import { formatCocoKeypointSummary } from '../../coco/eval.js';
 import { smprConfig } from '../../smpr/config.js';
 import { evaluateDataset } from '../../smpr/evaluate.js';
 import { parameterReport } from '../../smpr/model.js';

@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { STAT_NAMES, formatCocoKeypointSummary } from '../../smpr/coco-eval.js';
+import { STAT_NAMES, formatCocoKeypointSummary } from '../../coco/eval.js';
 import { evaluateDataset } from '../../smpr/evaluate.js';
 import { defineCommand } from '../args.js';
 import { CONFIG_FOR_WEIGHTS_FLAG, SHIPPED_WEIGHTS, loadModel, openDataset } from '../model-io.js';

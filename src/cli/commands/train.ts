@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { DEFAULT_GRAD_CLIP, PRESETS, SIZE_DIVISOR, type PresetName } from '../../smpr/config.js';
 import { evaluateDataset } from '../../smpr/evaluate.js';
-import { formatCocoKeypointSummary } from '../../smpr/coco-eval.js';
+import { formatCocoKeypointSummary } from '../../coco/eval.js';
 import { defaultWorkers } from '../../train/batch-loader.js';
 import { CHECKPOINT_FILE, CURVE_FILE, LOG_FILE, OPTIMIZERS, train, type OptimizerName } from '../../train/trainer.js';
 import { defineCommand } from '../args.js';

@@ -15,10 +15,8 @@
  *
  * Keypoints are flat `[x0, y0, v0, x1, y1, v1, …]` arrays. A detection's third value is never read.
  */
+import type { CocoBox } from './format.js';
 import { COCO_SIGMAS } from './keypoints.js';
-
-/** A COCO box: `[x, y, width, height]`. */
-export type CocoBox = readonly [number, number, number, number];
 
 /** numpy's `np.spacing(1)`, the eps that pycocotools adds to the area; equal to `Number.EPSILON`. */
 const NUMPY_EPS = Number.EPSILON;

@@ -15,41 +15,26 @@
  * 6. `summarize`: the 10 summary numbers, -1 where undefined.
  */
 import { COCO_SIGMAS } from './keypoints.js';
-import { type CocoBox, oks, pairwiseSum } from './oks.js';
+import type { CocoAnnotation, CocoBox, CocoCategory, CocoImage } from './format.js';
+import { oks, pairwiseSum } from './oks.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Input and output types
 // ---------------------------------------------------------------------------------------------------------------
 
-export interface CocoImage {
-  id: number;
-}
-
-export interface CocoCategory {
-  id: number;
-}
-
-/** One ground-truth person of a COCO keypoints annotation file. */
-export interface CocoKeypointAnnotation {
-  id: number;
-  image_id: number;
-  category_id: number;
-  /** `[x, y, v]` per keypoint; v = 0 unlabelled, 1 labelled but occluded, 2 visible. */
-  keypoints: readonly number[];
-  /** Decides whether the person is ignored (0 = ignored), independently of the v flags. */
-  num_keypoints: number;
-  /** The OKS scale s² (the segmentation area in COCO) and the quantity the area ranges test. */
-  area: number;
-  /** `[x, y, w, h]`; read only for people without labelled keypoints. */
-  bbox: CocoBox;
+/**
+ * One ground-truth person as the evaluator reads it: the file's annotation (`coco/format.ts`), less what pycocotools
+ * never looks at, and with `iscrowd` as loose as pycocotools takes it (any truthy value).
+ */
+export type CocoKeypointAnnotation = Pick<CocoAnnotation, 'id' | 'image_id' | 'category_id' | 'keypoints' | 'num_keypoints' | 'area' | 'bbox'> & {
   iscrowd: number | boolean;
-}
+};
 
-/** A COCO annotations object; only these three lists are read. */
+/** A COCO annotations object; only these three lists are read, and of images and categories only the ids. */
 export interface CocoKeypointDataset {
-  images: readonly CocoImage[];
+  images: readonly Pick<CocoImage, 'id'>[];
   annotations: readonly CocoKeypointAnnotation[];
-  categories: readonly CocoCategory[];
+  categories: readonly Pick<CocoCategory, 'id'>[];
 }
 
 /** One entry of a COCO keypoint results file. */
