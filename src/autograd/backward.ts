@@ -11,11 +11,13 @@
  */
 import { add } from '../ops/elementwise.js';
 import { onesLike } from '../ops/creation.js';
-import { tidy } from '../tensor/scope.js';
-import { untrackFromScopes, withGradDisabled, withGradEnabled } from '../tensor/engine.js';
+import { keep, tidy } from '../tensor/scope.js';
+import { withGradDisabled, withGradEnabled } from '../tensor/engine.js';
 import { shapeStr, shapesEqual } from '../tensor/shape.js';
 import { installBackwardPass, type Tensor } from '../tensor/tensor.js';
+import { PendingGradients } from './pending-gradients.js';
 
+/** The nodes that need a gradient, each after every node that consumes it: a DFS post-order, reversed. */
 function topologicalOrder(root: Tensor): Tensor[] {
   const order: Tensor[] = [];
   const seen = new Set<Tensor>();
@@ -56,10 +58,39 @@ export function grad(root: Tensor, inputs: Tensor[], options: { seed?: Tensor; c
 }
 
 /**
- * The backward pass. With `wanted` null, leaf gradients accumulate into `.grad`; otherwise the gradients of
- * the wanted tensors are stored in the map (and propagation still continues past them to other wanted ones).
+ * The backward pass: in topological order, each node's complete gradient goes through its rule, and what the rule
+ * returns accumulates into the node's inputs. With `wanted` null, leaf gradients accumulate into `.grad`; otherwise
+ * the gradients of the wanted tensors are stored in the map (and propagation still continues past them to other
+ * wanted ones).
  */
 function propagate(root: Tensor, seed: Tensor | undefined, createGraph: boolean, wanted: Map<Tensor, Tensor | null> | null): void {
+  checkRoot(root, seed);
+  const run = <T>(fn: () => T): T => (createGraph ? withGradEnabled(fn) : withGradDisabled(fn));
+  const pending = new PendingGradients(seed, createGraph);
+  pending.accumulate(root, seed ?? run(() => onesLike(root)), add);
+
+  for (const node of topologicalOrder(root)) {
+    const g = pending.take(node);
+    if (!g) continue;
+    if (wanted?.has(node)) wanted.set(node, keep(tidy(() => run(() => clone(g)))));
+    if (!node.gradFn) {
+      if (!wanted) {
+        // Nobody else holds this gradient: hand it to the leaf instead of copying it.
+        if (!node.grad && pending.handOver(g)) {
+          node.grad = keep(g);
+          continue;
+        }
+        accumulateLeaf(node, g, run);
+      }
+      pending.release(g);
+      continue;
+    }
+    for (const [input, gi] of applyRule(node, g, createGraph, run)) pending.accumulate(input, gi, (a, b) => run(() => add(a, b)));
+    pending.release(g);
+  }
+}
+
+function checkRoot(root: Tensor, seed: Tensor | undefined): void {
   if (!root.requiresGrad) {
     throw new Error(`backward: tensor (${root.op}, shape ${shapeStr(root.shape)}) does not require grad; no parameter it depends on has requiresGrad`);
   }
@@ -69,74 +100,33 @@ function propagate(root: Tensor, seed: Tensor | undefined, createGraph: boolean,
   if (seed && !shapesEqual(seed.shape, root.shape)) {
     throw new Error(`backward: seed shape ${shapeStr(seed.shape)} does not match tensor shape ${shapeStr(root.shape)}`);
   }
-  const run = <T>(fn: () => T): T => (createGraph ? withGradEnabled(fn) : withGradDisabled(fn));
-  const grads = new Map<Tensor, Tensor>();
-  // How many map entries hold each gradient tensor: a rule may return the same tensor for several inputs.
-  const holders = new Map<Tensor, number>();
-  const hold = (t: Tensor) => holders.set(t, (holders.get(t) ?? 0) + 1);
-  const drop = (t: Tensor) => {
-    const n = holders.get(t)! - 1;
-    holders.set(t, n);
-    if (n === 0 && !createGraph && t !== seed) t.dispose();
-  };
-
-  const start = seed ?? run(() => onesLike(root));
-  grads.set(root, start);
-  hold(start);
-
-  for (const node of topologicalOrder(root)) {
-    const g = grads.get(node);
-    if (!g) continue;
-    grads.delete(node);
-    if (wanted?.has(node)) {
-      const own = tidy(() => run(() => add(g, 0)));
-      untrackFromScopes(own);
-      wanted.set(node, own);
-    }
-    if (!node.gradFn) {
-      const soleHolder = holders.get(g) === 1 && g !== seed && !createGraph;
-      if (!wanted && !node.grad && soleHolder) {
-        // Nobody else holds this gradient: hand it to the leaf instead of copying it.
-        node.grad = g;
-        untrackFromScopes(g);
-        holders.set(g, 0);
-        continue;
-      }
-      if (!wanted) accumulateLeaf(node, g, run);
-      drop(g);
-      continue;
-    }
-    // A rule's intermediates (views, broadcasts) die with it; with createGraph they are part of the new graph.
-    const rule = () => run(() => node.gradFn!.backward(g));
-    const inputGrads = createGraph ? rule() : tidy(rule);
-    node.gradFn.inputs.forEach((input, k) => {
-      const gi = inputGrads[k];
-      if (!gi || !input.requiresGrad) return;
-      if (!shapesEqual(gi.shape, input.shape)) {
-        throw new Error(`backward: the rule of '${node.gradFn!.op}' gave a gradient of shape ${shapeStr(gi.shape)} for an input of shape ${shapeStr(input.shape)}`);
-      }
-      const prev = grads.get(input);
-      if (prev) {
-        const sum = run(() => add(prev, gi));
-        drop(prev);
-        grads.set(input, sum);
-        hold(sum);
-        // gi itself was never held; dispose it unless someone else holds it.
-        if (!holders.get(gi) && !createGraph && gi !== g) gi.dispose();
-      } else {
-        grads.set(input, gi);
-        hold(gi);
-      }
-    });
-    drop(g);
-  }
 }
+
+/** Runs `node`'s rule on its gradient; returns the gradients of the inputs that need one, shapes checked. */
+function applyRule(node: Tensor, g: Tensor, createGraph: boolean, run: <T>(fn: () => T) => T): [Tensor, Tensor][] {
+  const gradFn = node.gradFn!;
+  // A rule's intermediates (views, broadcasts) die with it; with createGraph they are part of the new graph.
+  const rule = () => run(() => gradFn.backward(g));
+  const inputGrads = createGraph ? rule() : tidy(rule);
+  const out: [Tensor, Tensor][] = [];
+  gradFn.inputs.forEach((input, k) => {
+    const gi = inputGrads[k];
+    if (!gi || !input.requiresGrad) return;
+    if (!shapesEqual(gi.shape, input.shape)) {
+      throw new Error(`backward: the rule of '${gradFn.op}' gave a gradient of shape ${shapeStr(gi.shape)} for an input of shape ${shapeStr(input.shape)}`);
+    }
+    out.push([input, gi]);
+  });
+  return out;
+}
+
+/** A tensor of its own with `g`'s values: adding 0 writes a fresh copy (tidy: the 0 is a scalar tensor). */
+const clone = (g: Tensor): Tensor => add(g, 0);
 
 /** The leaf gets a tensor of its own (a copy, or a new sum), since `g` may be shared and is disposed after use. */
 function accumulateLeaf(leaf: Tensor, g: Tensor, run: <T>(fn: () => T) => T): void {
   const old = leaf.grad;
-  // tidy: `add(g, 0)` makes a scalar tensor for the 0, which must not outlive this call.
-  leaf.grad = tidy(() => run(() => add(g, old ?? 0)));
+  // tidy: adding a number makes a scalar tensor for it, which must not outlive this call.
+  leaf.grad = keep(tidy(() => run(() => (old ? add(g, old) : clone(g)))));
   old?.dispose();
-  untrackFromScopes(leaf.grad);
 }
