@@ -3,9 +3,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { conv2dForward, conv2dInputGrad, conv2dWeightGrad, type Conv2dGeometry } from '../src/kernels/reference/conv2d.js';
-import { conv2dForwardGpu, conv2dInputGradGpu, conv2dWeightGradGpu, forwardShape, weightGradShape } from '../src/kernels/wgsl/conv2d.js';
+import { gpuDevice } from '../src/backend/launch.js';
+import { forwardShape, weightGradShape } from '../src/kernels/wgsl/conv2d.js';
 import { chooseTile, gemmTarget, type GemmTarget } from '../src/kernels/wgsl/gemm.js';
 import { conv2d, conv2dGeometry, conv2dOutputSize, type Conv2dOptions } from '../src/ops/conv2d.js';
+import { conv2dForwardGpu, conv2dInputGradGpu, conv2dWeightGradGpu } from '../src/ops/conv2d-gpu.js';
 import { Random, add, dispose, grad, memory, mul, ones, randn, sum, tensor, tidy, webgpu, zeros } from '../src/index.js';
 import { loadGolden, type GoldenCase } from './golden.js';
 import { expectClose, fromGolden, gradcheck } from './util.js';
@@ -119,7 +121,7 @@ const geometry = fc.record({
 
 describe('conv2d WGSL matches the reference', () => {
   it('random geometries', async () => {
-    const target = gemmTarget();
+    const target = gemmTarget(gpuDevice());
     await fc.assert(fc.asyncProperty(geometry, fc.boolean(), fc.nat(), (g, withBias, seed) =>
       compareWithReference(g, withBias, seed, target)), { numRuns: 12 });
   });
@@ -138,19 +140,19 @@ describe('conv2d WGSL matches the reference', () => {
   for (const [name, xs, ws, options, schedules] of fixed) {
     it(`${name}: x ${xs.join('×')}, w ${ws.join('×')}, ${JSON.stringify(options)} (${schedules.join(', ')})`, async () => {
       const g = conv2dGeometry(xs, ws, options);
-      for (const schedule of schedules) await compareWithReference(g, true, 7, TARGETS[schedule](gemmTarget()));
+      for (const schedule of schedules) await compareWithReference(g, true, 7, TARGETS[schedule](gemmTarget(gpuDevice())));
     });
   }
 
   it('the wide case does get 128×128 tiles with 32 KiB', () => {
     const g = conv2dGeometry([1, 8, 16, 16], [130, 8, 2, 2], { padding: [1, 0], dilation: [2, 1] });
-    const tile = chooseTile(forwardShape(g), false, TARGETS['workgroup 32 KiB'](gemmTarget()));
+    const tile = chooseTile(forwardShape(g), false, TARGETS['workgroup 32 KiB'](gemmTarget(gpuDevice())));
     expect([tile.staging, tile.wy * tile.rm, tile.wx * tile.rn]).toEqual(['workgroup', 128, 128]);
   });
 
   it('the long weight-gradient reduction is in fact split', () => {
     const g = conv2dGeometry([4, 3, 24, 20], [4, 3, 3, 3], { padding: 1 });
-    for (const [name, f] of Object.entries(TARGETS)) expect(chooseTile(weightGradShape(g), true, f(gemmTarget())).splits, name).toBeGreaterThan(1);
+    for (const [name, f] of Object.entries(TARGETS)) expect(chooseTile(weightGradShape(g), true, f(gemmTarget(gpuDevice()))).splits, name).toBeGreaterThan(1);
   });
 });
 

@@ -9,7 +9,7 @@
 //   dominant error and it stays well below these bounds.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { deformChunking } from '../src/kernels/wgsl/deform-conv2d.js';
+import { deformChunking } from '../src/ops/deform-conv2d-gpu.js';
 import { deformConv2d, type DeformConv2dOptions } from '../src/ops/deform-conv2d.js';
 import { Random, dispose, memory, mul, noGrad, sum, tensor, tidy, type Device, type Tensor } from '../src/index.js';
 import { loadGolden, type GoldenTensor } from './golden.js';

@@ -2,6 +2,7 @@
 // transposes and batch broadcasting; float64 gradchecks, first and second order; errors.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { gpuDevice } from '../src/backend/launch.js';
 import { emptyGpu } from '../src/backend/webgpu-backend.js';
 import { matmul as matmulRef, type MatmulDims } from '../src/kernels/reference/matmul.js';
 import { chooseTile, gemmKernel, gemmTarget, type GemmTarget, type GemmTile } from '../src/kernels/wgsl/gemm.js';
@@ -29,7 +30,7 @@ function operands(d: MatmulDims, seed: number): { ag: Tensor; bg: Tensor; expect
   };
 }
 
-const gpu = (maxWorkgroupStorage: number): GemmTarget => ({ ...gemmTarget(), cpu: false, maxWorkgroupStorage });
+const gpu = (maxWorkgroupStorage: number): GemmTarget => ({ ...gemmTarget(gpuDevice()), cpu: false, maxWorkgroupStorage });
 
 const buf = (t: Tensor): GPUBuffer => t.storage().buffer;
 
@@ -62,7 +63,7 @@ async function randomShapes(tileFor: (d: MatmulDims) => GemmTile, numRuns: numbe
 
 describe('matmul kernel matches the reference', () => {
   it("random shapes and transposes, the adapter's own schedule", async () => {
-    const target = gemmTarget();
+    const target = gemmTarget(gpuDevice());
     await randomShapes((d) => chooseTile(d, false, target), 12);
   });
 
@@ -80,7 +81,7 @@ describe('matmul kernel matches the reference', () => {
     const d: MatmulDims = { batch: 2, m: 150, n: 133, k: 70, transA: false, transB: true };
     const { ag, bg, expected } = operands(d, 9);
     for (const [storage, side] of [[16384, 64], [32768, 128]]) {
-      const tile = chooseTile(d, false, gpu(Math.min(storage, gemmTarget().maxWorkgroupStorage)));
+      const tile = chooseTile(d, false, gpu(Math.min(storage, gemmTarget(gpuDevice()).maxWorkgroupStorage)));
       expect([tile.wy * tile.rm, tile.wx * tile.rn], `${storage} bytes`).toEqual([side, side]);
       expectClose(await runGemm(ag, bg, d, tile).toArray(), expected, f32(d.k), `${side}×${side} tiles`);
     }
@@ -90,7 +91,7 @@ describe('matmul kernel matches the reference', () => {
   it('split-K partials sum to the product, for every schedule', async () => {
     const d: MatmulDims = { batch: 2, m: 21, n: 37, k: 301, transA: true, transB: false };
     const { ag, bg, expected } = operands(d, 1);
-    for (const [name, target] of [['native', gemmTarget()], ['workgroup', gpu(2048)]] as const) {
+    for (const [name, target] of [['native', gemmTarget(gpuDevice())], ['workgroup', gpu(2048)]] as const) {
       const tile = { ...chooseTile(d, true, target), splits: 3 };
       const partials = await runGemm(ag, bg, d, tile).toArray();
       const size = expected.length;
@@ -103,7 +104,7 @@ describe('matmul kernel matches the reference', () => {
   it('tile columns wrap onto more grid rows past the per-dimension workgroup limit', async () => {
     const d: MatmulDims = { batch: 2, m: 9, n: 1100, k: 5, transA: false, transB: false };
     const { ag, bg, expected } = operands(d, 3);
-    for (const [name, target] of [['native', gemmTarget()], ['workgroup', gpu(2048)]] as const) {
+    for (const [name, target] of [['native', gemmTarget(gpuDevice())], ['workgroup', gpu(2048)]] as const) {
       const tile = chooseTile(d, false, target);
       const tilesX = Math.ceil(d.n / (tile.wx * tile.rn));
       expect(tilesX, name).toBeGreaterThan(2);
@@ -115,13 +116,13 @@ describe('matmul kernel matches the reference', () => {
   });
 
   it('a long reduction over few output tiles is split', () => {
-    for (const [name, target] of [['native', gemmTarget()], ['workgroup', gpu(16384)]] as const) {
+    for (const [name, target] of [['native', gemmTarget(gpuDevice())], ['workgroup', gpu(16384)]] as const) {
       expect(chooseTile({ batch: 1, m: 16, n: 16, k: 4096 }, true, target).splits, name).toBeGreaterThan(1);
     }
   });
 
   it('the backend kernel (matmulKernel) is one dispatch without splits', () => {
-    const kernel = matmulKernel({ batch: 1, m: 16, n: 16, k: 4096, transA: false, transB: false });
+    const kernel = matmulKernel({ batch: 1, m: 16, n: 16, k: 4096, transA: false, transB: false }, gemmTarget(gpuDevice()));
     expect(kernel.workgroups[2]).toBe(1);
   });
 });

@@ -4,7 +4,15 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { memory, tensor, type Tensor } from '../src/index.js';
 import { adamwUpdate, sgdUpdate, sumOfSquares } from '../src/kernels/reference/optimizer-update.js';
+import { gpuDevice } from '../src/backend/launch.js';
+import type { DeviceInfo } from '../src/kernels/program.js';
 import { packSize } from '../src/kernels/wgsl/multi-tensor.js';
+
+/** A device description with only the storage-buffer limit that packing reads. */
+const device = (maxStorageBuffersPerShaderStage: number, cpu: boolean): DeviceInfo => ({
+  cpu, subgroups: false, lanes: 0,
+  limits: { maxStorageBuffersPerShaderStage, maxStorageBufferBindingSize: 0, maxComputeWorkgroupStorageSize: 0, maxComputeInvocationsPerWorkgroup: 0 },
+});
 import { adamwUpdate_, clipScale, sgdUpdate_ } from '../src/ops/multi-tensor.js';
 import { Random } from '../src/tensor/random.js';
 import { webgpu } from '../src/tensor/engine.js';
@@ -103,8 +111,7 @@ describe('sgdUpdate_ and adamwUpdate_', () => {
     const buffers = p.map((t) => t.storage().buffer);
     const before = memory();
     sgdUpdate_(p, g, b, sizes.map(() => ({ lr: 0.1, weightDecay: 0 })), 0.9, null);
-    const limits = webgpu().limits;
-    const perDispatch = packSize({ maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage, isCpu: webgpu().isCpuAdapter }, 3, 1);
+    const perDispatch = packSize(gpuDevice(), 3, 1);
     expect(memory().dispatches - before.dispatches).toBe(Math.ceil(sizes.length / perDispatch));
     expect(memory().buffersInUse).toBe(before.buffersInUse);
     expect(p.map((t) => t.storage().buffer)).toEqual(buffers);
@@ -112,10 +119,10 @@ describe('sgdUpdate_ and adamwUpdate_', () => {
   });
 
   it('sizes packs by the adapter limit, and refuses a limit too small for one tensor', () => {
-    expect(packSize({ maxStorageBuffersPerShaderStage: 16, isCpu: true }, 3, 1)).toBe(5);
-    expect(packSize({ maxStorageBuffersPerShaderStage: 8, isCpu: false }, 4, 1)).toBe(1);
-    expect(packSize({ maxStorageBuffersPerShaderStage: 1000, isCpu: false }, 1, 1)).toBe(8);
-    expect(() => packSize({ maxStorageBuffersPerShaderStage: 4, isCpu: false }, 4, 1)).toThrow('4 + 1 storage buffers exceed');
+    expect(packSize(device(16, true), 3, 1)).toBe(5);
+    expect(packSize(device(8, false), 4, 1)).toBe(1);
+    expect(packSize(device(1000, false), 1, 1)).toBe(8);
+    expect(() => packSize(device(4, false), 4, 1)).toThrow('4 + 1 storage buffers exceed');
   });
 
   it('rejects lists that do not line up', () => {

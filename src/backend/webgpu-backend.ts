@@ -1,8 +1,9 @@
 /** The WebGPU backend: each primitive builds its WGSL from a template and records one dispatch (or a few). */
 import { BINARY, UNARY } from '../kernels/elementwise-ops.js';
-import { gridStride1d } from '../kernels/wgsl/common.js';
+import type { Program } from '../kernels/program.js';
 import { elementwiseKernel } from '../kernels/wgsl/elementwise.js';
 import { copyRowsKernel, indexAddKernel, indexSelectKernel } from '../kernels/wgsl/index-select.js';
+import { gemmTarget } from '../kernels/wgsl/gemm.js';
 import { matmulKernel } from '../kernels/wgsl/matmul.js';
 import { reduceKernel } from '../kernels/wgsl/reduce.js';
 import { windowKernel } from '../kernels/wgsl/window.js';
@@ -12,6 +13,7 @@ import { sizeOf, type Shape } from '../tensor/shape.js';
 import { Storage } from '../tensor/storage.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Backend } from './backend.js';
+import { gpuDevice, launch } from './launch.js';
 
 /** A fresh, uninitialised GPU tensor. */
 export function emptyGpu(shape: Shape, dtype: DType, op: string): Tensor {
@@ -21,18 +23,18 @@ export function emptyGpu(shape: Shape, dtype: DType, op: string): Tensor {
   return new Tensor(Storage.gpu(buffer, () => rt.release(buffer)), shape, dtype, op);
 }
 
-const buf = (t: Tensor): GPUBuffer => t.storage().buffer;
-
-/** Runs a generated 1-D kernel over `n` outputs into a new tensor. */
-function run1d(label: string, kernel: { code: string; params: Uint32Array }, inputs: Tensor[], out: Tensor): Tensor {
-  webgpu().dispatch({ label, code: kernel.code }, { buffers: [...inputs.map(buf), buf(out)], params: kernel.params, workgroups: gridStride1d(out.size) });
+function elementwise(label: string, inputs: { t: Tensor; name: string }[], outShape: Shape, outDtype: DType, expr: string): Tensor {
+  const out = emptyGpu(outShape, outDtype, label);
+  const operands = inputs.map(({ t, name }) => ({ name, dtype: t.dtype, shape: t.shape }));
+  launch(elementwiseKernel(label, operands, outShape, outDtype, expr, gpuDevice()), [...inputs.map((i) => i.t), out]);
   return out;
 }
 
-function elementwise(label: string, inputs: { t: Tensor; name: string }[], outShape: Shape, outDtype: DType, expr: string): Tensor {
-  const out = emptyGpu(outShape, outDtype, label);
-  const kernel = elementwiseKernel(inputs.map(({ t, name }) => ({ name, dtype: t.dtype, shape: t.shape })), outShape, outDtype, expr);
-  return run1d(label, kernel, inputs.map((i) => i.t), out);
+/** A new tensor of op `op` and `outShape` that `program` writes, reading `inputs`. */
+function into(op: string, outShape: Shape, dtype: DType, program: Program, inputs: Tensor[]): Tensor {
+  const out = emptyGpu(outShape, dtype, op);
+  launch(program, [...inputs, out]);
+  return out;
 }
 
 export const webgpuBackend: Backend = {
@@ -53,32 +55,23 @@ export const webgpuBackend: Backend = {
     const outer = sizeOf(x.shape.slice(0, axis));
     const inner = sizeOf(x.shape.slice(axis + 1));
     const shape = x.shape.map((d, i) => (i === axis ? 1 : d));
-    const out = emptyGpu(shape, op === 'argmax' ? 'int32' : x.dtype, op);
-    const plan = reduceKernel(op, x.dtype, outer, x.shape[axis], inner);
-    webgpu().dispatch({ label: op, code: plan.code }, { buffers: [buf(x), buf(out)], params: plan.params, workgroups: plan.workgroups });
-    return out;
+    return into(op, shape, op === 'argmax' ? 'int32' : x.dtype, reduceKernel(op, x.dtype, outer, x.shape[axis], inner, gpuDevice()), [x]);
   },
-  window: (x, outShape, spec) => run1d('window', windowKernel(outShape, spec, x.dtype), [x], emptyGpu(outShape, x.dtype, 'window')),
+  window: (x, outShape, spec) => into('window', outShape, x.dtype, windowKernel(outShape, spec, x.dtype, gpuDevice()), [x]),
   concat(xs, axis, outShape) {
     const out = emptyGpu(outShape, xs[0].dtype, 'concat');
     const outer = sizeOf(outShape.slice(0, axis));
     const inner = sizeOf(outShape.slice(axis + 1));
     let offset = 0;
     for (const x of xs) {
-      const kernel = copyRowsKernel(x.dtype, outer, x.shape[axis], outShape[axis], inner, offset);
-      webgpu().dispatch({ label: 'concat', code: kernel.code }, { buffers: [buf(x), buf(out)], params: kernel.params, workgroups: gridStride1d(x.size) });
+      launch(copyRowsKernel(x.dtype, outer, x.shape[axis], outShape[axis], inner, offset, gpuDevice()), [x, out]);
       offset += x.shape[axis];
     }
     return out;
   },
   indexSelect: (x, outer, rows, inner, index, outShape) =>
-    run1d('indexSelect', indexSelectKernel(x.dtype, outer, rows, inner, index.size), [x, index], emptyGpu(outShape, x.dtype, 'indexSelect')),
+    into('indexSelect', outShape, x.dtype, indexSelectKernel(x.dtype, outer, rows, inner, index.size, gpuDevice()), [x, index]),
   indexAdd: (src, outer, rows, inner, index, outShape) =>
-    run1d('indexAdd', indexAddKernel(src.dtype, outer, rows, inner, index.size), [src, index], emptyGpu(outShape, src.dtype, 'indexAdd')),
-  matmul(a, b, dims, outShape) {
-    const out = emptyGpu(outShape, a.dtype, 'matmul');
-    const kernel = matmulKernel(dims);
-    webgpu().dispatch({ label: 'matmul', code: kernel.code }, { buffers: [buf(a), buf(b), buf(out)], params: kernel.params, workgroups: kernel.workgroups });
-    return out;
-  },
+    into('indexAdd', outShape, src.dtype, indexAddKernel(src.dtype, outer, rows, inner, index.size, gpuDevice()), [src, index]),
+  matmul: (a, b, dims, outShape) => into('matmul', outShape, a.dtype, matmulKernel(dims, gemmTarget(gpuDevice())), [a, b]),
 };

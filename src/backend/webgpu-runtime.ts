@@ -13,8 +13,8 @@
  * - `throttle()` bounds the work in flight for loops that never read back (a training step reads nothing).
  */
 import { acquireDevice } from './webgpu-device.js';
+import type { DeviceInfo } from '../kernels/program.js';
 import { finiteCheckKernel } from '../kernels/wgsl/finite-check.js';
-import { gridStride1d } from '../kernels/wgsl/common.js';
 
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we know
 /** Parameter slots per submit; a batch that needs more is submitted early. */
@@ -79,6 +79,7 @@ export class WebGPURuntime {
   /** Submits known to have finished, and the marker `throttle()` waits on next. */
   private submitsDone = 0;
   private throttleMark: Promise<void> | null = null;
+  private info: DeviceInfo | null = null;
 
   /**
    * Submit after this many recorded dispatches. Batches amortise the submit cost, while submitting before the
@@ -116,6 +117,17 @@ export class WebGPURuntime {
   /** A software adapter (lavapipe, SwiftShader): kernels there are scheduled for SIMD CPU cores, not GPU warps. */
   get isCpuAdapter(): boolean {
     return this.adapterInfo.isFallbackAdapter || this.adapterInfo.architecture === 'software';
+  }
+
+  /** The device as kernel builders see it (kernels/program.ts). */
+  get deviceInfo(): DeviceInfo {
+    this.info ??= {
+      cpu: this.isCpuAdapter,
+      subgroups: this.features.includes('subgroups'),
+      lanes: this.adapterInfo.subgroupMinSize ?? 0,
+      limits: this.limits,
+    };
+    return this.info;
   }
 
   get description(): string {
@@ -184,9 +196,9 @@ export class WebGPURuntime {
       this.firstBadOp = this.allocate(4);
       this.device.queue.writeBuffer(this.firstBadOp, 0, Uint32Array.of(0xffffffff));
     }
-    const kernel = finiteCheckKernel(count, this.checkedOps.length);
+    const program = finiteCheckKernel(count, this.checkedOps.length, this.deviceInfo);
     this.checkedOps.push(op);
-    this.dispatch({ label: 'finiteCheck', code: kernel.code }, { buffers: [buffer, this.firstBadOp], params: kernel.params, workgroups: gridStride1d(count) });
+    this.dispatch(program, { buffers: [buffer, this.firstBadOp], params: program.params, workgroups: program.workgroups });
   }
 
   /** The first checked op whose output was not finite, or null; starts a new round of checks. */

@@ -11,7 +11,7 @@
 import { cpuBackend } from '../backend/cpu-backend.js';
 import { runKernel, type DeviceKernel } from '../backend/device-kernel.js';
 import { conv2dForward, conv2dInputGrad, conv2dWeightGrad, type Conv2dGeometry } from '../kernels/reference/conv2d.js';
-import { conv2dForwardGpu, conv2dInputGradGpu, conv2dWeightGradGpu } from '../kernels/wgsl/conv2d.js';
+import { conv2dForwardGpu, conv2dInputGradGpu, conv2dWeightGradGpu } from './conv2d-gpu.js';
 import { isFloat, type TypedArray } from '../tensor/dtype.js';
 import { shapeStr } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';

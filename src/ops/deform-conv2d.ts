@@ -17,7 +17,7 @@ import { runKernel, type DeviceKernel } from '../backend/device-kernel.js';
 import {
   deformConv2dBackward, deformConv2dForward, type DeformConvGeometry, type DeformConvGrads, type DeformConvOperands,
 } from '../kernels/reference/deform-conv2d.js';
-import { deformConv2dGpu, deformConv2dGpuBackward } from '../kernels/wgsl/deform-conv2d.js';
+import { deformConv2dGpu, deformConv2dGpuBackward } from './deform-conv2d-gpu.js';
 import { isFloat, type TypedArray } from '../tensor/dtype.js';
 import { gradEnabled } from '../tensor/engine.js';
 import { tidy } from '../tensor/scope.js';

@@ -5,11 +5,12 @@
  */
 import { cpuBackend } from '../backend/cpu-backend.js';
 import { runKernel, type DeviceKernel } from '../backend/device-kernel.js';
+import { gpuDevice, launch } from '../backend/launch.js';
 import { emptyGpu } from '../backend/webgpu-backend.js';
 import { groupNormBackward, groupNormForward, type GroupNormDims } from '../kernels/reference/group-norm.js';
-import { groupNormBackwardKernel, groupNormForwardKernel, groupNormSchedule, type GroupNormPlan, type GroupNormSchedule } from '../kernels/wgsl/group-norm.js';
+import { groupNormBackwardKernel, groupNormForwardKernel, groupNormSchedule, type GroupNormSchedule } from '../kernels/wgsl/group-norm.js';
 import { isFloat, type TypedArray } from '../tensor/dtype.js';
-import { gradEnabled, webgpu } from '../tensor/engine.js';
+import { gradEnabled } from '../tensor/engine.js';
 import { shapeStr, sizeOf } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { commonDevice, record } from './record.js';
@@ -21,17 +22,10 @@ const data = (t: Tensor | null): TypedArray | null => t && t.storage().data;
 /** Forces a kernel schedule (tests run both on one adapter); null: the device's own (`groupNormSchedule`). */
 export const groupNormKernels: { schedule: GroupNormSchedule | null } = { schedule: null };
 
-function schedule(): GroupNormSchedule {
-  if (groupNormKernels.schedule) return groupNormKernels.schedule;
-  const rt = webgpu();
-  const lanes = rt.adapterInfo.subgroupMinSize ?? 0;
-  return groupNormSchedule({ cpu: rt.isCpuAdapter, subgroups: rt.features.includes('subgroups'), lanes });
-}
+const schedule = (): GroupNormSchedule => groupNormKernels.schedule ?? groupNormSchedule(gpuDevice());
 
-function dispatch(label: string, plan: GroupNormPlan, tensors: (Tensor | null)[]): void {
-  const buffers = tensors.filter((t): t is Tensor => t !== null).map((t) => t.storage().buffer);
-  webgpu().dispatch({ label, code: plan.code }, { buffers, params: plan.params, workgroups: plan.workgroups });
-}
+/** The optional affine tensors have no binding when absent. */
+const present = (tensors: (Tensor | null)[]): Tensor[] => tensors.filter((t): t is Tensor => t !== null);
 
 const FORWARD: DeviceKernel<[Tensor, Tensor | null, Tensor | null, GroupNormDims, number], { y: Tensor; stats: Tensor }> = {
   cpu(x, weight, bias, dims, eps) {
@@ -44,7 +38,7 @@ const FORWARD: DeviceKernel<[Tensor, Tensor | null, Tensor | null, GroupNormDims
   webgpu(x, weight, bias, dims, eps) {
     const y = emptyGpu(x.shape, x.dtype, 'groupNorm');
     const stats = emptyGpu([dims.batch, dims.groups, 2], x.dtype, 'groupNorm');
-    dispatch('groupNorm', groupNormForwardKernel(dims, eps, weight !== null, bias !== null, schedule()), [x, weight, bias, y, stats]);
+    launch(groupNormForwardKernel(dims, eps, weight !== null, bias !== null, schedule()), present([x, weight, bias, y, stats]));
     return { y, stats };
   },
 };
@@ -68,7 +62,7 @@ const BACKWARD: DeviceKernel<[Tensor, Tensor, Tensor, Tensor | null, GroupNormDi
       dWeight: emptyGpu(perSample, x.dtype, 'groupNormBackward'),
       dBias: emptyGpu(perSample, x.dtype, 'groupNormBackward'),
     };
-    dispatch('groupNormBackward', groupNormBackwardKernel(dims, weight !== null, schedule()), [g, x, stats, weight, grads.dx, grads.dWeight, grads.dBias]);
+    launch(groupNormBackwardKernel(dims, weight !== null, schedule()), present([g, x, stats, weight, grads.dx, grads.dWeight, grads.dBias]));
     return grads;
   },
 };

@@ -5,11 +5,12 @@
  */
 import { cpuBackend } from '../backend/cpu-backend.js';
 import { runKernel, type DeviceKernel } from '../backend/device-kernel.js';
+import { gpuDevice, launch } from '../backend/launch.js';
 import { emptyGpu } from '../backend/webgpu-backend.js';
 import { focalLossBackward, focalLossForward, type FocalParams } from '../kernels/reference/focal-loss.js';
 import { focalLossKernel, type FocalPass } from '../kernels/wgsl/focal-loss.js';
 import { isFloat } from '../tensor/dtype.js';
-import { gradEnabled, webgpu } from '../tensor/engine.js';
+import { gradEnabled } from '../tensor/engine.js';
 import { shapeStr, shapesEqual } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { abs, mul, sub } from './elementwise.js';
@@ -20,8 +21,7 @@ export type Reduction = 'none' | 'sum' | 'mean';
 
 function gpuFocal(pass: FocalPass, inputs: Tensor[], params: FocalParams, scale = 1): Tensor {
   const out = emptyGpu(inputs[0].shape, 'float32', pass === 'forward' ? 'focalLoss' : 'focalLossBackward');
-  const kernel = focalLossKernel(pass, out.size, params, scale, pass === 'backward' && inputs[2].size === 1);
-  webgpu().dispatch({ label: out.op, code: kernel.code }, { buffers: [...inputs, out].map((t) => t.storage().buffer), params: kernel.params, workgroups: kernel.workgroups });
+  launch(focalLossKernel(pass, out.size, params, gpuDevice(), scale, pass === 'backward' && inputs[2].size === 1), [...inputs, out]);
   return out;
 }
 

@@ -9,23 +9,17 @@
  * so the forward and backward dispatches recorded before the update read the old values.
  */
 import { runKernel, type DeviceKernel } from '../backend/device-kernel.js';
+import { gpuDevice, launch } from '../backend/launch.js';
 import { emptyGpu } from '../backend/webgpu-backend.js';
 import { adamwUpdate, sgdUpdate, sumOfSquares, type AdamWStep, type PerTensor } from '../kernels/reference/optimizer-update.js';
 import {
   ADAMW_BINDINGS, adamwKernel, clipScaleKernel, packSize, partialsPerPack, sgdBindings, sgdKernel, sumOfSquaresKernel,
-  type PackDevice, type PackProgram,
 } from '../kernels/wgsl/multi-tensor.js';
 import type { TypedArray } from '../tensor/dtype.js';
-import { webgpu } from '../tensor/engine.js';
 import { tensor } from './creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 const data = (t: Tensor): TypedArray => t.storage().data;
-
-function packDevice(): PackDevice {
-  const rt = webgpu();
-  return { maxStorageBuffersPerShaderStage: rt.limits.maxStorageBuffersPerShaderStage, isCpu: rt.isCpuAdapter };
-}
 
 /** Consecutive runs of at most `size` indices into a list of `count`. */
 function packs(count: number, size: number): number[][] {
@@ -34,9 +28,6 @@ function packs(count: number, size: number): number[][] {
   return out;
 }
 
-function launch(program: PackProgram, tensors: readonly Tensor[]): void {
-  webgpu().dispatch({ label: program.label, code: program.code }, { buffers: tensors.map((t) => t.storage().buffer), params: program.params, workgroups: program.workgroups });
-}
 
 /** Every list as long as the first; each tensor the size of its row's first, and all of one dtype and device. */
 function checkLists(op: string, lists: Record<string, readonly (Tensor | null)[]>): void {
@@ -59,7 +50,7 @@ const CLIP_SCALE: DeviceKernel<[readonly Tensor[], number], Tensor> = {
     return tensor([norm, scale], { dtype: grads[0]!.dtype, device: 'cpu' });
   },
   webgpu(grads, maxNorm) {
-    const device = packDevice();
+    const device = gpuDevice();
     const dtype = grads[0]!.dtype;
     const groups = packs(grads.length, packSize(device, 1, 1)).map((pack) => pack.map((i) => grads[i]!));
     const total = groups.reduce((n, pack) => n + partialsPerPack(pack.map((g) => g.size), device), 0);
@@ -96,7 +87,7 @@ const SGD_UPDATE: DeviceKernel<SgdArgs, void> = {
     params.forEach((p, i) => sgdUpdate(data(p), data(grads[i]!), buffers[i] ? data(buffers[i]!) : null, { ...hyper[i]!, momentum, scale }));
   },
   webgpu(params, grads, buffers, hyper, momentum, clip) {
-    const device = packDevice();
+    const device = gpuDevice();
     for (const pack of packs(params.length, packSize(device, sgdBindings(momentum), 1))) {
       const tensors = pack.flatMap((i) => [params[i]!, grads[i]!, ...(momentum ? [buffers[i]!] : [])]);
       launch(sgdKernel(params[0]!.dtype, pack.map((i) => hyper[i]!), pack.map((i) => params[i]!.size), device, momentum, clip !== null), clip ? [...tensors, clip] : tensors);
@@ -124,7 +115,7 @@ const ADAMW_UPDATE: DeviceKernel<AdamWArgs, void> = {
     params.forEach((p, i) => adamwUpdate(data(p), data(grads[i]!), data(m[i]!), data(v[i]!), { ...step, ...hyper[i]!, scale }));
   },
   webgpu(params, grads, m, v, hyper, step, clip) {
-    const device = packDevice();
+    const device = gpuDevice();
     for (const pack of packs(params.length, packSize(device, ADAMW_BINDINGS, 1))) {
       const tensors = pack.flatMap((i) => [params[i]!, grads[i]!, m[i]!, v[i]!]);
       launch(adamwKernel(params[0]!.dtype, pack.map((i) => hyper[i]!), pack.map((i) => params[i]!.size), device, step, clip !== null), clip ? [...tensors, clip] : tensors);

@@ -8,11 +8,12 @@
  */
 import { cpuBackend } from '../backend/cpu-backend.js';
 import { runKernel, type DeviceKernel } from '../backend/device-kernel.js';
+import { gpuDevice, launch } from '../backend/launch.js';
 import { emptyGpu } from '../backend/webgpu-backend.js';
 import { avgPool2dAdjoint, avgPool2dForward, maxPool2dBackward, maxPool2dForward, type Pool2dDims } from '../kernels/reference/pool.js';
 import { avgPool2dAdjointKernel, avgPool2dForwardKernel, maxPool2dBackwardKernel, maxPool2dForwardKernel } from '../kernels/wgsl/pool.js';
 import { isFloat } from '../tensor/dtype.js';
-import { gradEnabled, webgpu } from '../tensor/engine.js';
+import { gradEnabled } from '../tensor/engine.js';
 import { shapeStr } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { commonDevice, record } from './record.js';
@@ -30,10 +31,6 @@ export interface Pool2dOptions {
 export type MaxPool2dOptions = Pool2dOptions;
 export type AvgPool2dOptions = Pool2dOptions;
 
-function run(label: string, kernel: { code: string; params: Uint32Array; workgroups: [number, number] }, tensors: Tensor[]): void {
-  webgpu().dispatch({ label, code: kernel.code }, { buffers: tensors.map((t) => t.storage().buffer), params: kernel.params, workgroups: kernel.workgroups });
-}
-
 const FORWARD: DeviceKernel<[Tensor, Pool2dDims, number[]], { y: Tensor; indices: Tensor }> = {
   cpu(x, dims, outShape) {
     const { y, indices } = maxPool2dForward(x.storage().data, dims, x.dtype);
@@ -41,7 +38,7 @@ const FORWARD: DeviceKernel<[Tensor, Pool2dDims, number[]], { y: Tensor; indices
   },
   webgpu(x, dims, outShape) {
     const out = { y: emptyGpu(outShape, x.dtype, 'maxPool2d'), indices: emptyGpu(outShape, 'int32', 'maxPool2d') };
-    run('maxPool2d', maxPool2dForwardKernel(dims), [x, out.y, out.indices]);
+    launch(maxPool2dForwardKernel(dims, gpuDevice()), [x, out.y, out.indices]);
     return out;
   },
 };
@@ -51,7 +48,7 @@ const BACKWARD: DeviceKernel<[Tensor, Tensor, Pool2dDims, readonly number[]], Te
     cpuBackend.fromArray(maxPool2dBackward(g.storage().data, indices.storage().data, dims, g.dtype), inShape, g.dtype, 'maxPool2dBackward'),
   webgpu(g, indices, dims, inShape) {
     const dx = emptyGpu(inShape, g.dtype, 'maxPool2dBackward');
-    run('maxPool2dBackward', maxPool2dBackwardKernel(dims), [g, indices, dx]);
+    launch(maxPool2dBackwardKernel(dims, gpuDevice()), [g, indices, dx]);
     return dx;
   },
 };
@@ -110,7 +107,7 @@ const AVERAGE: DeviceKernel<[AvgPass, Tensor, Pool2dDims, readonly number[]], Te
     cpuBackend.fromArray((pass === 'forward' ? avgPool2dForward : avgPool2dAdjoint)(src.storage().data, dims, src.dtype), outShape, src.dtype, avgOpName(pass)),
   webgpu(pass, src, dims, outShape) {
     const out = emptyGpu(outShape, src.dtype, avgOpName(pass));
-    run(avgOpName(pass), (pass === 'forward' ? avgPool2dForwardKernel : avgPool2dAdjointKernel)(dims), [src, out]);
+    launch((pass === 'forward' ? avgPool2dForwardKernel : avgPool2dAdjointKernel)(dims, gpuDevice()), [src, out]);
     return out;
   },
 };

@@ -7,11 +7,11 @@
  */
 import { cpuBackend } from '../backend/cpu-backend.js';
 import { runKernel, type DeviceKernel } from '../backend/device-kernel.js';
+import { gpuDevice, launch } from '../backend/launch.js';
 import { emptyGpu } from '../backend/webgpu-backend.js';
 import { upsampleBilinear, upsampleBilinearAdjoint, type BilinearDims } from '../kernels/reference/upsample-bilinear.js';
 import { upsampleBilinearKernel, type BilinearPass } from '../kernels/wgsl/upsample-bilinear.js';
 import { isFloat } from '../tensor/dtype.js';
-import { webgpu } from '../tensor/engine.js';
 import { shapeStr } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { commonDevice, record } from './record.js';
@@ -31,8 +31,7 @@ const KERNEL: DeviceKernel<[BilinearPass, Tensor, BilinearDims, readonly number[
   cpu: (pass, src, dims, outShape) => cpuBackend.fromArray(REFERENCE[pass](src.storage().data, dims, src.dtype), outShape, src.dtype, opName(pass)),
   webgpu(pass, src, dims, outShape) {
     const out = emptyGpu(outShape, src.dtype, opName(pass));
-    const kernel = upsampleBilinearKernel(pass, dims);
-    webgpu().dispatch({ label: out.op, code: kernel.code }, { buffers: [src.storage().buffer, out.storage().buffer], params: kernel.params, workgroups: kernel.workgroups });
+    launch(upsampleBilinearKernel(pass, dims, gpuDevice()), [src, out]);
     return out;
   },
 };

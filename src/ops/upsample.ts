@@ -5,10 +5,10 @@
  */
 import { cpuBackend } from '../backend/cpu-backend.js';
 import { runKernel, type DeviceKernel } from '../backend/device-kernel.js';
+import { gpuDevice, launch } from '../backend/launch.js';
 import { emptyGpu } from '../backend/webgpu-backend.js';
 import { upsampleNearest, upsampleNearestAdjoint, type UpsampleDims } from '../kernels/reference/upsample.js';
 import { upsampleNearestKernel, type UpsamplePass } from '../kernels/wgsl/upsample.js';
-import { webgpu } from '../tensor/engine.js';
 import { shapeStr, type Shape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { commonDevice, record } from './record.js';
@@ -21,8 +21,7 @@ const KERNEL: DeviceKernel<[UpsamplePass, Tensor, UpsampleDims, Shape], Tensor> 
   cpu: (pass, src, dims, outShape) => cpuBackend.fromArray(REFERENCE[pass](src.storage().data, dims, src.dtype), outShape, src.dtype, opName(pass)),
   webgpu(pass, src, dims, outShape) {
     const out = emptyGpu(outShape, src.dtype, opName(pass));
-    const kernel = upsampleNearestKernel(pass, dims, src.dtype);
-    webgpu().dispatch({ label: out.op, code: kernel.code }, { buffers: [src.storage().buffer, out.storage().buffer], params: kernel.params, workgroups: kernel.workgroups });
+    launch(upsampleNearestKernel(pass, dims, src.dtype, gpuDevice()), [src, out]);
     return out;
   },
 };

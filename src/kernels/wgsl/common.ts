@@ -3,7 +3,7 @@
  * workgroups (one dimension stops at 65535), and per-dimension shape metadata for strided indexing.
  */
 import { wgslType, type DType } from '../../tensor/dtype.js';
-import { webgpu } from '../../tensor/engine.js';
+import type { DeviceInfo } from '../program.js';
 
 /** The largest rank the strided kernels index (8 values in two vec4s). */
 export const MAX_RANK = 8;
@@ -70,8 +70,8 @@ export function blockGrid(blocks: number, maxPerDim = 65535): [number, number] {
  * workgroup large enough that a multiply over 262k floats took 7.0 ms at one item per invocation and 1.9 ms
  * with 128 workgroups looping; so there the grid stops at a few workgroups per core.
  */
-export function gridStride1d(n: number): [number, number] {
-  const cap = webgpu().isCpuAdapter ? CPU_ADAPTER_WORKGROUPS : 65535;
+export function gridStride1d(n: number, device: DeviceInfo): [number, number] {
+  const cap = device.cpu ? CPU_ADAPTER_WORKGROUPS : 65535;
   return [Math.max(1, Math.min(cap, Math.ceil(n / WORKGROUP_1D))), 1];
 }
 

@@ -11,12 +11,8 @@
  * The geometry is baked into the WGSL as constants (one pipeline per conv shape), so the index arithmetic divides
  * by constants. A 1×1, stride-1, unpadded convolution is a plain GEMM over channels and loads without any of it.
  */
-import { emptyGpu, webgpuBackend } from '../../backend/webgpu-backend.js';
-import { view } from '../../ops/shape.js';
-import { webgpu } from '../../tensor/engine.js';
-import type { Tensor } from '../../tensor/tensor.js';
 import type { Conv2dGeometry } from '../reference/conv2d.js';
-import { chooseTile, gemmKernel, gemmTarget, type GemmOperands, type GemmShape, type GemmTarget } from './gemm.js';
+import type { GemmOperands, GemmShape } from './gemm.js';
 
 function constants(g: Conv2dGeometry): string {
   const c = {
@@ -117,38 +113,3 @@ export const inputGradShape = (g: Conv2dGeometry): GemmShape =>
   ({ batch: g.groups, m: g.cin / g.groups, n: g.n * g.h * g.w, k: (g.cout / g.groups) * g.kh * g.kw });
 export const weightGradShape = (g: Conv2dGeometry): GemmShape =>
   ({ batch: g.groups, m: g.cout / g.groups, n: (g.cin / g.groups) * g.kh * g.kw, k: g.n * g.oh * g.ow });
-
-const buf = (t: Tensor): GPUBuffer => t.storage().buffer;
-
-function run(ops: GemmOperands, shape: GemmShape, inputs: Tensor[], out: Tensor, target: GemmTarget): void {
-  const kernel = gemmKernel(ops, shape, chooseTile(shape, false, target));
-  webgpu().dispatch(kernel, { buffers: [...inputs.map(buf), buf(out)], params: kernel.params, workgroups: kernel.workgroups });
-}
-
-export function conv2dForwardGpu(x: Tensor, weight: Tensor, bias: Tensor | null, g: Conv2dGeometry, target = gemmTarget()): Tensor {
-  const y = emptyGpu([g.n, g.cout, g.oh, g.ow], x.dtype, 'conv2d');
-  run(forwardOperands(g, bias !== null), forwardShape(g), bias ? [x, weight, bias] : [x, weight], y, target);
-  return y;
-}
-
-export function conv2dInputGradGpu(dy: Tensor, weight: Tensor, g: Conv2dGeometry, target = gemmTarget()): Tensor {
-  const dx = emptyGpu([g.n, g.cin, g.h, g.w], dy.dtype, 'conv2d input grad');
-  run(inputGradOperands(g), inputGradShape(g), [dy, weight], dx, target);
-  return dx;
-}
-
-export function conv2dWeightGradGpu(dy: Tensor, x: Tensor, g: Conv2dGeometry, target = gemmTarget()): Tensor {
-  const shape = weightGradShape(g);
-  const tile = chooseTile(shape, true, target);
-  const wShape = [g.cout, g.cin / g.groups, g.kh, g.kw];
-  const kernel = gemmKernel(weightGradOperands(g), shape, tile);
-  const size = g.cout * shape.n;
-  const out = emptyGpu(tile.splits > 1 ? [tile.splits, size] : wShape, dy.dtype, 'conv2d weight grad');
-  webgpu().dispatch(kernel, { buffers: [buf(dy), buf(x), buf(out)], params: kernel.params, workgroups: kernel.workgroups });
-  if (tile.splits === 1) return out;
-  const summed = webgpuBackend.reduce('sum', out, 0);
-  out.dispose();
-  const dw = view(summed, wShape);
-  summed.dispose();
-  return dw;
-}

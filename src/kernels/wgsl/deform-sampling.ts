@@ -28,6 +28,7 @@
  * for y ≤ −1, y ≥ H, x ≤ −1, x ≥ W; the offset gradient's coordinate weights are not.
  */
 import type { DeformConvGeometry } from '../reference/deform-conv2d.js';
+import type { DeviceInfo, Program } from '../program.js';
 import { gridStride1d, kernel1d, ParamWriter, storage, uniform } from './common.js';
 
 /** A block of the output that one column matrix covers: images [n0, n0+nc), output rows [r0, r0+rc). */
@@ -46,7 +47,7 @@ const PARAMS = `struct Params {
 }`;
 
 /** WGSL for one deformable-sampling pass; shapes travel in the params, so each variant compiles once. */
-export function deformSamplingKernel(pass: DeformPass, hasMask: boolean, g: DeformConvGeometry, chunk: DeformChunk) {
+export function deformSamplingKernel(pass: DeformPass, hasMask: boolean, g: DeformConvGeometry, chunk: DeformChunk, device: DeviceInfo): Program {
   const taps = g.kernelH * g.kernelW;
   const lc = chunk.rc * g.outW;
   const total = chunk.nc * g.offsetGroups * taps * lc;
@@ -115,7 +116,7 @@ ${kernel1d('p.total', `  let pix = i % p.lc;
   let colBase = ((nl * p.cin + grp * p.cg) * p.kk + tap) * p.lc + pix;
   let colStep = p.kk * p.lc;
 ${pass === 'im2col' ? IM2COL_BODY : BACKWARD_BODY(hasMask)}`)}`;
-  return { code, params, workgroups: gridStride1d(total) };
+  return { label: `deformConv2d.${pass}`, code, params, workgroups: gridStride1d(total, device) };
 }
 
 const IM2COL_BODY = `  for (var c = 0u; c < p.cg; c++) {
@@ -153,11 +154,11 @@ fn scatterAdd(at: u32, value: f32) {
 }`;
 
 /** Zeroes a buffer of n words: the input gradient that the backward pass scatters into. */
-export function zeroFillKernel(n: number) {
+export function zeroFillKernel(n: number, device: DeviceInfo): Program {
   const code = `
 struct Params { n: u32 }
 ${storage(0, 'out', 'uint32', true)}
 ${uniform(1)}
 ${kernel1d('p.n', '  out[i] = 0u;')}`;
-  return { code, params: new ParamWriter().u32(n).finish(), workgroups: gridStride1d(n) };
+  return { label: 'deformConv2d.zero', code, params: new ParamWriter().u32(n).finish(), workgroups: gridStride1d(n, device) };
 }

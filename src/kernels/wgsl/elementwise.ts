@@ -9,7 +9,8 @@
  */
 import { wgslType, type DType } from '../../tensor/dtype.js';
 import { broadcastStrides, shapesEqual, sizeOf, type Shape } from '../../tensor/shape.js';
-import { dimAt, DIMS_TYPE, kernel1d, ParamWriter, storage, uniform } from './common.js';
+import type { DeviceInfo, Program } from '../program.js';
+import { dimAt, DIMS_TYPE, gridStride1d, kernel1d, ParamWriter, storage, uniform } from './common.js';
 
 export interface Operand {
   /** The name the expression uses for this operand's value. */
@@ -26,8 +27,8 @@ function readMode(shape: Shape, outShape: Shape): ReadMode {
   return 'strided';
 }
 
-/** Builds the kernel source and its params for `out = expr(operands...)`. */
-export function elementwiseKernel(operands: Operand[], outShape: Shape, outDtype: DType, expr: string): { code: string; params: Uint32Array } {
+/** The program for `out = expr(operands...)`. */
+export function elementwiseKernel(label: string, operands: Operand[], outShape: Shape, outDtype: DType, expr: string, device: DeviceInfo): Program {
   const modes = operands.map((o) => readMode(o.shape, outShape));
   const strided = operands.map((_, k) => k).filter((k) => modes[k] === 'strided');
   const rank = outShape.length;
@@ -61,5 +62,5 @@ alias T = ${T};
 ${kernel1d('p.n', `${decompose}
 ${reads.join('\n')}
   out[i] = ${expr};`)}`;
-  return { code, params: params.finish() };
+  return { label, code, params: params.finish(), workgroups: gridStride1d(sizeOf(outShape), device) };
 }

@@ -5,6 +5,7 @@
  * and the shader compiler drops the half that a kernel does not use. For a summed or averaged loss the
  * backward reads the single upstream value directly (scale 1 or 1/n), instead of a broadcast copy of it.
  */
+import type { DeviceInfo, Program } from '../program.js';
 import { gridStride1d, kernel1d, ParamWriter, storage, uniform } from './common.js';
 import type { FocalParams } from '../reference/focal-loss.js';
 
@@ -42,7 +43,7 @@ fn focal(x: f32, t: f32) -> vec2<f32> {
  * Bindings: logits, targets, [upstream for the backward], out. The backward's upstream holds one value per
  * element, or one for all when `sharedUpstream`.
  */
-export function focalLossKernel(pass: FocalPass, n: number, { alpha, gamma }: FocalParams, scale = 1, sharedUpstream = false) {
+export function focalLossKernel(pass: FocalPass, n: number, { alpha, gamma }: FocalParams, device: DeviceInfo, scale = 1, sharedUpstream = false): Program {
   const inputs = pass === 'forward' ? ['logits', 'targets'] : ['logits', 'targets', 'upstream'];
   const value = pass === 'forward'
     ? 'focal(logits[i], targets[i]).x'
@@ -54,5 +55,6 @@ ${storage(inputs.length, 'out', 'float32', true)}
 ${uniform(inputs.length + 1)}
 ${FOCAL}
 ${kernel1d('p.n', `  out[i] = ${value};`)}`;
-  return { code, params: new ParamWriter().u32(n).f32(alpha, gamma, scale).finish(), workgroups: gridStride1d(n) };
+  const label = pass === 'forward' ? 'focalLoss' : 'focalLossBackward';
+  return { label, code, params: new ParamWriter().u32(n).f32(alpha, gamma, scale).finish(), workgroups: gridStride1d(n, device) };
 }

@@ -23,7 +23,7 @@
  * Rows and columns past M or N are clamped on load (their results are never stored), so instances handle only
  * padding of their own (conv borders) and never see an out-of-range row, column or k.
  */
-import { webgpu } from '../../tensor/engine.js';
+import type { DeviceInfo, Program } from '../program.js';
 import { ParamWriter } from './common.js';
 
 export interface GemmShape {
@@ -62,7 +62,7 @@ export interface GemmTile {
   splits: number;
 }
 
-/** What the tile choice depends on. Read from the device by default; tests pass their own to force a schedule. */
+/** What the tile choice depends on: `gemmTarget(device)`, or a target of their own where tests force a schedule. */
 export interface GemmTarget {
   /** A CPU adapter: memory accesses cost per SIMD lane. */
   cpu: boolean;
@@ -74,16 +74,13 @@ export interface GemmTarget {
   maxInvocations: number;
 }
 
-export function gemmTarget(): GemmTarget {
-  const rt = webgpu();
-  const info = rt.adapterInfo;
-  const lanes = info.subgroupMinSize ?? 0;
+export function gemmTarget(device: DeviceInfo): GemmTarget {
   return {
-    cpu: rt.isCpuAdapter,
-    subgroups: rt.features.includes('subgroups') && lanes > 0,
-    lanes,
-    maxWorkgroupStorage: rt.limits.maxComputeWorkgroupStorageSize,
-    maxInvocations: rt.limits.maxComputeInvocationsPerWorkgroup,
+    cpu: device.cpu,
+    subgroups: device.subgroups && device.lanes > 0,
+    lanes: device.lanes,
+    maxWorkgroupStorage: device.limits.maxComputeWorkgroupStorageSize,
+    maxInvocations: device.limits.maxComputeInvocationsPerWorkgroup,
   };
 }
 
@@ -101,7 +98,7 @@ const pow2ceil = (x: number) => 2 ** Math.ceil(Math.log2(Math.max(1, x)));
  * leaving room for a second resident workgroup.
  * Both: K is split when the output tiles cannot keep the device busy and K is long.
  */
-export function chooseTile(shape: GemmShape, canSplit: boolean, target: GemmTarget = gemmTarget()): GemmTile {
+export function chooseTile(shape: GemmShape, canSplit: boolean, target: GemmTarget): GemmTile {
   const { batch, m, n, k } = shape;
   let tile: GemmTile;
   let busy: number; // workgroups wanted in flight
@@ -142,13 +139,6 @@ export function kChunk(k: number, tile: GemmTile): number {
   return ceilDiv(ceilDiv(k, tile.splits), tile.tk) * tile.tk;
 }
 
-export interface GemmKernel {
-  label: string;
-  code: string;
-  params: Uint32Array;
-  workgroups: [number, number, number];
-}
-
 const lines = (count: number, f: (i: number) => string) => Array.from({ length: count }, (_, i) => f(i)).join('\n');
 
 /**
@@ -156,7 +146,7 @@ const lines = (count: number, f: (i: number) => string) => Array.from({ length: 
  * per grid dimension; a conv over a large batch of large images has more output pixels than that × 64), tile
  * columns wrap onto extra grid rows.
  */
-export function gemmKernel(ops: GemmOperands, shape: GemmShape, tile: GemmTile, maxGroupsPerDim = 65535): GemmKernel {
+export function gemmKernel(ops: GemmOperands, shape: GemmShape, tile: GemmTile, maxGroupsPerDim = 65535): Program {
   const { wx, wy, rm, rn } = tile;
   const bm = wy * rm;
   const bn = wx * rn;

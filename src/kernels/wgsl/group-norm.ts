@@ -26,6 +26,7 @@
  * Weight and bias are optional: variants are generated without their bindings.
  */
 import type { GroupNormDims } from '../reference/group-norm.js';
+import type { DeviceInfo, Program } from '../program.js';
 import { blockGrid, ParamWriter, storage, uniform } from './common.js';
 
 const WG = 256;
@@ -34,15 +35,10 @@ const WG = 256;
 export type GroupNormSchedule = { kind: 'subgroup'; lanes: number } | { kind: 'workgroup' };
 
 /** The schedule for a device: subgroups on a CPU adapter that has them, workgroup trees elsewhere. */
-export function groupNormSchedule(device: { cpu: boolean; subgroups: boolean; lanes: number }): GroupNormSchedule {
+export function groupNormSchedule(device: DeviceInfo): GroupNormSchedule {
   return device.cpu && device.subgroups && device.lanes > 0 ? { kind: 'subgroup', lanes: device.lanes } : { kind: 'workgroup' };
 }
 
-export interface GroupNormPlan {
-  code: string;
-  params: Uint32Array;
-  workgroups: [number, number];
-}
 
 const ENTRY = `@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -106,7 +102,7 @@ const inputGradient = (index: string, stride: string, sumGXhat: string, sumG: st
 }`;
 
 /** Bindings: x, [weight], [bias], y, stats. */
-export function groupNormForwardKernel(dims: GroupNormDims, eps: number, hasWeight: boolean, hasBias: boolean, schedule: GroupNormSchedule): GroupNormPlan {
+export function groupNormForwardKernel(dims: GroupNormDims, eps: number, hasWeight: boolean, hasBias: boolean, schedule: GroupNormSchedule): Program {
   const inputs = ['x', ...(hasWeight ? ['weight'] : []), ...(hasBias ? ['bias'] : [])];
   const affine = `${hasWeight ? ' * weight[c]' : ''}${hasBias ? ' + bias[c]' : ''}`;
   const header = `
@@ -132,7 +128,7 @@ ${subgroupEntry(L)}
   }
   let rstd = 1.0 / sqrt(subgroupAdd(squares) / f32(p.count) + p.eps);
 ${normalized('lane', `${L}u`, affine)}`;
-    return { code, params: params(dims, eps), workgroups: blockGrid(dims.batch * dims.groups) };
+    return { label: 'groupNorm', code, params: params(dims, eps), workgroups: blockGrid(dims.batch * dims.groups) };
   }
   const code = `${header}
 var<workgroup> wCount: array<f32, ${WG}>;
@@ -163,11 +159,11 @@ ${ENTRY}
   let mu = wMean[0];
   let rstd = 1.0 / sqrt(wM2[0] / f32(p.count) + p.eps);
 ${normalized('lid', `${WG}u`, affine)}`;
-  return { code, params: params(dims, eps), workgroups: blockGrid(dims.batch * dims.groups) };
+  return { label: 'groupNorm', code, params: params(dims, eps), workgroups: blockGrid(dims.batch * dims.groups) };
 }
 
 /** Bindings: g, x, stats, [weight], dx, dWeight [N, C], dBias [N, C]. */
-export function groupNormBackwardKernel(dims: GroupNormDims, hasWeight: boolean, schedule: GroupNormSchedule): GroupNormPlan {
+export function groupNormBackwardKernel(dims: GroupNormDims, hasWeight: boolean, schedule: GroupNormSchedule): Program {
   const inputs = ['g', 'x', 'stats', ...(hasWeight ? ['weight'] : [])];
   const gamma = (c: string) => (hasWeight ? `weight[${c}]` : '1.0');
   const header = `
@@ -205,7 +201,7 @@ ${subgroupEntry(L)}
     sumG += ${gamma('firstChannel + ch')} * channelG;
   }
 ${inputGradient('lane', `${L}u`, 'sumGXhat', 'sumG', gamma)}`;
-    return { code, params: params(dims, 0), workgroups: blockGrid(dims.batch * dims.groups) };
+    return { label: 'groupNormBackward', code, params: params(dims, 0), workgroups: blockGrid(dims.batch * dims.groups) };
   }
   const code = `${header}
 var<workgroup> wA: array<f32, ${WG}>;
@@ -245,5 +241,5 @@ ${ENTRY}
   wB[lid] = sumG;${tree(`wA[lid] += wA[o];
     wB[lid] += wB[o];`)}
 ${inputGradient('lid', `${WG}u`, 'wA[0]', 'wB[0]', gamma)}`;
-  return { code, params: params(dims, 0), workgroups: blockGrid(dims.batch * dims.groups) };
+  return { label: 'groupNormBackward', code, params: params(dims, 0), workgroups: blockGrid(dims.batch * dims.groups) };
 }

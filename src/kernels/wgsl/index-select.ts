@@ -5,11 +5,12 @@
  * Also the row-block copy used by concat: src [outer, Ri, inner] into dst [outer, Rtot, inner] at row `offset`.
  */
 import { wgslType, type DType } from '../../tensor/dtype.js';
-import { kernel1d, ParamWriter, storage, uniform } from './common.js';
+import type { DeviceInfo, Program } from '../program.js';
+import { gridStride1d, kernel1d, ParamWriter, storage, uniform } from './common.js';
 
 const HEADER = 'struct Params { n: u32, rows: u32, picked: u32, inner: u32 }';
 
-export function indexSelectKernel(dtype: DType, outer: number, rows: number, inner: number, picked: number) {
+export function indexSelectKernel(dtype: DType, outer: number, rows: number, inner: number, picked: number, device: DeviceInfo): Program {
   const params = new ParamWriter().u32(outer * picked * inner, rows, picked, inner).finish();
   const code = `
 ${HEADER}
@@ -21,10 +22,10 @@ ${kernel1d('p.n', `  let inner = i % p.inner;
   let j = (i / p.inner) % p.picked;
   let o = i / (p.inner * p.picked);
   out[i] = x[(o * p.rows + u32(index[j])) * p.inner + inner];`)}`;
-  return { code, params };
+  return { label: 'indexSelect', code, params, workgroups: gridStride1d(outer * picked * inner, device) };
 }
 
-export function indexAddKernel(dtype: DType, outer: number, rows: number, inner: number, picked: number) {
+export function indexAddKernel(dtype: DType, outer: number, rows: number, inner: number, picked: number, device: DeviceInfo): Program {
   const params = new ParamWriter().u32(outer * rows * inner, rows, picked, inner).finish();
   const code = `
 ${HEADER}
@@ -40,10 +41,10 @@ ${kernel1d('p.n', `  let inner = i % p.inner;
     if (u32(index[j]) == r) { acc += src[(o * p.picked + j) * p.inner + inner]; }
   }
   out[i] = acc;`)}`;
-  return { code, params };
+  return { label: 'indexAdd', code, params, workgroups: gridStride1d(outer * rows * inner, device) };
 }
 
-export function copyRowsKernel(dtype: DType, outer: number, srcRows: number, dstRows: number, inner: number, offset: number) {
+export function copyRowsKernel(dtype: DType, outer: number, srcRows: number, dstRows: number, inner: number, offset: number, device: DeviceInfo): Program {
   const params = new ParamWriter().u32(outer * srcRows * inner, srcRows, dstRows, inner, offset).finish();
   const code = `
 struct Params { n: u32, srcRows: u32, dstRows: u32, inner: u32, offset: u32 }
@@ -54,5 +55,5 @@ ${kernel1d('p.n', `  let inner = i % p.inner;
   let r = (i / p.inner) % p.srcRows;
   let o = i / (p.inner * p.srcRows);
   dst[(o * p.dstRows + p.offset + r) * p.inner + inner] = src[i];`)}`;
-  return { code, params };
+  return { label: 'concat', code, params, workgroups: gridStride1d(outer * srcRows * inner, device) };
 }

@@ -3,7 +3,8 @@
  * template (gemm.ts), which owns tiling and scheduling. Transposes only change the index of an element.
  */
 import type { MatmulDims } from '../reference/matmul.js';
-import { chooseTile, gemmKernel, gemmTarget, type GemmKernel, type GemmOperands, type GemmTarget } from './gemm.js';
+import type { Program } from '../program.js';
+import { chooseTile, gemmKernel, type GemmOperands, type GemmTarget } from './gemm.js';
 
 export function matmulOperands(d: MatmulDims): GemmOperands {
   return {
@@ -17,7 +18,7 @@ export function matmulOperands(d: MatmulDims): GemmOperands {
 }
 
 /** One dispatch writing C (no split-K: the backend's matmul is a single dispatch into C). */
-export function matmulKernel(d: MatmulDims, target: GemmTarget = gemmTarget()): GemmKernel {
+export function matmulKernel(d: MatmulDims, target: GemmTarget): Program {
   const shape = { batch: d.batch, m: d.m, n: d.n, k: d.k };
   return gemmKernel(matmulOperands(d), shape, chooseTile(shape, false, target));
 }

@@ -15,24 +15,12 @@
  * update, both in place on the parameter and its state. `reference/optimizer-update.ts` is the definition.
  */
 import { wgslType, type DType } from '../../tensor/dtype.js';
+import type { DeviceInfo, Program } from '../program.js';
 import { ParamWriter, uniform } from './common.js';
 
-/** What a multi-tensor kernel needs to know of the device. */
-export interface PackDevice {
-  maxStorageBuffersPerShaderStage: number;
-  /** A software adapter: fewer, longer-running workgroups. */
-  isCpu: boolean;
-}
 
 const WG = 256;
 const MAX_PACK = 8;
-
-export interface PackProgram {
-  label: string;
-  code: string;
-  params: Uint32Array;
-  workgroups: [number, number];
-}
 
 /** One binding of each tensor in a pack: its WGSL name, and whether the kernel writes it. */
 interface PackBinding {
@@ -41,15 +29,15 @@ interface PackBinding {
 }
 
 /** How many tensors fit in one dispatch when each needs `perTensor` bindings and the pack shares `shared` more. */
-export function packSize(device: PackDevice, perTensor: number, shared: number): number {
-  const size = Math.min(MAX_PACK, Math.floor((device.maxStorageBuffersPerShaderStage - shared) / perTensor));
-  if (size < 1) throw new Error(`multi-tensor kernel: ${perTensor} + ${shared} storage buffers exceed this adapter's ${device.maxStorageBuffersPerShaderStage} per shader stage`);
+export function packSize(device: DeviceInfo, perTensor: number, shared: number): number {
+  const size = Math.min(MAX_PACK, Math.floor((device.limits.maxStorageBuffersPerShaderStage - shared) / perTensor));
+  if (size < 1) throw new Error(`multi-tensor kernel: ${perTensor} + ${shared} storage buffers exceed this adapter's ${device.limits.maxStorageBuffersPerShaderStage} per shader stage`);
   return size;
 }
 
 /** Workgroups per tensor: enough for the largest tensor of the pack, capped. */
-function workgroupsPerTensor(sizes: readonly number[], device: PackDevice): number {
-  return Math.max(1, Math.min(device.isCpu ? 8 : 1024, Math.ceil(Math.max(...sizes) / WG)));
+function workgroupsPerTensor(sizes: readonly number[], device: DeviceInfo): number {
+  return Math.max(1, Math.min(device.cpu ? 8 : 1024, Math.ceil(Math.max(...sizes) / WG)));
 }
 
 /**
@@ -62,7 +50,7 @@ function packKernel(spec: {
   label: string;
   dtype: DType;
   sizes: readonly number[];
-  device: PackDevice;
+  device: DeviceInfo;
   perTensor: readonly PackBinding[];
   shared: readonly PackBinding[];
   /** Extra f32 uniforms shared by the pack, in order. */
@@ -72,7 +60,7 @@ function packKernel(spec: {
   declarations?: string;
   setup?: string;
   finish?: string;
-}): PackProgram {
+}): Program {
   const T = wgslType(spec.dtype);
   const count = spec.sizes.length;
   const G = workgroupsPerTensor(spec.sizes, spec.device);
@@ -121,7 +109,7 @@ ${spec.finish ?? ''}
  * Partial sums of squares of a pack of gradients: workgroup (x, k) writes Σ g² over its share of tensor k to
  * `partials[offset + k·G + x]`. `partialsPerPack` tells the caller how many slots a pack takes.
  */
-export function sumOfSquaresKernel(dtype: DType, sizes: readonly number[], device: PackDevice, offset: number): PackProgram {
+export function sumOfSquaresKernel(dtype: DType, sizes: readonly number[], device: DeviceInfo, offset: number): Program {
   const G = workgroupsPerTensor(sizes, device);
   const T = wgslType(dtype);
   return packKernel({
@@ -143,7 +131,7 @@ export function sumOfSquaresKernel(dtype: DType, sizes: readonly number[], devic
 }
 
 /** Slots of the partials buffer that `sumOfSquaresKernel` fills for a pack of these sizes. */
-export function partialsPerPack(sizes: readonly number[], device: PackDevice): number {
+export function partialsPerPack(sizes: readonly number[], device: DeviceInfo): number {
   return sizes.length * workgroupsPerTensor(sizes, device);
 }
 
@@ -151,7 +139,7 @@ export function partialsPerPack(sizes: readonly number[], device: PackDevice): n
  * Folds the partial sums into [‖g‖, s] with s = min(1, maxNorm / (‖g‖ + 1e-6)) as torch.nn.utils.clip_grad_norm_;
  * s = 1 when maxNorm is 0 (no clipping). One workgroup.
  */
-export function clipScaleKernel(dtype: DType, partials: number, maxNorm: number): PackProgram {
+export function clipScaleKernel(dtype: DType, partials: number, maxNorm: number): Program {
   const T = wgslType(dtype);
   const scale = maxNorm > 0 ? `min(${T}(1), ${T}(p.maxNorm) / (norm + ${T}(1e-6)))` : `${T}(1)`;
   const code = `
@@ -186,7 +174,7 @@ const clipBinding = (clipped: boolean): PackBinding[] => (clipped ? [{ name: 'cl
 const scaleOf = (clipped: boolean, T: string): string => (clipped ? 'clip[1]' : `${T}(1)`);
 
 /** In-place SGD over a pack: p, g[, b] per tensor, then `clip` ([‖g‖, s]) when `clipped`. */
-export function sgdKernel(dtype: DType, hyper: readonly { lr: number; weightDecay: number }[], sizes: readonly number[], device: PackDevice, momentum: number, clipped: boolean): PackProgram {
+export function sgdKernel(dtype: DType, hyper: readonly { lr: number; weightDecay: number }[], sizes: readonly number[], device: DeviceInfo, momentum: number, clipped: boolean): Program {
   const T = wgslType(dtype);
   return packKernel({
     label: 'sgdUpdate', dtype, sizes, device, perTensorLr: hyper,
@@ -208,10 +196,10 @@ export function adamwKernel(
   dtype: DType,
   hyper: readonly { lr: number; weightDecay: number }[],
   sizes: readonly number[],
-  device: PackDevice,
+  device: DeviceInfo,
   step: { beta1: number; beta2: number; eps: number; correction1: number; correction2: number },
   clipped: boolean,
-): PackProgram {
+): Program {
   const T = wgslType(dtype);
   return packKernel({
     label: 'adamwUpdate', dtype, sizes, device, perTensorLr: hyper,

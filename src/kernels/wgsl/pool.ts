@@ -9,6 +9,7 @@
  *              overlapping windows need no atomics (WGSL has no float atomics).
  */
 import type { Pool2dDims } from '../reference/pool.js';
+import type { DeviceInfo, Program } from '../program.js';
 import { gridStride1d, kernel1d, ParamWriter, storage, uniform } from './common.js';
 
 const PARAMS = `struct Params { n: u32, height: u32, width: u32, outHeight: u32, outWidth: u32,
@@ -64,7 +65,7 @@ ${uniform(2)}`,
   gather: 'acc += g[o];',
 };
 
-function forwardKernel(kind: PoolKind, dims: Pool2dDims) {
+function forwardKernel(label: string, kind: PoolKind, dims: Pool2dDims, device: DeviceInfo): Program {
   const n = dims.planes * dims.outHeight * dims.outWidth;
   const code = `
 ${PARAMS}
@@ -88,10 +89,10 @@ ${kernel1d('p.n', `  let ow = i % p.outWidth;
     }
   }
   ${kind.finish}`)}`;
-  return { code, params: params(n, dims), workgroups: gridStride1d(n) };
+  return { label, code, params: params(n, dims), workgroups: gridStride1d(n, device) };
 }
 
-function backwardKernel(kind: PoolKind, dims: Pool2dDims, scale: string) {
+function backwardKernel(label: string, kind: PoolKind, dims: Pool2dDims, scale: string, device: DeviceInfo): Program {
   const n = dims.planes * dims.height * dims.width;
   // The first output along one axis whose window reaches coordinate c: ⌈(c + pad − k + 1) / s⌉, at least 0.
   const first = (c: string, pad: string, k: string, s: string) =>
@@ -113,17 +114,18 @@ ${kernel1d('p.n', `  let w = i % p.width;
     }
   }
   dx[i] = acc${scale};`)}`;
-  return { code, params: params(n, dims), workgroups: gridStride1d(n) };
+  return { label, code, params: params(n, dims), workgroups: gridStride1d(n, device) };
 }
 
 /** Bindings: x, y, indices (int32). */
-export const maxPool2dForwardKernel = (dims: Pool2dDims) => forwardKernel(MAX, dims);
+export const maxPool2dForwardKernel = (dims: Pool2dDims, device: DeviceInfo) => forwardKernel('maxPool2d', MAX, dims, device);
 
 /** Bindings: g, indices, dx. */
-export const maxPool2dBackwardKernel = (dims: Pool2dDims) => backwardKernel(MAX, dims, '');
+export const maxPool2dBackwardKernel = (dims: Pool2dDims, device: DeviceInfo) => backwardKernel('maxPool2dBackward', MAX, dims, '', device);
 
 /** Bindings: x, y. */
-export const avgPool2dForwardKernel = (dims: Pool2dDims) => forwardKernel(AVERAGE, dims);
+export const avgPool2dForwardKernel = (dims: Pool2dDims, device: DeviceInfo) => forwardKernel('avgPool2d', AVERAGE, dims, device);
 
 /** The adjoint of the average (its gradient). Bindings: g, dx. */
-export const avgPool2dAdjointKernel = (dims: Pool2dDims) => backwardKernel(AVERAGE, dims, ' / f32(p.kh * p.kw)');
+export const avgPool2dAdjointKernel = (dims: Pool2dDims, device: DeviceInfo) =>
+  backwardKernel('avgPool2dBackward', AVERAGE, dims, ' / f32(p.kh * p.kw)', device);

@@ -6,6 +6,7 @@
  */
 import { wgslType, type DType } from '../../tensor/dtype.js';
 import type { ReduceOp } from '../reference/reduce.js';
+import type { DeviceInfo, Program } from '../program.js';
 import { blockGrid, gridStride1d, kernel1d, ParamWriter, storage, uniform } from './common.js';
 
 const IDENTITY: Record<Exclude<ReduceOp, 'argmax'>, (T: string) => string> = {
@@ -17,13 +18,7 @@ const COMBINE: Record<Exclude<ReduceOp, 'argmax'>, string> = { sum: 'acc + v', m
 
 const WG = 256;
 
-export interface ReducePlan {
-  code: string;
-  params: Uint32Array;
-  workgroups: [number, number];
-}
-
-export function reduceKernel(op: ReduceOp, dtype: DType, outer: number, r: number, inner: number): ReducePlan {
+export function reduceKernel(op: ReduceOp, dtype: DType, outer: number, r: number, inner: number, device: DeviceInfo): Program {
   const T = wgslType(dtype);
   const outputs = outer * inner;
   const params = new ParamWriter().u32(outputs, r, inner).finish();
@@ -44,7 +39,7 @@ ${kernel1d('p.n', `  let base = (i / p.inner) * p.r * p.inner + i % p.inner;
     if (v > best || (v != v && best == best)) { best = v; arg = i32(k); }
   }
   out[i] = arg;`)}`;
-    return { code, params, workgroups: gridStride1d(outputs) };
+    return { label: op, code, params, workgroups: gridStride1d(outputs, device) };
   }
 
   const identity = IDENTITY[op](T);
@@ -59,7 +54,7 @@ ${kernel1d('p.n', `  let base = (i / p.inner) * p.r * p.inner + i % p.inner;
     acc = ${combine};
   }
   out[i] = acc;`)}`;
-    return { code, params, workgroups: gridStride1d(outputs) };
+    return { label: op, code, params, workgroups: gridStride1d(outputs, device) };
   }
 
   const code = `${header}
@@ -89,5 +84,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   if (valid && lid == 0u) { out[o] = partial[0]; }
 }`;
-  return { code, params, workgroups: blockGrid(outputs) };
+  return { label: op, code, params, workgroups: blockGrid(outputs) };
 }

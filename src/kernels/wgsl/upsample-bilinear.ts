@@ -10,6 +10,7 @@
  *             2/scale + 3 long, so an 8× upsampling visits ~19² outputs per input pixel.
  */
 import type { BilinearDims } from '../reference/upsample-bilinear.js';
+import type { DeviceInfo, Program } from '../program.js';
 import { gridStride1d, kernel1d, ParamWriter, storage, uniform } from './common.js';
 
 export type BilinearPass = 'forward' | 'adjoint';
@@ -67,10 +68,11 @@ const ADJOINT = `  let w = i % p.width;
   out[i] = acc;`;
 
 /** Bindings: src, out. Forward: src is the input, out the resampled map; adjoint: src is the gradient of the map. */
-export function upsampleBilinearKernel(pass: BilinearPass, d: BilinearDims) {
+export function upsampleBilinearKernel(pass: BilinearPass, d: BilinearDims, device: DeviceInfo): Program {
   const n = d.planes * (pass === 'forward' ? d.outHeight * d.outWidth : d.height * d.width);
   const code = `${SHARED}
 ${kernel1d('p.n', pass === 'forward' ? FORWARD : ADJOINT)}`;
   const params = new ParamWriter().u32(n, d.height, d.width, d.outHeight, d.outWidth).f32(d.scaleH, d.scaleW).finish();
-  return { code, params, workgroups: gridStride1d(n) };
+  const label = pass === 'forward' ? 'upsampleBilinear2d' : 'upsampleBilinear2dBackward';
+  return { label, code, params, workgroups: gridStride1d(n, device) };
 }

@@ -6,11 +6,12 @@
  */
 import { wgslType, type DType } from '../../tensor/dtype.js';
 import type { UpsampleDims } from '../reference/upsample.js';
+import type { DeviceInfo, Program } from '../program.js';
 import { gridStride1d, kernel1d, ParamWriter, storage, uniform } from './common.js';
 
 export type UpsamplePass = 'forward' | 'adjoint';
 
-export function upsampleNearestKernel(pass: UpsamplePass, { planes, height, width, scale }: UpsampleDims, dtype: DType) {
+export function upsampleNearestKernel(pass: UpsamplePass, { planes, height, width, scale }: UpsampleDims, dtype: DType, device: DeviceInfo): Program {
   const n = planes * height * width * (pass === 'forward' ? scale * scale : 1);
   const body = pass === 'forward'
     ? `  let outW = p.width * p.scale;
@@ -34,5 +35,6 @@ ${storage(0, 'src', dtype)}
 ${storage(1, 'out', dtype, true)}
 ${uniform(2)}
 ${kernel1d('p.n', `${body}`)}`;
-  return { code, params: new ParamWriter().u32(n, height, width, scale).finish(), workgroups: gridStride1d(n) };
+  const label = pass === 'forward' ? 'upsampleNearest2d' : 'upsampleNearest2dBackward';
+  return { label, code, params: new ParamWriter().u32(n, height, width, scale).finish(), workgroups: gridStride1d(n, device) };
 }

@@ -5,9 +5,10 @@
 import { wgslType, type DType } from '../../tensor/dtype.js';
 import { sizeOf, type Shape } from '../../tensor/shape.js';
 import type { WindowSpec } from '../reference/window.js';
-import { dimAt, DIMS_TYPE, kernel1d, ParamWriter, storage, uniform } from './common.js';
+import type { DeviceInfo, Program } from '../program.js';
+import { dimAt, DIMS_TYPE, gridStride1d, kernel1d, ParamWriter, storage, uniform } from './common.js';
 
-export function windowKernel(outShape: Shape, spec: WindowSpec, dtype: DType): { code: string; params: Uint32Array } {
+export function windowKernel(outShape: Shape, spec: WindowSpec, dtype: DType, device: DeviceInfo): Program {
   const T = wgslType(dtype);
   const fill = new ParamWriter();
   if (T === 'f32') fill.f32(spec.fill);
@@ -35,5 +36,5 @@ ${kernel1d('p.n', `  var rest = i;
     src += c * i32(${dimAt('coef', 'u32(d)')});
   }
   if (inside) { out[i] = x[u32(src)]; } else { out[i] = bitcast<${T}>(p.fill); }`)}`;
-  return { code, params };
+  return { label: 'window', code, params, workgroups: gridStride1d(sizeOf(outShape), device) };
 }

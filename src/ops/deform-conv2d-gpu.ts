@@ -1,5 +1,6 @@
 /**
- * Deformable convolution on WebGPU as sampling + GEMM (the sampling kernels are in deform-sampling.ts):
+ * Deformable convolution on WebGPU as an op composition: sampling kernels (kernels/wgsl/deform-sampling.ts) and
+ * matmuls:
  *
  *   forward   col  = im2col(x, offset, mask)            [N, Cin·KH·KW, OH·OW]
  *             y    = weight · col                       (matmul, batched over images and weight groups)
@@ -15,15 +16,15 @@
  * binding limit. Between chunks the queue is flushed so that the pool can hand the freed column buffer to the
  * next chunk instead of allocating another.
  */
-import { emptyGpu } from '../../backend/webgpu-backend.js';
-import { add } from '../../ops/elementwise.js';
-import { matmul } from '../../ops/matmul.js';
-import { sum } from '../../ops/reduce.js';
-import { concat, narrow, view } from '../../ops/shape.js';
-import { webgpu } from '../../tensor/engine.js';
-import type { Tensor } from '../../tensor/tensor.js';
-import type { DeformConvGeometry, DeformConvGrads, DeformConvOperands } from '../reference/deform-conv2d.js';
-import { deformSamplingKernel, zeroFillKernel, type DeformChunk, type DeformPass } from './deform-sampling.js';
+import { flushQueue, gpuDevice, launch } from '../backend/launch.js';
+import { emptyGpu } from '../backend/webgpu-backend.js';
+import type { DeformConvGeometry, DeformConvGrads, DeformConvOperands } from '../kernels/reference/deform-conv2d.js';
+import { deformSamplingKernel, zeroFillKernel, type DeformChunk, type DeformPass } from '../kernels/wgsl/deform-sampling.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { add } from './elementwise.js';
+import { matmul } from './matmul.js';
+import { sum } from './reduce.js';
+import { concat, narrow, view } from './shape.js';
 
 /** The largest column matrix one chunk may use; tests lower it to exercise the chunking. */
 export const deformChunking = { maxBytes: 256 * 2 ** 20 };
@@ -31,7 +32,7 @@ export const deformChunking = { maxBytes: 256 * 2 ** 20 };
 /** Chunks in order (images ascending, then rows), whole images together when one fits. */
 export function planChunks(g: DeformConvGeometry): DeformChunk[] {
   // The pool rounds sizes up by at most 25%, and an allocation must fit one binding.
-  const limit = Math.min(deformChunking.maxBytes, 0.8 * webgpu().limits.maxStorageBufferBindingSize);
+  const limit = Math.min(deformChunking.maxBytes, 0.8 * gpuDevice().limits.maxStorageBufferBindingSize);
   const rowBytes = 4 * g.outW * Math.max(g.inChannels * g.kernelH * g.kernelW, g.outChannels);
   const imageBytes = rowBytes * g.outH;
   const chunks: DeformChunk[] = [];
@@ -47,12 +48,9 @@ export function planChunks(g: DeformConvGeometry): DeformChunk[] {
   return chunks;
 }
 
-const buf = (t: Tensor): GPUBuffer => t.storage('deformConv2d').buffer;
-
-function sample(pass: DeformPass, a: DeformConvOperands<Tensor>, g: DeformConvGeometry, chunk: DeformChunk, buffers: Tensor[]): void {
-  const kernel = deformSamplingKernel(pass, a.mask !== null, g, chunk);
+function sample(pass: DeformPass, a: DeformConvOperands<Tensor>, g: DeformConvGeometry, chunk: DeformChunk, outputs: Tensor[]): void {
   const inputs = [a.x, a.offset, ...(a.mask ? [a.mask] : [])];
-  webgpu().dispatch({ label: `deformConv2d.${pass}`, code: kernel.code }, { buffers: [...inputs, ...buffers].map(buf), params: kernel.params, workgroups: kernel.workgroups });
+  launch(deformSamplingKernel(pass, a.mask !== null, g, chunk, gpuDevice()), [...inputs, ...outputs]);
 }
 
 /** The chunk's column matrix, viewed as [nc, weight groups, Cin/groups·KH·KW, rows·OW] for the GEMMs. */
@@ -74,7 +72,7 @@ function chunkOf(t: Tensor, g: DeformConvGeometry, chunk: DeformChunk): Tensor {
 }
 
 function flushBetween(chunks: DeformChunk[], k: number): void {
-  if (k < chunks.length - 1) webgpu().flush();
+  if (k < chunks.length - 1) flushQueue();
 }
 
 /** y without bias, [N, Cout, OH, OW]. Call inside `tidy`: intermediates are left to it. */
@@ -99,8 +97,7 @@ export function deformConv2dGpu(a: DeformConvOperands<Tensor>, g: DeformConvGeom
 /** Gradients of sum(y · grad) for x, offset, weight and mask. Call inside `tidy`. */
 export function deformConv2dGpuBackward(grad: Tensor, a: DeformConvOperands<Tensor>, g: DeformConvGeometry): DeformConvGrads<Tensor> {
   const gx = emptyGpu(a.x.shape, 'float32', 'deformConv2d.gradX');
-  const zero = zeroFillKernel(gx.size);
-  webgpu().dispatch({ label: 'deformConv2d.zero', code: zero.code }, { buffers: [buf(gx)], params: zero.params, workgroups: zero.workgroups });
+  launch(zeroFillKernel(gx.size, gpuDevice()), [gx]);
   const gOffset = emptyGpu(a.offset.shape, 'float32', 'deformConv2d.gradOffset');
   const gMask = a.mask && emptyGpu(a.mask.shape, 'float32', 'deformConv2d.gradMask');
   const weight = groupedWeight(a, g);
