@@ -19,7 +19,7 @@ import { SmprModel } from '../src/smpr/model.js';
 import { buildBatchTargets } from '../src/smpr/targets.js';
 import { Random } from '../src/tensor/random.js';
 import { tidy } from '../src/tensor/scope.js';
-import { OPTIMIZERS, type OptimizerName } from '../src/train/trainer.js';
+import { OPTIMIZERS, type OptimizerName } from '../src/train/options.js';
 import type { DispatchArgs, Kernel } from '../src/backend/webgpu-runtime.js';
 import { median } from './report.js';
 

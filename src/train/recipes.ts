@@ -8,7 +8,7 @@
  *    1e-4 for 32 images per batch, warm-up at lr/3 for 500 iterations, ×0.1 at epochs 80 and 90 of 100, and the
  *    keypoint L1 weighted by each positive's initial-pose OKS.
  */
-import type { OptimizerName } from './trainer.js';
+import type { OptimizerName } from './options.js';
 
 export interface Recipe {
   optimizer: OptimizerName;

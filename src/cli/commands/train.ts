@@ -3,7 +3,8 @@ import { DEFAULT_GRAD_CLIP, PRESETS, SIZE_DIVISOR, type PresetName } from '../..
 import { evaluateDataset } from '../../smpr/evaluate.js';
 import { formatCocoKeypointSummary } from '../../coco/eval.js';
 import { defaultWorkers } from '../../train/batch-loader.js';
-import { CHECKPOINT_FILE, CURVE_FILE, LOG_FILE, OPTIMIZERS, train, type OptimizerName } from '../../train/trainer.js';
+import { OPTIMIZERS, type OptimizerName } from '../../train/options.js';
+import { CHECKPOINT_FILE, CURVE_FILE, LOG_FILE, train } from '../../train/trainer.js';
 import { defineCommand } from '../args.js';
 import { UsageError } from '../errors.js';
 import { RECIPES, defaultDecayEpochs, type Recipe, type RecipeName } from '../../train/recipes.js';
