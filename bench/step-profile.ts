@@ -10,7 +10,7 @@
 import { initWebGPU } from '../src/index.js';
 import { makeBatch, trainTransform } from '../src/data/augment.js';
 import { toTrainingPeople } from '../src/coco/person.js';
-import { generateSynthDataset } from '../src/data/synth.js';
+import { generateSynthDataset } from '../src/data/synth/dataset.js';
 import { tensor } from '../src/ops/creation.js';
 import { clipScale } from '../src/ops/multi-tensor.js';
 import { smprConfig } from '../src/smpr/config.js';

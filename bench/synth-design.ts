@@ -11,7 +11,7 @@
  *
  * JSON on stdout, a table on stderr.
  */
-import { generateSynthDataset, SYNTH_DEFAULTS } from '../src/data/synth.js';
+import { generateSynthDataset, SYNTH_DEFAULTS } from '../src/data/synth/dataset.js';
 import { toTrainingPeople } from '../src/coco/person.js';
 import { buildBatchTargets } from '../src/smpr/targets.js';
 import { PRESETS } from '../src/smpr/config.js';

@@ -49,7 +49,7 @@ export type { CocoKeypointResult, CocoKeypointEvalResult } from './coco/eval.js'
 
 // Data, checkpoints and training.
 export { loadCocoDataset, writeCocoDataset } from './data/coco.js';
-export { generateSynthDataset, writeSynthDataset, SYNTH_DEFAULTS } from './data/synth.js';
+export { generateSynthDataset, writeSynthDataset, SYNTH_DEFAULTS } from './data/synth/dataset.js';
 export { decodeImage, readImage, readImageSize } from './data/image-file.js';
 export { decodePng, encodePng, writePng } from './data/png.js';
 export { loadSafetensors, saveSafetensors } from './io/safetensors.js';

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { existsSync, mkdirSync } from 'node:fs';
-import { SYNTH_DEFAULTS, writeSynthDataset } from '../../data/synth.js';
+import { SYNTH_DEFAULTS, writeSynthDataset } from '../../data/synth/dataset.js';
 import { cloneImage } from '../../data/image.js';
 import { writePng } from '../../data/png.js';
 import { drawPoses } from '../../data/draw.js';

@@ -1,4 +1,4 @@
-import { SYNTH_DEFAULTS, writeSynthDataset } from '../../data/synth.js';
+import { SYNTH_DEFAULTS, writeSynthDataset } from '../../data/synth/dataset.js';
 import { defineCommand } from '../args.js';
 import { prepareFolder } from '../../io/folders.js';
 
