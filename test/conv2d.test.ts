@@ -2,7 +2,8 @@
 // of the GEMM template), float64 gradchecks including double backward, and the errors.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { conv2dForward, conv2dInputGrad, conv2dWeightGrad, type Conv2dGeometry } from '../src/kernels/reference/conv2d.js';
+import type { ConvGeometry } from '../src/kernels/conv-geometry.js';
+import { conv2dForward, conv2dInputGrad, conv2dWeightGrad } from '../src/kernels/reference/conv2d.js';
 import { gpuDevice } from '../src/backend/launch.js';
 import { forwardShape, weightGradShape } from '../src/kernels/wgsl/conv2d.js';
 import { chooseTile, gemmTarget, type GemmTarget } from '../src/kernels/wgsl/gemm.js';
@@ -20,10 +21,10 @@ const F64 = { atol: 1e-10, rtol: 1e-10 };
 const f32 = (terms: number) => ({ atol: 2e-6 * terms, rtol: 1e-4 });
 
 /** Reduction lengths of the forward pass, the input gradient and the weight (and bias) gradient. */
-const terms = (g: Conv2dGeometry) => ({
-  y: (g.cin / g.groups) * g.kh * g.kw,
-  x: (g.cout / g.groups) * g.kh * g.kw,
-  weight: g.n * g.oh * g.ow,
+const terms = (g: ConvGeometry) => ({
+  y: (g.inChannels / g.groups) * g.kernelH * g.kernelW,
+  x: (g.outChannels / g.groups) * g.kernelH * g.kernelW,
+  weight: g.batch * g.outH * g.outW,
 });
 
 describe('conv2d golden (PyTorch)', () => {
@@ -76,18 +77,18 @@ function values(count: number, random: Random): Float32Array {
 }
 
 /** Runs the three WGSL kernels for a geometry and compares each with the float64 reference. */
-async function compareWithReference(g: Conv2dGeometry, withBias: boolean, seed: number, target: GemmTarget): Promise<void> {
+async function compareWithReference(g: ConvGeometry, withBias: boolean, seed: number, target: GemmTarget): Promise<void> {
   const random = new Random(seed);
-  const x = values(g.n * g.cin * g.h * g.w, random);
-  const w = values(g.cout * (g.cin / g.groups) * g.kh * g.kw, random);
-  const b = withBias ? values(g.cout, random) : null;
-  const dy = values(g.n * g.cout * g.oh * g.ow, random);
+  const x = values(g.batch * g.inChannels * g.height * g.width, random);
+  const w = values(g.outChannels * (g.inChannels / g.groups) * g.kernelH * g.kernelW, random);
+  const b = withBias ? values(g.outChannels, random) : null;
+  const dy = values(g.batch * g.outChannels * g.outH * g.outW, random);
   const f64 = (a: Float32Array) => Float64Array.from(a);
   const gpu = (a: Float32Array, shape: number[]) => tensor(a, shape, { device: 'webgpu' });
-  const xg = gpu(x, [g.n, g.cin, g.h, g.w]);
-  const wg = gpu(w, [g.cout, g.cin / g.groups, g.kh, g.kw]);
-  const bg = b && gpu(b, [g.cout]);
-  const dyg = gpu(dy, [g.n, g.cout, g.oh, g.ow]);
+  const xg = gpu(x, [g.batch, g.inChannels, g.height, g.width]);
+  const wg = gpu(w, [g.outChannels, g.inChannels / g.groups, g.kernelH, g.kernelW]);
+  const bg = b && gpu(b, [g.outChannels]);
+  const dyg = gpu(dy, [g.batch, g.outChannels, g.outH, g.outW]);
   const n = terms(g);
   const y = conv2dForwardGpu(xg, wg, bg, g, target);
   const dx = conv2dInputGradGpu(dyg, wg, g, target);
@@ -171,7 +172,7 @@ describe('conv2d gradients (float64 central differences)', () => {
       const w = randn(ws, { dtype: 'float64', random, requiresGrad: true });
       const b = randn([ws[0]], { dtype: 'float64', random, requiresGrad: true });
       const g = conv2dGeometry(xs, ws, options);
-      const r = randn([g.n, g.cout, g.oh, g.ow], { dtype: 'float64', random });
+      const r = randn([g.batch, g.outChannels, g.outH, g.outW], { dtype: 'float64', random });
       gradcheck((x, w, b) => sum(mul(conv2d(x, w, b, options), r)), [x, w, b]);
     });
   }
@@ -182,7 +183,7 @@ describe('conv2d gradients (float64 central differences)', () => {
     const x = randn([2, 4, 6, 5], { dtype: 'float64', random, requiresGrad: true });
     const w = randn([2, 2, 2, 3], { dtype: 'float64', random, requiresGrad: true });
     const g = conv2dGeometry(x.shape, w.shape, options);
-    const up = randn([g.n, g.cout, g.oh, g.ow], { dtype: 'float64', random, requiresGrad: true });
+    const up = randn([g.batch, g.outChannels, g.outH, g.outW], { dtype: 'float64', random, requiresGrad: true });
     const sx = randn(x.shape, { dtype: 'float64', random });
     const sw = randn(w.shape, { dtype: 'float64', random });
     // f = <sx, dL/dx> + <sw, dL/dw> with L = <up, conv2d(x, w)>: its gradients exercise every second-order rule.

@@ -4,7 +4,7 @@
  */
 import { gpuDevice, launch } from '../backend/launch.js';
 import { emptyGpu, webgpuBackend } from '../backend/webgpu-backend.js';
-import type { Conv2dGeometry } from '../kernels/reference/conv2d.js';
+import type { ConvGeometry } from '../kernels/conv-geometry.js';
 import { forwardOperands, forwardShape, inputGradOperands, inputGradShape, weightGradOperands, weightGradShape } from '../kernels/wgsl/conv2d.js';
 import { chooseTile, gemmKernel, gemmTarget, type GemmTarget } from '../kernels/wgsl/gemm.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -13,25 +13,25 @@ import { view } from './shape.js';
 /** Tests pass a target to force a schedule; by default it is the device's. */
 const deviceTarget = (): GemmTarget => gemmTarget(gpuDevice());
 
-export function conv2dForwardGpu(x: Tensor, weight: Tensor, bias: Tensor | null, g: Conv2dGeometry, target = deviceTarget()): Tensor {
-  const y = emptyGpu([g.n, g.cout, g.oh, g.ow], x.dtype, 'conv2d');
+export function conv2dForwardGpu(x: Tensor, weight: Tensor, bias: Tensor | null, g: ConvGeometry, target = deviceTarget()): Tensor {
+  const y = emptyGpu([g.batch, g.outChannels, g.outH, g.outW], x.dtype, 'conv2d');
   const shape = forwardShape(g);
   launch(gemmKernel(forwardOperands(g, bias !== null), shape, chooseTile(shape, false, target)), bias ? [x, weight, bias, y] : [x, weight, y]);
   return y;
 }
 
-export function conv2dInputGradGpu(dy: Tensor, weight: Tensor, g: Conv2dGeometry, target = deviceTarget()): Tensor {
-  const dx = emptyGpu([g.n, g.cin, g.h, g.w], dy.dtype, 'conv2d input grad');
+export function conv2dInputGradGpu(dy: Tensor, weight: Tensor, g: ConvGeometry, target = deviceTarget()): Tensor {
+  const dx = emptyGpu([g.batch, g.inChannels, g.height, g.width], dy.dtype, 'conv2d input grad');
   const shape = inputGradShape(g);
   launch(gemmKernel(inputGradOperands(g), shape, chooseTile(shape, false, target)), [dy, weight, dx]);
   return dx;
 }
 
-export function conv2dWeightGradGpu(dy: Tensor, x: Tensor, g: Conv2dGeometry, target = deviceTarget()): Tensor {
+export function conv2dWeightGradGpu(dy: Tensor, x: Tensor, g: ConvGeometry, target = deviceTarget()): Tensor {
   const shape = weightGradShape(g);
   const tile = chooseTile(shape, true, target);
-  const wShape = [g.cout, g.cin / g.groups, g.kh, g.kw];
-  const size = g.cout * shape.n;
+  const wShape = [g.outChannels, g.inChannels / g.groups, g.kernelH, g.kernelW];
+  const size = g.outChannels * shape.n;
   const out = emptyGpu(tile.splits > 1 ? [tile.splits, size] : wShape, dy.dtype, 'conv2d weight grad');
   launch(gemmKernel(weightGradOperands(g), shape, tile), [dy, x, out]);
   if (tile.splits === 1) return out;

@@ -10,7 +10,8 @@
  */
 import { cpuBackend } from '../backend/cpu-backend.js';
 import { runKernel, type DeviceKernel } from '../backend/device-kernel.js';
-import { conv2dForward, conv2dInputGrad, conv2dWeightGrad, type Conv2dGeometry } from '../kernels/reference/conv2d.js';
+import type { ConvGeometry } from '../kernels/conv-geometry.js';
+import { conv2dForward, conv2dInputGrad, conv2dWeightGrad } from '../kernels/reference/conv2d.js';
 import { conv2dForwardGpu, conv2dInputGradGpu, conv2dWeightGradGpu } from './conv2d-gpu.js';
 import { isFloat, type TypedArray } from '../tensor/dtype.js';
 import { shapeStr } from '../tensor/shape.js';
@@ -32,7 +33,7 @@ export function conv2dOutputSize(size: number, kernel: number, stride = 1, paddi
 }
 
 /** Validates the shapes and options and works out the output size. */
-export function conv2dGeometry(xShape: readonly number[], wShape: readonly number[], options: Conv2dOptions = {}): Conv2dGeometry {
+export function conv2dGeometry(xShape: readonly number[], wShape: readonly number[], options: Conv2dOptions = {}): ConvGeometry {
   if (xShape.length !== 4 || wShape.length !== 4) {
     throw new Error(`conv2d: input must be [N, C, H, W] and weight [Cout, Cin/groups, KH, KW]; got ${shapeStr(xShape)} and ${shapeStr(wShape)}`);
   }
@@ -57,30 +58,30 @@ export function conv2dGeometry(xShape: readonly number[], wShape: readonly numbe
     throw new Error(`conv2d: kernel ${kh}×${kw} (dilation ${dilationH}×${dilationW}, spanning ${spanH}×${spanW}) is larger than the padded input ${h + 2 * padH}×${w + 2 * padW} (input ${shapeStr(xShape)}, padding ${padH}×${padW})`);
   }
   return {
-    n, cin, h, w, cout, kh, kw, strideH, strideW, padH, padW, dilationH, dilationW, groups,
-    oh: conv2dOutputSize(h, kh, strideH, padH, dilationH),
-    ow: conv2dOutputSize(w, kw, strideW, padW, dilationW),
+    batch: n, inChannels: cin, height: h, width: w, outChannels: cout, kernelH: kh, kernelW: kw,
+    outH: conv2dOutputSize(h, kh, strideH, padH, dilationH), outW: conv2dOutputSize(w, kw, strideW, padW, dilationW),
+    strideH, strideW, padH, padW, dilationH, dilationW, groups,
   };
 }
 
 const data = (t: Tensor): TypedArray => t.storage().data;
 
-const FORWARD: DeviceKernel<[Tensor, Tensor, Tensor | null, Conv2dGeometry], Tensor> = {
-  cpu: (x, w, b, g) => cpuBackend.fromArray(conv2dForward(data(x), data(w), b && data(b), g, x.dtype), [g.n, g.cout, g.oh, g.ow], x.dtype, 'conv2d'),
+const FORWARD: DeviceKernel<[Tensor, Tensor, Tensor | null, ConvGeometry], Tensor> = {
+  cpu: (x, w, b, g) => cpuBackend.fromArray(conv2dForward(data(x), data(w), b && data(b), g, x.dtype), [g.batch, g.outChannels, g.outH, g.outW], x.dtype, 'conv2d'),
   webgpu: conv2dForwardGpu,
 };
-const INPUT_GRAD: DeviceKernel<[Tensor, Tensor, Conv2dGeometry], Tensor> = {
-  cpu: (dy, w, g) => cpuBackend.fromArray(conv2dInputGrad(data(dy), data(w), g, dy.dtype), [g.n, g.cin, g.h, g.w], dy.dtype, 'conv2d input grad'),
+const INPUT_GRAD: DeviceKernel<[Tensor, Tensor, ConvGeometry], Tensor> = {
+  cpu: (dy, w, g) => cpuBackend.fromArray(conv2dInputGrad(data(dy), data(w), g, dy.dtype), [g.batch, g.inChannels, g.height, g.width], dy.dtype, 'conv2d input grad'),
   webgpu: conv2dInputGradGpu,
 };
-const WEIGHT_GRAD: DeviceKernel<[Tensor, Tensor, Conv2dGeometry], Tensor> = {
-  cpu: (dy, x, g) => cpuBackend.fromArray(conv2dWeightGrad(data(dy), data(x), g, dy.dtype), [g.cout, g.cin / g.groups, g.kh, g.kw], dy.dtype, 'conv2d weight grad'),
+const WEIGHT_GRAD: DeviceKernel<[Tensor, Tensor, ConvGeometry], Tensor> = {
+  cpu: (dy, x, g) => cpuBackend.fromArray(conv2dWeightGrad(data(dy), data(x), g, dy.dtype), [g.outChannels, g.inChannels / g.groups, g.kernelH, g.kernelW], dy.dtype, 'conv2d weight grad'),
   webgpu: conv2dWeightGradGpu,
 };
 
 const needs = (t: Tensor, grad: () => Tensor): Tensor | null => (t.requiresGrad ? grad() : null);
 
-function forward(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry): Tensor {
+function forward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
   return record('conv2d', b ? [x, w, b] : [x, w], (be) => runKernel(be.device, FORWARD, x, w, b, g), (dy) => [
     needs(x, () => inputGrad(dy, w, g)),
     needs(w, () => weightGrad(dy, x, g)),
@@ -88,14 +89,14 @@ function forward(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeometry): Ten
   ]);
 }
 
-function inputGrad(dy: Tensor, w: Tensor, g: Conv2dGeometry): Tensor {
+function inputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   return record('conv2d input grad', [dy, w], (be) => runKernel(be.device, INPUT_GRAD, dy, w, g), (ddx) => [
     needs(dy, () => forward(ddx, w, null, g)),
     needs(w, () => weightGrad(dy, ddx, g)),
   ]);
 }
 
-function weightGrad(dy: Tensor, x: Tensor, g: Conv2dGeometry): Tensor {
+function weightGrad(dy: Tensor, x: Tensor, g: ConvGeometry): Tensor {
   return record('conv2d weight grad', [dy, x], (be) => runKernel(be.device, WEIGHT_GRAD, dy, x, g), (ddw) => [
     needs(dy, () => forward(x, ddw, null, g)),
     needs(x, () => inputGrad(dy, ddw, g)),
@@ -111,8 +112,8 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options:
     throw new Error(`conv2d: input, weight and bias must share one float dtype; got ${x.dtype}, ${weight.dtype}${bias ? `, ${bias.dtype}` : ''}`);
   }
   const g = conv2dGeometry(x.shape, weight.shape, options);
-  if (bias && (bias.rank !== 1 || bias.shape[0] !== g.cout)) {
-    throw new Error(`conv2d: bias must have shape [${g.cout}] (one per output channel), got ${shapeStr(bias.shape)}`);
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== g.outChannels)) {
+    throw new Error(`conv2d: bias must have shape [${g.outChannels}] (one per output channel), got ${shapeStr(bias.shape)}`);
   }
   return forward(x, weight, bias ?? null, g);
 }

@@ -55,20 +55,20 @@ function sample(pass: DeformPass, a: DeformConvOperands<Tensor>, g: DeformConvGe
 
 /** The chunk's column matrix, viewed as [nc, weight groups, Cin/groups·KH·KW, rows·OW] for the GEMMs. */
 function im2col(a: DeformConvOperands<Tensor>, g: DeformConvGeometry, chunk: DeformChunk): Tensor {
-  const col = emptyGpu([chunk.nc, g.weightGroups, (g.inChannels / g.weightGroups) * g.kernelH * g.kernelW, chunk.rc * g.outW], 'float32', 'deformConv2d.im2col');
+  const col = emptyGpu([chunk.nc, g.groups, (g.inChannels / g.groups) * g.kernelH * g.kernelW, chunk.rc * g.outW], 'float32', 'deformConv2d.im2col');
   sample('im2col', a, g, chunk, [col]);
   return col;
 }
 
 /** weight as [1, groups, Cout/groups, Cin/groups·KH·KW], broadcast over the images of a chunk. */
 const groupedWeight = (a: DeformConvOperands<Tensor>, g: DeformConvGeometry): Tensor =>
-  view(a.weight, [1, g.weightGroups, g.outChannels / g.weightGroups, a.weight.size / g.outChannels]);
+  view(a.weight, [1, g.groups, g.outChannels / g.groups, a.weight.size / g.outChannels]);
 
 /** The block of an [N, Cout, OH, OW] tensor that a chunk covers, as [nc, groups, Cout/groups, rows·OW]. */
 function chunkOf(t: Tensor, g: DeformConvGeometry, chunk: DeformChunk): Tensor {
   let block = chunk.nc === g.batch ? t : narrow(t, 0, chunk.n0, chunk.nc);
   if (chunk.rc !== g.outH) block = narrow(block, 2, chunk.r0, chunk.rc);
-  return view(block, [chunk.nc, g.weightGroups, g.outChannels / g.weightGroups, chunk.rc * g.outW]);
+  return view(block, [chunk.nc, g.groups, g.outChannels / g.groups, chunk.rc * g.outW]);
 }
 
 function flushBetween(chunks: DeformChunk[], k: number): void {

@@ -101,7 +101,7 @@ function geometry(x: Tensor, offset: Tensor, weight: Tensor, bias: Tensor | null
   }
   return {
     batch, inChannels, height, width, outChannels, kernelH, kernelW, outH, outW,
-    strideH, strideW, padH, padW, dilationH, dilationW, offsetGroups, weightGroups,
+    strideH, strideW, padH, padW, dilationH, dilationW, offsetGroups, groups: weightGroups,
   };
 }
 

@@ -5,45 +5,27 @@
  * with the accumulation moved to x and to w.
  */
 import { typedArrayFor, type DType, type TypedArray } from '../../tensor/dtype.js';
-
-export interface Conv2dGeometry {
-  n: number;
-  cin: number;
-  h: number;
-  w: number;
-  cout: number;
-  kh: number;
-  kw: number;
-  oh: number;
-  ow: number;
-  strideH: number;
-  strideW: number;
-  padH: number;
-  padW: number;
-  dilationH: number;
-  dilationW: number;
-  groups: number;
-}
+import type { ConvGeometry } from '../conv-geometry.js';
 
 /** Visits every (output element, kernel tap) pair whose tap lands inside the input, with the three flat indices. */
-function forEachTap(g: Conv2dGeometry, visit: (yi: number, xi: number, wi: number) => void): void {
-  const cinG = g.cin / g.groups;
-  const coutG = g.cout / g.groups;
-  for (let n = 0; n < g.n; n++) {
-    for (let co = 0; co < g.cout; co++) {
+function forEachTap(g: ConvGeometry, visit: (yi: number, xi: number, wi: number) => void): void {
+  const cinG = g.inChannels / g.groups;
+  const coutG = g.outChannels / g.groups;
+  for (let n = 0; n < g.batch; n++) {
+    for (let co = 0; co < g.outChannels; co++) {
       const group = Math.floor(co / coutG);
-      for (let oh = 0; oh < g.oh; oh++) {
-        for (let ow = 0; ow < g.ow; ow++) {
-          const yi = ((n * g.cout + co) * g.oh + oh) * g.ow + ow;
+      for (let oh = 0; oh < g.outH; oh++) {
+        for (let ow = 0; ow < g.outW; ow++) {
+          const yi = ((n * g.outChannels + co) * g.outH + oh) * g.outW + ow;
           for (let c = 0; c < cinG; c++) {
             const ci = group * cinG + c;
-            for (let kh = 0; kh < g.kh; kh++) {
+            for (let kh = 0; kh < g.kernelH; kh++) {
               const ih = oh * g.strideH - g.padH + kh * g.dilationH;
-              if (ih < 0 || ih >= g.h) continue;
-              for (let kw = 0; kw < g.kw; kw++) {
+              if (ih < 0 || ih >= g.height) continue;
+              for (let kw = 0; kw < g.kernelW; kw++) {
                 const iw = ow * g.strideW - g.padW + kw * g.dilationW;
-                if (iw < 0 || iw >= g.w) continue;
-                visit(yi, ((n * g.cin + ci) * g.h + ih) * g.w + iw, ((co * cinG + c) * g.kh + kh) * g.kw + kw);
+                if (iw < 0 || iw >= g.width) continue;
+                visit(yi, ((n * g.inChannels + ci) * g.height + ih) * g.width + iw, ((co * cinG + c) * g.kernelH + kh) * g.kernelW + kw);
               }
             }
           }
@@ -53,26 +35,26 @@ function forEachTap(g: Conv2dGeometry, visit: (yi: number, xi: number, wi: numbe
   }
 }
 
-export function conv2dForward(x: TypedArray, weight: TypedArray, bias: TypedArray | null, g: Conv2dGeometry, dtype: DType): TypedArray {
-  const y = typedArrayFor(dtype, g.n * g.cout * g.oh * g.ow);
+export function conv2dForward(x: TypedArray, weight: TypedArray, bias: TypedArray | null, g: ConvGeometry, dtype: DType): TypedArray {
+  const y = typedArrayFor(dtype, g.batch * g.outChannels * g.outH * g.outW);
   if (bias) {
-    const plane = g.oh * g.ow;
-    for (let i = 0; i < y.length; i++) y[i] = bias[Math.floor(i / plane) % g.cout];
+    const plane = g.outH * g.outW;
+    for (let i = 0; i < y.length; i++) y[i] = bias[Math.floor(i / plane) % g.outChannels];
   }
   forEachTap(g, (yi, xi, wi) => { y[yi] += x[xi] * weight[wi]; });
   return y;
 }
 
 /** dL/dx from dL/dy: each tap sends dy · w back to the input element it read. */
-export function conv2dInputGrad(dy: TypedArray, weight: TypedArray, g: Conv2dGeometry, dtype: DType): TypedArray {
-  const dx = typedArrayFor(dtype, g.n * g.cin * g.h * g.w);
+export function conv2dInputGrad(dy: TypedArray, weight: TypedArray, g: ConvGeometry, dtype: DType): TypedArray {
+  const dx = typedArrayFor(dtype, g.batch * g.inChannels * g.height * g.width);
   forEachTap(g, (yi, xi, wi) => { dx[xi] += dy[yi] * weight[wi]; });
   return dx;
 }
 
 /** dL/dw from dL/dy: each tap adds dy · x to the weight it used. */
-export function conv2dWeightGrad(dy: TypedArray, x: TypedArray, g: Conv2dGeometry, dtype: DType): TypedArray {
-  const dw = typedArrayFor(dtype, g.cout * (g.cin / g.groups) * g.kh * g.kw);
+export function conv2dWeightGrad(dy: TypedArray, x: TypedArray, g: ConvGeometry, dtype: DType): TypedArray {
+  const dw = typedArrayFor(dtype, g.outChannels * (g.inChannels / g.groups) * g.kernelH * g.kernelW);
   forEachTap(g, (yi, xi, wi) => { dw[wi] += dy[yi] * x[xi]; });
   return dw;
 }

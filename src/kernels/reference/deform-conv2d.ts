@@ -13,28 +13,13 @@
  *   is 0 while this derivative is the one from the right).
  */
 import { typedArrayFor, type DType, type TypedArray } from '../../tensor/dtype.js';
+import type { ConvGeometry } from '../conv-geometry.js';
 
 /** Everything a deformable convolution's loops need; output sizes are derived by the op. */
-export interface DeformConvGeometry {
-  batch: number;
-  inChannels: number;
-  height: number;
-  width: number;
-  outChannels: number;
-  kernelH: number;
-  kernelW: number;
-  outH: number;
-  outW: number;
-  strideH: number;
-  strideW: number;
-  padH: number;
-  padW: number;
-  dilationH: number;
-  dilationW: number;
+/** A convolution's window, and how its input channels share offsets. */
+export interface DeformConvGeometry extends ConvGeometry {
   /** Input channels [g·C/G, (g+1)·C/G) share offset group g's offsets (and mask). */
   offsetGroups: number;
-  /** Grouped convolution as in torchvision: weight is [Cout, Cin / groups, KH, KW]. */
-  weightGroups: number;
 }
 
 /** The four bilinear corners of a sample: flat indices within one channel plane, and the two weightings. */
@@ -106,8 +91,8 @@ function forEachSample(
 function layout(g: DeformConvGeometry) {
   const taps = g.kernelH * g.kernelW;
   const cPerOffsetGroup = g.inChannels / g.offsetGroups;
-  const cPerWeightGroup = g.inChannels / g.weightGroups;
-  const oPerWeightGroup = g.outChannels / g.weightGroups;
+  const cPerWeightGroup = g.inChannels / g.groups;
+  const oPerWeightGroup = g.outChannels / g.groups;
   return {
     taps,
     plane: g.outH * g.outW,

@@ -11,26 +11,26 @@
  * The geometry is baked into the WGSL as constants (one pipeline per conv shape), so the index arithmetic divides
  * by constants. A 1×1, stride-1, unpadded convolution is a plain GEMM over channels and loads without any of it.
  */
-import type { Conv2dGeometry } from '../reference/conv2d.js';
+import type { ConvGeometry } from '../conv-geometry.js';
 import type { GemmOperands, GemmShape } from './gemm.js';
 
-function constants(g: Conv2dGeometry): string {
+function constants(g: ConvGeometry): string {
   const c = {
-    CIN: g.cin, COUT: g.cout, CING: g.cin / g.groups, COUTG: g.cout / g.groups, H: g.h, W: g.w, OH: g.oh, OW: g.ow,
-    KH: g.kh, KW: g.kw, SH: g.strideH, SW: g.strideW, PH: g.padH, PW: g.padW, DH: g.dilationH, DW: g.dilationW,
+    CIN: g.inChannels, COUT: g.outChannels, CING: g.inChannels / g.groups, COUTG: g.outChannels / g.groups, H: g.height, W: g.width, OH: g.outH, OW: g.outW,
+    KH: g.kernelH, KW: g.kernelW, SH: g.strideH, SW: g.strideW, PH: g.padH, PW: g.padW, DH: g.dilationH, DW: g.dilationW,
   };
   return Object.entries(c).map(([name, v]) => `const ${name} = ${v}u;`).join('\n');
 }
 
 /** A plain GEMM over channels: no kernel window, no stride, no padding. */
-const isPointwise = (g: Conv2dGeometry) =>
-  g.kh === 1 && g.kw === 1 && g.strideH === 1 && g.strideW === 1 && g.padH === 0 && g.padW === 0;
+const isPointwise = (g: ConvGeometry) =>
+  g.kernelH === 1 && g.kernelW === 1 && g.strideH === 1 && g.strideW === 1 && g.padH === 0 && g.padW === 0;
 
 /**
  * x[img, z·CING + ci, oh·SH − PH + kh·DH, ow·SW − PW + kw·DW], or 0 in the padding: one element of im2col(x),
  * shared by the forward pass (k = tap, col = output pixel) and the weight gradient (k = output pixel, col = tap).
  */
-function im2colDecls(g: Conv2dGeometry): string {
+function im2colDecls(g: ConvGeometry): string {
   if (isPointwise(g)) {
     return `fn im2col(z: u32, tap: u32, pixel: u32) -> f32 {
   let img = pixel / (H * W);
@@ -53,7 +53,7 @@ function im2colDecls(g: Conv2dGeometry): string {
 }`;
 }
 
-export function forwardOperands(g: Conv2dGeometry, withBias: boolean): GemmOperands {
+export function forwardOperands(g: ConvGeometry, withBias: boolean): GemmOperands {
   return {
     label: 'conv2d',
     buffers: withBias ? ['x', 'w', 'bias', 'y'] : ['x', 'w', 'y'],
@@ -66,7 +66,7 @@ export function forwardOperands(g: Conv2dGeometry, withBias: boolean): GemmOpera
   };
 }
 
-export function inputGradOperands(g: Conv2dGeometry): GemmOperands {
+export function inputGradOperands(g: ConvGeometry): GemmOperands {
   const loadB = isPointwise(g)
     ? `  let img = col / (H * W);
   return dy[(img * COUT + z * COUTG + k) * H * W + col % (H * W)];`
@@ -95,7 +95,7 @@ export function inputGradOperands(g: Conv2dGeometry): GemmOperands {
   };
 }
 
-export function weightGradOperands(g: Conv2dGeometry): GemmOperands {
+export function weightGradOperands(g: ConvGeometry): GemmOperands {
   return {
     label: 'conv2d weight grad',
     buffers: ['dy', 'x', 'dw'],
@@ -107,9 +107,9 @@ export function weightGradOperands(g: Conv2dGeometry): GemmOperands {
   };
 }
 
-export const forwardShape = (g: Conv2dGeometry): GemmShape =>
-  ({ batch: g.groups, m: g.cout / g.groups, n: g.n * g.oh * g.ow, k: (g.cin / g.groups) * g.kh * g.kw });
-export const inputGradShape = (g: Conv2dGeometry): GemmShape =>
-  ({ batch: g.groups, m: g.cin / g.groups, n: g.n * g.h * g.w, k: (g.cout / g.groups) * g.kh * g.kw });
-export const weightGradShape = (g: Conv2dGeometry): GemmShape =>
-  ({ batch: g.groups, m: g.cout / g.groups, n: (g.cin / g.groups) * g.kh * g.kw, k: g.n * g.oh * g.ow });
+export const forwardShape = (g: ConvGeometry): GemmShape =>
+  ({ batch: g.groups, m: g.outChannels / g.groups, n: g.batch * g.outH * g.outW, k: (g.inChannels / g.groups) * g.kernelH * g.kernelW });
+export const inputGradShape = (g: ConvGeometry): GemmShape =>
+  ({ batch: g.groups, m: g.inChannels / g.groups, n: g.batch * g.height * g.width, k: (g.outChannels / g.groups) * g.kernelH * g.kernelW });
+export const weightGradShape = (g: ConvGeometry): GemmShape =>
+  ({ batch: g.groups, m: g.outChannels / g.groups, n: (g.inChannels / g.groups) * g.kernelH * g.kernelW, k: g.batch * g.outH * g.outW });
