@@ -11,15 +11,13 @@ import { initWebGPU } from '../src/index.js';
 import { makeBatch, trainTransform } from '../src/data/augment.js';
 import { toTrainingPeople } from '../src/coco/person.js';
 import { generateSynthDataset } from '../src/data/synth/dataset.js';
-import { tensor } from '../src/ops/creation.js';
-import { clipScale } from '../src/ops/multi-tensor.js';
 import { smprConfig } from '../src/smpr/config.js';
-import { smprLoss } from '../src/smpr/loss.js';
 import { SmprModel } from '../src/smpr/model.js';
 import { buildBatchTargets } from '../src/smpr/targets.js';
 import { Random } from '../src/tensor/random.js';
-import { tidy } from '../src/tensor/scope.js';
+import { dispose } from '../src/tensor/scope.js';
 import { OPTIMIZERS, type OptimizerName } from '../src/train/options.js';
+import { trainStep } from '../src/train/step.js';
 import type { DispatchArgs, Kernel } from '../src/backend/webgpu-runtime.js';
 import { median } from './report.js';
 
@@ -48,15 +46,10 @@ model.train();
 const params = model.trainableParameters();
 const optimizer = new OPTIMIZERS[optimizerName](params, { lr: 1e-3 });
 
+/** The trainer's own step (src/train/step.ts), with clipping at the reference's 35. */
 function step(): void {
   const targets = buildBatchTargets(inputs.map((i) => i.people), batch.height, batch.width, config.levels, config.keypoints);
-  tidy(() => {
-    const images = tensor(batch.data, [batch.batch, batch.channels, batch.height, batch.width], { device: 'webgpu' });
-    const loss = smprLoss(model.forward(images, { heatmap: true }), targets, config.keypoints);
-    loss.total.backward();
-    optimizer.step(clipScale(params.flatMap((p) => p.tensor.grad ?? []), 35));
-    optimizer.zeroGrad();
-  });
+  dispose(trainStep({ config, model, params, optimizer, device: 'webgpu', clipNorm: 35 }, batch, targets));
 }
 
 for (let i = 0; i < 3; i++) {
