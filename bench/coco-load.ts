@@ -12,7 +12,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadCocoDataset, personCategory } from '../src/data/coco.js';
+import { personCategory } from '../src/coco/format.js';
+import { loadCocoDataset } from '../src/data/coco.js';
 import { Random } from '../src/tensor/random.js';
 
 function flag(name: string, fallback: number): number {

@@ -258,8 +258,8 @@ describe('the command line and the model', () => {
   test("--weights of the authors' mmdet checkpoint needs --config, then loads key for key (export keeps every value)", async () => {
     const data = join(dir, 'data');
     writeSynthDataset(data, { images: 2, width: 64, height: 64, seed: 3, personScale: [0.6, 0.9] });
-    await expectUserError(['eval', '--weights', fixture('mmdet-tiny.pth'), '--data', data], /mmdet-tiny\.pth: a PyTorch checkpoint that does not say which model it holds; pass --config \(r50, r18, tiny\)/);
-    await expectUserError(['export', '--weights', fixture('mmdet-tiny.pth'), '--out', join(dir, 'x.safetensors')], /pass --config \(r50, r18, tiny\)/);
+    await expectUserError(['eval', '--weights', fixture('mmdet-tiny.pth'), '--data', data], /mmdet-tiny\.pth: a PyTorch checkpoint that does not say which model it holds; pass --config \(r50, r18, tiny, hrnet_w32, hrnet_w48\)/);
+    await expectUserError(['export', '--weights', fixture('mmdet-tiny.pth'), '--out', join(dir, 'x.safetensors')], /pass --config \(r50, r18, tiny, hrnet_w32, hrnet_w48\)/);
     await expectUserError(['eval', '--weights', fixture('mmdet-tiny.pth'), '--config', 'r18', '--data', data], /the weights do not fit the 'r18' model of --config r18 \(shape mismatch/);
     await expectUserError(['eval', '--weights', fixture('tensors.pth'), '--config', 'tiny', '--data', data], /tensors\.pth: the weights do not fit the 'tiny' model/);
 
