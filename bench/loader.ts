@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { writeSynthDataset } from '../src/data/synth/dataset.js';
+import { writeSynthDataset } from '../src/data/synth/write.js';
 import type { CocoKeypointsJson } from '../src/coco/format.js';
 import { loadCocoDataset } from '../src/data/coco.js';
 import { readImage } from '../src/data/image-file.js';

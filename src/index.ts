@@ -49,7 +49,8 @@ export type { CocoKeypointResult, CocoKeypointEvalResult } from './coco/eval.js'
 
 // Data, checkpoints and training.
 export { loadCocoDataset, writeCocoDataset } from './data/coco.js';
-export { generateSynthDataset, writeSynthDataset, SYNTH_DEFAULTS } from './data/synth/dataset.js';
+export { generateSynthDataset, SYNTH_DEFAULTS } from './data/synth/dataset.js';
+export { writeSynthDataset } from './data/synth/write.js';
 export { decodeImage, readImage, readImageSize } from './data/image-file.js';
 export { decodePng, encodePng, writePng } from './data/png.js';
 export { loadSafetensors, saveSafetensors } from './io/safetensors.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { smpr } from './cli-run.js';
-import { writeSynthDataset } from '../src/data/synth/dataset.js';
+import { writeSynthDataset } from '../src/data/synth/write.js';
 import { createImage } from '../src/data/image.js';
 import { writePng } from '../src/data/png.js';
 import { readCheckpoint } from '../src/train/checkpoint.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { smpr } from './cli-run.js';
-import { writeSynthDataset } from '../src/data/synth/dataset.js';
+import { writeSynthDataset } from '../src/data/synth/write.js';
 import { readImage } from '../src/data/image-file.js';
 import type { CocoKeypointsJson } from '../src/coco/format.js';
 import { loadCocoDataset } from '../src/data/coco.js';

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { validateCocoKeypoints, type CocoAnnotation } from '../src/coco/format.js';
 import { toTrainingPeople } from '../src/coco/person.js';
 import { loadCocoDataset, loadCocoSample } from '../src/data/coco.js';
-import { generateSynthDataset, writeSynthDataset } from '../src/data/synth/dataset.js';
+import { generateSynthDataset } from '../src/data/synth/dataset.js';
+import { writeSynthDataset } from '../src/data/synth/write.js';
 import { COCO_KEYPOINT_NAMES } from '../src/coco/keypoints.js';
 
 const W = 160;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { smpr } from './cli-run.js';
 import { Random } from '../src/index.js';
-import { writeSynthDataset } from '../src/data/synth/dataset.js';
+import { writeSynthDataset } from '../src/data/synth/write.js';
 import { UserError } from '../src/errors.js';
 import { PLAIN_GLOBALS, unpickle, type PyValue } from '../src/io/pickle.js';
 import { loadPth, parsePth, stateDictOf } from '../src/io/pth.js';

@@ -8,7 +8,7 @@ import { describe, expect, test } from 'vitest';
 import { smpr } from './cli-run.js';
 import { createImage } from '../src/data/image.js';
 import { encodePng, writePng } from '../src/data/png.js';
-import { writeSynthDataset } from '../src/data/synth/dataset.js';
+import { writeSynthDataset } from '../src/data/synth/write.js';
 import { loadCocoDataset } from '../src/data/coco.js';
 import { zeros } from '../src/index.js';
 import { loadSafetensors, saveSafetensors } from '../src/io/safetensors.js';

@@ -8,7 +8,8 @@ import { expect, test } from 'vitest';
 import { Random } from '../src/index.js';
 import { SHIPPED_WEIGHTS, loadCheckpointModel } from '../src/cli/model-io.js';
 import { loadCocoDataset } from '../src/data/coco.js';
-import { SYNTH_DEFAULTS, writeSynthDataset } from '../src/data/synth/dataset.js';
+import { SYNTH_DEFAULTS } from '../src/data/synth/dataset.js';
+import { writeSynthDataset } from '../src/data/synth/write.js';
 import { evaluateDataset } from '../src/smpr/evaluate.js';
 import { SmprModel } from '../src/smpr/model.js';
 

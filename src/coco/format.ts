@@ -2,7 +2,6 @@
  * The COCO person-keypoints file: its types, the person category, and the one validator every reader of such a
  * file goes through (each problem named by file and field, all of them at once).
  */
-import { isAbsolute } from 'node:path';
 import { COCO_KEYPOINTS, type KeypointSpec } from './keypoints.js';
 
 export interface CocoImage {
@@ -228,7 +227,10 @@ function checkKeypoints(check: JsonChecker, keypoints: unknown, field: string, k
   return wellFormed ? labelled : undefined;
 }
 
-/** A relative path that stays inside its folder: no absolute path, no '..' part. */
+/**
+ * A relative path that stays inside its folder: no absolute path (POSIX '/x', or Windows '\\x' and 'C:x'), no '..'
+ * part. Written out rather than with node:path's isAbsolute so that this file runs in a browser too.
+ */
 function isInsideFolder(fileName: string): boolean {
-  return !isAbsolute(fileName) && !fileName.split(/[\\/]/).includes('..');
+  return !/^([\\/]|[A-Za-z]:)/.test(fileName) && !fileName.split(/[\\/]/).includes('..');
 }

@@ -6,7 +6,8 @@
  */
 import { join } from 'node:path';
 import { existsSync, mkdirSync } from 'node:fs';
-import { SYNTH_DEFAULTS, writeSynthDataset } from '../../data/synth/dataset.js';
+import { SYNTH_DEFAULTS } from '../../data/synth/dataset.js';
+import { writeSynthDataset } from '../../data/synth/write.js';
 import { cloneImage } from '../../data/image.js';
 import { writePng } from '../../data/png.js';
 import { drawPoses } from '../../data/draw.js';

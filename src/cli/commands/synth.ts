@@ -1,4 +1,5 @@
-import { SYNTH_DEFAULTS, writeSynthDataset } from '../../data/synth/dataset.js';
+import { SYNTH_DEFAULTS } from '../../data/synth/dataset.js';
+import { writeSynthDataset } from '../../data/synth/write.js';
 import { defineCommand } from '../args.js';
 import { prepareFolder } from '../../io/folders.js';
 

@@ -16,12 +16,12 @@
  * in the mask.
  *
  * The parts, one concept a file: vec3.ts, body.ts (proportions, poses, the figure), camera.ts (the view),
- * drawing.ts (parts and palettes), background.ts, scene.ts (placement and labels).
+ * drawing.ts (parts and palettes), background.ts, scene.ts (placement and labels). Generation is pure computation
+ * (it runs in the browser too); write.ts writes a dataset folder.
  */
 import { personCategory, type CocoAnnotation, type CocoImage, type CocoKeypointsJson } from '../../coco/format.js';
 import { COCO_KEYPOINTS } from '../../coco/keypoints.js';
 import { Random } from '../../tensor/random.js';
-import { writeCocoDataset } from '../coco.js';
 import type { Image } from '../image.js';
 import { renderScene } from './scene.js';
 
@@ -73,11 +73,4 @@ export function generateSynthDataset(options: SynthOptions): SynthDataset {
     categories: [personCategory(COCO_KEYPOINTS)],
   };
   return { images, coco };
-}
-
-/** Generates the dataset and writes it as a COCO dataset folder: `images/*.png` and `annotations.json`. */
-export function writeSynthDataset(outDir: string, options: SynthOptions): SynthDataset {
-  const dataset = generateSynthDataset(options);
-  writeCocoDataset(outDir, dataset.coco, dataset.images);
-  return dataset;
 }
