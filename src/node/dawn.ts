@@ -1,0 +1,14 @@
+/**
+ * Dawn, the WebGPU implementation in the `webgpu` npm package: Node's way to a GPU. Only this file imports it, and
+ * only `acquireDevice` (backend/webgpu-device.ts) imports this file, dynamically and only where no `navigator.gpu`
+ * exists, so that the engine's import graph stays loadable in a browser.
+ */
+import { create, globals } from 'webgpu';
+
+/** Dawn's GPU object, with WebGPU's constants (GPUBufferUsage, GPUMapMode, …) installed as globals, as a browser has them. */
+export function createDawnGpu(): GPU {
+  Object.assign(globalThis, globals);
+  // lavapipe complains on stderr without a writable runtime directory.
+  process.env.XDG_RUNTIME_DIR ??= '/tmp';
+  return create([]);
+}
