@@ -88,6 +88,27 @@ describe('matmul kernel matches the reference', () => {
     dispose([ag, bg]);
   });
 
+  it("the subgroup schedule keeps its block within the target's maxBlock (SwiftShader: 64)", async () => {
+    const native = gemmTarget(gpuDevice());
+    const d: MatmulDims = { batch: 1, m: 96, n: 200, k: 40, transA: false, transB: false };
+    const subgroup = { cpu: true, subgroups: true, lanes: 4, maxWorkgroupStorage: 16384, maxInvocations: 256 };
+    const blocks = (maxBlock?: number) => {
+      const tile = chooseTile(d, false, { ...subgroup, maxBlock });
+      return tile.rm * tile.rn;
+    };
+    expect(blocks()).toBe(128); // this shape picks the largest block when nothing caps it
+    expect(blocks(64)).toBeLessThanOrEqual(64);
+    expect(blocks(16)).toBeLessThanOrEqual(16);
+    if (native.cpu && native.subgroups) {
+      // And the capped kernel runs on this adapter (its own lanes), giving the product.
+      const { ag, bg, expected } = operands(d, 5);
+      const tile = chooseTile(d, false, { ...native, maxBlock: 64 });
+      expect(tile.rm * tile.rn).toBeLessThanOrEqual(64);
+      expectClose(await runGemm(ag, bg, d, tile).toArray(), expected, f32(d.k), 'maxBlock 64');
+      dispose([ag, bg]);
+    }
+  });
+
   it('split-K partials sum to the product, for every schedule', async () => {
     const d: MatmulDims = { batch: 2, m: 21, n: 37, k: 301, transA: true, transB: false };
     const { ag, bg, expected } = operands(d, 1);

@@ -125,6 +125,7 @@ export class WebGPURuntime {
       cpu: this.isCpuAdapter,
       subgroups: this.features.includes('subgroups'),
       lanes: this.adapterInfo.subgroupMinSize ?? 0,
+      architecture: this.adapterInfo.architecture,
       limits: this.limits,
     };
     return this.info;

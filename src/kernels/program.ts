@@ -16,6 +16,11 @@ export interface DeviceInfo {
   readonly subgroups: boolean;
   /** The smallest subgroup size the adapter reports (0 when it reports none). */
   readonly lanes: number;
+  /**
+   * The adapter's architecture as it reports it ('swiftshader': Chromium's software adapter, whose shader compiler
+   * is slow on big register blocks); absent or empty when it reports none.
+   */
+  readonly architecture?: string;
   readonly limits: {
     readonly maxStorageBufferBindingSize: number;
     readonly maxStorageBuffersPerShaderStage: number;

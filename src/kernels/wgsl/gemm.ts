@@ -72,7 +72,17 @@ export interface GemmTarget {
   lanes: number;
   maxWorkgroupStorage: number;
   maxInvocations: number;
+  /** 'subgroup': the most accumulators per invocation (RM·RN); 128 unless given. */
+  maxBlock?: number;
 }
+
+/**
+ * SwiftShader (Chromium's software adapter) compiles a 128-accumulator block in 6–10 s: the first step of
+ * training the tiny SMPR, 123 pipelines, took 150 s there, against 2–3 s on lavapipe. With at most 64 it took 8 s,
+ * and the kernels ran as fast or faster (later steps 2.2 s against 2.8 s; inference 123–152 ms against
+ * 130–140 ms), so SwiftShader gets 64; lavapipe keeps 128.
+ */
+const SWIFTSHADER_MAX_BLOCK = 64;
 
 export function gemmTarget(device: DeviceInfo): GemmTarget {
   return {
@@ -81,6 +91,7 @@ export function gemmTarget(device: DeviceInfo): GemmTarget {
     lanes: device.lanes,
     maxWorkgroupStorage: device.limits.maxComputeWorkgroupStorageSize,
     maxInvocations: device.limits.maxComputeInvocationsPerWorkgroup,
+    maxBlock: device.architecture === 'swiftshader' ? SWIFTSHADER_MAX_BLOCK : 128,
   };
 }
 
@@ -90,9 +101,9 @@ const pow2ceil = (x: number) => 2 ** Math.ceil(Math.log2(Math.max(1, x)));
 /**
  * Picks the schedule and tile for a shape; `canSplit`: the instance writes C canonically.
  *
- * 'subgroup' (CPU adapters with subgroups): among blocks of up to 128 accumulators (bigger ones compile for
- * seconds on lavapipe), the cheapest by a cost model measured there — one per-invocation load costs about 12 SIMD
- * multiply-adds, a broadcast about one — counting the work wasted where M and N end inside a tile.
+ * 'subgroup' (CPU adapters with subgroups): among blocks of up to `maxBlock` accumulators (128: bigger ones
+ * compile for seconds on lavapipe; 64 on SwiftShader, above), the cheapest by a cost model measured on lavapipe —
+ * one per-invocation load costs about 12 SIMD multiply-adds, a broadcast about one — counting the work wasted where M and N end inside a tile.
  * 'workgroup': 16×16 invocations (fewer along a skinny M, more along N); 8×8 blocks (128×128 tiles) when the
  * storage limit is at least 32 KiB and the shape is big, else 4×4; TK as large as fits in half the storage,
  * leaving room for a second resident workgroup.
@@ -104,10 +115,11 @@ export function chooseTile(shape: GemmShape, canSplit: boolean, target: GemmTarg
   let busy: number; // workgroups wanted in flight
   if (target.cpu && target.subgroups) {
     const lanes = target.lanes;
+    const maxBlock = target.maxBlock ?? 128;
     let best = { cost: Infinity, rm: 1, rn: 1 };
     for (const rm of [1, 2, 4, 8, 16, 32]) {
       for (const rn of [1, 2, 4, 8]) {
-        if (rm * rn > 128) continue;
+        if (rm * rn > maxBlock) continue;
         const tiles = ceilDiv(m, rm) * ceilDiv(n, lanes * rn);
         const cost = tiles * (12 * (ceilDiv(rm, lanes) + rn) + rm + rm * rn);
         if (cost < best.cost) best = { cost, rm, rn };
