@@ -20,7 +20,15 @@ export interface PredictOptions extends Omit<PostprocessOptions, 'imageId'> {
   flip?: boolean;
   /** Decode the initial poses instead of the refined ones (the Table I "initial pose only" row). */
   useInitialPose?: boolean;
+  /**
+   * Told how long each stage of each pass took, in milliseconds: 'preprocess' (resize, normalise, pad), 'network'
+   * (the forward pass and the readback of its maps, the only wait for the GPU) and 'decode' (top-k, decoding, NMS). A stage may be told more than once (per pass, and NMS after the
+   * passes): the sums are the times.
+   */
+  onStage?: (stage: PredictStage, ms: number) => void;
 }
+
+export type PredictStage = 'preprocess' | 'network' | 'decode';
 
 /** The config's test scale: short side = input size, long side capped at the reference's 1333/800 ratio. */
 export function defaultScale(config: SmprConfig): ScaleTarget {
@@ -44,7 +52,14 @@ function flipImage(image: Image): Image {
 /** One pass of the network over one (resized) image: the decoded candidates in that pass's frame. */
 async function runPass(model: SmprModel, image: Image, scale: ScaleTarget, options: PredictOptions) {
   const config = model.config;
+  let mark = performance.now();
+  const lap = (stage: PredictStage): void => {
+    const now = performance.now();
+    options.onStage?.(stage, now - mark);
+    mark = now;
+  };
   const prepared = testTransform(image, scale, config.normalization);
+  lap('preprocess');
   const { image: padded } = prepared;
   const maps = tidy(() =>
     noGrad(() => {
@@ -67,7 +82,9 @@ async function runPass(model: SmprModel, image: Image, scale: ScaleTarget, optio
     m.score.dispose();
     m.pose.dispose();
   }
+  lap('network');
   const candidates = decodeLevels(levels, { imageHeight: padded.validHeight, imageWidth: padded.validWidth });
+  lap('decode');
   return { candidates, scaleFactor: prepared.scale, imageWidth: padded.validWidth };
 }
 
@@ -77,7 +94,7 @@ export async function predictImage(model: SmprModel, image: Image, imageId: numb
   const post: PostprocessOptions = { ...options, imageId, sigmas: options.sigmas ?? model.config.keypoints.sigmas };
   if (scales.length === 1 && !options.flip) {
     const pass = await runPass(model, image, scales[0], options);
-    return postprocess(toOriginalImage(pass.candidates, { scaleFactor: pass.scaleFactor }), post);
+    return timed('decode', options, () => postprocess(toOriginalImage(pass.candidates, { scaleFactor: pass.scaleFactor }), post));
   }
   const passes: TtaPass[] = [];
   for (const scale of scales) {
@@ -86,5 +103,12 @@ export async function predictImage(model: SmprModel, image: Image, imageId: numb
       passes.push({ ...pass, flipped, flipIndex: model.config.keypoints.flipIndex });
     }
   }
-  return mergeTta(passes, post);
+  return timed('decode', options, () => mergeTta(passes, post));
+}
+
+function timed<T>(stage: PredictStage, options: PredictOptions, fn: () => T): T {
+  const start = performance.now();
+  const result = fn();
+  options.onStage?.(stage, performance.now() - start);
+  return result;
 }
