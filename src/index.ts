@@ -1,4 +1,7 @@
-/** The package's public API. */
+/**
+ * The package's public API, for Node. The part of it that runs in a browser too is src/browser.ts (the isomorphic
+ * core); this entry adds files, PNG/JPEG decoding, the worker pool and Dawn.
+ */
 export { Tensor } from './tensor/tensor.js';
 export type { GradFn } from './tensor/tensor.js';
 export type { DType, TypedArray } from './tensor/dtype.js';
@@ -53,12 +56,13 @@ export { generateSynthDataset, SYNTH_DEFAULTS } from './data/synth/dataset.js';
 export { writeSynthDataset } from './data/synth/write.js';
 export { decodeImage, readImage, readImageSize } from './data/image-file.js';
 export { decodePng, encodePng, writePng } from './data/png.js';
+export { imageFromRgba } from './data/image.js';
 export { loadSafetensors, saveSafetensors } from './io/safetensors.js';
 export { loadPth, parsePth, stateDictOf, PthTensor } from './io/pth.js';
 export type { PthCheckpoint } from './io/pth.js';
 export { loadTensorFile } from './io/tensor-file.js';
 export { unpickle } from './io/pickle.js';
-export { readCheckpoint, readModelWeights, saveCheckpoint } from './train/checkpoint.js';
+export { readCheckpoint, readModelWeights, saveCheckpoint, parseCheckpoint } from './train/checkpoint.js';
 export { SGD, REFERENCE_SGD } from './train/optimizer.js';
 export { AdamW } from './train/adamw.js';
 export { clipGradNorm } from './train/clip.js';

@@ -6,7 +6,7 @@
  */
 import { COCO_KEYPOINTS, type KeypointSpec } from '../coco/keypoints.js';
 import type { Person } from '../coco/person.js';
-import type { Sample } from './coco.js';
+import type { Sample } from './sample.js';
 import type { Image } from './image.js';
 import type { Random } from '../tensor/random.js';
 

@@ -8,9 +8,10 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { validateCocoKeypoints, type CocoAnnotation, type CocoImage, type CocoKeypointsJson } from '../coco/format.js';
 import { COCO_KEYPOINTS, type KeypointSpec } from '../coco/keypoints.js';
-import { toTrainingPeople, type Person } from '../coco/person.js';
+import { toTrainingPeople } from '../coco/person.js';
 import type { Image } from './image.js';
 import { readImage, readImageSize } from './image-file.js';
+import type { Sample } from './sample.js';
 import { writePng } from './png.js';
 import { UserError } from '../errors.js';
 
@@ -87,11 +88,7 @@ export function writeCocoDataset(outDir: string, json: CocoKeypointsJson, images
   writeFileSync(annotationsPath, JSON.stringify(json));
 }
 
-/** One image and the people to learn from it. */
-export interface Sample {
-  image: Image;
-  people: Person[];
-}
+export type { Sample } from './sample.js';
 
 export function cocoImagePath(dataset: CocoDataset, image: CocoImage): string {
   return join(dataset.imageDir, image.file_name);

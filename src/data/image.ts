@@ -52,3 +52,18 @@ export function checkPixelLimit(size: ImageSize, source: string): void {
     throw new UserError(`${source}: ${size.width}×${size.height} pixels is over the limit of ${MAX_IMAGE_PIXELS / 1e6} megapixels`);
   }
 }
+
+/**
+ * An RGB image from RGBA bytes (a canvas's `getImageData().data`, a decoded PNG): alpha is dropped, not composited,
+ * as `decodePng` drops it.
+ */
+export function imageFromRgba(width: number, height: number, rgba: ArrayLike<number>): Image {
+  if (rgba.length !== width * height * 4) throw new Error(`imageFromRgba: ${rgba.length} bytes for ${width}×${height} RGBA pixels`);
+  const data = new Uint8Array(width * height * 3);
+  for (let p = 0; p < width * height; p++) {
+    data[p * 3] = rgba[p * 4]!;
+    data[p * 3 + 1] = rgba[p * 4 + 1]!;
+    data[p * 3 + 2] = rgba[p * 4 + 2]!;
+  }
+  return { width, height, data };
+}
