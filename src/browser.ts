@@ -72,4 +72,6 @@ export type { CheckpointInfo, SavedModel } from './train/checkpoint-format.js';
 export { SGD } from './train/optimizer.js';
 export { AdamW } from './train/adamw.js';
 export { clipGradNorm } from './train/clip.js';
+export { trainStep } from './train/step.js';
+export type { StepContext, StepStats } from './train/step.js';
 export { UserError } from './errors.js';

@@ -10,7 +10,7 @@ const root = resolve(import.meta.dirname, '..');
 const ALLOWED_DYNAMIC = ['src/backend/webgpu-device.ts → ../node/dawn.js'];
 
 describe('the browser import graph', () => {
-  for (const entry of ['src/browser.ts']) {
+  for (const entry of ['src/browser.ts', 'web/app.ts', 'web/op-checks.ts', 'web/finetune.ts']) {
     it(`${entry} imports nothing Node-only`, () => {
       const graph = importGraph(resolve(root, entry), root);
       expect(graph.external).toEqual([]);

@@ -8,7 +8,8 @@ import { create, globals } from 'webgpu';
 /** Dawn's GPU object, with WebGPU's constants (GPUBufferUsage, GPUMapMode, …) installed as globals, as a browser has them. */
 export function createDawnGpu(): GPU {
   Object.assign(globalThis, globals);
-  // lavapipe complains on stderr without a writable runtime directory.
-  process.env.XDG_RUNTIME_DIR ??= '/tmp';
+  // lavapipe complains on stderr without a writable runtime directory. (Node's process, typed here: this file is
+  // also in the page's program through acquireDevice's dynamic import, and tsconfig.web.json has no Node types.)
+  (globalThis as unknown as { process: { env: Record<string, string | undefined> } }).process.env.XDG_RUNTIME_DIR ??= '/tmp';
   return create([]);
 }
