@@ -15,6 +15,8 @@ export interface PageApi {
   /** Resolves when the device and the model are ready (rejects with the message the page shows). */
   ready: Promise<{ adapter: string; limits: Record<string, number>; features: string[] }>;
   detectSynthetic(seed: number): Promise<Detection>;
+  /** The latest detection, however it was started (a button, a file, the webcam); null before the first. */
+  last: Detection | null;
   runOpChecks(): Promise<OpCheckResult[]>;
   fineTune(steps: number): Promise<FineTuneStep[]>;
 }

@@ -91,6 +91,7 @@ async function detect(image: T.Image): Promise<Detection> {
   timings.draw = performance.now() - drawStart;
   timings.total = performance.now() - start;
   showTimings(timings);
+  window.smpr.last = { results, timings };
   return { results, timings };
 }
 
@@ -134,9 +135,10 @@ function draw(): void {
     ctx.font = 'bold 14px system-ui, sans-serif';
     const width = ctx.measureText(label).width + 8;
     ctx.fillStyle = 'rgb(0 0 0 / 0.75)';
-    ctx.fillRect(left, top - 24, width, 19);
+    const y = Math.max(0, top - 24); // above the head, but inside the canvas for a person cut by the top border
+    ctx.fillRect(left, y, width, 19);
     ctx.fillStyle = '#fff';
-    ctx.fillText(label, left + 4, top - 10);
+    ctx.fillText(label, left + 4, y + 14);
   }
   const list = $('people');
   list.replaceChildren(...people.map((p) => Object.assign(document.createElement('li'), { textContent: `score ${p.score.toFixed(3)}` })));
@@ -282,6 +284,7 @@ $('webcam').addEventListener('click', () => {
 
 window.smpr = {
   ready,
+  last: null,
   detectSynthetic: (seed) => serially(() => detect(syntheticImage(seed))),
   runOpChecks: () => serially(runOpChecks),
   fineTune: (steps) => serially(() => fineTunePage(steps)),
