@@ -110,7 +110,8 @@ function draw(): void {
   const people = results.filter((p) => p.score > minScore());
   const skeleton = T.COCO_KEYPOINTS.skeleton;
   ctx.lineCap = 'round';
-  for (const person of people) {
+  // Lowest score first, so that where a weak duplicate overlaps a person, the better one's skeleton and label are on top.
+  for (const person of [...people].reverse()) {
     const kp = person.keypoints;
     const at = (k: number): [number, number] => [kp[k * 3]! * scale, kp[k * 3 + 1]! * scale];
     ctx.lineWidth = 4;
