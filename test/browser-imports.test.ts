@@ -34,7 +34,7 @@ describe('the browser import graph', () => {
 
   it('finds the Node imports of the package root (the Node entry)', () => {
     const graph = importGraph(resolve(root, 'src/index.ts'), root);
-    expect(graph.external).toContain('src/io/safetensors.ts → node:fs');
+    expect(graph.external).toContain('src/io/read-file.ts → node:fs');
     expect(graph.external).toContain('src/data/png.ts → pngjs');
   });
 });

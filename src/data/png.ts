@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
 import { UserError } from '../errors.js';
-import { checkPixelLimit, type Image, type ImageSize } from './image.js';
+import { checkPixelLimit, imageFromRgba, type Image, type ImageSize } from './image.js';
 
 export const PNG_SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 
@@ -37,15 +37,7 @@ export function decodePng(bytes: Buffer, source: string): Image {
   } catch (error) {
     throw new UserError(`${source}: unsupported or corrupt PNG (${(error as Error).message})`);
   }
-  const { width, height } = png;
-  const rgba = png.data;
-  const data = new Uint8Array(width * height * 3);
-  for (let p = 0; p < width * height; p++) {
-    data[p * 3] = rgba[p * 4]!;
-    data[p * 3 + 1] = rgba[p * 4 + 1]!;
-    data[p * 3 + 2] = rgba[p * 4 + 2]!;
-  }
-  return { width, height, data };
+  return imageFromRgba(png.width, png.height, png.data);
 }
 
 /**

@@ -20,11 +20,10 @@
  * small integer types and bool widened to int32. A file's tensors are decoded only when asked for, so a
  * checkpoint's optimizer state costs nothing unless it is read.
  */
-import { readFileSync } from 'node:fs';
+import { readUserFile } from './read-file.js';
 import { UserError } from '../errors.js';
 import { typedArrayFor, type DType, type TypedArray } from '../tensor/dtype.js';
 import { sizeOf } from '../tensor/shape.js';
-import { isFsError } from './atomic.js';
 import { PLAIN_GLOBALS, unpickle, type PyCallable, type PyValue } from './pickle.js';
 import type { TensorData } from './safetensors.js';
 import { bfloat16ToFloat, halfToFloat } from './safetensors.js';
@@ -322,14 +321,7 @@ export interface PthCheckpoint {
  * weights) or its `state_dict` entry (mmdetection's `{'meta', 'state_dict', 'optimizer'}`).
  */
 export function loadPth(path: string): PthCheckpoint {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    if (isFsError(error)) throw new UserError(`cannot read ${path}: ${error.message}`);
-    throw error;
-  }
-  return stateDictOf(parsePth(bytes, path), path);
+  return stateDictOf(parsePth(readUserFile(path), path), path);
 }
 
 export function stateDictOf(root: PyValue, source: string): PthCheckpoint {

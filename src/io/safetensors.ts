@@ -2,22 +2,14 @@
  * safetensors files on disk (Node): reading one whole, writing one atomically. The format itself — parsing and
  * encoding bytes in memory — is `safetensors-format.ts`, re-exported here.
  */
-import { readFileSync } from 'node:fs';
-import { UserError } from '../errors.js';
-import { isFsError, writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from './atomic.js';
+import { readUserFile } from './read-file.js';
 import { encodeSafetensors, parseSafetensors, type SafetensorsFile, type TensorData } from './safetensors-format.js';
 
 export * from './safetensors-format.js';
 
 export function loadSafetensors(path: string): SafetensorsFile {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    if (isFsError(error)) throw new UserError(`cannot read ${path}: ${error.message}`);
-    throw error;
-  }
-  return parseSafetensors(bytes, path);
+  return parseSafetensors(readUserFile(path), path);
 }
 
 /**

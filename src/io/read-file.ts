@@ -1,0 +1,13 @@
+/** Reading a user's file whole: a file-system failure becomes one line naming the file (a UserError). */
+import { readFileSync } from 'node:fs';
+import { UserError } from '../errors.js';
+import { isFsError } from './atomic.js';
+
+export function readUserFile(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    if (isFsError(error)) throw new UserError(`cannot read ${path}: ${error.message}`);
+    throw error;
+  }
+}
