@@ -10,7 +10,8 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toTrainingPeople } from '../coco/person.js';
-import { makeBatch, type Batch, type TrainTransformOptions } from '../data/augment.js';
+import { makeBatch, type Batch } from '../data/augment.js';
+import { trainingTransform } from './transform.js';
 import { checkDatasetImages, type CocoDataset } from '../data/coco.js';
 import { plotLines } from '../data/plot.js';
 import { Interrupted, UserError } from '../errors.js';
@@ -30,18 +31,6 @@ import { trainStep } from './step.js';
 export const CHECKPOINT_FILE = 'last.safetensors';
 export const LOG_FILE = 'log.jsonl';
 export const CURVE_FILE = 'loss.png';
-
-/** The reference's training augmentation at the config's input size: its (1333, 800) resize scaled, flip, square crop. */
-function trainingTransform(config: SmprConfig): TrainTransformOptions {
-  return {
-    scale: { long: Math.round((config.inputSize * 1333) / 800), short: config.inputSize },
-    crop: { height: config.inputSize, width: config.inputSize },
-    flipProbability: 0.5,
-    clampOutside: true,
-    normalization: config.normalization,
-    spec: config.keypoints,
-  };
-}
 
 export interface TrainResult {
   model: SmprModel;
