@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { validateCocoKeypoints, type CocoAnnotation, type CocoImage, type CocoKeypointsJson } from '../coco/format.js';
 import { COCO_KEYPOINTS, type KeypointSpec } from '../coco/keypoints.js';
 import { toTrainingPeople } from '../coco/person.js';
-import type { Image } from './image.js';
+import type { Image, ImageSize } from './image.js';
 import { readImage, readImageSize } from './image-file.js';
 import type { Sample } from './sample.js';
 import { writePng } from './png.js';
@@ -96,14 +96,20 @@ export function cocoImagePath(dataset: CocoDataset, image: CocoImage): string {
 
 /** Reads one image's pixels (PNG or JPEG) and its training people. */
 export async function loadCocoSample(dataset: CocoDataset, image: CocoImage): Promise<Sample> {
-  const path = cocoImagePath(dataset, image);
-  const pixels = await readImage(path);
-  if (pixels.width !== image.width || pixels.height !== image.height) throw sizeMismatch(path, pixels, image);
-  return { image: pixels, people: toTrainingPeople(dataset.annotationsByImage.get(image.id) ?? []) };
+  return { image: await readAnnotatedImage(cocoImagePath(dataset, image), image), people: toTrainingPeople(dataset.annotationsByImage.get(image.id) ?? []) };
 }
 
-function sizeMismatch(path: string, actual: { width: number; height: number }, image: CocoImage): UserError {
-  return new UserError(`${path}: image is ${actual.width}×${actual.height}, the annotations say ${image.width}×${image.height}`);
+/** Reads the image at `path`; a file of another size than its annotations give is a UserError. */
+export async function readAnnotatedImage(path: string, expected: ImageSize): Promise<Image> {
+  const pixels = await readImage(path);
+  checkAnnotatedSize(path, pixels, expected);
+  return pixels;
+}
+
+function checkAnnotatedSize(path: string, actual: ImageSize, expected: ImageSize): void {
+  if (actual.width !== expected.width || actual.height !== expected.height) {
+    throw new UserError(`${path}: image is ${actual.width}×${actual.height}, the annotations say ${expected.width}×${expected.height}`);
+  }
 }
 
 /**
@@ -113,7 +119,6 @@ function sizeMismatch(path: string, actual: { width: number; height: number }, i
 export function checkDatasetImages(dataset: CocoDataset): void {
   for (const image of dataset.json.images) {
     const path = cocoImagePath(dataset, image);
-    const size = readImageSize(path);
-    if (size.width !== image.width || size.height !== image.height) throw sizeMismatch(path, size, image);
+    checkAnnotatedSize(path, readImageSize(path), image);
   }
 }

@@ -4,9 +4,8 @@
  * and in its result is plain data (strings, numbers, typed arrays), so it crosses threads by structured clone, and
  * the result depends on the job alone — not on which thread ran it, or when.
  */
-import { UserError } from '../errors.js';
 import type { Person } from '../coco/person.js';
-import { readImage } from '../data/image-file.js';
+import { readAnnotatedImage } from '../data/coco.js';
 import { trainTransform, type TrainingInput, type TrainTransformOptions } from '../data/augment.js';
 import { Random } from '../tensor/random.js';
 
@@ -22,9 +21,6 @@ export interface SampleJob {
 
 /** The augmented sample, or undefined when no person survives its crop (the caller then draws another image). */
 export async function runSampleJob(job: SampleJob, transform: TrainTransformOptions): Promise<TrainingInput | undefined> {
-  const image = await readImage(job.path);
-  if (image.width !== job.width || image.height !== job.height) {
-    throw new UserError(`${job.path}: image is ${image.width}×${image.height}, the annotations say ${job.width}×${job.height}`);
-  }
+  const image = await readAnnotatedImage(job.path, job);
   return trainTransform({ image, people: job.people }, transform, new Random(job.seed));
 }
