@@ -12,6 +12,26 @@ export const broadcastPairArb = (maxRank = 4, maxDim = 5) =>
       return swap ? ([other, shape] as const) : ([shape, other] as const);
     });
 
+/**
+ * A pooling window case: 1–2 leading dims, a kernel and stride per spatial dim, padding 0 or ⌊k/2⌋ per dim, and
+ * spatial sizes from "just fits the padded kernel" upwards.
+ */
+export const poolCaseArb = (maxKernel: number, maxStride: number) =>
+  fc
+    .record({
+      lead: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 2 }),
+      kernel: fc.tuple(fc.integer({ min: 1, max: maxKernel }), fc.integer({ min: 1, max: maxKernel })),
+      stride: fc.tuple(fc.integer({ min: 1, max: maxStride }), fc.integer({ min: 1, max: maxStride })),
+      padFraction: fc.tuple(fc.boolean(), fc.boolean()),
+      extra: fc.tuple(fc.nat(6), fc.nat(6)),
+      seed: fc.nat(),
+    })
+    .map(({ lead, kernel, stride, padFraction, extra, seed }) => {
+      const padding = kernel.map((k, d) => (padFraction[d] ? Math.floor(k / 2) : 0)) as [number, number];
+      const spatial = kernel.map((k, d) => Math.max(1, k - 2 * padding[d]!) + extra[d]!);
+      return { shape: [...lead, ...spatial], options: { kernelSize: kernel, stride, padding }, seed };
+    });
+
 export const valuesArb = (n: number, min = -4, max = 4) =>
   fc.array(fc.double({ min, max, noNaN: true, noDefaultInfinity: true }), { minLength: n, maxLength: n });
 

@@ -6,6 +6,7 @@ import { Random, dispose, mul, sum, tensor, type Device } from '../src/index.js'
 import { maxPool2d, type MaxPool2dOptions } from '../src/ops/pool.js';
 import { loadGolden } from './golden.js';
 import { expectClose, fromGolden, gradcheck } from './util.js';
+import { poolCaseArb } from './arbitraries.js';
 
 // Pooling copies values and its gradient adds at most ⌈k/s⌉² upstream values per pixel: float32 results are
 // exact up to the rounding of those few additions.
@@ -44,21 +45,7 @@ async function pool(device: Device, shape: number[], options: MaxPool2dOptions, 
 
 describe('the WGSL kernels match the reference', () => {
   test('random shapes, kernels, strides and paddings, with ties', async () => {
-    const arb = fc
-      .record({
-        lead: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 2 }),
-        kernel: fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 })),
-        stride: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
-        padFraction: fc.tuple(fc.boolean(), fc.boolean()),
-        extra: fc.tuple(fc.nat(6), fc.nat(6)),
-        seed: fc.nat(),
-      })
-      .map(({ lead, kernel, stride, padFraction, extra, seed }) => {
-        const padding = kernel.map((k, d) => (padFraction[d] ? Math.floor(k / 2) : 0)) as [number, number];
-        // Spatial sizes from "just fits the padded kernel" upwards.
-        const spatial = kernel.map((k, d) => Math.max(1, k - 2 * padding[d]) + extra[d]);
-        return { shape: [...lead, ...spatial], options: { kernelSize: kernel, stride, padding } as MaxPool2dOptions, seed };
-      });
+    const arb = poolCaseArb(4, 3);
     await fc.assert(
       fc.asyncProperty(arb, async ({ shape, options, seed }) => {
         const gpu = await pool('webgpu', shape, options, seed);
