@@ -40,7 +40,7 @@ export interface BatchLoaderOptions {
 export const defaultWorkers = (): number => Math.max(1, Math.min(4, availableParallelism() - 1));
 
 /** A 32-bit hash of a few integers, to seed independent RNG streams. */
-export function mix(...values: number[]): number {
+function mix(...values: number[]): number {
   let h = 0x9e3779b9;
   for (const v of values) {
     h = Math.imul(h ^ (v >>> 0), 0x85ebca6b);
