@@ -16,7 +16,8 @@ import { toTrainingPeople } from '../src/coco/person.js';
 import { buildBatchTargets } from '../src/smpr/targets.js';
 import { PRESETS } from '../src/smpr/config.js';
 import { COCO_KEYPOINTS } from '../src/coco/keypoints.js';
-import { cocoKeypointEval, type CocoKeypointResult } from '../src/coco/eval.js';
+import { cocoKeypointEval } from '../src/coco/eval.js';
+import type { CocoKeypointResult } from '../src/coco/format.js';
 import { Random } from '../src/tensor/random.js';
 import type { LevelSpec } from '../src/smpr/levels.js';
 

@@ -51,10 +51,10 @@ export type { PredictOptions } from './smpr/predict.js';
 export { COCO_KEYPOINTS, COCO_KEYPOINT_NAMES, COCO_SIGMAS, COCO_SKELETON } from './coco/keypoints.js';
 export { oks } from './coco/oks.js';
 export { cocoKeypointEval, formatCocoKeypointSummary, STAT_NAMES } from './coco/eval.js';
-export type { CocoKeypointResult, CocoKeypointEvalResult } from './coco/eval.js';
+export type { CocoKeypointEvalResult } from './coco/eval.js';
 
-export { personCategory, validateCocoKeypoints } from './coco/format.js';
-export type { CocoAnnotation, CocoImage, CocoKeypointsJson } from './coco/format.js';
+export { personCategory, validateCocoKeypoints, validateCocoResults } from './coco/format.js';
+export type { CocoAnnotation, CocoImage, CocoKeypointResult, CocoKeypointsJson } from './coco/format.js';
 export { toTrainingPeople } from './coco/person.js';
 export type { Person } from './coco/person.js';
 export type { Sample } from './data/sample.js';

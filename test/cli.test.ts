@@ -119,6 +119,20 @@ test('synth → train → resume matches an uninterrupted run → eval → predi
   const stats = JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8')).stats;
   expect(Object.keys(stats)).toEqual(['AP', 'AP50', 'AP75', 'APm', 'APl', 'AR', 'AR50', 'AR75', 'ARm', 'ARl']);
 
+  // A results file is evaluated without a model: the ground truth written as detections scores AP 1 (pycocotools'
+  // eps artefact aside); a result on an image the dataset does not have is a user's mistake, named in one line.
+  const resultsFile = join(dir, 'results.json');
+  const truth = JSON.parse(readFileSync(join(data, 'annotations.json'), 'utf8')).annotations.filter((a: { num_keypoints: number }) => a.num_keypoints > 0);
+  const asDetections = truth.map((a: { image_id: number; keypoints: number[] }) => ({ image_id: a.image_id, category_id: 1, keypoints: a.keypoints, score: 1 }));
+  writeFileSync(resultsFile, JSON.stringify(asDetections));
+  const fromFile = await smpr('eval', '--data', data, '--results', resultsFile, '--json', join(dir, 'eval-file.json'));
+  expect(fromFile.code, fromFile.stderr).toBe(0);
+  expect(JSON.parse(readFileSync(join(dir, 'eval-file.json'), 'utf8')).stats.AP).toBeCloseTo(1, 12);
+  writeFileSync(resultsFile, JSON.stringify([{ ...asDetections[0], image_id: 999 }]));
+  const stray = await smpr('eval', '--data', data, '--results', resultsFile);
+  expect(stray.code).toBe(2);
+  expect(stray.stderr.trim()).toBe(`smpr: ${resultsFile}: [0].image_id: 999 is not the id of an image in the ground truth`);
+
   const image = join(dir, 'blank.png');
   writePng(image, createImage(64, 64, [90, 120, 60]));
   const predicted = await smpr('predict', '--weights', join(dir, 'straight', 'last.safetensors'), '--out', join(dir, 'pred'), image);

@@ -1,12 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import {
-  cocoKeypointEval,
-  formatCocoKeypointSummary,
-  type CocoKeypointAnnotation,
-  type CocoKeypointDataset,
-  type CocoKeypointResult,
-} from '../src/coco/eval.js';
+import { cocoKeypointEval, formatCocoKeypointSummary } from '../src/coco/eval.js';
+import type { CocoKeypointAnnotation, CocoKeypointDataset, CocoKeypointResult } from '../src/coco/format.js';
 import { oks } from '../src/coco/oks.js';
 import { loadGolden } from './golden.js';
 
@@ -308,7 +303,7 @@ describe('pycocotools quirks', () => {
 
   test('results on unknown images are an error; results of unknown categories are dropped (loadRes, getAnnIds)', () => {
     const annotations = [gt({ id: 1, keypoints: person(0, 0) })];
-    expect(() => stats(dataset(annotations), [det(person(0, 0), 0.9, { image_id: 99 })])).toThrow(/dt\[0\]\.image_id: 99 is not the id of an image/);
+    expect(() => stats(dataset(annotations), [det(person(0, 0), 0.9, { image_id: 99 })])).toThrow(/dt: \[0\]\.image_id: 99 is not the id of an image in the ground truth/);
     const base = stats(dataset(annotations), [det(person(0, 0), 0.5)]);
     expect(stats(dataset(annotations), [det(person(900, 900), 0.9, { category_id: 2 }), det(person(0, 0), 0.5)])).toEqual(base);
   });
@@ -325,23 +320,23 @@ describe('input validation', () => {
   const valid = dataset([gt({ id: 1, keypoints: person(0, 0) })]);
 
   test.each([
-    ['a keypoint list of the wrong length', { ...valid, annotations: [{ ...valid.annotations[0], keypoints: [1, 2, 2] }] }, /gt\.annotations\[0\]\.keypoints: expected 51 finite numbers.*got an array of length 3/],
-    ['a missing num_keypoints', { ...valid, annotations: [{ ...valid.annotations[0], num_keypoints: undefined }] }, /gt\.annotations\[0\]\.num_keypoints: expected a finite number; got nothing/],
-    ['a missing iscrowd', { ...valid, annotations: [{ ...valid.annotations[0], iscrowd: undefined }] }, /gt\.annotations\[0\]\.iscrowd/],
-    ['a bad bbox', { ...valid, annotations: [{ ...valid.annotations[0], bbox: [0, 0, 1] }] }, /gt\.annotations\[0\]\.bbox: expected \[x, y, w, h\]/],
-    ['duplicate annotation ids', { ...valid, annotations: [valid.annotations[0], valid.annotations[0]] }, /gt\.annotations\[1\]\.id: expected a unique annotation id/],
-    ['no images list', { ...valid, images: undefined }, /gt\.images: expected an array; got nothing/],
-    ['an image without id', { ...valid, images: [{}] }, /gt\.images\[0\]\.id/],
+    ['a keypoint list of the wrong length', { ...valid, annotations: [{ ...valid.annotations[0], keypoints: [1, 2, 2] }] }, /gt: annotations\[0\]\.keypoints: expected 51 numbers \(17 keypoints × 3\), got 3/],
+    ['a missing num_keypoints', { ...valid, annotations: [{ ...valid.annotations[0], num_keypoints: undefined }] }, /gt: annotations\[0\]\.num_keypoints: expected a number, got nothing/],
+    ['a missing iscrowd', { ...valid, annotations: [{ ...valid.annotations[0], iscrowd: undefined }] }, /gt: annotations\[0\]\.iscrowd/],
+    ['a bad bbox', { ...valid, annotations: [{ ...valid.annotations[0], bbox: [0, 0, 1] }] }, /gt: annotations\[0\]\.bbox: expected 4 numbers \[x, y, width, height\], got 3/],
+    ['duplicate annotation ids', { ...valid, annotations: [valid.annotations[0], valid.annotations[0]] }, /gt: annotations\[1\]\.id: duplicate annotation id 1/],
+    ['no images list', { ...valid, images: undefined }, /gt: images: expected an array, got nothing/],
+    ['an image without id', { ...valid, images: [{}] }, /gt: images\[0\]\.id: missing/],
   ])('ground truth with %s is rejected, naming the field', (_, badGt, message) => {
     expect(() => cocoKeypointEval(badGt as unknown as CocoKeypointDataset, [])).toThrow(message);
   });
 
   test.each([
-    ['a score given as a string', [{ ...det(person(0, 0), 0.5), score: '0.5' }], /dt\[0\]\.score: expected a finite number; got the string "0\.5"/],
-    ['a NaN keypoint', [det([NaN, ...person(0, 0).slice(1)], 0.5)], /dt\[0\]\.keypoints: expected 51 finite numbers.*holding NaN at index 0/],
-    ['a later result without bbox when the first has one', [det(person(0, 0), 0.5, { bbox: [0, 0, 1, 1] }), det(person(0, 0), 0.4)], /dt\[1\]\.bbox: expected \[x, y, w, h\]/],
-    ['a segmentation in the first result', [det(person(0, 0), 0.5, { segmentation: [[0, 0, 1, 1]] })], /dt\[0\]\.segmentation/],
-    ['not a list', { image_id: 1 }, /dt: expected a COCO results list/],
+    ['a score given as a string', [{ ...det(person(0, 0), 0.5), score: '0.5' }], /dt: \[0\]\.score: expected a number, got the string "0\.5"/],
+    ['a NaN keypoint', [det([NaN, ...person(0, 0).slice(1)], 0.5)], /dt: \[0\]\.keypoints\[0\]: expected a number, got number NaN/],
+    ['a later result without bbox when the first has one', [det(person(0, 0), 0.5, { bbox: [0, 0, 1, 1] }), det(person(0, 0), 0.4)], /dt: \[1\]\.bbox: missing/],
+    ['a segmentation in the first result', [det(person(0, 0), 0.5, { segmentation: [[0, 0, 1, 1]] })], /dt: \[0\]\.segmentation/],
+    ['not a list', { image_id: 1 }, /dt: \(root\): expected an array, got object/],
   ])('results with %s are rejected, naming the field', (_, badDt, message) => {
     expect(() => cocoKeypointEval(valid, badDt as unknown as CocoKeypointResult[])).toThrow(message);
   });

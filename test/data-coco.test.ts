@@ -102,6 +102,25 @@ describe('validateCocoKeypoints', () => {
       'ann.json: annotations[1].iscrowd: expected 0 or 1, got number 2',
     ]);
   });
+
+  it("under the evaluator's 'pycocotools' rules, accepts what pycocotools reads and still names what it cannot", () => {
+    const lenient = edited((j) => {
+      j.annotations[0].image_id = 7; // pycocotools drops ground truth on unlisted images
+      j.annotations[0].num_keypoints = 0; // a field it reads as is: 0 means "ignored"
+      j.annotations[1].iscrowd = true;
+      j.annotations[1].keypoints[2] = 5; // v is only compared with 0
+      delete j.images[0].file_name;
+    });
+    expect(problems(lenient).split('\n')).toHaveLength(5);
+    expect(() => validateCocoKeypoints(lenient, 'gt', { rules: 'pycocotools' })).not.toThrow();
+    const broken = edited((j) => {
+      j.annotations[1].keypoints[4] = null;
+      delete j.annotations[0].iscrowd;
+    });
+    expect(() => validateCocoKeypoints(broken, 'gt', { rules: 'pycocotools' })).toThrow(
+      'gt: annotations[0].iscrowd: missing\ngt: annotations[1].keypoints[4]: expected a number, got null',
+    );
+  });
 });
 
 describe('loading and writing datasets', () => {

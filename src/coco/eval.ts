@@ -15,38 +15,12 @@
  * 6. `summarize`: the 10 summary numbers, -1 where undefined.
  */
 import { COCO_SIGMAS } from './keypoints.js';
-import type { CocoAnnotation, CocoBox, CocoCategory, CocoImage } from './format.js';
+import { hasNonEmptyBox, validateCocoKeypoints, validateCocoResults, type CocoBox, type CocoKeypointAnnotation, type CocoKeypointDataset, type CocoKeypointResult } from './format.js';
 import { oks, pairwiseSum } from './oks.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Input and output types
 // ---------------------------------------------------------------------------------------------------------------
-
-/**
- * One ground-truth person as the evaluator reads it: the file's annotation (`coco/format.ts`), less what pycocotools
- * never looks at, and with `iscrowd` as loose as pycocotools takes it (any truthy value).
- */
-export type CocoKeypointAnnotation = Pick<CocoAnnotation, 'id' | 'image_id' | 'category_id' | 'keypoints' | 'num_keypoints' | 'area' | 'bbox'> & {
-  iscrowd: number | boolean;
-};
-
-/** A COCO annotations object; only these three lists are read, and of images and categories only the ids. */
-export interface CocoKeypointDataset {
-  images: readonly Pick<CocoImage, 'id'>[];
-  annotations: readonly CocoKeypointAnnotation[];
-  categories: readonly Pick<CocoCategory, 'id'>[];
-}
-
-/** One entry of a COCO keypoint results file. */
-export interface CocoKeypointResult {
-  image_id: number;
-  category_id: number;
-  /** `[x, y, v]` per keypoint; v is never read. */
-  keypoints: readonly number[];
-  score: number;
-  /** If the *first* result has a non-empty `bbox`, every result's area is `bbox[2] * bbox[3]` (pycocotools `loadRes`). */
-  bbox?: readonly number[];
-}
 
 export interface CocoEvalOptions {
   /** Per-keypoint OKS constants; the number of keypoints is `sigmas.length`. Default: COCO's 17. */
@@ -162,7 +136,7 @@ interface ImageCategory {
  *
  * @param gt a COCO annotations object (`images`, `annotations`, `categories`)
  * @param dt a COCO results list; may be empty (pycocotools crashes on that; here it means "no detections")
- * @throws Error naming the offending field when an input is malformed, or when a result's image is not in `gt`
+ * @throws CocoFormatError naming every offending field when an input is malformed, or when a result's image is not in `gt`
  */
 export function cocoKeypointEval(
   gt: CocoKeypointDataset,
@@ -170,13 +144,13 @@ export function cocoKeypointEval(
   options: CocoEvalOptions = {},
 ): CocoKeypointEvalResult {
   const sigmas = options.sigmas ?? COCO_SIGMAS;
-  validateDataset(gt, sigmas.length);
-  validateResults(dt, sigmas.length);
-
+  validateCocoKeypoints(gt, 'cocoKeypointEval: gt', { keypoints: sigmas.length, rules: 'pycocotools' });
   // Every listed image and category takes part, including images without annotations.
   const imgIds = uniqueSorted(gt.images.map((image) => image.id));
+  validateCocoResults(dt, 'cocoKeypointEval: dt', sigmas.length, new Set(imgIds));
+
   const catIds = uniqueSorted(gt.categories.map((category) => category.id));
-  const groups = groupByImageAndCategory(gt.annotations.map(prepareGt), loadResults(dt, imgIds), imgIds, catIds, sigmas);
+  const groups = groupByImageAndCategory(gt.annotations.map(prepareGt), loadResults(dt), imgIds, catIds, sigmas);
 
   const evalImgs: (ImageEvaluation | null)[] = [];
   for (const catId of catIds) {
@@ -197,33 +171,21 @@ export function cocoKeypointEval(
  * first result alone picks how: if it has a non-empty `bbox`, every area is `bbox[2] * bbox[3]`; otherwise every
  * area is the extent of *all* keypoints, whatever their v (a keypoint written as 0,0,0 stretches it to the origin).
  */
-function loadResults(results: readonly CocoKeypointResult[], imgIds: readonly number[]): PreparedDt[] {
-  const images = new Set(imgIds);
+function loadResults(results: readonly CocoKeypointResult[]): PreparedDt[] {
   const areaFromBox = results.length > 0 && hasNonEmptyBox(results[0]);
-  return results.map((result, i) => {
-    if (!images.has(result.image_id)) {
-      throw new Error(`cocoKeypointEval: dt[${i}].image_id: ${result.image_id} is not the id of an image in gt.images (pycocotools asserts this)`);
-    }
-    return {
-      id: i + 1,
-      imageId: result.image_id,
-      categoryId: result.category_id,
-      keypoints: result.keypoints,
-      score: result.score,
-      area: areaFromBox ? boxArea(result, i) : keypointExtentArea(result.keypoints),
-    };
-  });
+  return results.map((result, i) => ({
+    id: i + 1,
+    imageId: result.image_id,
+    categoryId: result.category_id,
+    keypoints: result.keypoints,
+    score: result.score,
+    area: areaFromBox ? boxArea(result) : keypointExtentArea(result.keypoints),
+  }));
 }
 
-function hasNonEmptyBox(result: CocoKeypointResult): boolean {
-  return 'bbox' in result && !(Array.isArray(result.bbox) && result.bbox.length === 0);
-}
-
-function boxArea(result: CocoKeypointResult, index: number): number {
-  const box = result.bbox;
-  if (!Array.isArray(box) || box.length !== 4 || !box.every(isFiniteNumber)) {
-    fail(`dt[${index}].bbox`, '[x, y, w, h] (dt[0] has a bbox, and then pycocotools takes every area from the bbox)', box);
-  }
+/** Validated: when the first result has a bbox, every result has four numbers there. */
+function boxArea(result: CocoKeypointResult): number {
+  const box = result.bbox!;
   return box[2] * box[3];
 }
 
@@ -510,88 +472,4 @@ function formatThreeDecimals(x: number): string {
     return (even / 1000).toFixed(3);
   }
   return x.toFixed(3);
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Input validation
-// ---------------------------------------------------------------------------------------------------------------
-
-function validateDataset(gt: CocoKeypointDataset, numKeypoints: number): void {
-  if (!isObject(gt)) fail('gt', 'a COCO annotations object with images, annotations and categories', gt);
-  for (const list of ['images', 'annotations', 'categories'] as const) {
-    if (!Array.isArray(gt[list])) fail(`gt.${list}`, 'an array', gt[list]);
-  }
-  gt.images.forEach((image, i) => {
-    if (!isObject(image)) fail(`gt.images[${i}]`, 'an object with a numeric id', image);
-    requireNumber(image.id, `gt.images[${i}].id`);
-  });
-  gt.categories.forEach((category, i) => {
-    if (!isObject(category)) fail(`gt.categories[${i}]`, 'an object with a numeric id', category);
-    requireNumber(category.id, `gt.categories[${i}].id`);
-  });
-  const annotationIds = new Set<number>();
-  gt.annotations.forEach((annotation, i) => {
-    const path = `gt.annotations[${i}]`;
-    if (!isObject(annotation)) fail(path, 'an annotation object', annotation);
-    for (const field of ['id', 'image_id', 'category_id', 'num_keypoints', 'area'] as const) {
-      requireNumber(annotation[field], `${path}.${field}`);
-    }
-    if (annotationIds.has(annotation.id)) {
-      fail(`${path}.id`, 'a unique annotation id (pycocotools looks annotations up by id, so a duplicate replaces the earlier one)', annotation.id);
-    }
-    annotationIds.add(annotation.id);
-    requireKeypoints(annotation.keypoints, `${path}.keypoints`, numKeypoints);
-    const box = annotation.bbox;
-    if (!Array.isArray(box) || box.length !== 4 || !box.every(isFiniteNumber)) fail(`${path}.bbox`, '[x, y, w, h] of finite numbers', box);
-    if (typeof annotation.iscrowd !== 'boolean' && !isFiniteNumber(annotation.iscrowd)) {
-      fail(`${path}.iscrowd`, '0 or 1 (pycocotools requires the field)', annotation.iscrowd);
-    }
-  });
-}
-
-function validateResults(results: readonly CocoKeypointResult[], numKeypoints: number): void {
-  if (!Array.isArray(results)) fail('dt', 'a COCO results list (an array, possibly empty)', results);
-  results.forEach((result, i) => {
-    const path = `dt[${i}]`;
-    if (!isObject(result)) fail(path, 'a result object {image_id, category_id, keypoints, score}', result);
-    requireNumber(result.image_id, `${path}.image_id`);
-    requireNumber(result.category_id, `${path}.category_id`);
-    requireNumber(result.score, `${path}.score`);
-    requireKeypoints(result.keypoints, `${path}.keypoints`, numKeypoints);
-  });
-  if (results.length > 0 && !hasNonEmptyBox(results[0]) && 'segmentation' in results[0]) {
-    throw new Error('cocoKeypointEval: dt[0].segmentation: a result with a segmentation and no bbox makes pycocotools compute areas from masks, which this keypoint evaluator does not support; drop the field or add a bbox');
-  }
-}
-
-function requireNumber(value: unknown, path: string): void {
-  if (!isFiniteNumber(value)) fail(path, 'a finite number', value);
-}
-
-function requireKeypoints(value: unknown, path: string, numKeypoints: number): void {
-  const expected = `${3 * numKeypoints} finite numbers ([x, y, v] for each of ${numKeypoints} keypoints)`;
-  if (!Array.isArray(value) || value.length !== 3 * numKeypoints || !value.every(isFiniteNumber)) fail(path, expected, value);
-}
-
-function isFiniteNumber(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value);
-}
-
-function isObject(value: unknown): value is Record<string, any> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function fail(path: string, expected: string, given: unknown): never {
-  throw new Error(`cocoKeypointEval: ${path}: expected ${expected}; got ${describe(given)}`);
-}
-
-function describe(value: unknown): string {
-  if (value === undefined) return 'nothing (the field is missing)';
-  if (Array.isArray(value)) {
-    const bad = value.findIndex((v) => !isFiniteNumber(v));
-    return `an array of length ${value.length}` + (bad === -1 ? '' : ` holding ${describe(value[bad])} at index ${bad}`);
-  }
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
-  if (typeof value === 'object' && value !== null) return 'an object';
-  return String(value);
 }

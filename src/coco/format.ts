@@ -1,6 +1,9 @@
 /**
- * The COCO person-keypoints file: its types, the person category, and the one validator every reader of such a
- * file goes through (each problem named by file and field, all of them at once).
+ * The COCO person-keypoints files — annotations and results: their types, the person category, and the one
+ * validator every reader of such a file goes through (each problem named by file and field, all of them at once).
+ * Annotations are checked under one of two rule sets: 'dataset' (what training and drawing need: file names, image
+ * sizes, whole-number ids that refer to listed images and categories, v in {0, 1, 2}, counts that agree) or
+ * 'pycocotools' (only what the evaluator reads, as leniently as pycocotools takes it).
  */
 import { COCO_KEYPOINTS, type KeypointSpec } from './keypoints.js';
 
@@ -46,6 +49,32 @@ export interface CocoKeypointsJson {
   images: CocoImage[];
   annotations: CocoAnnotation[];
   categories: CocoCategory[];
+}
+
+/**
+ * One ground-truth person as the evaluator reads it: the file's annotation, less what pycocotools never looks at,
+ * and with `iscrowd` as loose as pycocotools takes it (any truthy value).
+ */
+export type CocoKeypointAnnotation = Pick<CocoAnnotation, 'id' | 'image_id' | 'category_id' | 'keypoints' | 'num_keypoints' | 'area' | 'bbox'> & {
+  iscrowd: number | boolean;
+};
+
+/** A COCO annotations object as the evaluator reads it: these three lists, and of images and categories only the ids. */
+export interface CocoKeypointDataset {
+  images: readonly Pick<CocoImage, 'id'>[];
+  annotations: readonly CocoKeypointAnnotation[];
+  categories: readonly Pick<CocoCategory, 'id'>[];
+}
+
+/** One entry of a COCO keypoint results file. */
+export interface CocoKeypointResult {
+  image_id: number;
+  category_id: number;
+  /** `[x, y, v]` per keypoint; v is never read. */
+  keypoints: readonly number[];
+  score: number;
+  /** If the *first* result has a non-empty `bbox`, every result's area is `bbox[2] * bbox[3]` (pycocotools `loadRes`). */
+  bbox?: readonly number[];
 }
 
 /** A file that is not valid COCO keypoints: every problem found, one per line, each naming the file and field. */
@@ -124,14 +153,28 @@ function describe(value: unknown): string {
   return `${typeof value} ${typeof value === 'object' ? '' : String(value)}`.trim();
 }
 
+/** Which rules `validateCocoKeypoints` applies; see the file's header. */
+export type CocoRules = 'dataset' | 'pycocotools';
+
+export interface CocoCheckOptions {
+  /** Keypoints per person. Default: COCO's 17. */
+  keypoints?: number;
+  /** Default: 'dataset'. */
+  rules?: CocoRules;
+}
+
 /**
- * Checks that parsed JSON is a COCO person-keypoints file for `spec` and returns it typed. `file` names the source in
- * error messages. Throws a `CocoFormatError` listing every problem.
+ * Checks that parsed JSON is a COCO person-keypoints annotations file and returns it typed. `file` names the source
+ * in error messages. Throws a `CocoFormatError` listing every problem.
  */
-export function validateCocoKeypoints(json: unknown, file: string, spec: KeypointSpec = COCO_KEYPOINTS): CocoKeypointsJson {
+export function validateCocoKeypoints(json: unknown, file: string, options?: CocoCheckOptions & { rules?: 'dataset' }): CocoKeypointsJson;
+export function validateCocoKeypoints(json: unknown, file: string, options: CocoCheckOptions & { rules: 'pycocotools' }): CocoKeypointDataset;
+export function validateCocoKeypoints(json: unknown, file: string, options: CocoCheckOptions = {}): CocoKeypointsJson | CocoKeypointDataset {
+  const k = options.keypoints ?? COCO_KEYPOINTS.names.length;
+  const dataset = (options.rules ?? 'dataset') === 'dataset';
   const check = new JsonChecker(file);
-  const k = spec.names.length;
   if (!check.object(json, '(root)')) throw new CocoFormatError(check.issues);
+  const integer = dataset;
 
   const imageIds = new Set<number>();
   const images = check.field(json, 'images', '(root)');
@@ -140,10 +183,11 @@ export function validateCocoKeypoints(json: unknown, file: string, spec: Keypoin
       const path = `images[${i}]`;
       if (!check.object(image, path)) return;
       const id = check.field(image, 'id', path);
-      if (check.number(id, `${path}.id`, { integer: true })) {
-        if (imageIds.has(id)) check.fail(`${path}.id`, `duplicate image id ${id}`);
+      if (check.number(id, `${path}.id`, { integer })) {
+        if (dataset && imageIds.has(id)) check.fail(`${path}.id`, `duplicate image id ${id}`);
         imageIds.add(id);
       }
+      if (!dataset) return;
       const fileName = check.field(image, 'file_name', path);
       if (check.string(fileName, `${path}.file_name`) && !isInsideFolder(fileName)) {
         check.fail(`${path}.file_name`, `'${fileName}' leaves the image folder (an absolute path or a '..' part); file names are relative to it`);
@@ -160,7 +204,8 @@ export function validateCocoKeypoints(json: unknown, file: string, spec: Keypoin
       const path = `categories[${i}]`;
       if (!check.object(category, path)) return;
       const id = check.field(category, 'id', path);
-      if (check.number(id, `${path}.id`, { integer: true })) categoryIds.add(id);
+      if (check.number(id, `${path}.id`, { integer })) categoryIds.add(id);
+      if (!dataset) return;
       check.string(check.field(category, 'name', path), `${path}.name`);
       const names = category['keypoints'];
       if (names !== undefined && check.array(names, `${path}.keypoints`) && names.length !== k) {
@@ -176,31 +221,36 @@ export function validateCocoKeypoints(json: unknown, file: string, spec: Keypoin
       const path = `annotations[${i}]`;
       if (!check.object(annotation, path)) return;
       const id = check.field(annotation, 'id', path);
-      if (check.number(id, `${path}.id`, { integer: true })) {
+      if (check.number(id, `${path}.id`, { integer })) {
+        // pycocotools looks annotations up by id, so a duplicate would silently replace the earlier one.
         if (annotationIds.has(id)) check.fail(`${path}.id`, `duplicate annotation id ${id}`);
         annotationIds.add(id);
       }
+      // pycocotools drops ground truth on unlisted images and of unlisted categories; a dataset may not have any.
       const imageId = check.field(annotation, 'image_id', path);
-      if (check.number(imageId, `${path}.image_id`, { integer: true }) && !imageIds.has(imageId)) {
+      if (check.number(imageId, `${path}.image_id`, { integer }) && dataset && !imageIds.has(imageId)) {
         check.fail(`${path}.image_id`, `no image has id ${imageId}`);
       }
       const categoryId = check.field(annotation, 'category_id', path);
-      if (check.number(categoryId, `${path}.category_id`, { integer: true }) && !categoryIds.has(categoryId)) {
+      if (check.number(categoryId, `${path}.category_id`, { integer }) && dataset && !categoryIds.has(categoryId)) {
         check.fail(`${path}.category_id`, `no category has id ${categoryId}`);
       }
-      const labelled = checkKeypoints(check, check.field(annotation, 'keypoints', path), `${path}.keypoints`, k);
+      const labelled = checkKeypoints(check, check.field(annotation, 'keypoints', path), `${path}.keypoints`, k, dataset);
       const count = check.field(annotation, 'num_keypoints', path);
-      if (check.number(count, `${path}.num_keypoints`, { integer: true, min: 0 }) && labelled !== undefined && count !== labelled) {
+      if (check.number(count, `${path}.num_keypoints`, { integer, min: dataset ? 0 : -Infinity }) && labelled !== undefined && count !== labelled) {
         check.fail(`${path}.num_keypoints`, `is ${count} but ${labelled} keypoints have v > 0`);
       }
       const bbox = check.field(annotation, 'bbox', path);
       if (check.array(bbox, `${path}.bbox`)) {
         if (bbox.length !== 4) check.fail(`${path}.bbox`, `expected 4 numbers [x, y, width, height], got ${bbox.length}`);
-        else bbox.forEach((v, j) => check.number(v, `${path}.bbox[${j}]`, { min: j >= 2 ? 0 : -Infinity }));
+        else bbox.forEach((v, j) => check.number(v, `${path}.bbox[${j}]`, { min: dataset && j >= 2 ? 0 : -Infinity }));
       }
-      check.number(check.field(annotation, 'area', path), `${path}.area`, { min: 0 });
+      check.number(check.field(annotation, 'area', path), `${path}.area`, { min: dataset ? 0 : -Infinity });
       const crowd = check.field(annotation, 'iscrowd', path);
-      if (crowd !== MISSING && crowd !== 0 && crowd !== 1) check.fail(`${path}.iscrowd`, `expected 0 or 1, got ${describe(crowd)}`);
+      if (crowd === MISSING) return;
+      if (dataset ? crowd !== 0 && crowd !== 1 : typeof crowd !== 'boolean' && (typeof crowd !== 'number' || !Number.isFinite(crowd))) {
+        check.fail(`${path}.iscrowd`, `expected 0 or 1, got ${describe(crowd)}`);
+      }
     });
   }
 
@@ -208,8 +258,53 @@ export function validateCocoKeypoints(json: unknown, file: string, spec: Keypoin
   return json as unknown as CocoKeypointsJson;
 }
 
-/** Checks a keypoints array; returns the number of labelled keypoints (v > 0) when it is well formed. */
-function checkKeypoints(check: JsonChecker, keypoints: unknown, field: string, k: number): number | undefined {
+/**
+ * Checks that parsed JSON is a COCO keypoint results list (possibly empty) for `keypoints` keypoints per person.
+ * pycocotools takes every area from the bbox when the first result has a non-empty one, so then every result needs
+ * one; it computes areas from masks when the first result has a segmentation and no bbox, which a keypoint
+ * evaluator does not do, so that is refused. Given the ids of the ground truth's images, every result must be on one
+ * of them (pycocotools asserts this).
+ */
+export function validateCocoResults(json: unknown, file: string, keypoints = COCO_KEYPOINTS.names.length, imageIds?: ReadonlySet<number>): CocoKeypointResult[] {
+  const check = new JsonChecker(file);
+  if (!check.array(json, '(root)')) throw new CocoFormatError(check.issues);
+  const first = json[0];
+  const boxesGiveAreas = typeof first === 'object' && first !== null && hasNonEmptyBox(first);
+  json.forEach((result, i) => {
+    const path = `[${i}]`;
+    if (!check.object(result, path)) return;
+    const imageId = check.field(result, 'image_id', path);
+    if (check.number(imageId, `${path}.image_id`) && imageIds && !imageIds.has(imageId)) {
+      check.fail(`${path}.image_id`, `${imageId} is not the id of an image in the ground truth`);
+    }
+    check.number(check.field(result, 'category_id', path), `${path}.category_id`);
+    check.number(check.field(result, 'score', path), `${path}.score`);
+    checkKeypoints(check, check.field(result, 'keypoints', path), `${path}.keypoints`, keypoints, false);
+    if (boxesGiveAreas) {
+      const bbox = check.field(result, 'bbox', path);
+      if (check.array(bbox, `${path}.bbox`)) {
+        if (bbox.length !== 4) check.fail(`${path}.bbox`, `expected 4 numbers [x, y, width, height] (the first result has a bbox, so every area comes from one), got ${bbox.length}`);
+        else bbox.forEach((v, j) => check.number(v, `${path}.bbox[${j}]`));
+      }
+    }
+  });
+  if (typeof first === 'object' && first !== null && !boxesGiveAreas && 'segmentation' in first) {
+    check.fail('[0].segmentation', 'a result with a segmentation and no bbox makes pycocotools compute areas from masks, which this keypoint evaluator does not support; drop the field or add a bbox');
+  }
+  if (check.issues.length > 0) throw new CocoFormatError(check.issues);
+  return json as CocoKeypointResult[];
+}
+
+/** pycocotools' test for "the first result has a box": a `bbox` field that is not an empty list. */
+export function hasNonEmptyBox(result: object): boolean {
+  return 'bbox' in result && !(Array.isArray(result.bbox) && result.bbox.length === 0);
+}
+
+/**
+ * Checks a keypoints array; returns the number of labelled keypoints (v > 0) when it is well formed. Under the
+ * dataset rules v must be 0, 1 or 2; the evaluator only compares v with 0.
+ */
+function checkKeypoints(check: JsonChecker, keypoints: unknown, field: string, k: number, visibilityFlags: boolean): number | undefined {
   if (!check.array(keypoints, field)) return undefined;
   if (keypoints.length !== 3 * k) {
     check.fail(field, `expected ${3 * k} numbers (${k} keypoints × 3), got ${keypoints.length}`);
@@ -220,11 +315,11 @@ function checkKeypoints(check: JsonChecker, keypoints: unknown, field: string, k
   keypoints.forEach((value, j) => {
     if (!check.number(value, `${field}[${j}]`)) wellFormed = false;
     else if (j % 3 === 2) {
-      if (value !== 0 && value !== 1 && value !== 2) wellFormed = check.fail(`${field}[${j}]`, `visibility must be 0, 1 or 2, got ${value}`);
+      if (visibilityFlags && value !== 0 && value !== 1 && value !== 2) wellFormed = check.fail(`${field}[${j}]`, `visibility must be 0, 1 or 2, got ${value}`);
       else if (value > 0) labelled++;
     }
   });
-  return wellFormed ? labelled : undefined;
+  return wellFormed && visibilityFlags ? labelled : undefined;
 }
 
 /**

@@ -57,7 +57,7 @@ export function loadCocoDataset(dirOrAnnotationsPath: string, options: LoadCocoO
   } catch (error) {
     throw new Error(`${annotationsPath}: not valid JSON (${(error as Error).message})`);
   }
-  const json = validateCocoKeypoints(parsed, annotationsPath, spec);
+  const json = validateCocoKeypoints(parsed, annotationsPath, { keypoints: spec.names.length });
 
   const annotationsByImage = new Map<number, CocoAnnotation[]>(json.images.map((image) => [image.id, []]));
   for (const annotation of json.annotations) annotationsByImage.get(annotation.image_id)!.push(annotation);
@@ -70,7 +70,7 @@ export function loadCocoDataset(dirOrAnnotationsPath: string, options: LoadCocoO
  */
 export function writeCocoDataset(outDir: string, json: CocoKeypointsJson, images?: readonly Image[], spec: KeypointSpec = COCO_KEYPOINTS): void {
   const annotationsPath = join(outDir, ANNOTATIONS_FILE);
-  validateCocoKeypoints(json, annotationsPath, spec);
+  validateCocoKeypoints(json, annotationsPath, { keypoints: spec.names.length });
   mkdirSync(outDir, { recursive: true });
   if (images) {
     if (images.length !== json.images.length) {

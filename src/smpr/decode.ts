@@ -10,7 +10,7 @@
  * `mergeTta` runs 2-3 for several augmented passes at once: their candidates are pooled *before* the threshold and
  * NMS, and nothing is averaged.
  */
-import type { CocoKeypointResult } from '../coco/eval.js';
+import type { CocoKeypointResult } from '../coco/format.js';
 import { COCO_FLIP_INDEX } from '../coco/keypoints.js';
 import { cellCenter } from './levels.js';
 import { oksNms, softNmsLinear, type KeptPose, type ScoredPose } from './nms.js';

@@ -1,7 +1,8 @@
 /** Runs a model over a COCO dataset and scores it with the pycocotools-exact keypoint evaluation. */
 import { checkDatasetImages, loadCocoSample, type CocoDataset } from '../data/coco.js';
 import type { Progress } from '../progress.js';
-import { cocoKeypointEval, type CocoKeypointResult } from '../coco/eval.js';
+import { cocoKeypointEval } from '../coco/eval.js';
+import type { CocoKeypointResult } from '../coco/format.js';
 import type { SmprModel } from './model.js';
 import { predictImage, type PredictOptions } from './predict.js';
 

@@ -8,7 +8,7 @@ import type { Image } from '../data/image.js';
 import { noGrad } from '../autograd/index.js';
 import { tensor } from '../ops/creation.js';
 import { tidy } from '../tensor/scope.js';
-import type { CocoKeypointResult } from '../coco/eval.js';
+import type { CocoKeypointResult } from '../coco/format.js';
 import type { SmprConfig } from './config.js';
 import { decodeLevels, mergeTta, toOriginalImage, postprocess, type LevelOutputs, type PostprocessOptions, type TtaPass } from './decode.js';
 import type { SmprModel } from './model.js';

@@ -1,19 +1,25 @@
 import { writeFileSync } from 'node:fs';
-import { STAT_NAMES, formatCocoKeypointSummary } from '../../coco/eval.js';
+import { STAT_NAMES, cocoKeypointEval, formatCocoKeypointSummary } from '../../coco/eval.js';
+import { CocoFormatError, validateCocoResults, type CocoKeypointResult } from '../../coco/format.js';
+import type { CocoDataset } from '../../data/coco.js';
+import { UserError } from '../../errors.js';
+import { readUserFile } from '../../io/read-file.js';
 import { evaluateDataset } from '../../smpr/evaluate.js';
 import { defineCommand } from '../args.js';
+import { UsageError } from '../errors.js';
 import { CONFIG_FOR_WEIGHTS_FLAG, SHIPPED_WEIGHTS, loadModel, openDataset } from '../model-io.js';
 import { prepareFileFor } from '../../io/folders.js';
 import { progressBar } from '../progress.js';
 
 export const evalCommand = defineCommand({
   name: 'eval',
-  summary: 'COCO keypoint AP/AR of a checkpoint on a dataset (pycocotools-exact), as a table and JSON',
+  summary: 'COCO keypoint AP/AR of a checkpoint (or of a results file) on a dataset (pycocotools-exact), as a table and JSON',
   flags: {
     weights: { type: 'string', default: SHIPPED_WEIGHTS, description: 'checkpoint (.safetensors, or a .pth with --config); default: the shipped tiny model', valueName: 'FILE' },
     config: CONFIG_FOR_WEIGHTS_FLAG,
     data: { type: 'string', required: true, description: 'dataset folder or annotation file', valueName: 'DIR' },
     images: { type: 'string', description: "folder of --data's images (default: images/ beside the annotation file)", valueName: 'DIR' },
+    results: { type: 'string', description: "evaluate this COCO keypoint results file (e.g. `smpr predict`'s, or another model's) instead of running a model", valueName: 'FILE' },
     json: { type: 'string', description: 'also write the numbers (and the detections) to this JSON file', valueName: 'FILE' },
     flip: { type: 'boolean', description: 'flip test' },
     nms: { type: 'string', choices: ['soft', 'oks'], default: 'soft', description: 'NMS flavour' },
@@ -23,10 +29,18 @@ export const evalCommand = defineCommand({
   async run({ flags }) {
     if (flags.json) prepareFileFor('--json', flags.json);
     const data = openDataset(flags.data, flags.images);
-    const model = await loadModel(flags.weights, flags.config);
-    const evaluation = await evaluateDataset(model, data, {
-      progress: progressBar('eval', 'img'), flip: flags.flip, nms: flags.nms as 'soft' | 'oks', usePoseScore: !flags['cls-only'], useInitialPose: flags['initial-pose'],
-    });
+    let evaluation: { stats: number[]; results: CocoKeypointResult[]; seconds?: number };
+    if (flags.results !== undefined) {
+      const modelFlags = (['flip', 'cls-only', 'initial-pose'] as const).filter((name) => flags[name]);
+      if (modelFlags.length > 0) throw new UsageError(`--${modelFlags[0]} changes how a model is run; with --results there is none`, 'eval');
+      const results = readResults(flags.results, data);
+      evaluation = { stats: cocoKeypointEval(data.json, results, { sigmas: data.spec.sigmas }).stats, results };
+    } else {
+      const model = await loadModel(flags.weights, flags.config);
+      evaluation = await evaluateDataset(model, data, {
+        progress: progressBar('eval', 'img'), flip: flags.flip, nms: flags.nms as 'soft' | 'oks', usePoseScore: !flags['cls-only'], useInitialPose: flags['initial-pose'],
+      });
+    }
     process.stdout.write(formatCocoKeypointSummary(evaluation.stats) + '\n');
     if (evaluation.stats.includes(-1)) {
       process.stdout.write('(-1: no ground-truth person in that area range, so the number is undefined; COCO prints -1 too)\n');
@@ -36,3 +50,20 @@ export const evalCommand = defineCommand({
     if (flags.json) writeFileSync(flags.json, JSON.stringify({ stats: numbers, images: data.json.images.length, seconds: evaluation.seconds, results: evaluation.results }));
   },
 });
+
+/** A results file, checked against the dataset's keypoint count and image ids (each problem named, one line). */
+function readResults(file: string, data: CocoDataset): CocoKeypointResult[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readUserFile(file).toString('utf8'));
+  } catch (error) {
+    if (error instanceof SyntaxError) throw new UserError(`${file}: not valid JSON (${error.message})`);
+    throw error;
+  }
+  try {
+    return validateCocoResults(parsed, file, data.spec.names.length, new Set(data.json.images.map((image) => image.id)));
+  } catch (error) {
+    if (error instanceof CocoFormatError) throw new UserError(error.issues.slice(0, 3).join('; ') + (error.issues.length > 3 ? `; … ${error.issues.length - 3} more` : ''));
+    throw error;
+  }
+}

@@ -5,7 +5,7 @@ import { cloneImage } from '../../data/image.js';
 import { readImage, readImageSize } from '../../data/image-file.js';
 import { writePng } from '../../data/png.js';
 import { drawPoses } from '../../data/draw.js';
-import type { CocoKeypointResult } from '../../coco/eval.js';
+import type { CocoKeypointResult } from '../../coco/format.js';
 import { predictImage } from '../../smpr/predict.js';
 import { defineCommand } from '../args.js';
 import { CONFIG_FOR_WEIGHTS_FLAG, SHIPPED_WEIGHTS, loadModel } from '../model-io.js';
