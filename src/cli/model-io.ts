@@ -11,14 +11,14 @@ import { UsageError } from './errors.js';
 import type { WebGPURuntime } from '../backend/webgpu-runtime.js';
 import { UserError } from '../errors.js';
 
-/** A preset, with `--size` as its input side; a size the model cannot take is a usage error of `command`. */
-export function presetConfig(command: string, name: PresetName, size: number | undefined): SmprConfig {
-  if (size === undefined) return smprConfig(name);
-  if (size % SIZE_DIVISOR !== 0) throw new UsageError(`${command}: --size must be a multiple of ${SIZE_DIVISOR}, got ${size}`);
+/** A preset, with `--size` as its input side and `--neck`; a size the model cannot take is a usage error of `command`. */
+export function presetConfig(command: string, name: PresetName, size: number | undefined, neck?: 'fpn' | 'pafpn'): SmprConfig {
+  if (size !== undefined && size % SIZE_DIVISOR !== 0) throw new UsageError(`${command}: --size must be a multiple of ${SIZE_DIVISOR}, got ${size}`);
+  if (neck !== undefined && PRESETS[name].neck === 'hrfpn') throw new UsageError(`${command}: --neck ${neck} is for the ResNet presets; ${name} has HRNet's own neck (HRFPN)`);
   try {
-    return smprConfig(name, { inputSize: size });
+    return smprConfig(name, { ...(size !== undefined && { inputSize: size }), ...(neck !== undefined && { neck }) });
   } catch (error) {
-    throw new UsageError(`${command}: --size ${size}: ${(error as Error).message}`);
+    throw new UsageError(`${command}: ${size !== undefined ? `--size ${size}: ` : ''}${(error as Error).message}`);
   }
 }
 

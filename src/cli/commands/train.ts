@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { DEFAULT_GRAD_CLIP, PRESETS, SIZE_DIVISOR, type PresetName } from '../../smpr/config.js';
 import { evaluateDataset } from '../../smpr/evaluate.js';
+import { SMPR_LOSS_WEIGHTS } from '../../smpr/loss.js';
 import { formatCocoKeypointSummary } from '../../coco/eval.js';
 import { defaultWorkers } from '../../train/batch-loader.js';
 import { OPTIMIZERS, type OptimizerName } from '../../train/options.js';
@@ -32,6 +33,7 @@ export const trainCommand = defineCommand({
     val: { type: 'string', description: 'validation dataset, evaluated at the end', valueName: 'DIR' },
     'val-images': { type: 'string', description: "folder of --val's images", valueName: 'DIR' },
     config: { type: 'string', choices: Object.keys(PRESETS), default: 'tiny', description: 'model preset' },
+    neck: { type: 'string', choices: ['pafpn', 'fpn'], description: "the ResNet presets' neck (default: the config's, pafpn); 'fpn' drops PAFPN's bottom-up path (Table I)" },
     recipe: { type: 'string', choices: Object.keys(RECIPES), default: 'scratch', description: "defaults for the flags below: 'scratch' (AdamW, from scratch) or 'reference' (the authors' SGD)" },
     epochs: { type: 'number', integer: true, min: 1, description: 'epochs (scratch 9, reference 100)' },
     'max-iters': { type: 'number', integer: true, min: 1, description: 'stop after this many iterations in total' },
@@ -46,6 +48,7 @@ export const trainCommand = defineCommand({
     seed: { type: 'number', integer: true, default: 0, description: 'random seed' },
     positives: { type: 'string', choices: ['oks', 'init'], default: 'oks', description: "'oks': SMPR's OKS-selected positives; 'init': the FCOS-only baseline" },
     'pose-weights': { type: 'string', choices: ['oks', 'uniform'], description: "keypoint L1 per positive: 'oks' (both recipes: by its initial pose's OKS) or 'uniform'" },
+    heatmap: { type: 'boolean', default: true, description: 'the auxiliary heatmap loss (weight 4); --no-heatmap trains without it (Table I)' },
     'backbone-weights': { type: 'string', description: 'pretrained backbone (safetensors or a PyTorch .pth with torchvision ResNet names, e.g. torchvision\'s resnet18-*.pth; fc.* is skipped)', valueName: 'FILE' },
     weights: { type: 'string', description: 'start from this model (an smpr checkpoint or exported weights of the same --config, or a .pth of the authors\' mmdet SMPR in --config\'s layout); the optimizer starts afresh', valueName: 'FILE' },
     out: { type: 'string', required: true, description: 'run folder', valueName: 'DIR' },
@@ -55,7 +58,7 @@ export const trainCommand = defineCommand({
     'log-every': { type: 'number', integer: true, min: 1, default: 10, description: 'iterations between log lines' },
   },
   async run({ flags }) {
-    const config = presetConfig('train', flags.config as PresetName, flags.size);
+    const config = presetConfig('train', flags.config as PresetName, flags.size, flags.neck as 'fpn' | 'pafpn' | undefined);
     const data = openDataset(flags.data, flags.images);
     const val = flags.val ? openDataset(flags.val, flags['val-images'], '--val-images') : null;
     await openGpu();
@@ -71,7 +74,10 @@ export const trainCommand = defineCommand({
       stop: stop.signal,
       config, data, epochs, batchSize: flags.batch ?? recipe.batchSize, seed: flags.seed, lr: flags.lr ?? recipe.lr, warmupIters: flags.warmup ?? recipe.warmupIters,
       decayEpochs, optimizer: (flags.optimizer as OptimizerName | undefined) ?? recipe.optimizer, weightDecay: flags['weight-decay'], clipNorm: flags.clip ?? config.gradClip ?? DEFAULT_GRAD_CLIP, outDir: flags.out, resume: flags.resume, backboneWeights: flags['backbone-weights'], initWeights: flags.weights, workers: flags.workers ?? defaultWorkers(), maxIters: flags['max-iters'], saveEvery: flags['save-every'],
-      logEvery: flags['log-every'], loss: { positives: flags.positives as 'oks' | 'init', poseWeights: (flags['pose-weights'] as 'oks' | 'uniform' | undefined) ?? recipe.poseWeights }, progress: progressBar('train', 'it'),
+      logEvery: flags['log-every'], loss: {
+        positives: flags.positives as 'oks' | 'init', poseWeights: (flags['pose-weights'] as 'oks' | 'uniform' | undefined) ?? recipe.poseWeights,
+        weights: flags.heatmap ? SMPR_LOSS_WEIGHTS : { ...SMPR_LOSS_WEIGHTS, heatmap: 0 },
+      }, progress: progressBar('train', 'it'),
     }).finally(() => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
