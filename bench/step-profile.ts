@@ -5,7 +5,8 @@
  * optimizer) and reports the step's wall time, images/s, dispatches and submits. Then it records the dispatches
  * of one step and replays each alone (warmed up, median of three, each followed by a queue drain), summed by kernel
  * label: the share of each kernel. Replayed times include a drain per dispatch, so their sum exceeds the step time.
- * JSON on stdout, a table on stderr.
+ * The slowest single dispatches are listed too, each with the model or loss code that issued it (`--top N`, 12).
+ * JSON on stdout, tables on stderr.
  */
 import { initWebGPU } from '../src/index.js';
 import { makeBatch, trainTransform } from '../src/data/augment.js';
@@ -28,6 +29,7 @@ function flag(name: string, fallback: string): string {
 
 const batchSize = Number(flag('batch', '8'));
 const optimizerName = flag('optimizer', 'sgd') as OptimizerName;
+const top = Number(flag('top', '12'));
 const rt = await initWebGPU();
 const config = smprConfig('tiny');
 const data = generateSynthDataset({ images: batchSize, seed: 5 });
@@ -68,18 +70,31 @@ for (let i = 0; i < reps; i++) {
 const after = rt.memory();
 const stepMs = median(times);
 
+/**
+ * The first caller above the engine's layers (src/smpr, src/nn, src/train): who asked for a dispatch. Gradient
+ * kernels are issued by the backward pass, which knows ops, not lines.
+ */
+function issuer(stack: string | undefined): string {
+  const lines = stack?.split('\n') ?? [];
+  if (lines.some((line) => /src\/autograd\/backward/.test(line))) return '(backward pass)';
+  const frame = lines.find((line) => /src\/(smpr|nn|train)\//.test(line));
+  return frame?.match(/src\/[\w/.-]+:\d+/)?.[0] ?? '(engine)';
+}
+Error.stackTraceLimit = 64;
+
 // Record one step's dispatches, then replay each alone.
-const recorded: { kernel: Kernel; args: DispatchArgs }[] = [];
+const recorded: { kernel: Kernel; args: DispatchArgs; issuer: string }[] = [];
 const dispatch = rt.dispatch.bind(rt);
 rt.dispatch = (kernel, args) => {
-  recorded.push({ kernel, args: { ...args, params: args.params?.slice() } });
+  recorded.push({ kernel, args: { ...args, params: args.params?.slice() }, issuer: issuer(new Error().stack) });
   dispatch(kernel, args);
 };
 step();
 await rt.sync();
 rt.dispatch = dispatch;
 const byLabel = new Map<string, { ms: number; count: number }>();
-for (const { kernel, args } of recorded) {
+const single: { label: string; workgroups: number[]; ms: number; issuer: string }[] = [];
+for (const { kernel, args, issuer } of recorded) {
   const samples: number[] = [];
   for (let r = 0; r < 4; r++) {
     const start = performance.now();
@@ -87,6 +102,7 @@ for (const { kernel, args } of recorded) {
     await rt.sync();
     if (r > 0) samples.push(performance.now() - start);
   }
+  single.push({ label: kernel.label, workgroups: args.workgroups.filter((w) => w !== undefined) as number[], ms: median(samples), issuer });
   const entry = byLabel.get(kernel.label) ?? { ms: 0, count: 0 };
   entry.ms += median(samples);
   entry.count += 1;
@@ -104,6 +120,7 @@ const report = {
   submitsPerStep: (after.submits - before.submits) / reps,
   replayTotalMs: replayTotal,
   kernels,
+  slowest: single.sort((a, b) => b.ms - a.ms).slice(0, top),
 };
 process.stdout.write(JSON.stringify(report, null, 2) + '\n');
 process.stderr.write(
@@ -112,6 +129,10 @@ process.stderr.write(
     '| kernel | dispatches | replayed ms | share |',
     '|---|---|---|---|',
     ...kernels.slice(0, 20).map((k) => `| ${k.label} | ${k.dispatches} | ${k.ms.toFixed(2)} | ${(100 * k.share).toFixed(1)} % |`),
+    '',
+    '| slowest dispatch | workgroups | replayed ms | issued by |',
+    '|---|---|---|---|',
+    ...report.slowest.map((d) => `| ${d.label} | ${d.workgroups.join('×')} | ${d.ms.toFixed(2)} | ${d.issuer} |`),
   ].join('\n') + '\n',
 );
 rt.destroy();
