@@ -35,6 +35,7 @@ export { upsampleNearest2d } from './ops/upsample.js';
 export { upsampleBilinear2d } from './ops/upsample-bilinear.js';
 export type { UpsampleBilinearOptions } from './ops/upsample-bilinear.js';
 export { sigmoidFocalLoss, bceWithLogits, l1Loss } from './ops/losses.js';
+export { pairwiseOks } from './ops/pairwise-oks.js';
 export { clipScale, sgdUpdate_, adamwUpdate_ } from './ops/multi-tensor.js';
 
 export * as nn from './nn/index.js';

@@ -14,7 +14,8 @@
 import { detach, noGrad } from '../autograd/index.js';
 import { bceWithLogits, sigmoidFocalLoss } from '../ops/losses.js';
 import { tensor } from '../ops/creation.js';
-import { abs, add, div, eq, exp, ge, gt, maximum, mul, neg, square, sub, where } from '../ops/elementwise.js';
+import { abs, add, div, eq, ge, gt, maximum, mul, sub, where } from '../ops/elementwise.js';
+import { pairwiseOks } from '../ops/pairwise-oks.js';
 import { max, sum } from '../ops/reduce.js';
 import { concat, permute, reshape } from '../ops/shape.js';
 import type { Device } from '../tensor/storage.js';
@@ -76,15 +77,14 @@ export function oksMatrix(posePixels: Tensor, targets: BatchTargets, spec: Keypo
   const K = targets.keypointCount;
   const P = targets.people.rows;
   const upload = (data: Float32Array | Uint8Array, shape: number[]) => tensor(Float32Array.from(data), shape, { device });
-  const gt = upload(targets.people.keypoints, [N, 1, P, K, 2]);
-  const visible = upload(targets.people.visible, [N, 1, P, K]);
-  const valid = upload(targets.people.valid, [N, 1, P]);
-  const area = upload(targets.people.area, [N, 1, P, 1]);
-  const kappa = upload(Float32Array.from(spec.sigmas, (s) => 2 * (2 * s) ** 2), [K]);
-  const d2 = sum(square(sub(reshape(posePixels, [N, L, 1, K, 2]), gt)), 4);
-  const similarity = exp(neg(div(d2, mul(area, kappa))));
-  const oks = div(sum(mul(similarity, visible), 3), maximum(sum(visible, 3), 1));
-  return where(valid, oks, -1);
+  return pairwiseOks(
+    reshape(posePixels, [N, L, K, 2]),
+    upload(targets.people.keypoints, [N, P, K, 2]),
+    upload(targets.people.visible, [N, P, K]),
+    upload(targets.people.area, [N, P]),
+    upload(targets.people.valid, [N, P]),
+    spec.sigmas,
+  );
 }
 
 export function smprLoss(output: HeadOutput, targets: BatchTargets, spec: KeypointSpec, options: LossOptions = {}): SmprLoss {
