@@ -174,6 +174,7 @@ export function validateCocoKeypoints(json: unknown, file: string, options: Coco
   const dataset = (options.rules ?? 'dataset') === 'dataset';
   const check = new JsonChecker(file);
   if (!check.object(json, '(root)')) throw new CocoFormatError(check.issues);
+  // pycocotools takes any number as an id; a dataset's ids are whole numbers.
   const integer = dataset;
 
   const imageIds = new Set<number>();
