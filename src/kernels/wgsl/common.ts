@@ -66,16 +66,24 @@ export function blockGrid(blocks: number, maxPerDim = 65535): [number, number] {
 
 /**
  * Workgroups for a `kernel1d` over n items. The kernel loops (i, i + stride, ...), so any count covers n; the
- * count is a performance choice. A GPU gets one invocation per item. A CPU adapter (lavapipe) pays a fixed cost per
- * workgroup large enough that a multiply over 262k floats took 7.0 ms at one item per invocation and 1.9 ms
- * with 128 workgroups looping; so there the grid stops at a few workgroups per core.
+ * count is a performance choice. A GPU gets one invocation per item. A CPU adapter (lavapipe) runs each workgroup
+ * on one thread and pays a fixed cost per invocation that dwarfs one item's work, so there an invocation loops over
+ * up to ITEMS_PER_CPU_INVOCATION items, while the grid keeps at least CPU_THREADS workgroups (where n allows) for
+ * the cores and at most CPU_ADAPTER_WORKGROUPS. Measured on a quiet lavapipe (2 cores), a multiply-add over n
+ * floats, against 64 workgroups: n = 16k 0.16 → 0.08 ms, 64k 0.27 → 0.15 ms, 160k 0.40 → 0.35 ms (and 262k floats
+ * took 7.0 ms with one workgroup per 256 items, 1.9 ms with 128 workgroups looping).
  */
 export function gridStride1d(n: number, device: DeviceInfo): [number, number] {
-  const cap = device.cpu ? CPU_ADAPTER_WORKGROUPS : 65535;
-  return [Math.max(1, Math.min(cap, Math.ceil(n / WORKGROUP_1D))), 1];
+  const full = Math.max(1, Math.ceil(n / WORKGROUP_1D));
+  if (!device.cpu) return [Math.min(65535, full), 1];
+  const looping = Math.ceil(n / (WORKGROUP_1D * ITEMS_PER_CPU_INVOCATION));
+  return [Math.min(CPU_ADAPTER_WORKGROUPS, Math.max(looping, Math.min(CPU_THREADS, full))), 1];
 }
 
 const CPU_ADAPTER_WORKGROUPS = 64;
+const ITEMS_PER_CPU_INVOCATION = 32;
+/** Workgroups enough for a many-core CPU's threads (lavapipe uses one per core). */
+const CPU_THREADS = 16;
 
 /** The entry point of a 1-D kernel: `body` runs for every i in [0, count), each invocation striding over the grid. */
 export function kernel1d(count: string, body: string): string {
