@@ -65,7 +65,7 @@ export const demoCommand = defineCommand({
       shipped = loaded.model;
       const evaluation = await evaluateDataset(shipped, val, { progress: progressBar('eval', 'img') });
       process.stdout.write(`shipped checkpoint ${flags.weights}:\n${formatCocoKeypointSummary(evaluation.stats)}\n`);
-      rows.push([`shipped checkpoint (README: The shipped model)`, evaluation.stats]);
+      rows.push(['shipped checkpoint (see the README)', evaluation.stats]);
     } else {
       process.stdout.write(`(no shipped checkpoint at ${flags.weights}: comparing with it is skipped)\n`);
     }
