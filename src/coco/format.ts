@@ -143,6 +143,16 @@ class JsonChecker {
     this.fail(`${path}.${key}`, 'missing');
     return MISSING;
   }
+
+  /** Visits each object of the root's required list `key` with its path (`key[i]`); anything else is reported. */
+  records(root: Record<string, unknown>, key: string, visit: (record: Record<string, unknown>, path: string) => void): void {
+    const list = this.field(root, key, '(root)');
+    if (!this.array(list, key)) return;
+    list.forEach((item, i) => {
+      const path = `${key}[${i}]`;
+      if (this.object(item, path)) visit(item, path);
+    });
+  }
 }
 
 function describe(value: unknown): string {
@@ -177,83 +187,67 @@ export function validateCocoKeypoints(json: unknown, file: string, options: Coco
   // pycocotools takes any number as an id; a dataset's ids are whole numbers.
   const integer = dataset;
 
+  /** Checks a record's id and adds it to `seen`; a repeat is reported where `unique`. */
+  const recordId = (record: Record<string, unknown>, path: string, seen: Set<number>, kind: string, unique: boolean) => {
+    const id = check.field(record, 'id', path);
+    if (!check.number(id, `${path}.id`, { integer })) return;
+    if (unique && seen.has(id)) check.fail(`${path}.id`, `duplicate ${kind} id ${id}`);
+    seen.add(id);
+  };
+
   const imageIds = new Set<number>();
-  const images = check.field(json, 'images', '(root)');
-  if (check.array(images, 'images')) {
-    images.forEach((image, i) => {
-      const path = `images[${i}]`;
-      if (!check.object(image, path)) return;
-      const id = check.field(image, 'id', path);
-      if (check.number(id, `${path}.id`, { integer })) {
-        if (dataset && imageIds.has(id)) check.fail(`${path}.id`, `duplicate image id ${id}`);
-        imageIds.add(id);
-      }
-      if (!dataset) return;
-      const fileName = check.field(image, 'file_name', path);
-      if (check.string(fileName, `${path}.file_name`) && !isInsideFolder(fileName)) {
-        check.fail(`${path}.file_name`, `'${fileName}' leaves the image folder (an absolute path or a '..' part); file names are relative to it`);
-      }
-      check.number(check.field(image, 'width', path), `${path}.width`, { integer: true, min: 1 });
-      check.number(check.field(image, 'height', path), `${path}.height`, { integer: true, min: 1 });
-    });
-  }
+  check.records(json, 'images', (image, path) => {
+    recordId(image, path, imageIds, 'image', dataset);
+    if (!dataset) return;
+    const fileName = check.field(image, 'file_name', path);
+    if (check.string(fileName, `${path}.file_name`) && !isInsideFolder(fileName)) {
+      check.fail(`${path}.file_name`, `'${fileName}' leaves the image folder (an absolute path or a '..' part); file names are relative to it`);
+    }
+    check.number(check.field(image, 'width', path), `${path}.width`, { integer: true, min: 1 });
+    check.number(check.field(image, 'height', path), `${path}.height`, { integer: true, min: 1 });
+  });
 
   const categoryIds = new Set<number>();
-  const categories = check.field(json, 'categories', '(root)');
-  if (check.array(categories, 'categories')) {
-    categories.forEach((category, i) => {
-      const path = `categories[${i}]`;
-      if (!check.object(category, path)) return;
-      const id = check.field(category, 'id', path);
-      if (check.number(id, `${path}.id`, { integer })) categoryIds.add(id);
-      if (!dataset) return;
-      check.string(check.field(category, 'name', path), `${path}.name`);
-      const names = category['keypoints'];
-      if (names !== undefined && check.array(names, `${path}.keypoints`) && names.length !== k) {
-        check.fail(`${path}.keypoints`, `expected ${k} keypoint names, got ${names.length}`);
-      }
-    });
-  }
+  check.records(json, 'categories', (category, path) => {
+    recordId(category, path, categoryIds, 'category', false);
+    if (!dataset) return;
+    check.string(check.field(category, 'name', path), `${path}.name`);
+    const names = category['keypoints'];
+    if (names !== undefined && check.array(names, `${path}.keypoints`) && names.length !== k) {
+      check.fail(`${path}.keypoints`, `expected ${k} keypoint names, got ${names.length}`);
+    }
+  });
 
+  // pycocotools looks annotations up by id, so a duplicate would silently replace the earlier one.
   const annotationIds = new Set<number>();
-  const annotations = check.field(json, 'annotations', '(root)');
-  if (check.array(annotations, 'annotations')) {
-    annotations.forEach((annotation, i) => {
-      const path = `annotations[${i}]`;
-      if (!check.object(annotation, path)) return;
-      const id = check.field(annotation, 'id', path);
-      if (check.number(id, `${path}.id`, { integer })) {
-        // pycocotools looks annotations up by id, so a duplicate would silently replace the earlier one.
-        if (annotationIds.has(id)) check.fail(`${path}.id`, `duplicate annotation id ${id}`);
-        annotationIds.add(id);
-      }
-      // pycocotools drops ground truth on unlisted images and of unlisted categories; a dataset may not have any.
-      const imageId = check.field(annotation, 'image_id', path);
-      if (check.number(imageId, `${path}.image_id`, { integer }) && dataset && !imageIds.has(imageId)) {
-        check.fail(`${path}.image_id`, `no image has id ${imageId}`);
-      }
-      const categoryId = check.field(annotation, 'category_id', path);
-      if (check.number(categoryId, `${path}.category_id`, { integer }) && dataset && !categoryIds.has(categoryId)) {
-        check.fail(`${path}.category_id`, `no category has id ${categoryId}`);
-      }
-      const labelled = checkKeypoints(check, check.field(annotation, 'keypoints', path), `${path}.keypoints`, k, dataset);
-      const count = check.field(annotation, 'num_keypoints', path);
-      if (check.number(count, `${path}.num_keypoints`, { integer, min: dataset ? 0 : -Infinity }) && labelled !== undefined && count !== labelled) {
-        check.fail(`${path}.num_keypoints`, `is ${count} but ${labelled} keypoints have v > 0`);
-      }
-      const bbox = check.field(annotation, 'bbox', path);
-      if (check.array(bbox, `${path}.bbox`)) {
-        if (bbox.length !== 4) check.fail(`${path}.bbox`, `expected 4 numbers [x, y, width, height], got ${bbox.length}`);
-        else bbox.forEach((v, j) => check.number(v, `${path}.bbox[${j}]`, { min: dataset && j >= 2 ? 0 : -Infinity }));
-      }
-      check.number(check.field(annotation, 'area', path), `${path}.area`, { min: dataset ? 0 : -Infinity });
-      const crowd = check.field(annotation, 'iscrowd', path);
-      if (crowd === MISSING) return;
-      if (dataset ? crowd !== 0 && crowd !== 1 : typeof crowd !== 'boolean' && (typeof crowd !== 'number' || !Number.isFinite(crowd))) {
-        check.fail(`${path}.iscrowd`, `expected 0 or 1, got ${describe(crowd)}`);
-      }
-    });
-  }
+  check.records(json, 'annotations', (annotation, path) => {
+    recordId(annotation, path, annotationIds, 'annotation', true);
+    // pycocotools drops ground truth on unlisted images and of unlisted categories; a dataset may not have any.
+    const imageId = check.field(annotation, 'image_id', path);
+    if (check.number(imageId, `${path}.image_id`, { integer }) && dataset && !imageIds.has(imageId)) {
+      check.fail(`${path}.image_id`, `no image has id ${imageId}`);
+    }
+    const categoryId = check.field(annotation, 'category_id', path);
+    if (check.number(categoryId, `${path}.category_id`, { integer }) && dataset && !categoryIds.has(categoryId)) {
+      check.fail(`${path}.category_id`, `no category has id ${categoryId}`);
+    }
+    const labelled = checkKeypoints(check, check.field(annotation, 'keypoints', path), `${path}.keypoints`, k, dataset);
+    const count = check.field(annotation, 'num_keypoints', path);
+    if (check.number(count, `${path}.num_keypoints`, { integer, min: dataset ? 0 : -Infinity }) && labelled !== undefined && count !== labelled) {
+      check.fail(`${path}.num_keypoints`, `is ${count} but ${labelled} keypoints have v > 0`);
+    }
+    const bbox = check.field(annotation, 'bbox', path);
+    if (check.array(bbox, `${path}.bbox`)) {
+      if (bbox.length !== 4) check.fail(`${path}.bbox`, `expected 4 numbers [x, y, width, height], got ${bbox.length}`);
+      else bbox.forEach((v, j) => check.number(v, `${path}.bbox[${j}]`, { min: dataset && j >= 2 ? 0 : -Infinity }));
+    }
+    check.number(check.field(annotation, 'area', path), `${path}.area`, { min: dataset ? 0 : -Infinity });
+    const crowd = check.field(annotation, 'iscrowd', path);
+    if (crowd === MISSING) return;
+    if (dataset ? crowd !== 0 && crowd !== 1 : typeof crowd !== 'boolean' && (typeof crowd !== 'number' || !Number.isFinite(crowd))) {
+      check.fail(`${path}.iscrowd`, `expected 0 or 1, got ${describe(crowd)}`);
+    }
+  });
 
   if (check.issues.length > 0) throw new CocoFormatError(check.issues);
   return json as unknown as CocoKeypointsJson;
