@@ -32,8 +32,14 @@ export function openDataset(path: string, imageDir?: string, flag = '--images'):
   try {
     return loadCocoDataset(path, imageDir !== undefined ? { imageDir } : {});
   } catch (error) {
-    throw new UserError(error instanceof Error ? error.message.split('\n').slice(0, 3).join('; ') : String(error));
+    throw new UserError(error instanceof Error ? oneLine(error.message) : String(error));
   }
+}
+
+/** One line for the user from a message of several (a CocoFormatError has a problem per line): three, and how many more. */
+export function oneLine(message: string): string {
+  const lines = message.split('\n');
+  return lines.slice(0, 3).join('; ') + (lines.length > 3 ? `; … ${lines.length - 3} more` : '');
 }
 
 export async function openGpu(): Promise<WebGPURuntime> {

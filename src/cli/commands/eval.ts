@@ -7,7 +7,7 @@ import { readUserFile } from '../../io/read-file.js';
 import { evaluateDataset } from '../../smpr/evaluate.js';
 import { defineCommand } from '../args.js';
 import { UsageError } from '../errors.js';
-import { CONFIG_FOR_WEIGHTS_FLAG, SHIPPED_WEIGHTS, loadModel, openDataset } from '../model-io.js';
+import { CONFIG_FOR_WEIGHTS_FLAG, SHIPPED_WEIGHTS, loadModel, oneLine, openDataset } from '../model-io.js';
 import { prepareFileFor } from '../../io/folders.js';
 import { progressBar } from '../progress.js';
 
@@ -63,7 +63,7 @@ function readResults(file: string, data: CocoDataset): CocoKeypointResult[] {
   try {
     return validateCocoResults(parsed, file, data.spec.names.length, new Set(data.json.images.map((image) => image.id)));
   } catch (error) {
-    if (error instanceof CocoFormatError) throw new UserError(error.issues.slice(0, 3).join('; ') + (error.issues.length > 3 ? `; … ${error.issues.length - 3} more` : ''));
+    if (error instanceof CocoFormatError) throw new UserError(oneLine(error.message));
     throw error;
   }
 }
