@@ -9,12 +9,14 @@
  *   `writeBuffer`) that reuses it is ordered after them. Reusing it earlier would let a `writeBuffer` for a new
  *   tensor overwrite data a recorded-but-unsubmitted dispatch still has to read.
  * - Per-dispatch parameters are packed into one uniform arena per submit (256-byte slots, one `writeBuffer`).
- * - `memory()` reports live bytes and buffers so leaks show up in tests.
+ * - `memory()` reports live bytes and buffers so leaks show up in tests, and the peak since `resetPeakMemory()`.
+ * - `startGpuTimer()` / `stopGpuTimer()` measure the GPU's own execution time (gpu-timer.ts), for benchmarks.
  * - `throttle()` bounds the work in flight for loops that never read back (a training step reads nothing).
  */
 import { acquireDevice } from './webgpu-device.js';
 import type { DeviceInfo } from '../kernels/program.js';
 import { finiteCheckKernel } from '../kernels/wgsl/finite-check.js';
+import { GpuTimer, type GpuTime } from './gpu-timer.js';
 
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we know
 /** Parameter slots per submit; a batch that needs more is submitted early. */
@@ -28,6 +30,8 @@ function GPUBufferUsageFlags() {
 export interface MemoryStats {
   /** Bytes held by live tensors (rounded up to the pool's size classes). */
   bytesInUse: number;
+  /** The most `bytesInUse` has been since the runtime started or `resetPeakMemory()` was called. */
+  peakBytesInUse: number;
   buffersInUse: number;
   /** Bytes parked in the pool for reuse. */
   bytesPooled: number;
@@ -75,11 +79,12 @@ export class WebGPURuntime {
   private dispatchesInBatch = 0;
   private firstError: string | null = null;
   private currentLabel = '';
-  private stats = { bytesInUse: 0, buffersInUse: 0, bytesPooled: 0, dispatches: 0, submits: 0, readbacks: 0 };
+  private stats = { bytesInUse: 0, peakBytesInUse: 0, buffersInUse: 0, bytesPooled: 0, dispatches: 0, submits: 0, readbacks: 0 };
   /** Submits known to have finished, and the marker `throttle()` waits on next. */
   private submitsDone = 0;
   private throttleMark: Promise<void> | null = null;
   private info: DeviceInfo | null = null;
+  private timer: GpuTimer | null = null;
 
   /**
    * Submit after this many recorded dispatches. Batches amortise the submit cost, while submitting before the
@@ -154,6 +159,7 @@ export class WebGPURuntime {
       this.sizes.set(buffer, size);
     }
     this.stats.bytesInUse += size;
+    this.stats.peakBytesInUse = Math.max(this.stats.peakBytesInUse, this.stats.bytesInUse);
     this.stats.buffersInUse += 1;
     return buffer;
   }
@@ -182,6 +188,32 @@ export class WebGPURuntime {
 
   memory(): MemoryStats {
     return { ...this.stats, pipelines: this.pipelines.size, submitsInFlight: this.stats.submits - this.submitsDone };
+  }
+
+  /** Starts a new peak: `memory().peakBytesInUse` becomes the bytes in use now. */
+  resetPeakMemory(): void {
+    this.stats.peakBytesInUse = this.stats.bytesInUse;
+  }
+
+  // ---- GPU time --------------------------------------------------------------------------------------------
+
+  /** Starts timing, on the GPU's clock, the work recorded from now on. Needs the 'timestamp-query' feature. */
+  startGpuTimer(): void {
+    if (!this.features.includes('timestamp-query')) throw new Error(`webgpu: this adapter (${this.description}) has no 'timestamp-query' feature to time the GPU with`);
+    if (this.timer) throw new Error('webgpu: a GPU timer is already running');
+    this.flush(); // work recorded before the start is not timed
+    this.timer = new GpuTimer(this.device);
+  }
+
+  /** Stops the timer; resolves, once the timed work has run, to the GPU time spent in its compute passes. */
+  async stopGpuTimer(): Promise<GpuTime> {
+    if (!this.timer) throw new Error('webgpu: no GPU timer is running');
+    this.flush();
+    const timer = this.timer;
+    this.timer = null;
+    const time = await timer.total();
+    this.throwIfFailed();
+    return time;
   }
 
   // ---- the per-op NaN check ------------------------------------------------------------------------------
@@ -269,7 +301,8 @@ export class WebGPURuntime {
   }
 
   private openPass(): GPUComputePassEncoder {
-    this.pass ??= this.openEncoder().beginComputePass();
+    if (!this.pass && this.timer?.full) this.flush();
+    this.pass ??= this.openEncoder().beginComputePass(this.timer ? { timestampWrites: this.timer.nextPass() } : undefined);
     return this.pass;
   }
 
@@ -290,7 +323,9 @@ export class WebGPURuntime {
       if (this.uniformSlots > 0) {
         this.device.queue.writeBuffer(this.uniformArena, 0, this.uniformStaging.buffer, 0, this.uniformSlots * UNIFORM_SLOT);
       }
+      this.timer?.resolve(this.encoder);
       this.device.queue.submit([this.encoder.finish()]);
+      this.timer?.submitted();
       this.encoder = null;
       this.uniformSlots = 0;
       this.dispatchesInBatch = 0;

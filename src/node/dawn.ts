@@ -11,5 +11,7 @@ export function createDawnGpu(): GPU {
   // lavapipe complains on stderr without a writable runtime directory. (Node's process, typed here: this file is
   // also in the page's program through acquireDevice's dynamic import, and tsconfig.web.json has no Node types.)
   (globalThis as unknown as { process: { env: Record<string, string | undefined> } }).process.env.XDG_RUNTIME_DIR ??= '/tmp';
-  return create([]);
+  // Dawn rounds timestamp queries down to 65.5 µs unless told otherwise, a browser's defence against timing
+  // attacks between pages that a Node process does not need; benchmarks time single kernels in microseconds.
+  return create(['disable-dawn-features=timestamp_quantization']);
 }
