@@ -6,30 +6,35 @@ import { gpuDevice, launch } from '../backend/launch.js';
 import { emptyGpu, webgpuBackend } from '../backend/webgpu-backend.js';
 import type { ConvGeometry } from '../kernels/conv-geometry.js';
 import { forwardOperands, forwardShape, inputGradOperands, inputGradShape, weightGradOperands, weightGradShape } from '../kernels/wgsl/conv2d.js';
-import { chooseTile, gemmKernel, gemmTarget, type GemmTarget } from '../kernels/wgsl/gemm.js';
+import { chooseTile, gemmKernel, gemmTarget, type GemmShape, type GemmTarget, type GemmTile } from '../kernels/wgsl/gemm.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { view } from './shape.js';
 
-/** Tests pass a target to force a schedule; by default it is the device's. */
-const deviceTarget = (): GemmTarget => gemmTarget(gpuDevice());
+/** How a pass picks its tile: `canSplit` when its C may be split along k. */
+export type TileChooser = (shape: GemmShape, canSplit: boolean) => GemmTile;
 
-export function conv2dForwardGpu(x: Tensor, weight: Tensor, bias: Tensor | null, g: ConvGeometry, target = deviceTarget()): Tensor {
+/** The chooser for a target: tests pass one to force a schedule, benchmarks a fixed tile to compare tiles. */
+export const tilesFor = (target: GemmTarget): TileChooser => (shape, canSplit) => chooseTile(shape, canSplit, target);
+
+const deviceTiles: TileChooser = (shape, canSplit) => chooseTile(shape, canSplit, gemmTarget(gpuDevice()));
+
+export function conv2dForwardGpu(x: Tensor, weight: Tensor, bias: Tensor | null, g: ConvGeometry, tiles = deviceTiles): Tensor {
   const y = emptyGpu([g.batch, g.outChannels, g.outH, g.outW], x.dtype, 'conv2d');
   const shape = forwardShape(g);
-  launch(gemmKernel(forwardOperands(g, bias !== null), shape, chooseTile(shape, false, target)), bias ? [x, weight, bias, y] : [x, weight, y]);
+  launch(gemmKernel(forwardOperands(g, bias !== null), shape, tiles(shape, false)), bias ? [x, weight, bias, y] : [x, weight, y]);
   return y;
 }
 
-export function conv2dInputGradGpu(dy: Tensor, weight: Tensor, g: ConvGeometry, target = deviceTarget()): Tensor {
+export function conv2dInputGradGpu(dy: Tensor, weight: Tensor, g: ConvGeometry, tiles = deviceTiles): Tensor {
   const dx = emptyGpu([g.batch, g.inChannels, g.height, g.width], dy.dtype, 'conv2d input grad');
   const shape = inputGradShape(g);
-  launch(gemmKernel(inputGradOperands(g), shape, chooseTile(shape, false, target)), [dy, weight, dx]);
+  launch(gemmKernel(inputGradOperands(g), shape, tiles(shape, false)), [dy, weight, dx]);
   return dx;
 }
 
-export function conv2dWeightGradGpu(dy: Tensor, x: Tensor, g: ConvGeometry, target = deviceTarget()): Tensor {
+export function conv2dWeightGradGpu(dy: Tensor, x: Tensor, g: ConvGeometry, tiles = deviceTiles): Tensor {
   const shape = weightGradShape(g);
-  const tile = chooseTile(shape, true, target);
+  const tile = tiles(shape, true);
   const wShape = [g.outChannels, g.inChannels / g.groups, g.kernelH, g.kernelW];
   const size = g.outChannels * shape.n;
   const out = emptyGpu(tile.splits > 1 ? [tile.splits, size] : wShape, dy.dtype, 'conv2d weight grad');

@@ -107,12 +107,11 @@ const pow2ceil = (x: number) => 2 ** Math.ceil(Math.log2(Math.max(1, x)));
  * 'workgroup': 16×16 invocations (fewer along a skinny M, more along N); 8×8 blocks (128×128 tiles) when the
  * storage limit is at least 32 KiB and the shape is big, else 4×4; TK as large as fits in half the storage,
  * leaving room for a second resident workgroup.
- * Both: K is split when the output tiles cannot keep the device busy and K is long.
+ * Both: K is split when the output tiles cannot keep the device busy and K is long (kSplits).
  */
 export function chooseTile(shape: GemmShape, canSplit: boolean, target: GemmTarget): GemmTile {
-  const { batch, m, n, k } = shape;
+  const { m, n } = shape;
   let tile: GemmTile;
-  let busy: number; // workgroups wanted in flight
   if (target.cpu && target.subgroups) {
     const lanes = target.lanes;
     const maxBlock = target.maxBlock ?? 128;
@@ -126,7 +125,6 @@ export function chooseTile(shape: GemmShape, canSplit: boolean, target: GemmTarg
       }
     }
     tile = { staging: 'subgroup', wx: lanes, wy: 1, rm: best.rm, rn: best.rn, tk: 1, splits: 1 };
-    busy = 16;
   } else {
     const big = target.maxWorkgroupStorage >= 32768 && m >= 128 && n >= 128;
     const r = big ? 8 : 4;
@@ -136,14 +134,19 @@ export function chooseTile(shape: GemmShape, canSplit: boolean, target: GemmTarg
     const bytesPerK = 4 * (wy + wx) * r;
     const tk = [32, 16, 8, 4].find((t) => t * bytesPerK <= target.maxWorkgroupStorage / 2) ?? 4;
     tile = { staging: 'workgroup', wx, wy, rm: r, rn: r, tk, splits: 1 };
-    busy = 128;
   }
-  const groups = batch * ceilDiv(m, tile.wy * tile.rm) * ceilDiv(n, tile.wx * tile.rn);
-  if (canSplit && groups < busy) {
-    // Each split keeps at least 256 steps of k, so that its partial is worth writing and summing.
-    tile.splits = Math.max(1, Math.min(ceilDiv(busy, groups), Math.floor(k / 256), 64));
-  }
-  return tile;
+  return canSplit ? { ...tile, splits: kSplits(shape, tile) } : tile;
+}
+
+/**
+ * How many ways to split k for a tile: enough to keep the device busy (16 workgroups in flight on a CPU adapter,
+ * 128 on a GPU) when the output tiles alone cannot, each split keeping at least 256 steps of k so that its
+ * partial is worth writing and summing.
+ */
+export function kSplits(shape: GemmShape, tile: GemmTile): number {
+  const busy = tile.staging === 'subgroup' ? 16 : 128;
+  const groups = shape.batch * ceilDiv(shape.m, tile.wy * tile.rm) * ceilDiv(shape.n, tile.wx * tile.rn);
+  return groups < busy ? Math.max(1, Math.min(ceilDiv(busy, groups), Math.floor(shape.k / 256), 64)) : 1;
 }
 
 /** k steps per split, rounded so that split boundaries fall on TK slabs. */
