@@ -115,7 +115,31 @@ export async function kernelSuite(size: SizePreset, tf: Tf | null): Promise<Benc
     const gamma = T.ones([c], { ...gpu, requiresGrad: true });
     const beta = T.zeros([c], { ...gpu, requiresGrad: true });
     const both = await timeGpu(() => void T.tidy(() => T.grad(T.sum(groupNorm(x, 32, gamma, beta)), [x, gamma, beta])));
-    rows.push({ suite: 'groupNorm', name: `GroupNorm(32) ${c}×${h}×${w} forward+backward`, ms: both, gbps: (4 * 4 * c * h * w) / both / 1e6, note: 'GB/s: ≈4 passes over the tensor' });
+    let tfMs: number | null = null;
+    if (tf) {
+      // tfjs has neither GroupNorm nor, in its Node bundle, gradients (tf.grads): composed of its ops, the forward
+      // and the analytic backward, over each group of channels (NHWC), with dy = 1 as our T.sum gives.
+      const tx = tf.randomNormal([1, h, w, c]);
+      const tg = tf.ones([c]);
+      const tb = tf.zeros([c]);
+      const dy = tf.ones([1, h, w, c]);
+      const axes = [1, 2, 4];
+      const grouped = (v: import('@tensorflow/tfjs-core').Tensor) => tf.reshape(v, [1, h, w, 32, c / 32]);
+      tfMs = await timeTfjs(tf, rt, () => tf.tidy(() => {
+        const x5 = grouped(tx);
+        const { mean, variance } = tf.moments(x5, axes, true);
+        const rstd = tf.rsqrt(tf.add(variance, 1e-5));
+        const xhat = tf.mul(tf.sub(x5, mean), rstd);
+        const y = tf.add(tf.mul(tf.reshape(xhat, [1, h, w, c]), tg), tb);
+        const dxhat = grouped(tf.mul(dy, tg));
+        const dx = tf.mul(rstd, tf.sub(tf.sub(dxhat, tf.mean(dxhat, axes, true)), tf.mul(xhat, tf.mean(tf.mul(dxhat, xhat), axes, true))));
+        const dgamma = tf.sum(tf.mul(dy, tf.reshape(xhat, [1, h, w, c])), [0, 1, 2]);
+        const dbeta = tf.sum(dy, [0, 1, 2]);
+        return tf.concat([tf.reshape(y, [-1]), tf.reshape(dx, [-1]), dgamma, dbeta]);
+      }));
+      tf.dispose([tx, tg, tb, dy]);
+    }
+    rows.push(withBaseline({ suite: 'groupNorm', name: `GroupNorm(32) ${c}×${h}×${w} forward+backward`, ms: both, gbps: (4 * 4 * c * h * w) / both / 1e6, note: 'GB/s: ≈4 passes over the tensor; tfjs: composed, analytic backward' }, tfMs));
     T.dispose([x, gamma, beta]);
   }
 

@@ -40,7 +40,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchRow[]> 
   emit(rows, { device: rt.description, size: options.size, date: new Date().toISOString(), node: process.version }, options.json);
   const compared = rows.filter((r) => r.baseline?.name === 'tfjs-webgpu');
   if (options.chart && compared.length) {
-    const label = (r: BenchRow) => `${r.name.split(' ')[0]} ${r.name.includes('input grad') ? 'dx' : 'fwd'}`;
+    const label = (r: BenchRow) => `${r.name.split(' ')[0]} ${r.name.includes('input grad') ? 'dx' : r.name.includes('forward+backward') ? 'fwd+bwd' : 'fwd'}`;
     writeFileSync(options.chart, plotBars(compared.map(label), compared.map((r) => r.baseline!.speedup), { title: 'speed-up over tfjs-backend-webgpu, same device (x)', reference: 1 }));
     process.stderr.write(`chart: ${options.chart}\n`);
   }
