@@ -9,14 +9,25 @@
  * stored pixel order (pycocotools and PIL's `Image.open` do not rotate), so rotating would misplace every keypoint.
  * Colour: grayscale and CMYK JPEGs are converted to sRGB RGB; alpha does not exist in JPEG.
  */
-import sharp, { type OutputInfo } from 'sharp';
+import type { OutputInfo } from 'sharp';
 import { UserError } from '../errors.js';
 import { checkPixelLimit, type Image, type ImageSize } from './image.js';
 
 export const JPEG_SIGNATURE = Uint8Array.of(0xff, 0xd8, 0xff);
 
-// Decoded images are used once; libvips' operation cache would only hold on to memory.
-sharp.cache(false);
+/**
+ * sharp, loaded at the first JPEG: nothing else needs its native libvips (18 MB), so a program that reads no JPEG
+ * neither loads it nor needs it installed (the GPU machine's pack leaves it out).
+ */
+let sharpModule: Promise<typeof import('sharp')> | null = null;
+async function loadSharp(): Promise<typeof import('sharp').default> {
+  sharpModule ??= import('sharp').then((module) => {
+    // Decoded images are used once; libvips' operation cache would only hold on to memory.
+    module.default.cache(false);
+    return module;
+  });
+  return (await sharpModule).default;
+}
 
 /** Reads up to `length` bytes at `offset` (fewer at the end of the file). */
 export type ByteReader = (offset: number, length: number) => Uint8Array;
@@ -71,6 +82,7 @@ export const bytesReader = (bytes: Uint8Array): ByteReader => (offset, length) =
 /** Decodes JPEG bytes to RGB in stored pixel order. `source` names the file in error messages. */
 export async function decodeJpeg(bytes: Uint8Array, source: string): Promise<Image> {
   const expected = jpegSize(bytesReader(bytes), source);
+  const sharp = await loadSharp();
   let decoded: { data: Buffer; info: OutputInfo };
   try {
     decoded = await sharp(bytes, { failOn: 'truncated', limitInputPixels: false })
