@@ -2,7 +2,7 @@
 // against plain-TypeScript formulas, ResNet names and counts against torchvision's, and the FPN/PAFPN dataflow
 // against a direct re-implementation of reference section 1.2.
 import { describe, expect, test } from 'vitest';
-import { Random, add, dispose, sum, tensor, type Device, type Tensor } from '../src/index.js';
+import { Random, add, dispose, mul, sum, tensor, type Device, type Tensor } from '../src/index.js';
 import { conv2d } from '../src/ops/conv2d.js';
 import { Conv2d } from '../src/nn/conv.js';
 import { ConvModule } from '../src/nn/conv-module.js';
@@ -12,7 +12,7 @@ import { Fpn } from '../src/nn/fpn.js';
 import { biasForPrior, constant, fans, initTensor, kaimingNormal, normal, xavierUniform } from '../src/nn/init.js';
 import { Module } from '../src/nn/module.js';
 import { FrozenBatchNorm2d, GroupNorm } from '../src/nn/norm.js';
-import { ResNet, type ResNetDepth } from '../src/nn/resnet.js';
+import { ResNet, convNorm, type ResNetDepth } from '../src/nn/resnet.js';
 import { Scale } from '../src/nn/scale.js';
 import { expectClose } from './util.js';
 
@@ -269,6 +269,37 @@ describe('layers', () => {
     expect(cached.disposed).toBe(true);
     bn.dispose();
   });
+
+  for (const trainAffine of [false, true]) {
+    test(`a ${trainAffine ? 'trained-affine' : 'frozen'} BN folded into its conv (convNorm) is the conv then the BN: values and every gradient, float64`, async () => {
+      const random = new Random(trainAffine ? 12 : 11);
+      const opts = { dtype: 'float64' as const, random };
+      const conv = new Conv2d(3, 4, 3, { stride: 2, padding: 1, bias: trainAffine, ...opts });
+      const bn = new FrozenBatchNorm2d(4, { ...opts, trainAffine });
+      const values = (n: number, lo: number) => Float64Array.from({ length: n }, () => lo + random.uniform(0, 1));
+      await bn.loadStateDict({
+        weight: tensor(values(4, 0.5), { dtype: 'float64' }),
+        bias: tensor(values(4, -0.5), { dtype: 'float64' }),
+        running_mean: tensor(values(4, -0.5), { dtype: 'float64' }),
+        running_var: tensor(values(4, 0.2), { dtype: 'float64' }),
+      });
+      const x = tensor(values(2 * 3 * 7 * 7, -1), [2, 3, 7, 7], { dtype: 'float64', requiresGrad: true });
+      const r = tensor(values(2 * 4 * 4 * 4, -1), [2, 4, 4, 4], { dtype: 'float64' });
+      const leaves = [x, conv.weight.tensor, ...(conv.bias ? [conv.bias.tensor] : []), ...(trainAffine ? [bn.weight.tensor, bn.bias.tensor] : [])];
+      const run = async (y: Tensor) => {
+        for (const t of leaves) t.grad = null;
+        sum(mul(y, r)).backward();
+        return { y: y.toArraySync(), grads: leaves.map((t) => t.grad!.toArraySync()) };
+      };
+      const unfolded = await run(bn.forward(conv.forward(x)));
+      const folded = await run(convNorm(conv, bn, x));
+      expectClose(folded.y, unfolded.y, { atol: 1e-12, rtol: 1e-12 }, 'y');
+      folded.grads.forEach((g, i) => expectClose(g, unfolded.grads[i]!, { atol: 1e-12, rtol: 1e-12 }, `grad ${i}`));
+      expect(() => convNorm(conv, new FrozenBatchNorm2d(5), x)).toThrow(/convNorm: a conv with 4 outputs cannot feed a BN of 5 channels/);
+      conv.dispose();
+      bn.dispose();
+    });
+  }
 
   test('Conv2d and GroupNorm wire their tensors to the ops; bad channel counts are errors', () => {
     const conv = new Conv2d(4, 6, [3, 1], { stride: 2, padding: [1, 0], groups: 2, ...seeded(1) });

@@ -55,7 +55,12 @@ export class Conv2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return conv2d(x, this.weight.tensor, this.bias?.tensor ?? null, {
+    return this.withWeights(x, this.weight.tensor, this.bias?.tensor ?? null);
+  }
+
+  /** This conv's window (stride, padding, dilation, groups) over other weights: a norm folded into it (resnet.ts). */
+  withWeights(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
+    return conv2d(x, weight, bias, {
       stride: this.stride,
       padding: this.padding,
       dilation: this.dilation,

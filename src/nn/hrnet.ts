@@ -24,8 +24,8 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { Conv2d } from './conv.js';
 import { ModuleList, OptionalModuleList, Sequential } from './container.js';
 import type { InitOptions } from './init.js';
-import { Module, type Layer, type LayerModule } from './module.js';
-import { BasicBlock, Bottleneck, conv, normLayer, type BlockOptions, type NormLayer, type ResNetNorm } from './resnet.js';
+import { Module, type LayerModule } from './module.js';
+import { BasicBlock, Bottleneck, ConvNorm, conv, convNorm, normLayer, type BlockOptions, type NormLayer, type ResNetNorm } from './resnet.js';
 
 /** HRNetV2's stages 2–4 (mmdet's `extra`): HRModules per stage; every stage adds one branch. */
 const STAGE_MODULES = [1, 4, 3] as const;
@@ -44,18 +44,13 @@ export interface HrNetOptions extends InitOptions {
 }
 
 /** conv → norm (torch positions 0 and 1), then a ReLU or a nearest upsampling when asked. */
-class ConvNorm extends Module implements Layer {
-  private readonly conv: Conv2d;
-  private readonly norm: NormLayer;
-
+class ConvNormThen extends ConvNorm {
   constructor(cin: number, cout: number, k: number, stride: number, private readonly after: { relu?: boolean; upsample?: number }, init: BlockOptions) {
-    super();
-    this.conv = this.addModule('0', conv(cin, cout, k, stride, init));
-    this.norm = this.addModule('1', normLayer(cout, init));
+    super(cin, cout, k, stride, init);
   }
 
-  forward(x: Tensor): Tensor {
-    const y = this.norm.forward(this.conv.forward(x));
+  override forward(x: Tensor): Tensor {
+    const y = super.forward(x);
     if (this.after.relu) return relu(y);
     return this.after.upsample ? upsampleNearest2d(y, this.after.upsample) : y;
   }
@@ -64,11 +59,11 @@ class ConvNorm extends Module implements Layer {
 /** How branch j reaches output i of a fuse layer (null: it is output i's own branch). */
 function fuseStep(widths: readonly number[], i: number, j: number, init: BlockOptions): LayerModule | null {
   if (j === i) return null;
-  if (j > i) return new ConvNorm(widths[j], widths[i], 1, 1, { upsample: 2 ** (j - i) }, init);
+  if (j > i) return new ConvNormThen(widths[j], widths[i], 1, 1, { upsample: 2 ** (j - i) }, init);
   return new Sequential(
     Array.from({ length: i - j }, (_, k) => {
       const last = k === i - j - 1;
-      return new ConvNorm(widths[j], last ? widths[i] : widths[j], 3, 2, { relu: !last }, init);
+      return new ConvNormThen(widths[j], last ? widths[i] : widths[j], 3, 2, { relu: !last }, init);
     }),
   );
 }
@@ -100,13 +95,13 @@ class HrModule extends Module {
 
 /** A transition slot: a kept branch (maybe re-widened) or a new, coarser one built from the coarsest. */
 function transitionStep(previous: readonly number[], widths: readonly number[], i: number, init: BlockOptions): LayerModule | null {
-  if (i < previous.length) return widths[i] === previous[i] ? null : new ConvNorm(previous[i], widths[i], 3, 1, { relu: true }, init);
+  if (i < previous.length) return widths[i] === previous[i] ? null : new ConvNormThen(previous[i], widths[i], 3, 1, { relu: true }, init);
   // mmdet's steps all start from the coarsest width and only the last reaches the new one; with one new branch
   // per stage there is exactly one step.
   const coarsest = previous[previous.length - 1];
   const steps = i + 1 - previous.length;
   return new Sequential(
-    Array.from({ length: steps }, (_, k) => new ConvNorm(coarsest, k === steps - 1 ? widths[i] : coarsest, 3, 2, { relu: true }, init)),
+    Array.from({ length: steps }, (_, k) => new ConvNormThen(coarsest, k === steps - 1 ? widths[i] : coarsest, 3, 2, { relu: true }, init)),
   );
 }
 
@@ -157,7 +152,7 @@ export class HrNet extends Module {
       // The fuse layers add nearest-upsampled coarse maps to fine ones: the four strides must divide the input.
       throw new Error(`HrNet: input ${shapeStr(x.shape)} should be [N, 3, H, W] with H and W multiples of 32`);
     }
-    const stem = relu(this.bn2.forward(this.conv2.forward(relu(this.bn1.forward(this.conv1.forward(x))))));
+    const stem = relu(convNorm(this.conv2, this.bn2, relu(convNorm(this.conv1, this.bn1, x))));
     let ys = [this.layer1.forward(stem)];
     this.stages.forEach((stage, s) => {
       const inputs = this.transitions[s].items.map((t, i) => {

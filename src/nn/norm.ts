@@ -88,26 +88,31 @@ export class FrozenBatchNorm2d extends Module {
         const invStd = div(1, sqrt(add(variance, this.eps)));
         if (this.trainAffine) return { scale: invStd, shift: null };
         const scale = mul(this.weight.tensor, invStd);
-        return { scale: this.asChannels(scale), shift: this.asChannels(sub(this.bias.tensor, mul(mean, scale))) };
+        return { scale, shift: sub(this.bias.tensor, mul(mean, scale)) };
       }),
     );
     this.cache = { sources, scale: keep(scale), shift: shift && keep(shift) };
     return this.cache;
   }
 
-  private asChannels(t: Tensor): Tensor {
-    return reshape(t, [1, this.channels, 1, 1]);
+  /**
+   * The per-channel map y = x·scale + shift, as two [C] tensors: cached when frozen; two small ops each call
+   * when the affine is trained, through which the gradient reaches weight and bias.
+   */
+  affine(): { scale: Tensor; shift: Tensor } {
+    const frozen = this.frozenPart();
+    if (frozen.shift) return { scale: frozen.scale, shift: frozen.shift };
+    const scale = mul(this.weight.tensor, frozen.scale);
+    return { scale, shift: sub(this.bias.tensor, mul(this.runningMean.tensor, scale)) };
   }
 
   forward(x: Tensor): Tensor {
     if (x.rank !== 4 || x.shape[1] !== this.channels) {
       throw new Error(`FrozenBatchNorm2d: input ${shapeStr(x.shape)} should be [N, ${this.channels}, H, W]`);
     }
-    const frozen = this.frozenPart();
-    if (frozen.shift) return add(mul(x, frozen.scale), frozen.shift);
-    const scale = mul(this.weight.tensor, frozen.scale);
-    const shift = sub(this.bias.tensor, mul(this.runningMean.tensor, scale));
-    return add(mul(x, this.asChannels(scale)), this.asChannels(shift));
+    const { scale, shift } = this.affine();
+    const channels = [1, this.channels, 1, 1];
+    return add(mul(x, reshape(scale, channels)), reshape(shift, channels));
   }
 
   private dropCache(): void {
