@@ -14,6 +14,7 @@ import { Storage } from '../tensor/storage.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Backend } from './backend.js';
 import { gpuDevice, launch } from './launch.js';
+import { cachedProgram } from './program-cache.js';
 
 /** A fresh, uninitialised GPU tensor. */
 export function emptyGpu(shape: Shape, dtype: DType, op: string): Tensor {
@@ -26,7 +27,9 @@ export function emptyGpu(shape: Shape, dtype: DType, op: string): Tensor {
 function elementwise(label: string, inputs: { t: Tensor; name: string }[], outShape: Shape, outDtype: DType, expr: string): Tensor {
   const out = emptyGpu(outShape, outDtype, label);
   const operands = inputs.map(({ t, name }) => ({ name, dtype: t.dtype, shape: t.shape }));
-  launch(elementwiseKernel(label, operands, outShape, outDtype, expr, gpuDevice()), [...inputs.map((i) => i.t), out]);
+  const key = `elementwise ${label}|${operands.map((o) => `${o.name}:${o.dtype}:${o.shape.join('×')}`).join(',')}|${outShape.join('×')}:${outDtype}|${expr}`;
+  const device = gpuDevice();
+  launch(cachedProgram(device, key, () => elementwiseKernel(label, operands, outShape, outDtype, expr, device)), [...inputs.map((i) => i.t), out]);
   return out;
 }
 
@@ -55,16 +58,24 @@ export const webgpuBackend: Backend = {
     const outer = sizeOf(x.shape.slice(0, axis));
     const inner = sizeOf(x.shape.slice(axis + 1));
     const shape = x.shape.map((d, i) => (i === axis ? 1 : d));
-    return into(op, shape, op === 'argmax' ? 'int32' : x.dtype, reduceKernel(op, x.dtype, outer, x.shape[axis], inner, gpuDevice()), [x]);
+    const device = gpuDevice();
+    const program = cachedProgram(device, `reduce ${op}|${x.dtype}|${outer},${x.shape[axis]},${inner}`, () => reduceKernel(op, x.dtype, outer, x.shape[axis], inner, device));
+    return into(op, shape, op === 'argmax' ? 'int32' : x.dtype, program, [x]);
   },
-  window: (x, outShape, spec) => into('window', outShape, x.dtype, windowKernel(outShape, spec, x.dtype, gpuDevice()), [x]),
+  window: (x, outShape, spec) => {
+    const device = gpuDevice();
+    const key = `window|${x.dtype}|${outShape.join(',')}|${spec.coef.join(',')}|${spec.shift.join(',')}|${spec.step.join(',')}|${spec.bound.join(',')}|${spec.fill}`;
+    return into('window', outShape, x.dtype, cachedProgram(device, key, () => windowKernel(outShape, spec, x.dtype, device)), [x]);
+  },
   concat(xs, axis, outShape) {
     const out = emptyGpu(outShape, xs[0].dtype, 'concat');
     const outer = sizeOf(outShape.slice(0, axis));
     const inner = sizeOf(outShape.slice(axis + 1));
     let offset = 0;
     for (const x of xs) {
-      launch(copyRowsKernel(x.dtype, outer, x.shape[axis], outShape[axis], inner, offset, gpuDevice()), [x, out]);
+      const device = gpuDevice();
+      const args = [outer, x.shape[axis], outShape[axis], inner, offset] as const;
+      launch(cachedProgram(device, `copyRows|${x.dtype}|${args.join(',')}`, () => copyRowsKernel(x.dtype, ...args, device)), [x, out]);
       offset += x.shape[axis];
     }
     return out;
@@ -73,5 +84,9 @@ export const webgpuBackend: Backend = {
     into('indexSelect', outShape, x.dtype, indexSelectKernel(x.dtype, outer, rows, inner, index.size, gpuDevice()), [x, index]),
   indexAdd: (src, outer, rows, inner, index, outShape) =>
     into('indexAdd', outShape, src.dtype, indexAddKernel(src.dtype, outer, rows, inner, index.size, gpuDevice()), [src, index]),
-  matmul: (a, b, dims, outShape) => into('matmul', outShape, a.dtype, matmulKernel(dims, gemmTarget(gpuDevice())), [a, b]),
+  matmul: (a, b, dims, outShape) => {
+    const device = gpuDevice();
+    const program = cachedProgram(device, `matmul|${Object.values(dims).join(',')}`, () => matmulKernel(dims, gemmTarget(device)));
+    return into('matmul', outShape, a.dtype, program, [a, b]);
+  },
 };

@@ -69,7 +69,7 @@ export class WebGPURuntime {
   readonly limits: GPUSupportedLimits;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
   private readonly pool = new Map<number, GPUBuffer[]>();
   private parked: GPUBuffer[] = [];
   private readonly sizes = new WeakMap<GPUBuffer, number>();
@@ -248,14 +248,16 @@ export class WebGPURuntime {
 
   // ---- kernels -------------------------------------------------------------------------------------------
 
-  private pipeline(kernel: Kernel): GPUComputePipeline {
-    let pipeline = this.pipelines.get(kernel.code);
-    if (!pipeline) {
+  /** The pipeline of a kernel, and its bind group layout (asking Dawn for it costs ~4 µs a dispatch). */
+  private pipeline(kernel: Kernel): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
+    let entry = this.pipelines.get(kernel.code);
+    if (!entry) {
       const module = this.device.createShaderModule({ label: kernel.label, code: kernel.code });
-      pipeline = this.device.createComputePipeline({ label: kernel.label, layout: 'auto', compute: { module, entryPoint: 'main' } });
-      this.pipelines.set(kernel.code, pipeline);
+      const pipeline = this.device.createComputePipeline({ label: kernel.label, layout: 'auto', compute: { module, entryPoint: 'main' } });
+      entry = { pipeline, layout: pipeline.getBindGroupLayout(0) };
+      this.pipelines.set(kernel.code, entry);
     }
-    return pipeline;
+    return entry;
   }
 
   /** Records one dispatch; nothing runs until the next submit. */
@@ -269,7 +271,7 @@ export class WebGPURuntime {
     if (this.dispatchesInBatch >= this.maxDispatchesPerSubmit || (args.params && this.uniformSlots >= UNIFORM_ARENA_SLOTS)) {
       this.flush();
     }
-    const pipeline = this.pipeline(kernel);
+    const { pipeline, layout } = this.pipeline(kernel);
     const entries: GPUBindGroupEntry[] = args.buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
     if (args.params) {
       if (args.params.byteLength > UNIFORM_SLOT) throw new Error(`webgpu: kernel "${kernel.label}" has ${args.params.byteLength} bytes of params; at most ${UNIFORM_SLOT}`);
@@ -279,7 +281,7 @@ export class WebGPURuntime {
       entries.push({ binding: args.buffers.length, resource: { buffer: this.uniformArena, offset, size: Math.max(16, Math.ceil(args.params.byteLength / 16) * 16) } });
     }
     this.currentLabel = kernel.label;
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const bindGroup = this.device.createBindGroup({ layout, entries });
     const pass = this.openPass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);

@@ -3,6 +3,7 @@
  * convolution is a GEMM); the weight gradient's split-K partials are summed by one more reduction.
  */
 import { gpuDevice, launch } from '../backend/launch.js';
+import { cachedProgram } from '../backend/program-cache.js';
 import { emptyGpu, webgpuBackend } from '../backend/webgpu-backend.js';
 import type { ConvGeometry } from '../kernels/conv-geometry.js';
 import { forwardOperands, forwardShape, inputGradOperands, inputGradShape, weightGradOperands, weightGradShape } from '../kernels/wgsl/conv2d.js';
@@ -16,19 +17,25 @@ export type TileChooser = (shape: GemmShape, canSplit: boolean) => GemmTile;
 /** The chooser for a target: tests pass one to force a schedule, benchmarks a fixed tile to compare tiles. */
 export const tilesFor = (target: GemmTarget): TileChooser => (shape, canSplit) => chooseTile(shape, canSplit, target);
 
+/** The cache key of a pass over a geometry with a tile. */
+const passKey = (pass: string, g: ConvGeometry, tile: GemmTile, extra = ''): string => `conv2d ${pass}|${Object.values(g).join(',')}|${Object.values(tile).join(',')}|${extra}`;
+
 const deviceTiles: TileChooser = (shape, canSplit) => chooseTile(shape, canSplit, gemmTarget(gpuDevice()));
 
 export function conv2dForwardGpu(x: Tensor, weight: Tensor, bias: Tensor | null, g: ConvGeometry, tiles = deviceTiles): Tensor {
   const y = emptyGpu([g.batch, g.outChannels, g.outH, g.outW], x.dtype, 'conv2d');
   const shape = forwardShape(g);
-  launch(gemmKernel(forwardOperands(g, bias !== null), shape, tiles(shape, false)), bias ? [x, weight, bias, y] : [x, weight, y]);
+  const tile = tiles(shape, false);
+  const program = cachedProgram(gpuDevice(), passKey('forward', g, tile, bias ? 'bias' : ''), () => gemmKernel(forwardOperands(g, bias !== null), shape, tile));
+  launch(program, bias ? [x, weight, bias, y] : [x, weight, y]);
   return y;
 }
 
 export function conv2dInputGradGpu(dy: Tensor, weight: Tensor, g: ConvGeometry, tiles = deviceTiles): Tensor {
   const dx = emptyGpu([g.batch, g.inChannels, g.height, g.width], dy.dtype, 'conv2d input grad');
   const shape = inputGradShape(g);
-  launch(gemmKernel(inputGradOperands(g), shape, tiles(shape, false)), [dy, weight, dx]);
+  const tile = tiles(shape, false);
+  launch(cachedProgram(gpuDevice(), passKey('input grad', g, tile), () => gemmKernel(inputGradOperands(g), shape, tile)), [dy, weight, dx]);
   return dx;
 }
 
@@ -38,7 +45,7 @@ export function conv2dWeightGradGpu(dy: Tensor, x: Tensor, g: ConvGeometry, tile
   const wShape = [g.outChannels, g.inChannels / g.groups, g.kernelH, g.kernelW];
   const size = g.outChannels * shape.n;
   const out = emptyGpu(tile.splits > 1 ? [tile.splits, size] : wShape, dy.dtype, 'conv2d weight grad');
-  launch(gemmKernel(weightGradOperands(g), shape, tile), [dy, x, out]);
+  launch(cachedProgram(gpuDevice(), passKey('weight grad', g, tile), () => gemmKernel(weightGradOperands(g), shape, tile)), [dy, x, out]);
   if (tile.splits === 1) return out;
   const summed = webgpuBackend.reduce('sum', out, 0);
   out.dispose();

@@ -1,0 +1,29 @@
+/**
+ * Programs already built, by what they were built from. Kernel builders are pure functions of shapes, dtypes and
+ * the device (kernels/program.ts), so a builder called again with the same arguments would build the same
+ * Program. A tiny-SMPR training step calls builders about 800 times with a few hundred distinct arguments; a
+ * GEMM's WGSL text takes ~150 µs to build, and the runtime's pipeline cache then hashes the whole text again.
+ * Handing back the Program built before skips both: its code is the same string, whose hash V8 keeps.
+ *
+ * One cache per device description (a new runtime starts empty), least recently used first out past MAX_PROGRAMS:
+ * inference over images of many sizes must not keep the program of every size it has seen.
+ */
+import type { DeviceInfo, Program } from '../kernels/program.js';
+
+export const MAX_PROGRAMS = 4096;
+const caches = new WeakMap<DeviceInfo, Map<string, Program>>();
+
+/** The program `build` makes, built once per `key` and device; the key must name everything the program depends on. */
+export function cachedProgram(device: DeviceInfo, key: string, build: () => Program): Program {
+  let cache = caches.get(device);
+  if (!cache) caches.set(device, (cache = new Map()));
+  let program = cache.get(key);
+  if (program) {
+    cache.delete(key); // to the back of the queue: most recently used
+  } else {
+    program = build();
+    if (cache.size >= MAX_PROGRAMS) cache.delete(cache.keys().next().value!);
+  }
+  cache.set(key, program);
+  return program;
+}

@@ -1,0 +1,52 @@
+// The program cache (src/backend/program-cache.ts): a builder runs once per key and device, and the cache is
+// bounded, least recently used out first.
+import { expect, test } from 'vitest';
+import * as T from '../src/index.js';
+import { cachedProgram, MAX_PROGRAMS } from '../src/backend/program-cache.js';
+import type { DeviceInfo, Program } from '../src/kernels/program.js';
+import { webgpu } from '../src/tensor/engine.js';
+
+const device = (): DeviceInfo => ({ cpu: true, subgroups: false, lanes: 0, limits: { maxStorageBufferBindingSize: 1, maxStorageBuffersPerShaderStage: 1, maxComputeWorkgroupStorageSize: 1, maxComputeInvocationsPerWorkgroup: 1 } });
+const program = (label: string): Program => ({ label, code: `// ${label}`, workgroups: [1] });
+
+test('a key is built once per device; the least recently used key goes first when the cache is full', () => {
+  const d = device();
+  const built: string[] = [];
+  const get = (key: string, on = d) => cachedProgram(on, key, () => (built.push(key), program(key)));
+  const first = get('a');
+  expect(get('a')).toBe(first);
+  expect(built).toEqual(['a']);
+  get('a', device()); // another device has a cache of its own
+  expect(built).toEqual(['a', 'a']);
+
+  for (let i = 0; i < MAX_PROGRAMS - 1; i++) get(`k${i}`);
+  get('a'); // 'a' is now the most recently used; k0 the least
+  get('one more');
+  built.length = 0;
+  get('a');
+  get('k1');
+  expect(built).toEqual([]);
+  get('k0');
+  expect(built).toEqual(['k0']);
+});
+
+test('ops hand the runtime the same program for the same arguments, and the same results', async () => {
+  const rt = webgpu();
+  const codes: string[] = [];
+  const dispatch = rt.dispatch.bind(rt);
+  rt.dispatch = (kernel, args) => {
+    codes.push(kernel.code);
+    dispatch(kernel, args);
+  };
+  try {
+    const x = T.randn([2, 3, 8, 8], { device: 'webgpu' });
+    const w = T.randn([4, 3, 3, 3], { device: 'webgpu' });
+    const [a, b] = [0, 1].map(() => T.conv2d(x, w, null, { padding: 1 }));
+    expect(codes).toHaveLength(2);
+    expect(codes[1]).toBe(codes[0]);
+    expect(Array.from(await b!.toArray())).toEqual(Array.from(await a!.toArray()));
+    T.dispose([x, w, a!, b!]);
+  } finally {
+    rt.dispatch = dispatch;
+  }
+});
