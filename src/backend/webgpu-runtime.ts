@@ -17,10 +17,13 @@ import { acquireDevice } from './webgpu-device.js';
 import type { DeviceInfo } from '../kernels/program.js';
 import { finiteCheckKernel } from '../kernels/wgsl/finite-check.js';
 import { GpuTimer, type GpuTime } from './gpu-timer.js';
+import { awaitSleeping } from './sleeping-wait.js';
 
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we know
 /** Parameter slots per submit; a batch that needs more is submitted early. */
 const UNIFORM_ARENA_SLOTS = 512;
+/** How long a wait for a CPU adapter's work sleeps between Dawn's polls (sleeping-wait.ts). */
+const CPU_ADAPTER_POLL_MS = 1;
 
 function GPUBufferUsageFlags() {
   // The constants live on a global that Dawn installs; read them lazily so importing this file needs no device.
@@ -369,9 +372,15 @@ export class WebGPURuntime {
   /** Resolves when everything submitted so far has finished, and counts it done. */
   private workDone(): Promise<void> {
     const submitted = this.stats.submits;
-    return this.device.queue.onSubmittedWorkDone().then(() => {
+    return this.gpuWork(this.device.queue.onSubmittedWorkDone()).then(() => {
       this.submitsDone = Math.max(this.submitsDone, submitted);
     });
+  }
+
+  /** A promise of GPU work, awaited without a busy core where that core would run the work (sleeping-wait.ts). */
+  private gpuWork<T>(promise: Promise<T>): Promise<T> {
+    const onNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
+    return onNode && this.isCpuAdapter ? awaitSleeping(promise, CPU_ADAPTER_POLL_MS) : promise;
   }
 
   /** Copies `byteLength` bytes of a buffer back to the CPU. Submits all pending work first. */
@@ -383,7 +392,7 @@ export class WebGPURuntime {
     this.copy(buffer, 0, staging, 0, size);
     this.flush();
     const submitted = this.stats.submits;
-    await staging.mapAsync((globalThis as any).GPUMapMode.READ);
+    await this.gpuWork(staging.mapAsync((globalThis as any).GPUMapMode.READ));
     this.submitsDone = Math.max(this.submitsDone, submitted);
     const out = staging.getMappedRange().slice(0, byteLength);
     staging.unmap();
