@@ -32,7 +32,7 @@ export async function timeTfjs(tf: Tf, rt: WebGPURuntime, run: () => import('@te
     const out = run();
     backend.endComputePassEncoder();
     if (backend.commandEncoder) backend.submitQueue();
-    await rt.device.queue.onSubmittedWorkDone();
+    await rt.sync(); // our wait for the queue (on a CPU adapter it sleeps between polls: backend/sleeping-wait.ts)
     const ms = performance.now() - start;
     out.dispose();
     if (i >= warmup) times.push(ms);
