@@ -8,7 +8,8 @@
  * waiting thread lets Dawn poll once, and if the work is not done yet, sleeps for `pollMs` before the next poll
  * (Atomics.wait: a real sleep, which Node allows on its main thread; a browser's main thread does not).
  */
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
+// Made at the first wait: a page that is not cross-origin isolated has no SharedArrayBuffer at all.
+let sleeper: Int32Array | null = null;
 /** Node's setImmediate (typed here: this file is also in the page's program, which has no Node types). */
 const nextTurn = (resolve: () => void): void => (globalThis as unknown as { setImmediate(callback: () => void): void }).setImmediate(resolve);
 
@@ -20,6 +21,7 @@ export async function awaitSleeping<T>(promise: Promise<T>, pollMs: number): Pro
     // One turn of the event loop: Dawn's queued poll runs, and settles the promise if the work is done.
     await new Promise<void>(nextTurn);
     if (settled) return promise;
+    sleeper ??= new Int32Array(new SharedArrayBuffer(4));
     Atomics.wait(sleeper, 0, 0, pollMs);
   }
 }

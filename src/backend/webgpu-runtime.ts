@@ -379,7 +379,8 @@ export class WebGPURuntime {
 
   /** A promise of GPU work, awaited without a busy core where that core would run the work (sleeping-wait.ts). */
   private gpuWork<T>(promise: Promise<T>): Promise<T> {
-    const onNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
+    const g = globalThis as { process?: { versions?: { node?: string } }; setImmediate?: unknown };
+    const onNode = typeof g.process?.versions?.node === 'string' && typeof g.setImmediate === 'function';
     return onNode && this.isCpuAdapter ? awaitSleeping(promise, CPU_ADAPTER_POLL_MS) : promise;
   }
 
