@@ -271,7 +271,8 @@ export class WebGPURuntime {
     if (x > maxDim || y > maxDim || z > maxDim) {
       throw new Error(`webgpu: kernel "${kernel.label}" asks for ${x}×${y}×${z} workgroups; the limit per dimension is ${maxDim}`);
     }
-    if (this.dispatchesInBatch >= this.maxDispatchesPerSubmit || (args.params && this.uniformSlots >= UNIFORM_ARENA_SLOTS)) {
+    const timerFull = !this.pass && this.timer?.full; // a new pass would need queries this encoder has not left
+    if (this.dispatchesInBatch >= this.maxDispatchesPerSubmit || (args.params && this.uniformSlots >= UNIFORM_ARENA_SLOTS) || timerFull) {
       this.flush();
     }
     const { pipeline, layout } = this.pipeline(kernel);
@@ -306,7 +307,6 @@ export class WebGPURuntime {
   }
 
   private openPass(): GPUComputePassEncoder {
-    if (!this.pass && this.timer?.full) this.flush();
     this.pass ??= this.openEncoder().beginComputePass(this.timer ? { timestampWrites: this.timer.nextPass() } : undefined);
     return this.pass;
   }
