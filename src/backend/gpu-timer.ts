@@ -32,7 +32,8 @@ export class GpuTimer {
   private copied: { buffer: GPUBuffer; count: number }[] = [];
   private readonly readings: Promise<GpuTime>[] = [];
 
-  constructor(private readonly device: GPUDevice) {
+  /** `wait`: how the runtime awaits GPU work (on a CPU adapter, without a busy core: sleeping-wait.ts). */
+  constructor(private readonly device: GPUDevice, private readonly wait: <T>(work: Promise<T>) => Promise<T>) {
     this.querySet = device.createQuerySet({ type: 'timestamp', count: QUERIES });
     this.resolveBuffer = device.createBuffer({ size: QUERIES * 8, usage: usage().QUERY_RESOLVE | usage().COPY_SRC });
   }
@@ -67,7 +68,7 @@ export class GpuTimer {
   }
 
   private async read(buffer: GPUBuffer, count: number): Promise<GpuTime> {
-    await buffer.mapAsync((globalThis as any).GPUMapMode.READ);
+    await this.wait(buffer.mapAsync((globalThis as any).GPUMapMode.READ));
     const stamps = new BigUint64Array(buffer.getMappedRange());
     let ns = 0n;
     for (let i = 0; i < count; i += 2) {

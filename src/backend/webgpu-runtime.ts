@@ -205,7 +205,7 @@ export class WebGPURuntime {
     if (!this.features.includes('timestamp-query')) throw new Error(`webgpu: this adapter (${this.description}) has no 'timestamp-query' feature to time the GPU with`);
     if (this.timer) throw new Error('webgpu: a GPU timer is already running');
     this.flush(); // work recorded before the start is not timed
-    this.timer = new GpuTimer(this.device);
+    this.timer = new GpuTimer(this.device, (work) => this.gpuWork(work));
   }
 
   /** Stops the timer; resolves, once the timed work has run, to the GPU time spent in its compute passes. */
