@@ -15,3 +15,12 @@ test('passes on the value or the error of the promise it waits for', async () =>
   const later = new Promise<number>((resolve) => setTimeout(() => resolve(42), 30));
   expect(await awaitSleeping(later, 1)).toBe(42);
 });
+
+test('waits pending together all settle, each with its own value', async () => {
+  const later = (value: number, ms: number) => new Promise<number>((resolve) => setTimeout(() => resolve(value), ms));
+  const values = await Promise.all([5, 1, 4, 2, 3].map((v) => awaitSleeping(later(v, 5 * v), 1)));
+  expect(values).toEqual([5, 1, 4, 2, 3]);
+  // A wait begun after the others have settled starts the poller again.
+  expect(await awaitSleeping(later(9, 5), 1)).toBe(9);
+});
+

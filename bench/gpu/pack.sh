@@ -21,7 +21,6 @@ for pkg in @tensorflow/tfjs-core @tensorflow/tfjs-backend-webgpu; do
   cp "node_modules/$pkg/package.json" ".gpu/node_modules/$pkg/"
   cp "node_modules/$pkg/$main" ".gpu/node_modules/$pkg/$main"
 done
-cp -r node_modules/seedrandom .gpu/node_modules/  # the one package tfjs-core's bundle requires at load
 kib() { du -sk "$@" | awk '{ s += $1 } END { print s }'; }
 total=$(( $(kib .gpu dist) + $(git ls-files -z | xargs -0 du -sk 2>/dev/null | awk '{ s += $1 } END { print s }') ))
 echo "packed: .gpu $(kib .gpu) KiB, dist $(kib dist) KiB, tracked files and both: $total KiB of 65536"

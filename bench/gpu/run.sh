@@ -9,12 +9,17 @@
 # needs them, so a run cut short keeps the most important. Back here: node dist/bench/gpu-report.js <the files>.
 #   SMALL=1: the scaled-down shapes, for a dry run on a CPU adapter (no .gpu/env.sh, no CUDA).
 set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 out=${OUT:?set OUT to the folder whose files come back}
-budget=${BUDGET:-560}  # seconds for all parts, within the device tool's 600 per command
+mkdir -p "$out"
+# Seconds for all parts: a cap (the parts are expected to take about 4 minutes), kept low enough that a slow run
+# still leaves device time for a rerun.
+budget=${BUDGET:-480}
 started=$(date +%s)
 if [ -z "${SMALL:-}" ]; then
   # shellcheck disable=SC1091
-  source .gpu/env.sh > "$out/env.log" 2>&1 || { echo "bench/gpu/run.sh: .gpu/env.sh failed (see env.log)"; exit 1; }
+  source .gpu/env.sh > "$out/env.log" 2>&1
+  command -v node > /dev/null || { echo "bench/gpu/run.sh: no node after .gpu/env.sh (see env.log)"; exit 1; }
   nvidia-smi > "$out/nvidia-smi.txt" 2>&1
   size=smpr; r50=800
 else
@@ -32,7 +37,7 @@ part() {
   [ "$limit" -gt "$left" ] && limit=$left
   local t0 rc
   t0=$(date +%s%N)
-  timeout "$limit" "$@" > "$out/$name.json" 2> "$out/$name.log"
+  timeout -k 10 "$limit" "$@" > "$out/$name.json" 2> "$out/$name.log"
   rc=$?
   printf '{"part":"%s","rc":%d,"ms":%d,"limit":%d}\n' "$name" "$rc" $((($(date +%s%N) - t0) / 1000000)) "$limit" >> "$out/parts.jsonl"
   echo "$name: rc $rc"

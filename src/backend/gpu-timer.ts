@@ -8,7 +8,8 @@
  *
  * The queries of one command encoder go to one query set (two per pass). Before the encoder is finished, they
  * are resolved into a buffer and copied to a mappable one; the queue runs in order, so the next encoder may reuse
- * the query set and resolve buffer at once. Readings are mapped after their submit and summed when asked.
+ * the query set and resolve buffer at once. Readings are mapped after their submit and summed when asked, in one
+ * wait for all of them.
  */
 export interface GpuTime {
   /** Milliseconds the GPU spent inside compute passes. */
@@ -28,8 +29,8 @@ export class GpuTimer {
   private readonly resolveBuffer: GPUBuffer;
   /** Queries written in the open encoder. */
   private used = 0;
-  /** Mappable copies of finished encoders' readings, waiting for their submit. */
-  private copied: { buffer: GPUBuffer; count: number }[] = [];
+  /** The mappable copy of the finished encoder's readings, waiting for its submit. */
+  private copied: { buffer: GPUBuffer; count: number } | null = null;
   private readonly readings: Promise<GpuTime>[] = [];
 
   /** `wait`: how the runtime awaits GPU work (on a CPU adapter, without a busy core: sleeping-wait.ts). */
@@ -57,34 +58,41 @@ export class GpuTimer {
     const buffer = this.device.createBuffer({ size: bytes, usage: usage().MAP_READ | usage().COPY_DST });
     encoder.resolveQuerySet(this.querySet, 0, this.used, this.resolveBuffer, 0);
     encoder.copyBufferToBuffer(this.resolveBuffer, 0, buffer, 0, bytes);
-    this.copied.push({ buffer, count: this.used });
+    this.copied = { buffer, count: this.used };
     this.used = 0;
   }
 
   /** Called after the encoder's submit: its readings can be mapped once it has run. */
   submitted(): void {
-    for (const { buffer, count } of this.copied) this.readings.push(this.read(buffer, count));
-    this.copied = [];
+    if (this.copied) this.readings.push(this.read(this.copied.buffer, this.copied.count));
+    this.copied = null;
   }
 
   private async read(buffer: GPUBuffer, count: number): Promise<GpuTime> {
-    await this.wait(buffer.mapAsync((globalThis as any).GPUMapMode.READ));
-    const stamps = new BigUint64Array(buffer.getMappedRange());
-    let ns = 0n;
-    for (let i = 0; i < count; i += 2) {
-      // A pass whose end reads before its begin (a driver's reset clock) is left out rather than counted as huge.
-      if (stamps[i + 1]! >= stamps[i]!) ns += stamps[i + 1]! - stamps[i]!;
+    try {
+      await buffer.mapAsync((globalThis as any).GPUMapMode.READ);
+      const stamps = new BigUint64Array(buffer.getMappedRange());
+      let ns = 0n;
+      for (let i = 0; i < count; i += 2) {
+        // A pass whose end reads before its begin (a driver's reset clock) is left out rather than counted as huge.
+        if (stamps[i + 1]! >= stamps[i]!) ns += stamps[i + 1]! - stamps[i]!;
+      }
+      buffer.unmap();
+      return { ms: Number(ns) / 1e6, passes: count / 2 };
+    } finally {
+      buffer.destroy();
     }
-    buffer.unmap();
-    buffer.destroy();
-    return { ms: Number(ns) / 1e6, passes: count / 2 };
   }
 
   /** The total over every submitted encoder, once all have run; then the timer's GPU objects are released. */
   async total(): Promise<GpuTime> {
-    const readings = await Promise.all(this.readings);
-    this.querySet.destroy();
-    this.resolveBuffer.destroy();
-    return readings.reduce((sum, r) => ({ ms: sum.ms + r.ms, passes: sum.passes + r.passes }), { ms: 0, passes: 0 });
+    try {
+      const readings = await this.wait(Promise.all(this.readings));
+      return readings.reduce((sum, r) => ({ ms: sum.ms + r.ms, passes: sum.passes + r.passes }), { ms: 0, passes: 0 });
+    } finally {
+      await Promise.allSettled(this.readings); // each reading destroys its own buffer once it settles
+      this.querySet.destroy();
+      this.resolveBuffer.destroy();
+    }
   }
 }

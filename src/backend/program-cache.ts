@@ -5,8 +5,9 @@
  * GEMM's WGSL text takes ~150 µs to build, and the runtime's pipeline cache then hashes the whole text again.
  * Handing back the Program built before skips both: its code is the same string, whose hash V8 keeps.
  *
- * One cache per device description (a new runtime starts empty), least recently used first out past MAX_PROGRAMS:
- * inference over images of many sizes must not keep the program of every size it has seen.
+ * One cache per device description (a new runtime starts empty), least recently used first out past MAX_PROGRAMS,
+ * so that it stays bounded; the runtime's compiled pipelines (one per distinct WGSL text) are not, and inference
+ * over images of ever new sizes grows those.
  */
 import type { DeviceInfo, Program } from '../kernels/program.js';
 

@@ -64,7 +64,9 @@ export const webgpuBackend: Backend = {
   },
   window: (x, outShape, spec) => {
     const device = gpuDevice();
-    const key = `window|${x.dtype}|${outShape.join(',')}|${spec.coef.join(',')}|${spec.shift.join(',')}|${spec.step.join(',')}|${spec.bound.join(',')}|${spec.fill}`;
+    // The fill as written (−0 and 0 differ in the program's bits; String() would print both as 0).
+    const fill = Object.is(spec.fill, -0) ? '-0' : String(spec.fill);
+    const key = `window|${x.dtype}|${outShape.join(',')}|${spec.coef.join(',')}|${spec.shift.join(',')}|${spec.step.join(',')}|${spec.bound.join(',')}|${fill}`;
     return into('window', outShape, x.dtype, cachedProgram(device, key, () => windowKernel(outShape, spec, x.dtype, device)), [x]);
   },
   concat(xs, axis, outShape) {
@@ -72,8 +74,8 @@ export const webgpuBackend: Backend = {
     const outer = sizeOf(outShape.slice(0, axis));
     const inner = sizeOf(outShape.slice(axis + 1));
     let offset = 0;
+    const device = gpuDevice();
     for (const x of xs) {
-      const device = gpuDevice();
       const args = [outer, x.shape[axis], outShape[axis], inner, offset] as const;
       launch(cachedProgram(device, `copyRows|${x.dtype}|${args.join(',')}`, () => copyRowsKernel(x.dtype, ...args, device)), [x, out]);
       offset += x.shape[axis];
@@ -86,7 +88,8 @@ export const webgpuBackend: Backend = {
     into('indexAdd', outShape, src.dtype, indexAddKernel(src.dtype, outer, rows, inner, index.size, gpuDevice()), [src, index]),
   matmul: (a, b, dims, outShape) => {
     const device = gpuDevice();
-    const program = cachedProgram(device, `matmul|${Object.values(dims).join(',')}`, () => matmulKernel(dims, gemmTarget(device)));
+    const key = `matmul|${dims.batch},${dims.m},${dims.n},${dims.k}|${dims.transA},${dims.transB}`;
+    const program = cachedProgram(device, key, () => matmulKernel(dims, gemmTarget(device)));
     return into('matmul', outShape, a.dtype, program, [a, b]);
   },
 };

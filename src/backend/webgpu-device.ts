@@ -13,6 +13,8 @@ export interface AcquiredDevice {
   device: GPUDevice;
   adapterInfo: GPUAdapterInfo;
   features: string[];
+  /** The GPU object is Dawn's Node binding (no `navigator.gpu` was there). */
+  dawn: boolean;
 }
 
 export const NO_ADAPTER_HELP =
@@ -59,5 +61,5 @@ export async function acquireDevice(): Promise<AcquiredDevice> {
       maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
     },
   });
-  return { gpu, device, adapterInfo: adapter.info, features };
+  return { gpu, device, adapterInfo: adapter.info, features, dawn: !browserGpu };
 }

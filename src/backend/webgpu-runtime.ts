@@ -101,6 +101,8 @@ export class WebGPURuntime {
     readonly device: GPUDevice,
     readonly adapterInfo: GPUAdapterInfo,
     readonly features: readonly string[],
+    /** The device is Dawn's, through its Node binding (src/node/dawn.ts), not a browser's. */
+    readonly dawn: boolean,
   ) {
     this.limits = device.limits;
     this.uniformArena = this.newUniformArena();
@@ -112,8 +114,8 @@ export class WebGPURuntime {
   }
 
   static async create(): Promise<WebGPURuntime> {
-    const { gpu, device, adapterInfo, features } = await acquireDevice();
-    return new WebGPURuntime(gpu, device, adapterInfo, features);
+    const { gpu, device, adapterInfo, features, dawn } = await acquireDevice();
+    return new WebGPURuntime(gpu, device, adapterInfo, features, dawn);
   }
 
   /** Releases the device. Node keeps running while Dawn is alive, so command-line tools call this to exit. */
@@ -210,10 +212,13 @@ export class WebGPURuntime {
 
   /** Stops the timer; resolves, once the timed work has run, to the GPU time spent in its compute passes. */
   async stopGpuTimer(): Promise<GpuTime> {
-    if (!this.timer) throw new Error('webgpu: no GPU timer is running');
-    this.flush();
     const timer = this.timer;
-    this.timer = null;
+    if (!timer) throw new Error('webgpu: no GPU timer is running');
+    try {
+      this.flush();
+    } finally {
+      this.timer = null; // stopped even when the flush reports an error
+    }
     const time = await timer.total();
     this.throwIfFailed();
     return time;
@@ -377,11 +382,12 @@ export class WebGPURuntime {
     });
   }
 
-  /** A promise of GPU work, awaited without a busy core where that core would run the work (sleeping-wait.ts). */
+  /**
+   * A promise of GPU work, awaited without a busy core where that core would run the work: Dawn's Node binding
+   * polls busily while a promise is pending, and a CPU adapter runs the work on the same cores (sleeping-wait.ts).
+   */
   private gpuWork<T>(promise: Promise<T>): Promise<T> {
-    const g = globalThis as { process?: { versions?: { node?: string } }; setImmediate?: unknown };
-    const onNode = typeof g.process?.versions?.node === 'string' && typeof g.setImmediate === 'function';
-    return onNode && this.isCpuAdapter ? awaitSleeping(promise, CPU_ADAPTER_POLL_MS) : promise;
+    return this.dawn && this.isCpuAdapter ? awaitSleeping(promise, CPU_ADAPTER_POLL_MS) : promise;
   }
 
   /** Copies `byteLength` bytes of a buffer back to the CPU. Submits all pending work first. */

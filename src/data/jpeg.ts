@@ -21,11 +21,16 @@ export const JPEG_SIGNATURE = Uint8Array.of(0xff, 0xd8, 0xff);
  */
 let sharpModule: Promise<typeof import('sharp')> | null = null;
 async function loadSharp(): Promise<typeof import('sharp').default> {
-  sharpModule ??= import('sharp').then((module) => {
-    // Decoded images are used once; libvips' operation cache would only hold on to memory.
-    module.default.cache(false);
-    return module;
-  });
+  sharpModule ??= import('sharp').then(
+    (module) => {
+      // Decoded images are used once; libvips' operation cache would only hold on to memory.
+      module.default.cache(false);
+      return module;
+    },
+    (error: Error) => {
+      throw new UserError(`reading JPEG needs the sharp package, which did not load (${error.message.split('\n')[0]}); run npm install`);
+    },
+  );
   return (await sharpModule).default;
 }
 

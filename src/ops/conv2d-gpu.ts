@@ -17,8 +17,11 @@ export type TileChooser = (shape: GemmShape, canSplit: boolean) => GemmTile;
 /** The chooser for a target: tests pass one to force a schedule, benchmarks a fixed tile to compare tiles. */
 export const tilesFor = (target: GemmTarget): TileChooser => (shape, canSplit) => chooseTile(shape, canSplit, target);
 
-/** The cache key of a pass over a geometry with a tile. */
-const passKey = (pass: string, g: ConvGeometry, tile: GemmTile, extra = ''): string => `conv2d ${pass}|${Object.values(g).join(',')}|${Object.values(tile).join(',')}|${extra}`;
+/** The cache key of a pass: everything of the geometry, the tile and the bias that its WGSL depends on. */
+function passKey(pass: string, g: ConvGeometry, t: GemmTile, bias = false): string {
+  const geometry = [g.batch, g.inChannels, g.height, g.width, g.outChannels, g.kernelH, g.kernelW, g.outH, g.outW, g.strideH, g.strideW, g.padH, g.padW, g.dilationH, g.dilationW, g.groups];
+  return `conv2d ${pass}|${geometry.join(',')}|${t.staging},${t.wx},${t.wy},${t.rm},${t.rn},${t.tk},${t.splits}|${bias ? 'bias' : ''}`;
+}
 
 const deviceTiles: TileChooser = (shape, canSplit) => chooseTile(shape, canSplit, gemmTarget(gpuDevice()));
 
@@ -26,7 +29,7 @@ export function conv2dForwardGpu(x: Tensor, weight: Tensor, bias: Tensor | null,
   const y = emptyGpu([g.batch, g.outChannels, g.outH, g.outW], x.dtype, 'conv2d');
   const shape = forwardShape(g);
   const tile = tiles(shape, false);
-  const program = cachedProgram(gpuDevice(), passKey('forward', g, tile, bias ? 'bias' : ''), () => gemmKernel(forwardOperands(g, bias !== null), shape, tile));
+  const program = cachedProgram(gpuDevice(), passKey('forward', g, tile, bias !== null), () => gemmKernel(forwardOperands(g, bias !== null), shape, tile));
   launch(program, bias ? [x, weight, bias, y] : [x, weight, y]);
   return y;
 }
