@@ -6,7 +6,7 @@
  * runs busy: 80–120 ms of CPU in a 225–380 ms wait, measured here. With a real GPU that is a core with nothing
  * else to do. With a CPU adapter (lavapipe) it is taken from the threads executing the GPU work. So there, while
  * any such wait is pending, one poller lets Dawn poll once per turn of the event loop and, if a wait is still
- * pending after it, sleeps for `pollMs` (Atomics.wait: a real sleep, which Node allows on its main thread; a
+ * pending after it, sleeps: 20 µs at first, doubling up to `pollMs` (Atomics.wait: a real sleep, which Node allows on its main thread; a
  * browser's does not, and a browser's WebGPU does not poll from JavaScript). One poller for all waits: a sleep
  * per wait would stretch a turn to one `pollMs` per pending wait.
  */
@@ -19,6 +19,12 @@ let polling = false;
 // Made at the first wait: a page that is not cross-origin isolated has no SharedArrayBuffer at all.
 let sleeper: Int32Array | null = null;
 
+/** The first sleep: short waits (a small op's result) should cost microseconds more, not a whole `pollMs`. */
+const FIRST_SLEEP_MS = 0.02;
+
+/** The next sleep; every new wait starts again from the first (a poller may outlive the wait it began with). */
+let sleepMs = FIRST_SLEEP_MS;
+
 async function poll(pollMs: number): Promise<void> {
   polling = true;
   while (pending.size > 0) {
@@ -26,13 +32,15 @@ async function poll(pollMs: number): Promise<void> {
     await new Promise<void>(nextTurn);
     if (pending.size === 0) break;
     sleeper ??= new Int32Array(new SharedArrayBuffer(4));
-    Atomics.wait(sleeper, 0, 0, pollMs);
+    Atomics.wait(sleeper, 0, 0, sleepMs);
+    sleepMs = Math.min(pollMs, 2 * sleepMs); // doubling: a long wait soon polls only once per pollMs
   }
   polling = false;
 }
 
 export function awaitSleeping<T>(promise: Promise<T>, pollMs: number): Promise<T> {
   pending.add(promise);
+  sleepMs = FIRST_SLEEP_MS;
   const done = () => void pending.delete(promise);
   promise.then(done, done);
   if (!polling) void poll(pollMs);
