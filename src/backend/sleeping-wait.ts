@@ -6,9 +6,9 @@
  * runs busy: 80–120 ms of CPU in a 225–380 ms wait, measured here. With a real GPU that is a core with nothing
  * else to do. With a CPU adapter (lavapipe) it is taken from the threads executing the GPU work. So there, while
  * any such wait is pending, one poller lets Dawn poll once per turn of the event loop and, if a wait is still
- * pending after it, sleeps: 20 µs at first, doubling up to `pollMs` (Atomics.wait: a real sleep, which Node allows on its main thread; a
- * browser's does not, and a browser's WebGPU does not poll from JavaScript). One poller for all waits: a sleep
- * per wait would stretch a turn to one `pollMs` per pending wait.
+ * pending after it and the newest wait is older than 0.2 ms, sleeps: 20 µs, doubling up to `pollMs` (Atomics.wait:
+ * a real sleep, which Node allows on its main thread; a browser's does not, and a browser's WebGPU does not poll
+ * from JavaScript). One poller for all waits: a sleep per wait would stretch a turn to one `pollMs` per wait.
  */
 
 /** Node's setImmediate (typed here: this file is also in the page's program, which has no Node types). */
@@ -19,10 +19,15 @@ let polling = false;
 // Made at the first wait: a page that is not cross-origin isolated has no SharedArrayBuffer at all.
 let sleeper: Int32Array | null = null;
 
-/** The first sleep: short waits (a small op's result) should cost microseconds more, not a whole `pollMs`. */
+/**
+ * A new wait first polls without sleeping for SPIN_MS: a small op's result is there within a few polls, and the
+ * shortest sleep Atomics.wait gives here is about 90 µs. Then sleeps begin at FIRST_SLEEP_MS and double.
+ */
+const SPIN_MS = 0.2;
 const FIRST_SLEEP_MS = 0.02;
 
-/** The next sleep; every new wait starts again from the first (a poller may outlive the wait it began with). */
+/** When the newest wait began, and the next sleep: every new wait starts again with a spin and the first sleep. */
+let newestWait = 0;
 let sleepMs = FIRST_SLEEP_MS;
 
 async function poll(pollMs: number): Promise<void> {
@@ -31,6 +36,7 @@ async function poll(pollMs: number): Promise<void> {
     // One turn of the event loop: Dawn's queued poll runs and settles what has finished.
     await new Promise<void>(nextTurn);
     if (pending.size === 0) break;
+    if (performance.now() - newestWait < SPIN_MS) continue;
     sleeper ??= new Int32Array(new SharedArrayBuffer(4));
     Atomics.wait(sleeper, 0, 0, sleepMs);
     sleepMs = Math.min(pollMs, 2 * sleepMs); // doubling: a long wait soon polls only once per pollMs
@@ -40,6 +46,7 @@ async function poll(pollMs: number): Promise<void> {
 
 export function awaitSleeping<T>(promise: Promise<T>, pollMs: number): Promise<T> {
   pending.add(promise);
+  newestWait = performance.now();
   sleepMs = FIRST_SLEEP_MS;
   const done = () => void pending.delete(promise);
   promise.then(done, done);
