@@ -15,11 +15,7 @@ import { join } from 'node:path';
 import { personCategory } from '../src/coco/format.js';
 import { loadCocoDataset } from '../src/data/coco.js';
 import { Random } from '../src/tensor/random.js';
-
-function flag(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
+import { flag } from './flags.js';
 
 const loadIndex = process.argv.indexOf('--load');
 if (loadIndex >= 0) {
@@ -39,8 +35,8 @@ if (loadIndex >= 0) {
   process.exit(0);
 }
 
-const imageCount = flag('images', 118_287);
-const annotationCount = flag('annotations', 262_465);
+const imageCount = Number(flag('images') ?? 118_287);
+const annotationCount = Number(flag('annotations') ?? 262_465);
 const rng = new Random(5);
 const round2 = (v: number) => Math.round(v * 100) / 100;
 

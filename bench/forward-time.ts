@@ -10,16 +10,12 @@ import { PRESETS, smprConfig, type PresetName } from '../src/smpr/config.js';
 import { SmprModel } from '../src/smpr/model.js';
 import { Random } from '../src/tensor/random.js';
 import { dispose } from '../src/tensor/scope.js';
+import { flag } from './flags.js';
 
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : fallback;
-}
-
-const name = flag('config', 'hrnet_w32') as PresetName;
+const name = (flag('config') ?? 'hrnet_w32') as PresetName;
 if (!(name in PRESETS)) throw new Error(`--config must be one of ${Object.keys(PRESETS).join(', ')}, got ${name}`);
-const size = Number(flag('size', '256'));
-const runs = Number(flag('runs', '2'));
+const size = Number(flag('size') ?? '256');
+const runs = Number(flag('runs') ?? '2');
 await initWebGPU();
 const model = new SmprModel(smprConfig(name), { device: 'webgpu', random: new Random(1) }).eval();
 const image = initTensor([1, 3, size, size], normal(1), { device: 'webgpu', random: new Random(2) });

@@ -24,11 +24,7 @@ import { randn } from '../src/ops/creation.js';
 import { dispose } from '../src/tensor/scope.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { median } from './report.js';
-
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : fallback;
-}
+import { flag } from './flags.js';
 
 const SIZES = {
   smpr: { matmul: 4096, conv: { channels: 256, side: 100 } },
@@ -97,10 +93,10 @@ function instances(size: keyof typeof SIZES): { list: Instance[]; inputs: Tensor
 }
 
 const rt = await initWebGPU();
-const size = flag('size', 'small') as keyof typeof SIZES;
+const size = (flag('size') ?? 'small') as keyof typeof SIZES;
 if (!(size in SIZES)) throw new Error(`gemm-tiles: --size must be 'small' or 'smpr', got '${size}'`);
 const timestamps = rt.features.includes('timestamp-query');
-const schedule = flag('schedule', 'device');
+const schedule = flag('schedule') ?? 'device';
 if (schedule !== 'device' && schedule !== 'workgroup') throw new Error(`gemm-tiles: --schedule must be 'device' or 'workgroup', got '${schedule}'`);
 const target: GemmTarget = { ...gemmTarget(rt.deviceInfo), ...(schedule === 'workgroup' ? { cpu: false } : {}) };
 
@@ -154,7 +150,7 @@ for (const inst of list) {
 dispose(inputs);
 
 const json = JSON.stringify({ meta: { device: rt.description, size, schedule, clock: timestamps ? 'gpu timestamps' : 'wall', date: new Date().toISOString() }, results: rows }, null, 2) + '\n';
-const out = flag('json', '');
+const out = flag('json') ?? '';
 if (out) writeFileSync(out, json);
 else process.stdout.write(json);
 const lines: string[] = ['| op | tile | ms | TFLOP/s | vs chosen | rel. error |', '|---|---|---|---|---|---|'];

@@ -4,11 +4,7 @@
  */
 import { initWebGPU } from '../src/index.js';
 import { runBenchmarks, SUITES } from './suites.js';
-
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
+import { flag } from './flags.js';
 
 const rt = await initWebGPU();
 const size = flag('size') ?? 'small';

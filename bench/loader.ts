@@ -20,16 +20,12 @@ import { loadCocoDataset } from '../src/data/coco.js';
 import { readImage } from '../src/data/image-file.js';
 import { PRESETS } from '../src/smpr/config.js';
 import { BatchLoader } from '../src/train/batch-loader.js';
+import { flag } from './flags.js';
 
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : fallback;
-}
-
-const images = Number(flag('images', '64'));
-const batches = Number(flag('batches', '16'));
-const batchSize = Number(flag('batch', '2'));
-const workerCounts = flag('workers', '0,1,2').split(',').map(Number);
+const images = Number(flag('images') ?? '64');
+const batches = Number(flag('batches') ?? '16');
+const batchSize = Number(flag('batch') ?? '2');
+const workerCounts = (flag('workers') ?? '0,1,2').split(',').map(Number);
 
 const dir = mkdtempSync(join(tmpdir(), 'smpr-loader-bench-'));
 try {

@@ -26,19 +26,15 @@ import { OPTIMIZERS, type OptimizerName } from '../src/train/options.js';
 import { trainStep } from '../src/train/step.js';
 import type { DispatchArgs, Kernel } from '../src/backend/webgpu-runtime.js';
 import { median } from './report.js';
+import { flag } from './flags.js';
 
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : fallback;
-}
-
-const preset = flag('config', 'tiny') as PresetName;
+const preset = (flag('config') ?? 'tiny') as PresetName;
 if (!(preset in PRESETS)) throw new Error(`step-profile: --config must be one of ${Object.keys(PRESETS).join(', ')}, got '${preset}'`);
-const config = smprConfig(preset, process.argv.includes('--size') ? { inputSize: Number(flag('size', '')) } : {});
-const batchSize = Number(flag('batch', '8'));
-const optimizerName = flag('optimizer', 'sgd') as OptimizerName;
-const replay = flag('replay', 'yes') === 'yes';
-const top = Number(flag('top', '12'));
+const config = smprConfig(preset, flag('size') !== undefined ? { inputSize: Number(flag('size')) } : {});
+const batchSize = Number(flag('batch') ?? '8');
+const optimizerName = (flag('optimizer') ?? 'sgd') as OptimizerName;
+const replay = (flag('replay') ?? 'yes') === 'yes';
+const top = Number(flag('top') ?? '12');
 const rt = await initWebGPU();
 const data = generateSynthDataset({ images: batchSize, seed: 5 });
 const transform = {

@@ -20,17 +20,13 @@ import { cocoKeypointEval } from '../src/coco/eval.js';
 import type { CocoKeypointResult } from '../src/coco/format.js';
 import { Random } from '../src/tensor/random.js';
 import type { LevelSpec } from '../src/smpr/levels.js';
+import { flag } from './flags.js';
 
-function flag(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-const images = flag('images', 256);
-const seed = flag('seed', 777);
-const size = flag('size', SYNTH_DEFAULTS.width);
-const maxPeople = flag('max-people', SYNTH_DEFAULTS.maxPeople);
-const personScale = [flag('min-scale', SYNTH_DEFAULTS.personScale[0]), flag('max-scale', SYNTH_DEFAULTS.personScale[1])] as const;
+const images = Number(flag('images') ?? 256);
+const seed = Number(flag('seed') ?? 777);
+const size = Number(flag('size') ?? SYNTH_DEFAULTS.width);
+const maxPeople = Number(flag('max-people') ?? SYNTH_DEFAULTS.maxPeople);
+const personScale = [Number(flag('min-scale') ?? SYNTH_DEFAULTS.personScale[0]), Number(flag('max-scale') ?? SYNTH_DEFAULTS.personScale[1])] as const;
 const [width, height] = [size, size];
 const dataset = generateSynthDataset({ images, seed, width, height, maxPeople, personScale });
 
