@@ -76,14 +76,19 @@ export const normLayer = (channels: number, options: BlockOptions): NormLayer =>
  * a trained affine's weight and bias (HRNet's 'affine-bn') through s and t.
  */
 export function convNorm(conv: Conv2d, norm: NormLayer, x: Tensor): Tensor {
-  if (!(norm instanceof FrozenBatchNorm2d)) return norm.forward(conv.forward(x));
+  if (!(norm instanceof FrozenBatchNorm2d) || !foldPays(conv, x)) return norm.forward(conv.forward(x));
   if (norm.channels !== conv.outChannels) throw new Error(`convNorm: a conv with ${conv.outChannels} outputs cannot feed a BN of ${norm.channels} channels`);
-  const [kh, kw] = conv.weight.shape.slice(2) as [number, number];
-  const pixels = x.shape[0]! * conv2dOutputSize(x.shape[2]!, kh, conv.stride[0], conv.padding[0], conv.dilation[0]) * conv2dOutputSize(x.shape[3]!, kw, conv.stride[1], conv.padding[1], conv.dilation[1]);
-  if (3 * pixels < 2 * (conv.inChannels / conv.groups) * kh * kw) return norm.forward(conv.forward(x));
   const { scale, shift } = norm.affine();
   const weight = mul(conv.weight.tensor, reshape(scale, [conv.outChannels, 1, 1, 1]));
   return conv.withWeights(x, weight, conv.bias ? add(mul(conv.bias.tensor, scale), shift) : shift);
+}
+
+/** The output outweighs the weights: 3·P ≥ 2·Cin·k², P the conv's output pixels over the batch (convNorm). */
+function foldPays(conv: Conv2d, x: Tensor): boolean {
+  const [kh, kw] = conv.weight.shape.slice(2) as [number, number];
+  const outH = conv2dOutputSize(x.shape[2]!, kh, conv.stride[0], conv.padding[0], conv.dilation[0]);
+  const outW = conv2dOutputSize(x.shape[3]!, kw, conv.stride[1], conv.padding[1], conv.dilation[1]);
+  return 3 * x.shape[0]! * outH * outW >= 2 * (conv.inChannels / conv.groups) * kh * kw;
 }
 
 /** torchvision's ResNet init (and mmcv's kaiming_init): convs N(0, √2/√fan_out); BN at identity (weight 1, bias 0, mean 0, var 1). */
