@@ -11,6 +11,8 @@
  * the query set and resolve buffer at once. Readings are mapped after their submit and summed when asked, in one
  * wait for all of them.
  */
+import { bufferUsage, mapMode } from './gpu-constants.js';
+
 export interface GpuTime {
   /** Milliseconds the GPU spent inside compute passes. */
   ms: number;
@@ -19,10 +21,6 @@ export interface GpuTime {
 
 /** Queries per query set: two per pass; the runtime submits early when an encoder has used them all. */
 const QUERIES = 2048;
-
-function usage() {
-  return (globalThis as any).GPUBufferUsage as typeof GPUBufferUsage;
-}
 
 export class GpuTimer {
   private readonly querySet: GPUQuerySet;
@@ -36,7 +34,7 @@ export class GpuTimer {
   /** `wait`: how the runtime awaits GPU work (on a CPU adapter, without a busy core: sleeping-wait.ts). */
   constructor(private readonly device: GPUDevice, private readonly wait: <T>(work: Promise<T>) => Promise<T>) {
     this.querySet = device.createQuerySet({ type: 'timestamp', count: QUERIES });
-    this.resolveBuffer = device.createBuffer({ size: QUERIES * 8, usage: usage().QUERY_RESOLVE | usage().COPY_SRC });
+    this.resolveBuffer = device.createBuffer({ size: QUERIES * 8, usage: bufferUsage().QUERY_RESOLVE | bufferUsage().COPY_SRC });
   }
 
   /** The open encoder has no queries left for another pass: submit before opening one. */
@@ -55,7 +53,7 @@ export class GpuTimer {
   resolve(encoder: GPUCommandEncoder): void {
     if (this.used === 0) return;
     const bytes = this.used * 8;
-    const buffer = this.device.createBuffer({ size: bytes, usage: usage().MAP_READ | usage().COPY_DST });
+    const buffer = this.device.createBuffer({ size: bytes, usage: bufferUsage().MAP_READ | bufferUsage().COPY_DST });
     encoder.resolveQuerySet(this.querySet, 0, this.used, this.resolveBuffer, 0);
     encoder.copyBufferToBuffer(this.resolveBuffer, 0, buffer, 0, bytes);
     this.copied = { buffer, count: this.used };
@@ -70,7 +68,7 @@ export class GpuTimer {
 
   private async read(buffer: GPUBuffer, count: number): Promise<GpuTime> {
     try {
-      await buffer.mapAsync((globalThis as any).GPUMapMode.READ);
+      await buffer.mapAsync(mapMode().READ);
       const stamps = new BigUint64Array(buffer.getMappedRange());
       let ns = 0n;
       for (let i = 0; i < count; i += 2) {

@@ -16,6 +16,7 @@
 import { acquireDevice } from './webgpu-device.js';
 import type { DeviceInfo } from '../kernels/program.js';
 import { finiteCheckKernel } from '../kernels/wgsl/finite-check.js';
+import { bufferUsage, mapMode } from './gpu-constants.js';
 import { GpuTimer, type GpuTime } from './gpu-timer.js';
 import { awaitSleeping } from './sleeping-wait.js';
 
@@ -24,11 +25,6 @@ const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we
 const UNIFORM_ARENA_SLOTS = 512;
 /** How long a wait for a CPU adapter's work sleeps between Dawn's polls (sleeping-wait.ts). */
 const CPU_ADAPTER_POLL_MS = 1;
-
-function GPUBufferUsageFlags() {
-  // The constants live on a global that Dawn installs; read them lazily so importing this file needs no device.
-  return (globalThis as any).GPUBufferUsage as typeof GPUBufferUsage;
-}
 
 export interface MemoryStats {
   /** Bytes held by live tensors (rounded up to the pool's size classes). */
@@ -159,7 +155,7 @@ export class WebGPURuntime {
       if (size > this.limits.maxStorageBufferBindingSize) {
         throw new Error(`webgpu: a buffer of ${byteLength} bytes exceeds this adapter's maxStorageBufferBindingSize (${this.limits.maxStorageBufferBindingSize})`);
       }
-      const usage = GPUBufferUsageFlags();
+      const usage = bufferUsage();
       buffer = this.device.createBuffer({ size, usage: usage.STORAGE | usage.COPY_SRC | usage.COPY_DST });
       this.sizes.set(buffer, size);
     }
@@ -322,7 +318,7 @@ export class WebGPURuntime {
   }
 
   private newUniformArena(): GPUBuffer {
-    const usage = GPUBufferUsageFlags().UNIFORM | GPUBufferUsageFlags().COPY_DST;
+    const usage = bufferUsage().UNIFORM | bufferUsage().COPY_DST;
     return this.device.createBuffer({ size: UNIFORM_ARENA_SLOTS * UNIFORM_SLOT, usage });
   }
 
@@ -395,11 +391,11 @@ export class WebGPURuntime {
     if (byteLength === 0) return new ArrayBuffer(0);
     this.stats.readbacks += 1;
     const size = Math.ceil(byteLength / 4) * 4;
-    const staging = this.device.createBuffer({ size, usage: GPUBufferUsageFlags().MAP_READ | GPUBufferUsageFlags().COPY_DST });
+    const staging = this.device.createBuffer({ size, usage: bufferUsage().MAP_READ | bufferUsage().COPY_DST });
     this.copy(buffer, 0, staging, 0, size);
     this.flush();
     const submitted = this.stats.submits;
-    await this.gpuWork(staging.mapAsync((globalThis as any).GPUMapMode.READ));
+    await this.gpuWork(staging.mapAsync(mapMode().READ));
     this.submitsDone = Math.max(this.submitsDone, submitted);
     const out = staging.getMappedRange().slice(0, byteLength);
     staging.unmap();
