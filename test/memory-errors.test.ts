@@ -26,6 +26,61 @@ describe('memory', () => {
     expect(after.buffersInUse).toBe(before.buffersInUse);
   });
 
+  // Outside tidy, without a graph, an op's hidden intermediates (reshaped views, broadcasts, the tensor a plain
+  // number becomes, the parts of a composite op) must go with it: disposing the inputs and the result frees all.
+  const g = { device: 'webgpu' } as const;
+  const opsWithoutGraph: Record<string, (r: (shape: number[]) => T.Tensor, own: (t: T.Tensor) => T.Tensor) => T.Tensor> = {
+    'matmul': (r) => T.matmul(r([4, 5]), r([5, 6])),
+    'matmul, broadcast batch': (r) => T.matmul(r([3, 4, 5]), r([5, 6])),
+    'add a number': (r) => T.add(r([4]), 1),
+    'a number times': (r) => T.mul(2, r([4])),
+    'pow': (r) => T.pow(r([3]), 2),
+    'maximum with a number': (r) => T.maximum(r([3]), 0.5),
+    'clamp': (r) => T.clamp(r([3]), -0.5, 0.5),
+    'where with numbers': (r) => T.where(r([3]), 1, 0),
+    'sum': (r) => T.sum(r([2, 3, 4]), [0, 2]),
+    'mean': (r) => T.mean(r([2, 3, 4]), 1),
+    'max': (r) => T.max(r([2, 3, 4]), [0, 2]),
+    'sumTo': (r) => T.sumTo(r([2, 3]), [1, 3]),
+    'stack': (r) => T.stack([r([2]), r([2])], 1),
+    'concat': (r) => T.concat([r([2, 3]), r([2, 1])], 1),
+    'flip': (r) => T.flip(r([2, 3]), [1]),
+    'pad': (r) => T.pad(r([1, 2, 2]), [[0, 0], [1, 1], [1, 1]]),
+    'conv2d with bias': (r) => T.conv2d(r([1, 2, 5, 5]), r([3, 2, 3, 3]), r([3]), { padding: 1 }),
+    'groupNorm': (r) => T.groupNorm(r([1, 4, 3, 3]), 2, r([4]), r([4])),
+    'maxPool2d': (r) => T.maxPool2d(r([1, 2, 4, 4]), { kernelSize: 2, stride: 2 }),
+    'upsampleBilinear2d': (r) => T.upsampleBilinear2d(r([1, 2, 2, 2]), { size: [4, 4] }),
+    'bceWithLogits, weighted': (r) => T.bceWithLogits(r([4]), r([4]), { weight: r([4]) }),
+    'l1Loss, weighted': (r) => T.l1Loss(r([4]), r([4]), { weight: r([4]) }),
+    'sigmoidFocalLoss, mean': (r) => T.sigmoidFocalLoss(r([4, 3]), r([4, 3]), { reduction: 'mean' }),
+    'cast to its own dtype': (r) => T.cast(r([3]), 'float32'),
+    'transpose': (r) => T.transpose(r([2, 3])),
+    'narrow': (r) => T.narrow(r([4, 2]), 0, 1, 2),
+    'indexSelect': (r, own) => T.indexSelect(r([4, 2]), 0, own(T.tensor([3, 0, 3], { ...g, dtype: 'int32' }))),
+    'upsampleNearest2d': (r) => T.upsampleNearest2d(r([1, 2, 2, 2]), 2),
+    'avgPool2d': (r) => T.avgPool2d(r([1, 2, 4, 4]), { kernelSize: 2, stride: 2 }),
+    'deformConv2d': (r) => T.deformConv2d(r([1, 2, 4, 4]), r([1, 18, 4, 4]), r([3, 2, 3, 3]), r([3]), { padding: 1, mask: r([1, 9, 4, 4]) }),
+    'clipScale': (r) => T.clipScale([r([3]), r([2, 2])], 1),
+  };
+  for (const [name, op] of Object.entries(opsWithoutGraph)) {
+    test(`${name}, outside tidy and without a graph, frees everything with its inputs and result`, async () => {
+      const made: T.Tensor[] = [];
+      const own = (t: T.Tensor) => {
+        made.push(t);
+        return t;
+      };
+      const settled = T.zeros([1], g);
+      await settled.toArray(); // earlier tests' buffers are released at a submit
+      settled.dispose();
+      const before = T.memory().buffersInUse;
+      const out = op((shape) => own(T.rand(shape, g)), own);
+      await out.toArray();
+      out.dispose();
+      for (const t of made) t.dispose();
+      expect(T.memory().buffersInUse).toBe(before);
+    });
+  }
+
   test('tidy keeps what it returns and what is kept, disposes the rest', () => {
     let inner!: T.Tensor;
     let kept!: T.Tensor;

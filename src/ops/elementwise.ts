@@ -1,14 +1,14 @@
 /**
  * Elementwise ops with NumPy broadcasting, and their gradients. A gradient flowing into a broadcast operand is
  * summed back to the operand's shape (`sumTo`). Plain numbers are accepted wherever a tensor is, and take the
- * other operand's dtype and device.
+ * other operand's dtype and device (as tensors of their own, hence `composite`: record.ts).
  */
 import { BINARY, UNARY, type BinaryOp, type UnaryOp } from '../kernels/elementwise-ops.js';
 import { isFloat, type DType } from '../tensor/dtype.js';
 import { broadcastShapes } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { scalarLike } from './creation.js';
-import { record } from './record.js';
+import { composite, record } from './record.js';
 import { sumTo } from './reduce.js';
 
 export type Operand = Tensor | number;
@@ -18,22 +18,26 @@ function checkDtypes(op: string, a: Tensor, b: Tensor): DType {
   return a.dtype;
 }
 
-function operands(op: string, a: Operand, b: Operand): [Tensor, Tensor] {
-  if (typeof a === 'number' && typeof b === 'number') throw new Error(`${op}: at least one operand must be a tensor`);
-  const ta = typeof a === 'number' ? scalarLike(a, b as Tensor) : a;
-  const tb = typeof b === 'number' ? scalarLike(b, ta) : b;
-  return [ta, tb];
+const tensorsAmong = (...operands: Operand[]): Tensor[] => operands.filter((x): x is Tensor => typeof x !== 'number');
+
+/** The operands as tensors; a number takes the dtype and device of the other operand, or of `like` when both are numbers. */
+function operands(op: string, a: Operand, b: Operand, like?: Tensor): [Tensor, Tensor] {
+  const other = typeof a !== 'number' ? a : typeof b !== 'number' ? b : like;
+  if (!other) throw new Error(`${op}: at least one operand must be a tensor`);
+  return [typeof a === 'number' ? scalarLike(a, other) : a, typeof b === 'number' ? scalarLike(b, other) : b];
 }
 
 function binary(op: BinaryOp, a: Operand, b: Operand, grads?: (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => [Tensor | null, Tensor | null]): Tensor {
-  const [ta, tb] = operands(op, a, b);
-  const dtype = checkDtypes(op, ta, tb);
-  if (!BINARY[op].integer && !isFloat(dtype)) throw new Error(`${op}: needs a floating-point dtype, got ${dtype}`);
-  const outShape = broadcastShapes(op, ta.shape, tb.shape);
-  return record(op, [ta, tb], (be) => be.binary(op, ta, tb, outShape, dtype), (g, out) => {
-    if (!grads) return [null, null];
-    const [ga, gb] = grads(g, ta, tb, out);
-    return [ga && sumTo(ga, ta.shape), gb && sumTo(gb, tb.shape)];
+  return composite(tensorsAmong(a, b), () => {
+    const [ta, tb] = operands(op, a, b);
+    const dtype = checkDtypes(op, ta, tb);
+    if (!BINARY[op].integer && !isFloat(dtype)) throw new Error(`${op}: needs a floating-point dtype, got ${dtype}`);
+    const outShape = broadcastShapes(op, ta.shape, tb.shape);
+    return record(op, [ta, tb], (be) => be.binary(op, ta, tb, outShape, dtype), (g, out) => {
+      if (!grads) return [null, null];
+      const [ga, gb] = grads(g, ta, tb, out);
+      return [ga && sumTo(ga, ta.shape), gb && sumTo(gb, tb.shape)];
+    });
   });
 }
 
@@ -81,16 +85,18 @@ export const round = (x: Tensor): Tensor => unary('round', x);
 export const step = (x: Tensor): Tensor => unary('step', x);
 
 export const square = (x: Tensor): Tensor => mul(x, x);
-export const clamp = (x: Tensor, low: number, high: number): Tensor => minimum(maximum(x, low), high);
+export const clamp = (x: Tensor, low: number, high: number): Tensor => composite([x], () => minimum(maximum(x, low), high));
 
-/** cond ? a : b elementwise (cond nonzero means true), broadcasting all three. */
+/** cond ? a : b elementwise (cond nonzero means true), broadcasting all three; two numbers take cond's dtype. */
 export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
-  const [ta, tb] = operands('where', a, b);
-  checkDtypes('where', ta, tb);
-  const outShape = broadcastShapes('where', broadcastShapes('where', cond.shape, ta.shape), tb.shape);
-  return record('where', [cond, ta, tb], (be) => be.where(cond, ta, tb, outShape), (g) => {
-    const zero = scalarLike(0, g);
-    return [null, sumTo(where(cond, g, zero), ta.shape), sumTo(where(cond, zero, g), tb.shape)];
+  return composite([cond, ...tensorsAmong(a, b)], () => {
+    const [ta, tb] = operands('where', a, b, cond);
+    checkDtypes('where', ta, tb);
+    const outShape = broadcastShapes('where', broadcastShapes('where', cond.shape, ta.shape), tb.shape);
+    return record('where', [cond, ta, tb], (be) => be.where(cond, ta, tb, outShape), (g) => {
+      const zero = scalarLike(0, g);
+      return [null, sumTo(where(cond, g, zero), ta.shape), sumTo(where(cond, zero, g), tb.shape)];
+    });
   });
 }
 

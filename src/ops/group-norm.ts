@@ -108,6 +108,5 @@ export function groupNorm(x: Tensor, groups: number, weight: Tensor | null = nul
     const grads = [dx, batchTotal(weight, dWeight), batchTotal(bias, dBias)];
     return grads.filter((_, k) => [x, weight, bias][k] !== null);
   });
-  if (!y.gradFn) stats.dispose();
   return y;
 }

@@ -14,7 +14,7 @@ import { gradEnabled } from '../tensor/engine.js';
 import { shapeStr, shapesEqual } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { abs, mul, sub } from './elementwise.js';
-import { commonDevice, record } from './record.js';
+import { commonDevice, composite, record } from './record.js';
 import { mean, sum } from './reduce.js';
 
 export type Reduction = 'none' | 'sum' | 'mean';
@@ -110,7 +110,7 @@ export function bceWithLogits(logits: Tensor, targets: Tensor, options: Weighted
   const bce = { alpha: -1, gamma: 0 };
   if (!weight) return focalLoss('bceWithLogits', logits, targets, bce, reduction);
   checkReduction('bceWithLogits', reduction);
-  return reduce(mul(focalLoss('bceWithLogits', logits, targets, bce, 'none'), weight), reduction);
+  return composite([logits, targets, weight], () => reduce(mul(focalLoss('bceWithLogits', logits, targets, bce, 'none'), weight), reduction));
 }
 
 /** torch.nn.functional.l1_loss: |pred − target|, times weight (for masked or OKS-weighted regression). */
@@ -118,6 +118,8 @@ export function l1Loss(pred: Tensor, target: Tensor, options: WeightedLossOption
   const { weight, reduction = 'mean' } = options;
   checkPair('l1Loss', pred, target, ['pred', 'target']);
   checkReduction('l1Loss', reduction);
-  const loss = abs(sub(pred, target));
-  return reduce(weight ? mul(loss, weight) : loss, reduction);
+  return composite(weight ? [pred, target, weight] : [pred, target], () => {
+    const loss = abs(sub(pred, target));
+    return reduce(weight ? mul(loss, weight) : loss, reduction);
+  });
 }

@@ -96,7 +96,6 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor {
     if (gradEnabled()) throw new Error('maxPool2d: double backward is not supported (the backward pass is a fused kernel)');
     return [runKernel(device, BACKWARD, g, indices, dims, x.shape)];
   });
-  if (!y.gradFn) indices.dispose();
   return y;
 }
 

@@ -1,10 +1,16 @@
 /**
  * The bridge between ops and autograd: validates inputs (alive, same device), runs the forward computation and,
  * when gradients are on and some input requires one, records the backward rule on the result.
+ *
+ * Ops make tensors the caller never sees: reshaped views of the inputs, the tensor a plain number becomes, the
+ * pieces of an op composed of others. With a graph, the backward rules may hold them, and the enclosing `tidy`
+ * frees them with the graph. Without one nothing does, so they are freed when the op returns: disposing the
+ * inputs and the result then frees everything, as it would in a program that never heard of `tidy`.
  */
 import { backendFor, type Backend } from '../backend/index.js';
 import { gradEnabled, nanCheckEachOp, webgpu, withGradDisabled } from '../tensor/engine.js';
 import { isFloat } from '../tensor/dtype.js';
+import { tidy } from '../tensor/scope.js';
 import { shapeStr } from '../tensor/shape.js';
 import type { Device } from '../tensor/storage.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -23,9 +29,23 @@ export function backendOf(op: string, inputs: readonly Tensor[]): Backend {
   return backendFor(commonDevice(op, inputs));
 }
 
+/** Whether an op on these inputs records a backward rule: gradients are on and some input requires one. */
+export function recordsGraph(inputs: readonly Tensor[]): boolean {
+  return gradEnabled() && inputs.some((t) => t.requiresGrad);
+}
+
+/**
+ * Runs an op written with other ops (or with plain numbers made tensors); without a graph, what it made on the
+ * way is freed when it returns.
+ */
+export function composite<T extends Tensor>(inputs: readonly Tensor[], op: () => T): T {
+  return recordsGraph(inputs) ? op() : tidy(op);
+}
+
 /**
  * Runs `forward` on the inputs' backend and attaches `backward` to the result when a gradient is needed.
- * `backward(g)` returns one gradient per input (null for inputs that need none).
+ * `backward(g)` returns one gradient per input (null for inputs that need none). Tensors `forward` makes besides
+ * its result live on only if the backward rule may need them (a graph is recorded).
  */
 export function record(
   op: string,
@@ -35,9 +55,10 @@ export function record(
 ): Tensor {
   // Helper ops a forward pass uses internally (reshapes, broadcasts) need no history of their own.
   const backend = backendOf(op, inputs);
-  const out = withGradDisabled(() => forward(backend));
+  const graph = recordsGraph(inputs);
+  const out = withGradDisabled(() => (graph ? forward(backend) : tidy(() => forward(backend))));
   if (nanCheckEachOp() && isFloat(out.dtype)) checkOutput(op, out);
-  if (gradEnabled() && inputs.some((t) => t.requiresGrad)) {
+  if (graph) {
     out.requiresGrad = true;
     out.gradFn = { op, inputs, backward: (g) => backward(g, out) };
   }

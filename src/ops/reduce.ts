@@ -7,7 +7,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { Backend } from '../backend/backend.js';
 import type { ReduceOp } from '../kernels/reference/reduce.js';
 import { div, eq, mul } from './elementwise.js';
-import { record } from './record.js';
+import { composite, record } from './record.js';
 import { broadcastTo, reshape, view } from './shape.js';
 
 export interface ReduceOptions {
@@ -65,7 +65,7 @@ export function sum(x: Tensor, axis?: number | number[], options: ReduceOptions 
 export function mean(x: Tensor, axis?: number | number[], options: ReduceOptions = {}): Tensor {
   const axes = normalizeAxes('mean', axis, x.rank);
   const count = axes.reduce((n, a) => n * x.shape[a], 1);
-  return div(sum(x, axes, options), count);
+  return composite([x], () => div(sum(x, axes, options), count));
 }
 
 /** Max over axes. The gradient is shared equally among tied maxima (like torch.amax). */
@@ -93,5 +93,5 @@ export function sumTo(g: Tensor, shape: Shape): Tensor {
   if (g.rank === shape.length && g.shape.every((d, i) => d === shape[i])) return g;
   const offset = g.rank - shape.length;
   const axes = g.shape.map((_, i) => i).filter((i) => i < offset || (shape[i - offset] === 1 && g.shape[i] !== 1));
-  return reshape(sum(g, axes, { keepdims: true }), shape);
+  return composite([g], () => reshape(sum(g, axes, { keepdims: true }), shape));
 }

@@ -6,7 +6,7 @@
 import type { WindowSpec } from '../kernels/reference/window.js';
 import { broadcastShapes, broadcastStrides, normalizeAxis, normalizeAxes, shapeStr, sizeOf, stridesOf, type Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { record } from './record.js';
+import { composite, record } from './record.js';
 import { sumTo } from './reduce.js';
 
 /** Effectively unbounded, for dimensions that never leave the input (permute, broadcast). */
@@ -152,7 +152,7 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
 export function stack(xs: readonly Tensor[], axis = 0): Tensor {
   if (xs.length === 0) throw new Error('stack: needs at least one tensor');
   const a = normalizeAxis('stack', axis, xs[0].rank + 1);
-  return concat(xs.map((x) => unsqueeze(x, a)), a);
+  return composite(xs, () => concat(xs.map((x) => unsqueeze(x, a)), a));
 }
 
 /** Picks entries along `axis` by an int32 index tensor (torch.index_select). */
