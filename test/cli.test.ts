@@ -153,3 +153,26 @@ test('synth → train → resume matches an uninterrupted run → eval → predi
   expect([...slim.model.keys()]).toEqual([...full.model.keys()]);
   for (const [name, t] of full.model) expect(slim.model.get(name)!.toArraySync(), name).toEqual(t.toArraySync());
 });
+
+test("predict --data gives each result its image's id, so that eval --results scores predict's file as eval scores the model", async () => {
+  const data = join(dir, 'ids');
+  expect((await smpr('synth', '--out', data, '--images', '4', '--seed', '77')).code).toBe(0);
+  const evaluation = await smpr('eval', '--data', data, '--json', join(dir, 'ids-eval.json'));
+  expect(evaluation.code, evaluation.stderr).toBe(0);
+  const direct = JSON.parse(readFileSync(join(dir, 'ids-eval.json'), 'utf8')).stats;
+  expect(direct.AP).toBeGreaterThan(0.1); // the shipped model finds these people, so a mismatched id would show
+
+  // Given out of order: ids by position would pair each image's people with another image's ground truth.
+  const images = ['000004.png', '000002.png', '000003.png', '000001.png'].map((name) => join(data, 'images', name));
+  const predicted = await smpr('predict', '--data', data, '--out', join(dir, 'ids-pred'), ...images);
+  expect(predicted.code, predicted.stderr).toBe(0);
+  const fromFile = await smpr('eval', '--data', data, '--results', join(dir, 'ids-pred', 'results.json'), '--json', join(dir, 'ids-file.json'));
+  expect(fromFile.code, fromFile.stderr).toBe(0);
+  expect(JSON.parse(readFileSync(join(dir, 'ids-file.json'), 'utf8')).stats.AP).toBeCloseTo(direct.AP, 9);
+
+  const stranger = join(dir, 'stranger.png');
+  writePng(stranger, createImage(32, 32, [0, 0, 0]));
+  const unlisted = await smpr('predict', '--data', data, '--out', join(dir, 'ids-pred2'), stranger);
+  expect(unlisted.code).toBe(2);
+  expect(unlisted.stderr.trim()).toBe(`smpr: ${stranger}: --data ${join(data, 'annotations.json')} lists no image of that file name`);
+});

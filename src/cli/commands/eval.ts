@@ -15,11 +15,11 @@ export const evalCommand = defineCommand({
   name: 'eval',
   summary: 'COCO keypoint AP/AR of a checkpoint (or of a results file) on a dataset (pycocotools-exact), as a table and JSON',
   flags: {
-    weights: { type: 'string', default: SHIPPED_WEIGHTS, description: 'checkpoint (.safetensors, or a .pth with --config); default: the shipped tiny model', valueName: 'FILE' },
+    weights: { type: 'string', default: SHIPPED_WEIGHTS, description: 'checkpoint (.safetensors, or a .pth with --config)', valueName: 'FILE' },
     config: CONFIG_FOR_WEIGHTS_FLAG,
     data: { type: 'string', required: true, description: 'dataset folder or annotation file', valueName: 'DIR' },
     images: { type: 'string', description: "folder of --data's images (default: images/ beside the annotation file)", valueName: 'DIR' },
-    results: { type: 'string', description: "evaluate this COCO keypoint results file (e.g. `smpr predict`'s, or another model's) instead of running a model", valueName: 'FILE' },
+    results: { type: 'string', description: "evaluate this COCO keypoint results file (another model's, or `smpr predict --data`'s) instead of running a model", valueName: 'FILE' },
     json: { type: 'string', description: 'also write the numbers (and the detections) to this JSON file', valueName: 'FILE' },
     flip: { type: 'boolean', description: 'flip test' },
     nms: { type: 'string', choices: ['soft', 'oks'], default: 'soft', description: 'NMS flavour' },

@@ -8,15 +8,16 @@ import { drawPoses } from '../../data/draw.js';
 import type { CocoKeypointResult } from '../../coco/format.js';
 import { predictImage } from '../../smpr/predict.js';
 import { defineCommand } from '../args.js';
-import { CONFIG_FOR_WEIGHTS_FLAG, SHIPPED_WEIGHTS, loadModel } from '../model-io.js';
+import { CONFIG_FOR_WEIGHTS_FLAG, SHIPPED_WEIGHTS, loadModel, openDataset } from '../model-io.js';
 import { prepareFolder } from '../../io/folders.js';
 
 export const predictCommand = defineCommand({
   name: 'predict',
-  summary: 'find people in PNG images: COCO results JSON plus an overlay PNG per image',
+  summary: 'find people in PNG or JPEG images: COCO results JSON plus an overlay PNG per image',
   flags: {
-    weights: { type: 'string', default: SHIPPED_WEIGHTS, description: 'checkpoint (.safetensors) written by smpr train or smpr export, or a .pth with --config; default: the shipped tiny model', valueName: 'FILE' },
+    weights: { type: 'string', default: SHIPPED_WEIGHTS, description: 'checkpoint (.safetensors) written by smpr train or smpr export, or a .pth with --config', valueName: 'FILE' },
     config: CONFIG_FOR_WEIGHTS_FLAG,
+    data: { type: 'string', description: "a dataset folder or annotation file listing the images: each result takes its image's id there (found by file name), so that `smpr eval --data` with `--results` can score results.json; without it the ids are the images' places on the command line (1, 2, …)", valueName: 'DIR' },
     out: { type: 'string', default: 'predictions', description: 'folder for results.json and the overlays', valueName: 'DIR' },
     'min-score': { type: 'number', min: 0, max: 1, default: 0.1, description: 'draw only people scoring above this' },
     flip: { type: 'boolean', description: 'also run on the flipped image and merge (flip test)' },
@@ -27,6 +28,7 @@ export const predictCommand = defineCommand({
     prepareFolder('--out', flags.out);
     if (!existsSync(flags.weights)) throw new UserError(`${flags.weights}: no such checkpoint`);
     for (const path of positionals) readImageSize(path); // a missing or unreadable file stops here, before any work
+    const imageIds = flags.data !== undefined ? idsByFileName(positionals, flags.data) : positionals.map((_, i) => i + 1);
     const model = await loadModel(flags.weights, flags.config);
     const all: CocoKeypointResult[] = [];
     const names = overlayNames(positionals);
@@ -34,7 +36,7 @@ export const predictCommand = defineCommand({
     try {
       for (const [i, path] of positionals.entries()) {
         const image = await readImage(path);
-        const people = await predictImage(model, image, i + 1, { flip: flags.flip, nms: flags.nms as 'soft' | 'oks' });
+        const people = await predictImage(model, image, imageIds[i]!, { flip: flags.flip, nms: flags.nms as 'soft' | 'oks' });
         all.push(...people);
         const overlay = cloneImage(image);
         drawPoses(overlay, people.filter((p) => p.score > flags['min-score']), model.config.keypoints, { scoreText: true });
@@ -49,6 +51,24 @@ export const predictCommand = defineCommand({
     }
   },
 });
+
+/** Each image's id in the dataset at `data`, found by its file name (one line naming the first image it lacks). */
+function idsByFileName(paths: readonly string[], data: string): number[] {
+  const dataset = openDataset(data);
+  const ids = new Map<string, number[]>();
+  for (const image of dataset.json.images) {
+    const name = basename(image.file_name);
+    ids.set(name, [...(ids.get(name) ?? []), image.id]);
+  }
+  return paths.map((path) => {
+    const found = ids.get(basename(path)) ?? [];
+    if (found.length !== 1) {
+      const problem = found.length === 0 ? 'lists no image of that file name' : `lists ${found.length} images of that file name (ids ${found.join(', ')})`;
+      throw new UserError(`${path}: --data ${dataset.annotationsPath} ${problem}`);
+    }
+    return found[0]!;
+  });
+}
 
 /** `name.pose.png` per input; inputs of the same base name from different folders get `name-2.pose.png`, … */
 function overlayNames(paths: readonly string[]): string[] {
