@@ -1,12 +1,13 @@
 /**
  * Inference: an image in, COCO keypoint results out (reference section 5). The network runs on the device; the
- * per-level maps are read back once per image (the only readback) and decoded on the CPU, where top-k, NMS and
- * the COCO output are cheap and simple.
+ * per-level maps are read back together, once per pass (each wait for the GPU costs more than copying them
+ * into one buffer), and decoded on the CPU, where top-k, NMS and the COCO output are cheap and simple.
  */
 import { testTransform, type ScaleTarget } from '../data/augment.js';
 import type { Image } from '../data/image.js';
 import { noGrad } from '../autograd/index.js';
 import { tensor } from '../ops/creation.js';
+import { concat, flatten } from '../ops/shape.js';
 import { tidy } from '../tensor/scope.js';
 import type { CocoKeypointResult } from '../coco/format.js';
 import type { SmprConfig } from './config.js';
@@ -61,26 +62,30 @@ async function runPass(model: SmprModel, image: Image, scale: ScaleTarget, optio
   const prepared = testTransform(image, scale, config.normalization);
   lap('preprocess');
   const { image: padded } = prepared;
-  const maps = tidy(() =>
+  // Every level's three maps in one buffer, so that the pass waits for the GPU once.
+  const shapes: { cls: number; pose: number; height: number; width: number }[] = [];
+  const flat = tidy(() =>
     noGrad(() => {
       const x = tensor(padded.data, [1, 3, padded.height, padded.width], { device: model.device });
-      const out = model.forward(x, { heatmap: false });
-      return out.levels.map((l) => ({ cls: l.clsLogits, score: l.scoreLogits, pose: options.useInitialPose ? l.initPose : l.refinePose }));
+      const maps = model.forward(x, { heatmap: false }).levels.flatMap((l) => {
+        const pose = options.useInitialPose ? l.initPose : l.refinePose;
+        shapes.push({ cls: l.clsLogits.size, pose: pose.size, height: l.clsLogits.shape[2]!, width: l.clsLogits.shape[3]! });
+        return [l.clsLogits, l.scoreLogits, pose].map(flatten);
+      });
+      return concat(maps);
     }),
   );
+  let values: Float32Array | Float64Array;
+  try {
+    values = (await flat.toArray()) as Float32Array | Float64Array;
+  } finally {
+    flat.dispose();
+  }
   const levels: LevelOutputs[] = [];
-  for (const [i, m] of maps.entries()) {
-    levels.push({
-      clsLogits: await m.cls.toArray(),
-      scoreLogits: await m.score.toArray(),
-      refine: await m.pose.toArray(),
-      stride: config.levels[i].stride,
-      height: m.cls.shape[2],
-      width: m.cls.shape[3],
-    });
-    m.cls.dispose();
-    m.score.dispose();
-    m.pose.dispose();
+  let at = 0;
+  const take = (n: number) => values.subarray(at, (at += n));
+  for (const [i, { cls, pose, height, width }] of shapes.entries()) {
+    levels.push({ clsLogits: take(cls), scoreLogits: take(cls), refine: take(pose), stride: config.levels[i]!.stride, height, width });
   }
   lap('network');
   const candidates = decodeLevels(levels, { imageHeight: padded.validHeight, imageWidth: padded.validWidth });

@@ -36,6 +36,8 @@ export interface TrainResult {
   model: SmprModel;
   records: LogRecord[];
   iterations: number;
+  /** The loss curve's PNG, or null when the log has fewer than two records to draw. */
+  curve: string | null;
 }
 
 /** The people of an image that training can use (see `toTrainingPeople`). */
@@ -96,6 +98,8 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   const window = new LogWindow();
   const records: LogRecord[] = [];
   let savedStep = startIter;
+  let failure: unknown = null;
+  let curve: string | null = null;
 
   /** Ends the log window at `iter`: its record goes to the log, or the run stops if it is not finite. */
   async function log(iter: number, epoch: number): Promise<void> {
@@ -131,22 +135,32 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
         throw new Interrupted(`train: stopped after iteration ${iter + 1}; saved ${checkpointPath} (continue with --resume)`, code);
       }
     }
+  } catch (error) {
+    failure = error;
+    throw error;
   } finally {
     await loader.close();
     window.dispose();
     progress?.finish();
     optimizer.dispose();
-    writeLossCurve(outDir);
+    // Drawn also when the run stops early; failing to draw it must not hide why the run stopped.
+    try {
+      curve = writeLossCurve(outDir);
+    } catch (error) {
+      if (failure === null) throw error;
+    }
   }
-  return { model, records, iterations: totalIters };
+  return { model, records, iterations: totalIters, curve };
 }
 
-/** Draws every loss term of the run's log as a PNG line chart. */
-export function writeLossCurve(outDir: string): void {
+/** Draws every loss term of the run's log as a PNG line chart; returns its path, or null when there are fewer than two records. */
+function writeLossCurve(outDir: string): string | null {
   const records = readLogBefore<LogRecord>(join(outDir, LOG_FILE), Infinity);
-  if (records.length < 2) return;
+  if (records.length < 2) return null;
   const keys = ['loss', 'cls', 'heatmap', 'init', 'refine', 'score'] as const;
   const series = keys.map((k) => ({ name: k, points: records.map((r) => [r.iter + 1, r[k]] as [number, number]) }));
-  writeFileSync(join(outDir, CURVE_FILE), plotLines(series, { title: 'SMPR training loss', logY: true, width: 640, height: 400 }));
+  const path = join(outDir, CURVE_FILE);
+  writeFileSync(path, plotLines(series, { title: 'SMPR training loss', logY: true, width: 640, height: 400 }));
+  return path;
 }
 

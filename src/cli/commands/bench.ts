@@ -1,10 +1,11 @@
 import { defineCommand } from '../args.js';
+import { UsageError } from '../errors.js';
 import { openGpu } from '../model-io.js';
 import { runBenchmarks, SUITES } from '../../../bench/suites.js';
 
 export const benchCommand = defineCommand({
   name: 'bench',
-  summary: 'time our WGSL kernels against tfjs-backend-webgpu on this device (JSON + table + bar chart)',
+  summary: 'time our WGSL kernels against tfjs-backend-webgpu, and batched submits against one per op, on this device (JSON + table + bar chart)',
   flags: {
     suite: { type: 'string', default: Object.keys(SUITES).join(','), description: `comma-separated suites: ${Object.keys(SUITES).join(', ')}`, valueName: 'S,S' },
     json: { type: 'string', description: 'write the JSON here instead of stdout', valueName: 'FILE' },
@@ -12,7 +13,10 @@ export const benchCommand = defineCommand({
     size: { type: 'string', choices: ['small', 'smpr'], default: 'small', description: "'small': shapes lavapipe can run; 'smpr': the real SMPR shapes (for a real GPU)" },
   },
   async run({ flags }) {
+    const suites = flags.suite.split(',');
+    const unknown = suites.find((name) => !(name in SUITES));
+    if (unknown !== undefined) throw new UsageError(`--suite: no suite '${unknown}'; choose from ${Object.keys(SUITES).join(', ')}`, 'bench');
     await openGpu();
-    await runBenchmarks({ suites: flags.suite.split(','), json: flags.json, chart: flags.chart, size: flags.size as 'small' | 'smpr' });
+    await runBenchmarks({ suites, json: flags.json, chart: flags.chart, size: flags.size as 'small' | 'smpr' });
   },
 });

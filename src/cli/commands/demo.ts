@@ -17,7 +17,7 @@ import { smprConfig } from '../../smpr/config.js';
 import { evaluateDataset } from '../../smpr/evaluate.js';
 import { parameterReport } from '../../smpr/model.js';
 import { predictImage } from '../../smpr/predict.js';
-import { CURVE_FILE, train } from '../../train/trainer.js';
+import { train } from '../../train/trainer.js';
 import { RECIPES, defaultDecayEpochs } from '../../train/recipes.js';
 import { defineCommand } from '../args.js';
 import { SHIPPED_WEIGHTS, loadCheckpointModel, openDataset, openGpu } from '../model-io.js';
@@ -46,7 +46,7 @@ export const demoCommand = defineCommand({
     const val = openDataset(valDir);
 
     const runDir = join(flags.out, 'run');
-    const { model, records, iterations } = await train({
+    const { model, records, iterations, curve } = await train({
       config, data: openDataset(trainDir), epochs: flags.epochs, batchSize: flags.batch, seed: flags.seed, optimizer: RECIPES.scratch.optimizer,
       lr: RECIPES.scratch.lr, warmupIters: 20, decayEpochs: defaultDecayEpochs(flags.epochs), clipNorm: 35, outDir: runDir, logEvery: 8,
       loss: { poseWeights: RECIPES.scratch.poseWeights }, progress: progressBar('train', 'it'),
@@ -54,7 +54,7 @@ export const demoCommand = defineCommand({
     process.stdout.write(parameterReport(model) + '\n');
     const first = records[0];
     const last = records.at(-1)!;
-    process.stdout.write(`loss ${first.loss.toFixed(3)} → ${last.loss.toFixed(3)} over ${iterations} iterations (curve: ${join(runDir, CURVE_FILE)})\n`);
+    process.stdout.write(`loss ${first.loss.toFixed(3)} → ${last.loss.toFixed(3)} over ${iterations} iterations${curve ? ` (curve: ${curve})` : ''}\n`);
     const brief = await evaluateDataset(model, val, { progress: progressBar('eval', 'img') });
     model.dispose();
 

@@ -5,7 +5,7 @@ import { SMPR_LOSS_WEIGHTS } from '../../smpr/loss.js';
 import { formatCocoKeypointSummary } from '../../coco/eval.js';
 import { defaultWorkers } from '../../train/batch-loader.js';
 import { OPTIMIZERS, type OptimizerName } from '../../train/options.js';
-import { CHECKPOINT_FILE, CURVE_FILE, LOG_FILE, train } from '../../train/trainer.js';
+import { CHECKPOINT_FILE, LOG_FILE, train } from '../../train/trainer.js';
 import { defineCommand } from '../args.js';
 import { UsageError } from '../errors.js';
 import { RECIPES, defaultDecayEpochs, type Recipe, type RecipeName } from '../../train/recipes.js';
@@ -49,7 +49,7 @@ export const trainCommand = defineCommand({
     positives: { type: 'string', choices: ['oks', 'init'], default: 'oks', description: "'oks': SMPR's OKS-selected positives; 'init': the FCOS-only baseline" },
     'pose-weights': { type: 'string', choices: ['oks', 'uniform'], description: "keypoint L1 per positive: 'oks' (both recipes: by its initial pose's OKS) or 'uniform'" },
     heatmap: { type: 'boolean', default: true, description: 'the auxiliary heatmap loss (weight 4); --no-heatmap trains without it (Table I)' },
-    'backbone-weights': { type: 'string', description: 'pretrained backbone (safetensors or a PyTorch .pth with torchvision ResNet names, e.g. torchvision\'s resnet18-*.pth; fc.* is skipped)', valueName: 'FILE' },
+    'backbone-weights': { type: 'string', description: 'pretrained backbone (safetensors or a PyTorch .pth with torchvision ResNet names, e.g. torchvision\'s resnet18-*.pth, fc.* skipped; or mmdetection HRNet weights for the HRNet presets)', valueName: 'FILE' },
     weights: { type: 'string', description: 'start from this model (an smpr checkpoint or exported weights of the same --config, or a .pth of the authors\' mmdet SMPR in --config\'s layout); the optimizer starts afresh', valueName: 'FILE' },
     out: { type: 'string', required: true, description: 'run folder', valueName: 'DIR' },
     resume: { type: 'boolean', description: `continue from DIR/${CHECKPOINT_FILE}` },
@@ -70,7 +70,7 @@ export const trainCommand = defineCommand({
     const onSignal = (signal: NodeJS.Signals) => stop.abort(signal === 'SIGINT' ? 130 : 143);
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    const { model, records } = await train({
+    const { model, records, curve } = await train({
       stop: stop.signal,
       config, data, epochs, batchSize: flags.batch ?? recipe.batchSize, seed: flags.seed, lr: flags.lr ?? recipe.lr, warmupIters: flags.warmup ?? recipe.warmupIters,
       decayEpochs, optimizer: (flags.optimizer as OptimizerName | undefined) ?? recipe.optimizer, weightDecay: flags['weight-decay'], clipNorm: flags.clip ?? config.gradClip ?? DEFAULT_GRAD_CLIP, outDir: flags.out, resume: flags.resume, backboneWeights: flags['backbone-weights'], initWeights: flags.weights, workers: flags.workers ?? defaultWorkers(), maxIters: flags['max-iters'], saveEvery: flags['save-every'],
@@ -84,7 +84,7 @@ export const trainCommand = defineCommand({
     });
     const last = records.at(-1);
     process.stdout.write(`trained ${last ? last.iter + 1 : 0} iterations; final loss ${last?.loss.toFixed(4) ?? '-'}\n`);
-    process.stdout.write(`checkpoint ${join(flags.out, CHECKPOINT_FILE)}, log ${join(flags.out, LOG_FILE)}, curve ${join(flags.out, CURVE_FILE)}\n`);
+    process.stdout.write(`checkpoint ${join(flags.out, CHECKPOINT_FILE)}, log ${join(flags.out, LOG_FILE)}${curve ? `, curve ${curve}` : ''}\n`);
     if (val) {
       const evaluation = await evaluateDataset(model, val, { progress: progressBar('eval', 'img'), usePoseScore: flags.positives === 'oks', useInitialPose: flags.positives === 'init' });
       process.stdout.write(formatCocoKeypointSummary(evaluation.stats) + '\n');
