@@ -235,6 +235,18 @@ describe('runCli', () => {
     });
   });
 
+  it("prints the file system's refusal on a path as one line and exits 2", async () => {
+    const { mkdtempSync, writeFileSync, mkdirSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const file = join(mkdtempSync(join(tmpdir(), 'smpr-fs-')), 'plain');
+    writeFileSync(file, '');
+    expect(await run(() => mkdirSync(join(file, 'sub')))).toEqual({
+      stderr: `smpr: ${join(file, 'sub')}: a part of the path is not a folder (ENOTDIR, mkdir)\n`,
+      code: 2,
+    });
+  });
+
   it('prints anything else as a bug with its stack, and exits 1', async () => {
     const { stderr, code } = await run(() => {
       throw new TypeError('x is undefined');

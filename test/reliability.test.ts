@@ -67,6 +67,19 @@ describe('dataset images are checked before training or evaluation starts', () =
     });
   }
 
+  test('an image whose header is whole but whose data is cut short, not the first: one line from eval, and from train before a --val found bad', async () => {
+    const data = dataset('cut-data');
+    const image = join(data, 'images', '000003.png');
+    const bytes = readFileSync(image);
+    writeFileSync(image, bytes.subarray(0, bytes.length >> 1));
+    await expectUserError(['eval', '--data', data], /000003\.png: truncated PNG/);
+    const missing = dataset('val-missing');
+    rmSync(join(missing, 'images', '000002.png'));
+    const out = path('run-val-missing');
+    await expectUserError(['train', '--data', dataset('val-good'), '--val', missing, '--out', out, '--batch', '2'], /000002\.png: cannot read image \(ENOENT/);
+    expect(existsSync(join(out, 'log.jsonl'))).toBe(false);
+  });
+
   test('a file name that leaves the image folder is refused', async () => {
     const data = dataset('traversal');
     const json = JSON.parse(readFileSync(join(data, 'annotations.json'), 'utf8'));

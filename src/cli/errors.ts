@@ -6,7 +6,9 @@
  * - `UserError` (src/errors.ts): something the user supplied cannot be used (a missing file, bad JSON, an
  *   unreadable image), wherever it was found.
  *
- * Both exit with status 2. An `Interrupted` run (SIGINT, SIGTERM) has saved its work and exits 128 + the signal.
+ * Both exit with status 2, and so does a file system's refusal on a path (permission denied, no space left, a file
+ * where a folder should be): it is the user's machine that says no, not this program that is wrong.
+ * An `Interrupted` run (SIGINT, SIGTERM) has saved its work and exits 128 + the signal.
  * Anything else is a bug in this program: it is printed with its stack and exits 1.
  */
 import { Interrupted, UserError } from '../errors.js';
@@ -39,8 +41,31 @@ export function formatError(program: string, error: UsageError | UserError): str
   return `${where}: ${error.message}`;
 }
 
+const FILE_SYSTEM_ERRORS: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOENT: 'no such file or folder',
+  EISDIR: 'is a folder, not a file',
+  ENOTDIR: 'a part of the path is not a folder',
+  EEXIST: 'already exists',
+  ENOTEMPTY: 'the folder is not empty',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+  EMFILE: 'too many open files',
+  ENAMETOOLONG: 'the name is too long',
+  EIO: 'input/output error',
+};
+
+/** `PATH: what the file system said (CODE, syscall)` for a Node file system error on a path, else null. */
+export function fileSystemError(error: unknown): string | null {
+  const e = error as NodeJS.ErrnoException;
+  if (!(error instanceof Error) || typeof e.code !== 'string' || typeof e.path !== 'string' || !(e.code in FILE_SYSTEM_ERRORS)) return null;
+  return `${e.path}: ${FILE_SYSTEM_ERRORS[e.code]} (${e.code}, ${e.syscall ?? 'file system'})`;
+}
+
 /**
- * Runs `main` and exits: 0 when it returns, 2 after printing a usage or user error as one line, 1 after printing
+ * Runs `main` and exits: 0 when it returns, 2 after printing a usage, user or file system error as one line, 1 after printing
  * any other error with its stack. Exiting explicitly matters because a live WebGPU device keeps Node running.
  */
 export async function runCli(program: string, main: () => unknown, io: CliIO = processIO): Promise<void> {
@@ -50,6 +75,9 @@ export async function runCli(program: string, main: () => unknown, io: CliIO = p
   } catch (error) {
     if (error instanceof UsageError || error instanceof UserError) {
       io.stderr(`${formatError(program, error)}\n`);
+      code = USAGE_EXIT_CODE;
+    } else if (fileSystemError(error) !== null) {
+      io.stderr(`${program}: ${fileSystemError(error)}\n`);
       code = USAGE_EXIT_CODE;
     } else if (error instanceof Interrupted) {
       io.stderr(`${program}: ${error.message}\n`);

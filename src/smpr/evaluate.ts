@@ -20,11 +20,17 @@ export async function evaluateDataset(model: SmprModel, dataset: CocoDataset, op
   const bar = options.progress?.(images.length, 0) ?? null;
   const results: CocoKeypointResult[] = [];
   model.train(false);
-  // The next image decodes (in libuv's threads, for JPEG) while the model runs on this one.
-  let next = images.length ? loadCocoSample(dataset, images[0]!) : null;
+  // The next image decodes (in libuv's threads, for JPEG) while the model runs on this one. Its failure is
+  // reported when it is awaited, in turn; until then it is marked handled, or Node would end the process on it.
+  const load = (i: number) => {
+    const sample = loadCocoSample(dataset, images[i]!);
+    sample.catch(() => undefined);
+    return sample;
+  };
+  let next = images.length ? load(0) : null;
   for (const [i, image] of images.entries()) {
     const sample = await next!;
-    next = i + 1 < images.length ? loadCocoSample(dataset, images[i + 1]!) : null;
+    next = i + 1 < images.length ? load(i + 1) : null;
     results.push(...(await predictImage(model, sample.image, image.id, options)));
     bar?.update(i + 1);
   }

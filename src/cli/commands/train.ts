@@ -9,6 +9,7 @@ import { CHECKPOINT_FILE, LOG_FILE, train } from '../../train/trainer.js';
 import { defineCommand } from '../args.js';
 import { UsageError } from '../errors.js';
 import { RECIPES, defaultDecayEpochs, type Recipe, type RecipeName } from '../../train/recipes.js';
+import { checkDatasetImages } from '../../data/coco.js';
 import { openDataset, openGpu, presetConfig } from '../model-io.js';
 import { progressBar } from '../progress.js';
 
@@ -61,6 +62,8 @@ export const trainCommand = defineCommand({
     const config = presetConfig('train', flags.config as PresetName, flags.size, flags.neck as 'fpn' | 'pafpn' | undefined);
     const data = openDataset(flags.data, flags.images);
     const val = flags.val ? openDataset(flags.val, flags['val-images'], '--val-images') : null;
+    if (val) checkDatasetImages(val); // not after the run: a bad --val image would be found only then
+    if (flags['val-images'] !== undefined && !val) throw new UsageError('--val-images is the folder of --val\'s images; there is no --val', 'train');
     await openGpu();
     const recipe: Recipe = RECIPES[flags.recipe as RecipeName];
     const epochs = flags.epochs ?? recipe.epochs;
