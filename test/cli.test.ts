@@ -150,7 +150,8 @@ test('synth → train → resume matches an uninterrupted run → eval → predi
   const slim = readCheckpoint(exported);
   expect(Object.keys(full.optimizer).length).toBeGreaterThan(0);
   expect(slim.optimizer).toEqual({});
-  expect(slim.info).toEqual({ ...full.info, optimizer: undefined });
+  expect(slim.info).toEqual({ ...full.info, optimizer: undefined, run: undefined });
+  expect(full.info.run?.['--batch']).toBe(2);
   expect([...slim.model.keys()]).toEqual([...full.model.keys()]);
   for (const [name, t] of full.model) expect(slim.model.get(name)!.toArraySync(), name).toEqual(t.toArraySync());
 });

@@ -163,6 +163,37 @@ describe('checkpoints', () => {
 });
 
 describe('training runs', () => {
+  test('one run per folder: a new run is refused where one is, --resume needs one and its batches and loss, and starts from nothing else', async () => {
+    const { data, checkpoint } = await trained();
+    const run = path('base-run');
+    const before = readFileSync(checkpoint);
+    const log = readFileSync(join(run, 'log.jsonl'), 'utf8');
+    const common = ['train', '--data', data, '--epochs', '2', '--batch', '2'];
+    await expectUserError([...common, '--out', run], /base-run already holds a run \(.*last\.safetensors\); continue it with --resume, or start the new one in another --out/);
+    await expectUserError([...common, '--out', path('no-run-yet'), '--resume'], /train --resume: .*no-run-yet.*last\.safetensors does not exist, so there is no run to continue/);
+    await expectUserError([...common.slice(0, -1), '1', '--seed', '5', '--out', run, '--resume'], /was trained otherwise \(--seed 0 there, 5 here; --batch 2 there, 1 here\)/);
+    await expectUserError([...common, '--no-heatmap', '--out', run, '--resume'], /was trained otherwise \(loss weights \(--heatmap\) /);
+    await expectUserError([...common, '--out', run, '--resume', '--weights', checkpoint], /train --resume: --weights only starts a new run/);
+    expect(readFileSync(checkpoint).equals(before)).toBe(true);
+    expect(readFileSync(join(run, 'log.jsonl'), 'utf8')).toBe(log);
+  });
+
+  test('weights that do not fit the model, given to --weights, are one line (a torchvision backbone for --backbone-weights)', async () => {
+    const data = dataset('misfit');
+    await expectUserError(['train', '--data', data, '--out', path('misfit-run'), '--batch', '2', '--weights', join('test', 'fixtures', 'pth', 'backbone-tiny.pth')],
+      /train --weights: .*backbone-tiny\.pth does not fit the model: loadStateDict \(SmprModel\): \d+ missing key/);
+  });
+
+  test('export and convert refuse to write over their input', async () => {
+    const { checkpoint } = await trained();
+    const before = readFileSync(checkpoint);
+    await expectUserError(['export', '--weights', checkpoint, '--out', checkpoint], /--out .*last\.safetensors: is the input file itself/);
+    const pth = path('copy.pth');
+    copyFileSync(join('test', 'fixtures', 'pth', 'backbone-tiny.pth'), pth);
+    await expectUserError(['convert', pth, pth], /OUT .*copy\.pth: is the input file itself/);
+    expect(readFileSync(checkpoint).equals(before)).toBe(true);
+  });
+
   test('--weights starts from a whole model: with lr 0 the run ends where it started, and another config is refused', async () => {
     const { data, checkpoint } = await trained();
     const common = ['train', '--data', data, '--max-iters', '1', '--batch', '2', '--lr', '0', '--weight-decay', '0'];
@@ -179,7 +210,7 @@ describe('training runs', () => {
     const other = { ...smprConfig('tiny'), gnGroups: 4 };
     await expect(
       train({ config: other, data: loadCocoDataset(data), epochs: 1, batchSize: 2, seed: 0, lr: 1e-3, warmupIters: 0, decayEpochs: [], clipNorm: 35, outDir: path('init-other'), initWeights: checkpoint }),
-    ).rejects.toThrow(/train --weights: .* holds a 'tiny' model with other settings than --config tiny/);
+    ).rejects.toThrow(/train --weights: .* holds a 'tiny' model other than --config tiny makes \(gnGroups 8 there, 4 here\)/);
   });
 
   test('divergence stops with the iteration and the loss terms, and the last good checkpoint stays', async () => {

@@ -1,6 +1,6 @@
 /** Output folders and files, checked before any work: one line saying why a path cannot be used, naming its flag. */
-import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 
 /** Creates the output folder of `flag`, or says why it cannot be one. */
@@ -17,4 +17,10 @@ export function prepareFolder(flag: string, dir: string): void {
 export function prepareFileFor(flag: string, path: string): void {
   if (existsSync(path) && statSync(path).isDirectory()) throw new UserError(`${flag} ${path}: is a folder, expected a file name`);
   prepareFolder(flag, dirname(path) || '.');
+}
+
+/** Refuses an output file that is one of the inputs: writing it would destroy what is being read. */
+export function refuseOverwrite(flag: string, path: string, input: string): void {
+  const real = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(p));
+  if (real(path) === real(input)) throw new UserError(`${flag} ${path}: is the input file itself; write the copy elsewhere`);
 }

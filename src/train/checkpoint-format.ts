@@ -19,7 +19,12 @@ export interface CheckpointInfo {
   config: SmprConfig;
   /** The optimizer whose state the file holds ('SGD', 'AdamW'); absent in weights-only files. */
   optimizer?: string;
+  /** How the run that wrote it trains (the settings a resumed run must share); absent in weights-only files. */
+  run?: RunSettings;
 }
+
+/** What a run's batches and loss depend on besides the config, by the flag that sets each (train/start-run.ts). */
+export type RunSettings = Record<string, string | number | boolean>;
 
 /** The first tensor holding NaN or ±Inf, as "name (n of m values)", or null. */
 export function firstNonFinite(tensors: Iterable<[string, { data: ArrayLike<number> }]>): string | null {
@@ -74,7 +79,24 @@ export function checkpointOf(path: string, file: { tensors: Record<string, Tenso
   const { model, optimizer } = splitTensors(path, file.tensors);
   // Files written before the optimizer was recorded hold SGD momentum.
   const optimizerName = meta.optimizer ?? (Object.keys(optimizer).length ? 'SGD' : undefined);
-  return { info: { step: Number(meta.step ?? 0), seed: Number(meta.seed ?? 0), config, optimizer: optimizerName }, model, optimizer };
+  const step = Number(meta.step ?? 0);
+  const seed = Number(meta.seed ?? 0);
+  if (!Number.isSafeInteger(step) || step < 0) throw new UserError(`${path}: the checkpoint's step '${meta.step}' is not a count of iterations`);
+  if (!Number.isSafeInteger(seed)) throw new UserError(`${path}: the checkpoint's seed '${meta.seed}' is not an integer`);
+  return { info: { step, seed, config, optimizer: optimizerName, ...(meta.run !== undefined ? { run: runSettings(path, meta.run) } : {}) }, model, optimizer };
+}
+
+function runSettings(path: string, text: string): RunSettings {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = null;
+  }
+  const ok = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+    && Object.values(parsed).every((v) => ['string', 'number', 'boolean'].includes(typeof v));
+  if (!ok) throw new UserError(`${path}: the checkpoint's run settings are not an object of flags and values`);
+  return parsed as RunSettings;
 }
 
 /** The model's tensors and the optimizer's (`optimizer.*`), as CPU tensors, once every value is known finite. */

@@ -16,7 +16,7 @@ import type { SmprModel } from '../smpr/model.js';
 import { CHECKPOINT_FORMAT, OPTIMIZER_PREFIX, checkpointOf, firstNonFinite, splitTensors, type CheckpointInfo, type SavedModel } from './checkpoint-format.js';
 
 export { CHECKPOINT_FORMAT, parseCheckpoint } from './checkpoint-format.js';
-export type { CheckpointInfo, SavedModel } from './checkpoint-format.js';
+export type { CheckpointInfo, RunSettings, SavedModel } from './checkpoint-format.js';
 
 async function tensorData(t: Tensor): Promise<TensorData> {
   return { dtype: t.dtype, shape: t.shape, data: await t.toArray() };
@@ -38,6 +38,7 @@ export async function saveCheckpoint(path: string, model: SmprModel, optimizer: 
     seed: String(info.seed),
     config: JSON.stringify(info.config),
     ...(optimizer ? { optimizer: optimizer.name } : {}),
+    ...(info.run ? { run: JSON.stringify(info.run) } : {}),
   });
 }
 

@@ -34,10 +34,13 @@ export interface TrainOptions {
   /**
    * A whole model to start from (an smpr checkpoint or exported weights of the same config, or a .pth of the
    * authors' mmdet SMPR taken as `config`'s model): fine-tuning, or a second stage of training. The optimizer
-   * starts afresh and the step count at 0. Ignored when resuming.
+   * starts afresh and the step count at 0. Not with `resume`.
    */
   initWeights?: string;
-  /** Continue from `outDir/last.safetensors` if it exists. */
+  /**
+   * Continue from `outDir/last.safetensors`, with the settings it was trained with (an error if there is none, or
+   * if any differs); without it, `outDir` must not hold a run already.
+   */
   resume?: boolean;
   /** Also save a checkpoint every this many iterations (besides every epoch's end). */
   saveEvery?: number;

@@ -6,10 +6,12 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { UserError } from '../errors.js';
 import type { NamedParameter } from '../nn/module.js';
+import type { SmprConfig } from '../smpr/config.js';
+import { SMPR_LOSS_WEIGHTS } from '../smpr/loss.js';
 import { SmprModel } from '../smpr/model.js';
 import { Random } from '../tensor/random.js';
 import type { Device } from '../tensor/storage.js';
-import { readCheckpoint, readModelWeights } from './checkpoint.js';
+import { readCheckpoint, readModelWeights, type RunSettings } from './checkpoint.js';
 import type { LogRecord } from './log-window.js';
 import type { Optimizer } from './optimizer.js';
 import { OPTIMIZERS, type TrainOptions } from './options.js';
@@ -24,20 +26,76 @@ export interface RunStart {
   startIter: number;
 }
 
+/**
+ * What the run's batches and its loss depend on besides the config, by the flag that sets each: a resumed run must
+ * agree, or its log would join two runs. (The schedule and the optimizer's knobs may change on resume — a lower
+ * --lr after a divergence — since the log records the lr of every step.) The dataset is known by its counts: a
+ * moved folder is the same data.
+ */
+export function runSettings(options: TrainOptions): RunSettings {
+  const loss = options.loss ?? {};
+  return {
+    '--data': `${options.data.json.images.length} images, ${options.data.json.annotations.length} annotations`,
+    '--seed': options.seed,
+    '--batch': options.batchSize,
+    '--positives': loss.positives ?? 'oks',
+    '--pose-weights': loss.poseWeights ?? 'oks',
+    'loss weights (--heatmap)': JSON.stringify(loss.weights ?? SMPR_LOSS_WEIGHTS),
+  };
+}
+
+/** "inputSize 32 here, 128 in the file; …" for the fields in which two configs differ. */
+function configDifference(ours: SmprConfig, theirs: SmprConfig): string {
+  const a = ours as unknown as Record<string, unknown>;
+  const b = theirs as unknown as Record<string, unknown>;
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+  const shown = keys.slice(0, 3).map((k) => `${k} ${JSON.stringify(b[k])} there, ${JSON.stringify(a[k])} here`);
+  return shown.join('; ') + (keys.length > 3 ? `; and ${keys.length - 3} more` : '');
+}
+
+/** Loads a file's tensors into the model or optimizer; a file that does not fit is the user's, named in one line. */
+async function loadFrom(flag: string, file: string, load: () => unknown): Promise<void> {
+  try {
+    await load();
+  } catch (error) {
+    if (error instanceof UserError) throw error;
+    const first = (error as Error).message.split('\n')[0];
+    throw new UserError(`train ${flag}: ${file} does not fit the model: ${first}`);
+  }
+}
+
 export async function startRun(options: TrainOptions, device: Device, checkpointPath: string, logPath: string): Promise<RunStart> {
   const { config } = options;
   const OptimizerClass = OPTIMIZERS[options.optimizer ?? 'sgd'];
-  const saved = options.resume && existsSync(checkpointPath) ? readCheckpoint(checkpointPath) : null;
+  const held = existsSync(checkpointPath);
+  if (options.resume && !held) throw new UserError(`train --resume: ${checkpointPath} does not exist, so there is no run to continue (without --resume a new one starts)`);
+  if (!options.resume && held) {
+    throw new UserError(`train: ${options.outDir} already holds a run (${checkpointPath}); continue it with --resume, or start the new one in another --out`);
+  }
+  if (options.resume && (options.initWeights || options.backboneWeights)) {
+    throw new UserError(`train --resume: ${options.initWeights ? '--weights' : '--backbone-weights'} only starts a new run; a resumed run continues from ${checkpointPath}`);
+  }
+  const saved = options.resume ? readCheckpoint(checkpointPath) : null;
   // A .pth of the authors' mmdet SMPR names no config: it is taken to be --config's model.
   const init = !saved && options.initWeights ? readModelWeights(options.initWeights, config) : null;
   if (init && JSON.stringify(init.info.config) !== JSON.stringify(config)) {
-    throw new UserError(`train --weights: ${options.initWeights} holds a '${init.info.config.name}' model with other settings than --config ${config.name}; pass the config it was trained with`);
+    throw new UserError(`train --weights: ${options.initWeights} holds a '${init.info.config.name}' model other than --config ${config.name} makes (${configDifference(config, init.info.config)}); pass the flags it was trained with`);
   }
   if (saved && JSON.stringify(saved.info.config) !== JSON.stringify(config)) {
-    throw new UserError(`train --resume: ${checkpointPath} was trained with another model config ('${saved.info.config.name}' with different settings); resume with the same --config or choose another --out`);
+    throw new UserError(`train --resume: ${checkpointPath} was trained with another model config (${configDifference(config, saved.info.config)}); resume with its flags or choose another --out`);
   }
   if (saved?.info.optimizer && saved.info.optimizer !== OptimizerClass.name) {
     throw new UserError(`train --resume: ${checkpointPath} was trained with ${saved.info.optimizer}, not ${OptimizerClass.name}; pass --optimizer ${saved.info.optimizer.toLowerCase()}`);
+  }
+  if (saved) {
+    const ours = runSettings(options);
+    // Files written before run settings were recorded still name their seed.
+    const theirs: RunSettings = saved.info.run ?? { '--seed': saved.info.seed };
+    const changed = Object.keys(theirs).filter((k) => theirs[k] !== ours[k]);
+    if (changed.length) {
+      const listed = changed.map((k) => `${k} ${theirs[k]} there, ${ours[k]} here`).join('; ');
+      throw new UserError(`train --resume: ${checkpointPath} was trained otherwise (${listed}); resume with the run's own settings, or start a new run in another --out`);
+    }
   }
 
   const model = new SmprModel(config, { device, random: new Random(options.seed) });
@@ -49,8 +107,8 @@ export async function startRun(options: TrainOptions, device: Device, checkpoint
   });
 
   if (saved) {
-    await model.loadStateDict(saved.model);
-    optimizer.loadStateDict(saved.optimizer);
+    await loadFrom('--resume', checkpointPath, () => model.loadStateDict(saved.model));
+    await loadFrom('--resume', checkpointPath, () => optimizer.loadStateDict(saved.optimizer));
     for (const t of [...saved.model.values(), ...Object.values(saved.optimizer)]) t.dispose();
     // Keep the log consistent with the checkpoint: drop records of iterations after it (and a torn last line).
     const kept = readLogBefore<LogRecord>(logPath, saved.info.step);
@@ -59,7 +117,7 @@ export async function startRun(options: TrainOptions, device: Device, checkpoint
   }
   if (options.backboneWeights) await loadBackboneWeights(model, options.backboneWeights);
   if (init) {
-    await model.loadStateDict(init.model);
+    await loadFrom('--weights', options.initWeights!, () => model.loadStateDict(init.model));
     for (const t of [...init.model.values(), ...Object.values(init.optimizer)]) t.dispose();
   }
   writeFileSync(logPath, '');

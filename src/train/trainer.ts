@@ -25,7 +25,7 @@ import { LogWindow, type LogRecord } from './log-window.js';
 import type { TrainOptions } from './options.js';
 import { lockRunFolder, readLogBefore } from './run-folder.js';
 import { lrAt, type StepSchedule } from './schedule.js';
-import { startRun } from './start-run.js';
+import { runSettings, startRun } from './start-run.js';
 import { trainStep } from './step.js';
 
 export const CHECKPOINT_FILE = 'last.safetensors';
@@ -88,6 +88,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   const checkpointPath = join(outDir, CHECKPOINT_FILE);
   const logPath = join(outDir, LOG_FILE);
   const { model, params, optimizer, startIter } = await startRun(options, device, checkpointPath, logPath);
+  const settings = runSettings(options);
 
   const logEvery = options.logEvery ?? 10;
   const progress = options.progress?.(totalIters, startIter) ?? null;
@@ -127,7 +128,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
       // Windows end at every checkpoint, so that a resumed run's log has no gap and the same windows as an uninterrupted one.
       if (window.iters === logEvery || save) await log(iter, epoch);
       if (save) {
-        await saveCheckpoint(checkpointPath, model, optimizer, { step: iter + 1, seed: options.seed, config });
+        await saveCheckpoint(checkpointPath, model, optimizer, { step: iter + 1, seed: options.seed, config, run: settings });
         savedStep = iter + 1;
       }
       if (stop?.aborted && !last) {

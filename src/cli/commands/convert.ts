@@ -5,7 +5,7 @@
  */
 import { loadPth } from '../../io/pth.js';
 import { saveSafetensors } from '../../io/safetensors.js';
-import { prepareFileFor } from '../../io/folders.js';
+import { prepareFileFor, refuseOverwrite } from '../../io/folders.js';
 import { defineCommand } from '../args.js';
 
 export const convertCommand = defineCommand({
@@ -18,6 +18,7 @@ export const convertCommand = defineCommand({
   ],
   run({ positionals: [input, output] }) {
     prepareFileFor('OUT', output!);
+    refuseOverwrite('OUT', output!, input!);
     const checkpoint = loadPth(input!);
     saveSafetensors(output!, checkpoint.tensors, checkpoint.meta !== undefined ? { meta: checkpoint.meta } : {});
     const tensors = Object.values(checkpoint.tensors);

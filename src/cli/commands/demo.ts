@@ -5,7 +5,7 @@
  * trained for longer) on held-out images, and draws the shipped model's predictions.
  */
 import { join } from 'node:path';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { SYNTH_DEFAULTS } from '../../data/synth/dataset.js';
 import { writeSynthDataset } from '../../data/synth/write.js';
 import { cloneImage } from '../../data/image.js';
@@ -46,6 +46,7 @@ export const demoCommand = defineCommand({
     const val = openDataset(valDir);
 
     const runDir = join(flags.out, 'run');
+    rmSync(runDir, { recursive: true, force: true }); // the demo's own run of last time: each demo trains afresh
     const { model, records, iterations, curve } = await train({
       config, data: openDataset(trainDir), epochs: flags.epochs, batchSize: flags.batch, seed: flags.seed, optimizer: RECIPES.scratch.optimizer,
       lr: RECIPES.scratch.lr, warmupIters: 20, decayEpochs: defaultDecayEpochs(flags.epochs), clipNorm: 35, outDir: runDir, logEvery: 8,

@@ -3,7 +3,7 @@ import { statSync } from 'node:fs';
 import { saveCheckpoint } from '../../train/checkpoint.js';
 import { defineCommand } from '../args.js';
 import { CONFIG_FOR_WEIGHTS_FLAG, loadCheckpointModel } from '../model-io.js';
-import { prepareFileFor } from '../../io/folders.js';
+import { prepareFileFor, refuseOverwrite } from '../../io/folders.js';
 
 export const exportCommand = defineCommand({
   name: 'export',
@@ -15,8 +15,9 @@ export const exportCommand = defineCommand({
   },
   async run({ flags }) {
     prepareFileFor('--out', flags.out);
+    refuseOverwrite('--out', flags.out, flags.weights);
     const { model, info } = await loadCheckpointModel(flags.weights, flags.config);
-    await saveCheckpoint(flags.out, model, null, info);
+    await saveCheckpoint(flags.out, model, null, { step: info.step, seed: info.seed, config: info.config });
     process.stdout.write(`${flags.out}: ${info.config.name} weights after ${info.step} iterations, ${(statSync(flags.out).size / 1e6).toFixed(2)} MB\n`);
   },
 });
