@@ -24,6 +24,7 @@ describe('user mistakes exit with code 2 and one line', () => {
     ['training size off the 32 grid', ['train', '--data', dir, '--out', dir, '--size', '100'], /train: --size must be a multiple of 32, got 100/],
     ['info size off the 32 grid', ['info', '--size', '100'], /info: --size must be a multiple of 32, got 100/],
     ['a ResNet neck for HRNet', ['train', '--data', dir, '--out', dir, '--config', 'hrnet_w32', '--neck', 'fpn'], /train: --neck fpn is for the ResNet presets; hrnet_w32 has HRNet's own neck \(HRFPN\)/],
+    ['person scales the wrong way round', ['synth', '--out', join(dir, 'scales'), '--min-scale', '0.9', '--max-scale', '0.2'], /synth: --min-scale 0\.9 is above --max-scale 0\.2/],
     ['unknown bench suite', ['bench', '--suite', 'kernels,kernel'], /bench: --suite: no suite 'kernel'; choose from batching, kernels/],
     ['training size too small for HRFPN', ['train', '--data', dir, '--out', dir, '--config', 'hrnet_w32', '--size', '32'], /train: --size 32: SmprConfig 'hrnet_w32': inputSize 32 is below 64/],
   ];

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -6,7 +6,7 @@ import { CocoFormatError, personCategory, validateCocoKeypoints, type CocoAnnota
 import { pseudoBox, toTrainingPeople } from '../src/coco/person.js';
 import { loadCocoDataset, loadCocoSample, writeCocoDataset } from '../src/data/coco.js';
 import { createImage } from '../src/data/image.js';
-import { writePng } from '../src/data/png.js';
+import { decodePng, writePng } from '../src/data/png.js';
 import { COCO_KEYPOINTS } from '../src/coco/keypoints.js';
 
 const K = COCO_KEYPOINTS.names.length;
@@ -162,6 +162,22 @@ describe('loading and writing datasets', () => {
     writePng(join(dir, 'images', 'a.png'), createImage(24, 32));
     const loaded = loadCocoDataset(dir);
     await expect(loadCocoSample(loaded, loaded.json.images[0]!)).rejects.toThrow(/a\.png: image is 24×32, the annotations say 32×24/);
+  });
+
+  it('replaces a dataset already in the folder whole, or, when writing fails midway, not at all', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'notes.txt'), 'mine');
+    writeCocoDataset(dir, dataset(), [createImage(32, 24, [1, 1, 1])]);
+    const two = { ...dataset(), images: [...dataset().images, { ...dataset().images[0]!, id: 2, file_name: 'b.png' }] };
+    const files = () => [readFileSync(join(dir, 'annotations.json'), 'utf8'), readdirSync(dir).sort(), readdirSync(join(dir, 'images')).sort()];
+    const before = files();
+    expect(() => writeCocoDataset(dir, two, [createImage(32, 24, [2, 2, 2]), createImage(5, 5)])).toThrow(/images\[1\] \(b\.png\) is 5×5/);
+    expect(files()).toEqual(before); // the first dataset, whole: no image of the second, no staging folder
+    writeCocoDataset(dir, two, [createImage(32, 24, [2, 2, 2]), createImage(32, 24, [3, 3, 3])]);
+    expect(readdirSync(dir).sort()).toEqual(['annotations.json', 'images', 'notes.txt']);
+    expect(readdirSync(join(dir, 'images')).sort()).toEqual(['a.png', 'b.png']);
+    const a = join(dir, 'images', 'a.png');
+    expect(decodePng(readFileSync(a), a).data[0]).toBe(2);
   });
 
   it('refuses to write an invalid file or mismatched images', () => {

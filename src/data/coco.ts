@@ -4,7 +4,7 @@
  * A dataset is loaded as its annotation JSON plus the image folder; pixels are read only when a sample is asked for,
  * since a real dataset does not fit in memory.
  */
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { validateCocoKeypoints, type CocoAnnotation, type CocoImage, type CocoKeypointsJson } from '../coco/format.js';
 import { COCO_KEYPOINTS, type KeypointSpec } from '../coco/keypoints.js';
@@ -14,6 +14,7 @@ import { readImage, readImageSize } from './image-file.js';
 import type { Sample } from './sample.js';
 import { writePng } from './png.js';
 import { UserError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
 
 export interface CocoDataset {
   readonly annotationsPath: string;
@@ -66,26 +67,42 @@ export function loadCocoDataset(dirOrAnnotationsPath: string, options: LoadCocoO
 
 /**
  * Writes `annotations.json` (validated first: writing a broken file is a bug) and, when given, the images as PNG
- * under `images/`, `images[i]` being the pixels of `json.images[i]`.
+ * under `images/`, `images[i]` being the pixels of `json.images[i]`. A dataset already in `outDir` is replaced
+ * whole or not at all: the new images go to a folder of their own, which takes the place of `images/` only when
+ * every one is written, and the annotations follow atomically. Other files in `outDir` are left alone.
  */
 export function writeCocoDataset(outDir: string, json: CocoKeypointsJson, images?: readonly Image[], spec: KeypointSpec = COCO_KEYPOINTS): void {
   const annotationsPath = join(outDir, ANNOTATIONS_FILE);
   validateCocoKeypoints(json, annotationsPath, { keypoints: spec.names.length });
-  mkdirSync(outDir, { recursive: true });
-  if (images) {
-    if (images.length !== json.images.length) {
-      throw new Error(`writeCocoDataset: ${images.length} images given for ${json.images.length} image entries`);
-    }
-    mkdirSync(join(outDir, IMAGES_DIR), { recursive: true });
-    json.images.forEach((entry, i) => {
-      const image = images[i]!;
-      if (image.width !== entry.width || image.height !== entry.height) {
-        throw new Error(`writeCocoDataset: images[${i}] (${entry.file_name}) is ${image.width}×${image.height}, its entry says ${entry.width}×${entry.height}`);
-      }
-      writePng(join(outDir, IMAGES_DIR, entry.file_name), image);
-    });
+  if (images && images.length !== json.images.length) {
+    throw new Error(`writeCocoDataset: ${images.length} images given for ${json.images.length} image entries`);
   }
-  writeFileSync(annotationsPath, JSON.stringify(json));
+  mkdirSync(outDir, { recursive: true });
+  const imageDir = join(outDir, IMAGES_DIR);
+  const staged = `${imageDir}.${process.pid}.new`;
+  const replaced = `${imageDir}.${process.pid}.old`;
+  if (images) {
+    rmSync(staged, { recursive: true, force: true });
+    mkdirSync(staged);
+    try {
+      json.images.forEach((entry, i) => {
+        const image = images[i]!;
+        if (image.width !== entry.width || image.height !== entry.height) {
+          throw new Error(`writeCocoDataset: images[${i}] (${entry.file_name}) is ${image.width}×${image.height}, its entry says ${entry.width}×${entry.height}`);
+        }
+        const path = join(staged, entry.file_name);
+        mkdirSync(dirname(path), { recursive: true });
+        writePng(path, image);
+      });
+    } catch (error) {
+      rmSync(staged, { recursive: true, force: true });
+      throw error;
+    }
+    if (existsSync(imageDir)) renameSync(imageDir, replaced);
+    renameSync(staged, imageDir);
+  }
+  writeFileAtomic(annotationsPath, [new TextEncoder().encode(JSON.stringify(json))]);
+  rmSync(replaced, { recursive: true, force: true });
 }
 
 export type { Sample } from './sample.js';

@@ -1,6 +1,7 @@
 import { SYNTH_DEFAULTS } from '../../data/synth/dataset.js';
 import { writeSynthDataset } from '../../data/synth/write.js';
 import { defineCommand } from '../args.js';
+import { UsageError } from '../errors.js';
 import { prepareFolder } from '../../io/folders.js';
 
 export const synthCommand = defineCommand({
@@ -16,6 +17,9 @@ export const synthCommand = defineCommand({
     'max-scale': { type: 'number', min: 0.01, max: 2, default: SYNTH_DEFAULTS.personScale[1], description: 'largest person height, as a fraction of the image height' },
   },
   run({ flags }) {
+    if (flags['min-scale'] > flags['max-scale']) {
+      throw new UsageError(`--min-scale ${flags['min-scale']} is above --max-scale ${flags['max-scale']}`, 'synth');
+    }
     prepareFolder('--out', flags.out);
     const dataset = writeSynthDataset(flags.out, { images: flags.images, seed: flags.seed, width: flags.size, height: flags.size, maxPeople: flags['max-people'], personScale: [flags['min-scale'], flags['max-scale']] });
     process.stdout.write(`wrote ${dataset.coco.images.length} images with ${dataset.coco.annotations.length} people to ${flags.out}\n`);
