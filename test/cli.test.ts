@@ -11,6 +11,7 @@ import { writePng } from '../src/data/png.js';
 import { readCheckpoint } from '../src/train/checkpoint.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'smpr-cli-'));
+writeFileSync(join(dir, 'a-file.png'), '');
 
 describe('user mistakes exit with code 2 and one line', () => {
   const cases: [string, string[], RegExp][] = [
@@ -25,6 +26,10 @@ describe('user mistakes exit with code 2 and one line', () => {
     ['info size off the 32 grid', ['info', '--size', '100'], /info: --size must be a multiple of 32, got 100/],
     ['a ResNet neck for HRNet', ['train', '--data', dir, '--out', dir, '--config', 'hrnet_w32', '--neck', 'fpn'], /train: --neck fpn is for the ResNet presets; hrnet_w32 has HRNet's own neck \(HRFPN\)/],
     ['person scales the wrong way round', ['synth', '--out', join(dir, 'scales'), '--min-scale', '0.9', '--max-scale', '0.2'], /synth: --min-scale 0\.9 is above --max-scale 0\.2/],
+    ['training size too large', ['train', '--data', dir, '--out', dir, '--size', '8192'], /inputSize 8192 is outside \[32, 4096\]/],
+    ['demo into a file', ['demo', '--out', join(dir, 'a-file.png')], /--out .*a-file\.png: is a file, not a folder/],
+    ['demo with a checkpoint that is not there', ['demo', '--out', join(dir, 'demo'), '--weights', join(dir, 'none.safetensors')], /--weights .*none\.safetensors: no such checkpoint/],
+    ['bench writing its JSON into a folder', ['bench', '--json', dir], /--json .*: is a folder, expected a file name/],
     ['unknown bench suite', ['bench', '--suite', 'kernels,kernel'], /bench: --suite: no suite 'kernel'; choose from batching, kernels/],
     ['training size too small for HRFPN', ['train', '--data', dir, '--out', dir, '--config', 'hrnet_w32', '--size', '32'], /train: --size 32: SmprConfig 'hrnet_w32': inputSize 32 is below 64/],
   ];

@@ -5,7 +5,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
-import { Random } from '../src/index.js';
+import { Random, mul } from '../src/index.js';
+import { createImage } from '../src/data/image.js';
+import { predictImage } from '../src/smpr/predict.js';
 import { SHIPPED_WEIGHTS, loadCheckpointModel } from '../src/cli/model-io.js';
 import { loadCocoDataset } from '../src/data/coco.js';
 import { SYNTH_DEFAULTS } from '../src/data/synth/dataset.js';
@@ -32,3 +34,12 @@ test('the shipped tiny model finds people on fresh synthetic images; the untrain
   expect(shipped.stats[1]).toBeGreaterThan(0.5);
   expect(baseline.stats[1]).toBeLessThan(0.01);
 }, 120_000);
+
+test('weights that are finite but overflow the network are refused by predict, not turned into NaN poses', async () => {
+  const { model } = await loadCheckpointModel(SHIPPED_WEIGHTS);
+  const saved = new Map(model.stateDict());
+  const weight = saved.get('bbox_head.fcos_cls.weight')!;
+  await model.loadStateDict(new Map([...saved].map(([name, t]) => [name, name === 'bbox_head.fcos_cls.weight' ? mul(weight, 3e38) : t])));
+  await expect(predictImage(model, createImage(128, 128, [90, 120, 60]), 1)).rejects.toThrow(/predict: \d+ of the network's \d+ outputs are NaN or infinite; these weights cannot be used/);
+  model.dispose();
+});

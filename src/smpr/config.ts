@@ -130,6 +130,9 @@ export function smprConfig(preset: PresetName, overrides: Partial<SmprConfig> = 
 }
 
 /** Checks what the model relies on; throws naming the field. */
+/** The largest square crop a config may train at: past it a batch's tensors outgrow any GPU's bindings. */
+export const MAX_INPUT_SIZE = 4096;
+
 export function validateConfig(config: SmprConfig): void {
   const fail = (message: string) => {
     throw new Error(`SmprConfig '${config.name}': ${message}`);
@@ -139,6 +142,7 @@ export function validateConfig(config: SmprConfig): void {
     if (level.stride !== 8 * 2 ** i) fail(`level ${i} has stride ${level.stride}; levels must be strides 8, 16, 32, ... in order`);
   });
   if (config.inputSize % SIZE_DIVISOR !== 0) fail(`inputSize ${config.inputSize} is not a multiple of ${SIZE_DIVISOR}`);
+  if (!(config.inputSize >= SIZE_DIVISOR && config.inputSize <= MAX_INPUT_SIZE)) fail(`inputSize ${config.inputSize} is outside [${SIZE_DIVISOR}, ${MAX_INPUT_SIZE}]`);
   if (!([18, 34, 50, 'tiny', 'hrnet'] as const).includes(config.depth)) fail(`unknown depth ${config.depth}`);
   for (const [name, channels] of [['width', config.width], ['heatmapChannels', config.heatmapChannels]] as const) {
     if (!Number.isInteger(config.gnGroups) || config.gnGroups < 1 || channels % config.gnGroups !== 0) {

@@ -9,6 +9,7 @@ import { noGrad } from '../autograd/index.js';
 import { tensor } from '../ops/creation.js';
 import { concat, flatten } from '../ops/shape.js';
 import { tidy } from '../tensor/scope.js';
+import { UserError } from '../errors.js';
 import type { CocoKeypointResult } from '../coco/format.js';
 import type { SmprConfig } from './config.js';
 import { decodeLevels, mergeTta, toOriginalImage, postprocess, type LevelOutputs, type PostprocessOptions, type TtaPass } from './decode.js';
@@ -81,6 +82,10 @@ async function runPass(model: SmprModel, image: Image, scale: ScaleTarget, optio
   } finally {
     flat.dispose();
   }
+  // Finite weights can still overflow (a run that saved just before diverging): say so rather than emit NaN poses.
+  let nonFinite = 0;
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) nonFinite++;
+  if (nonFinite) throw new UserError(`predict: ${nonFinite} of the network's ${values.length} outputs are NaN or infinite; these weights cannot be used`);
   const levels: LevelOutputs[] = [];
   let at = 0;
   const take = (n: number) => values.subarray(at, (at += n));

@@ -1,5 +1,6 @@
 import { defineCommand } from '../args.js';
 import { UsageError } from '../errors.js';
+import { prepareFileFor } from '../../io/folders.js';
 import { openGpu } from '../model-io.js';
 import { runBenchmarks, SUITES } from '../../../bench/suites.js';
 
@@ -16,6 +17,8 @@ export const benchCommand = defineCommand({
     const suites = flags.suite.split(',');
     const unknown = suites.find((name) => !(name in SUITES));
     if (unknown !== undefined) throw new UsageError(`--suite: no suite '${unknown}'; choose from ${Object.keys(SUITES).join(', ')}`, 'bench');
+    if (flags.json) prepareFileFor('--json', flags.json);
+    prepareFileFor('--chart', flags.chart);
     await openGpu();
     await runBenchmarks({ suites, json: flags.json, chart: flags.chart, size: flags.size as 'small' | 'smpr' });
   },

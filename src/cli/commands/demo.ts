@@ -19,7 +19,10 @@ import { parameterReport } from '../../smpr/model.js';
 import { predictImage } from '../../smpr/predict.js';
 import { train } from '../../train/trainer.js';
 import { RECIPES, defaultDecayEpochs } from '../../train/recipes.js';
+import { UserError } from '../../errors.js';
+import { prepareFolder } from '../../io/folders.js';
 import { defineCommand } from '../args.js';
+import { UsageError } from '../errors.js';
 import { SHIPPED_WEIGHTS, loadCheckpointModel, openDataset, openGpu } from '../model-io.js';
 import { progressBar } from '../progress.js';
 
@@ -36,7 +39,12 @@ export const demoCommand = defineCommand({
     weights: { type: 'string', default: SHIPPED_WEIGHTS, description: 'the longer-trained checkpoint to compare with', valueName: 'FILE' },
   },
   async run({ flags }) {
+    // Everything that can be wrong with the flags is found before the datasets are written and the model trained.
+    if (flags.batch > flags['train-images']) throw new UsageError(`--batch ${flags.batch} is larger than --train-images ${flags['train-images']}`, 'demo');
+    if (flags.weights !== SHIPPED_WEIGHTS && !existsSync(flags.weights)) throw new UserError(`--weights ${flags.weights}: no such checkpoint`);
+    prepareFolder('--out', flags.out);
     const rt = await openGpu();
+    const comparison = existsSync(flags.weights) ? await loadCheckpointModel(flags.weights) : null;
     process.stdout.write(`WebGPU device: ${rt.description}\n`);
     const trainDir = join(flags.out, 'train');
     const valDir = join(flags.out, 'val');
@@ -61,9 +69,8 @@ export const demoCommand = defineCommand({
 
     const rows: [string, number[]][] = [[`trained here from scratch, ${iterations} iterations`, brief.stats]];
     let shipped = null;
-    if (existsSync(flags.weights)) {
-      const loaded = await loadCheckpointModel(flags.weights);
-      shipped = loaded.model;
+    if (comparison) {
+      shipped = comparison.model;
       const evaluation = await evaluateDataset(shipped, val, { progress: progressBar('eval', 'img') });
       process.stdout.write(`shipped checkpoint ${flags.weights}:\n${formatCocoKeypointSummary(evaluation.stats)}\n`);
       rows.push(['shipped checkpoint (see the README)', evaluation.stats]);
