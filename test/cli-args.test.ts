@@ -88,6 +88,8 @@ describe('parseArgs', () => {
     expect(usageError(['--data=d', '--lr', 'fast'])).toBe("--lr expects a number, got 'fast'");
     expect(usageError(['--data=d', '--lr='])).toBe("--lr expects a number, got ''");
     expect(usageError(['--data=d', '--lr', 'Infinity'])).toBe("--lr expects a number, got 'Infinity'");
+    for (const notDecimal of ['0x10', '0b11', ' 2', '1e', '1.2.3']) expect(usageError(['--data=d', '--lr', notDecimal])).toBe(`--lr expects a number, got '${notDecimal}'`);
+    expect(parse(['--data=d', '--lr', '-2.5e-3']).flags.lr).toBe(-0.0025);
     expect(parse(['--data=d', '--lr', '1e-3']).flags.lr).toBe(0.001);
   });
 

@@ -45,7 +45,7 @@ describe('user mistakes exit with code 2 and one line', () => {
   test('--decay that is not a list of epochs of the run', async () => {
     const data = join(dir, 'decay-data');
     writeSynthDataset(data, { images: 2, width: 64, height: 64 });
-    for (const [decay, message] of [['a,b', /--decay takes comma-separated whole epochs in \[0, 9\), got 'a' in 'a,b'/], ['3,12', /got '12'/]] as const) {
+    for (const [decay, message] of [['a,b', /train: --decay takes rising comma-separated whole epochs in \[0, 9\), got 'a' in 'a,b'/], ['3,12', /got '12'/], [',', /got ''/], ['4,4', /got 4 after 4/], ['1.5', /got '1\.5'/]] as const) {
       const { code, stderr } = await smpr('train', '--data', data, '--out', join(dir, 'decay-run'), '--decay', decay);
       expect(code).toBe(2);
       expect(stderr).toMatch(message);
@@ -137,6 +137,11 @@ test('synth → train → resume matches an uninterrupted run → eval → predi
   expect(fromFile.code, fromFile.stderr).toBe(0);
   expect(JSON.parse(readFileSync(join(dir, 'eval-file.json'), 'utf8')).stats.AP).toBeCloseTo(1, 12);
   writeFileSync(resultsFile, JSON.stringify([{ ...asDetections[0], image_id: 999 }]));
+  for (const modelFlag of [['--flip'], ['--weights', join(dir, 'straight', 'last.safetensors')], ['--nms', 'oks']]) {
+    const ignored = await smpr('eval', '--data', data, '--results', resultsFile, ...modelFlag);
+    expect(ignored.code).toBe(2);
+    expect(ignored.stderr.trim()).toBe(`smpr eval: ${modelFlag[0]} is about running a model; with --results there is none`);
+  }
   const stray = await smpr('eval', '--data', data, '--results', resultsFile);
   expect(stray.code).toBe(2);
   expect(stray.stderr.trim()).toBe(`smpr: ${resultsFile}: [0].image_id: 999 is not the id of an image in the ground truth`);

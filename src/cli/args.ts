@@ -164,7 +164,8 @@ function parseBoolean(raw: string, error: () => UsageError): boolean {
 }
 
 function parseNumber(raw: string, name: string, spec: NumberFlag, usage: (m: string) => UsageError): number {
-  const value = raw.trim() === '' ? NaN : Number(raw);
+  // Decimal notation only: Number() would also take '0x10', '0b11' and surrounding blanks.
+  const value = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(raw) ? Number(raw) : NaN;
   if (!Number.isFinite(value)) throw usage(`--${name} expects ${spec.integer ? 'an integer' : 'a number'}, got '${raw}'`);
   return value;
 }

@@ -35,7 +35,7 @@ export const demoCommand = defineCommand({
     'val-images': { type: 'number', integer: true, min: 1, default: 32, description: 'synthetic validation images' },
     epochs: { type: 'number', integer: true, min: 1, default: 6, description: 'training epochs' },
     batch: { type: 'number', integer: true, min: 1, default: RECIPES.scratch.batchSize, description: 'images per batch' },
-    seed: { type: 'number', integer: true, default: 0, description: 'random seed' },
+    seed: { type: 'number', integer: true, min: 0, max: 2 ** 32 - 1, default: 0, description: 'random seed' },
     weights: { type: 'string', default: SHIPPED_WEIGHTS, description: 'the longer-trained checkpoint to compare with', valueName: 'FILE' },
   },
   async run({ flags }) {

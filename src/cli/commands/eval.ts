@@ -31,8 +31,11 @@ export const evalCommand = defineCommand({
     const data = openDataset(flags.data, flags.images);
     let evaluation: { stats: number[]; results: CocoKeypointResult[]; seconds?: number };
     if (flags.results !== undefined) {
-      const modelFlags = (['flip', 'cls-only', 'initial-pose'] as const).filter((name) => flags[name]);
-      if (modelFlags.length > 0) throw new UsageError(`--${modelFlags[0]} changes how a model is run; with --results there is none`, 'eval');
+      const modelFlags = [
+        ...(['flip', 'cls-only', 'initial-pose'] as const).filter((name) => flags[name]),
+        ...(flags.weights !== SHIPPED_WEIGHTS ? ['weights'] : []), ...(flags.config !== undefined ? ['config'] : []), ...(flags.nms !== 'soft' ? ['nms'] : []),
+      ];
+      if (modelFlags.length > 0) throw new UsageError(`--${modelFlags[0]} is about running a model; with --results there is none`, 'eval');
       const results = readResults(flags.results, data);
       evaluation = { stats: cocoKeypointEval(data.json, results, { sigmas: data.spec.sigmas }).stats, results };
     } else {

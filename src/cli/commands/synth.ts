@@ -10,7 +10,7 @@ export const synthCommand = defineCommand({
   flags: {
     out: { type: 'string', required: true, description: 'output folder', valueName: 'DIR' },
     images: { type: 'number', integer: true, min: 1, default: 100, description: 'number of images' },
-    seed: { type: 'number', integer: true, default: 1, description: 'random seed (the same seed gives the same images)' },
+    seed: { type: 'number', integer: true, min: 0, max: 2 ** 32 - 1, default: 1, description: 'random seed (the same seed gives the same images)' },
     size: { type: 'number', integer: true, min: 32, default: SYNTH_DEFAULTS.width, description: 'image width and height in pixels' },
     'max-people': { type: 'number', integer: true, min: 1, default: SYNTH_DEFAULTS.maxPeople, description: 'people per image: 1..N' },
     'min-scale': { type: 'number', min: 0.01, max: 1, default: SYNTH_DEFAULTS.personScale[0], description: 'smallest person height, as a fraction of the image height' },

@@ -13,16 +13,19 @@ import { checkDatasetImages } from '../../data/coco.js';
 import { openDataset, openGpu, presetConfig } from '../model-io.js';
 import { progressBar } from '../progress.js';
 
-/** `--decay E,E`: whole epochs in [0, epochs), or an empty string for no decay. */
+/** `--decay E,E`: whole epochs in [0, epochs), rising, or an empty string for no decay. */
 function parseDecay(text: string, epochs: number): number[] {
   if (text.trim() === '') return [];
-  return text.split(',').map((part) => {
-    const epoch = Number(part.trim());
-    if (!Number.isInteger(epoch) || epoch < 0 || epoch >= epochs) {
-      throw new UsageError(`train: --decay takes comma-separated whole epochs in [0, ${epochs}), got '${part.trim()}' in '${text}'`);
-    }
+  const fail = (why: string): never => {
+    throw new UsageError(`--decay takes rising comma-separated whole epochs in [0, ${epochs}), ${why} in '${text}'`, 'train');
+  };
+  const decay = text.split(',').map((part) => {
+    const epoch = /^\s*\d+\s*$/.test(part) ? Number(part) : NaN;
+    if (!(epoch < epochs)) fail(`got '${part.trim()}'`);
     return epoch;
   });
+  decay.forEach((epoch, i) => i > 0 && epoch <= decay[i - 1]! && fail(`got ${epoch} after ${decay[i - 1]}`));
+  return decay;
 }
 
 export const trainCommand = defineCommand({
@@ -46,7 +49,7 @@ export const trainCommand = defineCommand({
     'weight-decay': { type: 'number', min: 0, description: 'weight decay on weights (default: sgd 1e-4, adamw 0.05)' },
     clip: { type: 'number', min: 0, description: `max gradient norm (0: no clipping; default: the config's, ${DEFAULT_GRAD_CLIP} for the ResNet presets, none for HRNet)` },
     size: { type: 'number', integer: true, min: SIZE_DIVISOR, description: `side of the square training crop, a multiple of ${SIZE_DIVISOR} (default: the config's inputSize, 800; tiny 128)`, valueName: 'PX' },
-    seed: { type: 'number', integer: true, default: 0, description: 'random seed' },
+    seed: { type: 'number', integer: true, min: 0, max: 2 ** 32 - 1, default: 0, description: 'random seed' },
     positives: { type: 'string', choices: ['oks', 'init'], default: 'oks', description: "'oks': SMPR's OKS-selected positives; 'init': the FCOS-only baseline" },
     'pose-weights': { type: 'string', choices: ['oks', 'uniform'], description: "keypoint L1 per positive: 'oks' (both recipes: by its initial pose's OKS) or 'uniform'" },
     heatmap: { type: 'boolean', default: true, description: 'the auxiliary heatmap loss (weight 4); --no-heatmap trains without it (Table I)' },
