@@ -163,6 +163,17 @@ describe('bad input', () => {
     const x = T.zeros([3], { requiresGrad: true });
     expect(() => T.mul(x, 2).backward()).toThrow(/backward: a seed gradient is required for a non-scalar tensor of shape \[3\]/);
   });
+  test('API misuse names the op or the value instead of failing deep inside or returning garbage', () => {
+    expect(() => T.ones([2], { dtype: 'float16' as T.DType })).toThrow("dtype 'float16' is not one of float32, float64, int32, uint32");
+    expect(() => T.cast(T.ones([2]), 'bool' as T.DType)).toThrow("dtype 'bool' is not one of float32, float64, int32, uint32");
+    expect(() => T.zeros([2], { device: 'cuda' as T.Device })).toThrow("device 'cuda' is not one of cpu, webgpu");
+    expect(() => T.tensor(['a', 'b'] as unknown as number[])).toThrow('tensor: values must be numbers in nested arrays, got string "a"');
+    expect(() => T.manualSeed(Number.NaN)).toThrow('manualSeed: the seed must be an integer, got NaN');
+    expect(() => T.slice(T.zeros([2, 4]), [null, [0.5, 2]])).toThrow('slice: range [0.5,2] of dimension 1 must be two integers');
+    expect(() => T.narrow(T.zeros([2, 4]), 1, 0, -1)).toThrow('narrow: length must be an integer ≥ 0, got -1');
+    expect(() => T.indexSelect(T.zeros([4, 2]), 0, T.tensor([1, 9], { dtype: 'int32' }))).toThrow('indexSelect: index 9 is out of range for axis 0 of size 4 (shape [4, 2])');
+    expect(() => T.maxPool2d(T.zeros([1, 1, 4, 4]), { kernel: 2 } as unknown as T.Pool2dOptions)).toThrow('maxPool2d: options.kernelSize is required');
+  });
   test('ragged nested arrays and wrong value counts', () => {
     expect(() => T.tensor([[1, 2], [3]])).toThrow(/ragged/);
     expect(() => T.tensor(new Float32Array(5), [2, 3])).toThrow(/5 values do not fill shape \[2, 3\]/);

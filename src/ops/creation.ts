@@ -29,6 +29,7 @@ function flatten(values: Nested, shape: number[], depth = 0, out: number[] = [])
     out.push(values);
     return out;
   }
+  if (!Array.isArray(values)) throw new Error(`tensor: values must be numbers in nested arrays, got ${typeof values} ${JSON.stringify(values)?.slice(0, 20)}`);
   if (shape.length === depth) shape.push(values.length);
   else if (shape[depth] !== values.length) throw new Error(`tensor: ragged nested array (length ${values.length} where ${shape[depth]} was seen)`);
   for (const v of values) flatten(v, shape, depth + 1, out);

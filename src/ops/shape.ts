@@ -92,6 +92,7 @@ export function slice(x: Tensor, ranges: readonly (readonly [number, number] | n
   const pads = x.shape.map((n, d): [number, number] => {
     const r = ranges[d];
     if (!r) return [0, 0];
+    if (!Number.isInteger(r[0]) || !Number.isInteger(r[1])) throw new Error(`slice: range [${r}] of dimension ${d} must be two integers`);
     const start = r[0] < 0 ? r[0] + n : r[0];
     const end = r[1] < 0 ? r[1] + n : r[1];
     if (!(0 <= start && start <= end && end <= n)) throw new Error(`slice: range [${r}] is out of bounds for dimension ${d} of shape ${shapeStr(x.shape)}`);
@@ -103,6 +104,7 @@ export function slice(x: Tensor, ranges: readonly (readonly [number, number] | n
 /** Takes `length` elements from `start` along one axis. */
 export function narrow(x: Tensor, axis: number, start: number, length: number): Tensor {
   const a = normalizeAxis('narrow', axis, x.rank);
+  if (!Number.isInteger(length) || length < 0) throw new Error(`narrow: length must be an integer ≥ 0, got ${length}`);
   return slice(x, x.shape.map((_, d) => (d === a ? [start, start + length] : null)));
 }
 
@@ -164,6 +166,12 @@ export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
   const outer = sizeOf(x.shape.slice(0, a));
   const rows = x.shape[a];
   const inner = sizeOf(x.shape.slice(a + 1));
+  // On the CPU the indices are at hand and checked; on the GPU that would cost a readback, so there an index
+  // out of range reads zeros.
+  if (index.device === 'cpu') {
+    const bad = index.toArraySync().find((i) => i < 0 || i >= rows);
+    if (bad !== undefined) throw new Error(`indexSelect: index ${bad} is out of range for axis ${a} of size ${rows} (shape ${shapeStr(x.shape)})`);
+  }
   const outShape = x.shape.map((d, i) => (i === a ? index.size : d));
   return record('indexSelect', [x, index], (be) => be.indexSelect(x, outer, rows, inner, index, outShape), (g) => [
     record('indexAdd', [g, index], (be) => be.indexAdd(g, outer, rows, inner, index, x.shape), (gg) => [indexSelect(gg, a, index), null]),

@@ -12,6 +12,7 @@ export function typedArrayFor(dtype: DType, length: number): TypedArray {
     case 'int32': return new Int32Array(length);
     case 'uint32': return new Uint32Array(length);
   }
+  throw new Error(`dtype '${String(dtype)}' is not one of float32, float64, int32, uint32`);
 }
 
 export function toTypedArray(dtype: DType, values: ArrayLike<number>): TypedArray {

@@ -63,6 +63,7 @@ let globalRandom = new Random(0);
 
 /** Seeds the generator that `randn`/`rand` and layer initialisers use when none is passed. */
 export function manualSeed(seed: number): void {
+  if (!Number.isInteger(seed)) throw new Error(`manualSeed: the seed must be an integer, got ${String(seed)}`);
   globalRandom = new Random(seed);
 }
 
