@@ -96,3 +96,58 @@ test('sigmoid is exact at the extremes (no overflow in the unused branch)', asyn
   expect(gpu[2]).toBe(0.5);
   expect(gpu[4]).toBe(1);
 });
+
+describe('the two devices agree where WGSL and JavaScript differ by nature', () => {
+  test('NaN propagates through maximum, minimum, relu, clamp and the max/min reductions (PyTorch), on both', async () => {
+    const x = [Number.NaN, 1, -1];
+    const ops: [string, (t: T.Tensor) => T.Tensor][] = [
+      ['relu', (t) => T.relu(t)], ['maximum', (t) => T.maximum(t, 0)], ['minimum', (t) => T.minimum(0, t)], ['clamp', (t) => T.clamp(t, -0.5, 0.5)],
+      ['max', (t) => T.max(t)], ['min', (t) => T.min(t)],
+      // 600 along the axis and one output: the per-workgroup schedule, NaN in the share of lane 7
+      ['max of 600', (t) => T.reshape(T.max(T.concat([T.zeros([7], { device: t.device }), t, T.zeros([590], { device: t.device })])), [1])],
+    ];
+    for (const [name, op] of ops) {
+      const [gpu, cpu] = await both((device) => T.tidy(() => op(T.tensor(x, { device }))));
+      expect(Number.isNaN(gpu[0]), `${name} on webgpu`).toBe(true);
+      expect(Number.isNaN(cpu[0]), `${name} on cpu`).toBe(true);
+      expect(Array.from(gpu).slice(1), name).toEqual(Array.from(cpu).slice(1));
+    }
+  });
+
+  test('max and min reduce ±Inf to ±Inf, also in the per-workgroup schedule', async () => {
+    for (const n of [3, 600]) {
+      const [gpu, cpu] = await both((device) => T.tidy(() => T.stack([T.max(T.full([n], -Infinity, { device })), T.min(T.full([n], Infinity, { device }))])));
+      expect(Array.from(gpu), `n = ${n}`).toEqual([-Infinity, Infinity]);
+      expect(Array.from(cpu)).toEqual([-Infinity, Infinity]);
+    }
+  });
+
+  test('integer division truncates and x / 0 = x; products wrap exactly; float → int saturates', async () => {
+    const a = [7, -7, 5, 123456789, 2147483647];
+    const b = [2, 2, 0, 1000, 3];
+    for (const [name, op] of [['div', T.div], ['mul', T.mul]] as const) {
+      const [gpu, cpu] = await both((device) => T.tidy(() => op(T.tensor(a, { device, dtype: 'int32' }), T.tensor(b, { device, dtype: 'int32' }))));
+      expect(Array.from(cpu), name).toEqual(Array.from(gpu));
+    }
+    expect(Array.from(T.div(T.tensor(a, { dtype: 'int32' }), T.tensor(b, { dtype: 'int32' })).toArraySync())).toEqual([3, -3, 5, 123456, 715827882]);
+    const values = [-1.5, 5e9, 3e9, -3e9, 2.7, Infinity]; // NaN → int is indeterminate in WGSL (lavapipe: −2^31 and 0)
+    for (const dtype of ['int32', 'uint32'] as const) {
+      const [gpu, cpu] = await both((device) => T.tidy(() => T.cast(T.tensor(values, { device }), dtype)));
+      expect(Array.from(cpu), dtype).toEqual(Array.from(gpu));
+    }
+    expect(Array.from(T.cast(T.tensor([...values, Number.NaN], { dtype: 'float64' }), 'int32').toArraySync())).toEqual([-1, 2147483647, 2147483647, -2147483648, 2, 2147483647, 0]);
+  });
+
+  test('tanh keeps its relative precision near 0 on the GPU', async () => {
+    const x = [1e-8, -1e-6, 1e-4, 0.01, 0.0999, 0.1001, 0.5];
+    const gpu = await T.tanh(T.tensor(x, { device: 'webgpu' })).toArray();
+    x.forEach((v, i) => expect(Math.abs(gpu[i]! - Math.tanh(v)) / Math.abs(Math.tanh(v)), `tanh(${v})`).toBeLessThan(1e-6));
+  });
+
+  test('neg and sign refuse uint32 (WGSL has neither for u32), naming the op', () => {
+    for (const op of ['neg', 'sign'] as const) {
+      expect(() => T[op](T.tensor([1, 2], { dtype: 'uint32', device: 'webgpu' }))).toThrow(`${op}: needs a signed dtype, got uint32`);
+    }
+    expect(Array.from(T.neg(T.tensor([1, -2], { dtype: 'int32' })).toArraySync())).toEqual([-1, 2]);
+  });
+});

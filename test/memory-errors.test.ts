@@ -163,6 +163,13 @@ describe('bad input', () => {
     const x = T.zeros([3], { requiresGrad: true });
     expect(() => T.mul(x, 2).backward()).toThrow(/backward: a seed gradient is required for a non-scalar tensor of shape \[3\]/);
   });
+  test("a kernel that does not compile is named in the error, not the kernel dispatched before it", async () => {
+    const rt = webgpu();
+    await T.exp(T.ones([4], { device: 'webgpu' })).toArray(); // a kernel that works, dispatched first
+    rt.dispatch({ label: 'not-wgsl', code: 'this is not WGSL' }, { workgroups: [1], buffers: [] });
+    await expect(T.zeros([1], { device: 'webgpu' }).toArray()).rejects.toThrow(/^webgpu: kernel "not-wgsl": /);
+  });
+
   test('API misuse names the op or the value instead of failing deep inside or returning garbage', () => {
     expect(() => T.ones([2], { dtype: 'float16' as T.DType })).toThrow("dtype 'float16' is not one of float32, float64, int32, uint32");
     expect(() => T.cast(T.ones([2]), 'bool' as T.DType)).toThrow("dtype 'bool' is not one of float32, float64, int32, uint32");

@@ -441,6 +441,17 @@ describe('ResNet', () => {
     });
   }
 
+  test("frozen stages freeze the stem's norm too, whichever norm it is (mmdet's norm1)", () => {
+    for (const norm of ['affine-bn', 'group'] as const) {
+      const net = new ResNet({ depth: 18, layers: [1, 1, 1, 1], baseChannels: 8, frozenStages: 0, norm, ...seeded(3) });
+      const stem = [...net.namedParameters()].filter(([name]) => name.startsWith('bn1.') || name.startsWith('conv1.'));
+      expect(stem.length, norm).toBeGreaterThan(1);
+      for (const [name, p] of stem) expect(p.frozen, `${norm}: ${name}`).toBe(true);
+      expect([...net.namedParameters()].some(([name, p]) => name.startsWith('layer1.') && !p.frozen), norm).toBe(true);
+      net.dispose();
+    }
+  });
+
   test('bad options are errors', () => {
     expect(() => new ResNet({ depth: 20 as ResNetDepth })).toThrow(/ResNet: depth must be one of 18, 34, 50, 101, got 20/);
     expect(() => new ResNet({ depth: 18, layers: [1, 0, 1, 1] })).toThrow(/layers must be 4 positive block counts/);

@@ -1,5 +1,5 @@
 /** The WebGPU backend: each primitive builds its WGSL from a template and records one dispatch (or a few). */
-import { BINARY, UNARY } from '../kernels/elementwise-ops.js';
+import { BINARY, UNARY, elementwiseFor } from '../kernels/elementwise-ops.js';
 import type { Program } from '../kernels/program.js';
 import { elementwiseKernel } from '../kernels/wgsl/elementwise.js';
 import { copyRowsKernel, indexAddKernel, indexSelectKernel } from '../kernels/wgsl/index-select.js';
@@ -48,9 +48,9 @@ export const webgpuBackend: Backend = {
     const buffer = rt.upload(values);
     return new Tensor(Storage.gpu(buffer, () => rt.release(buffer)), shape, dtype, op);
   },
-  unary: (op, x) => elementwise(op, [{ t: x, name: 'x' }], x.shape, x.dtype, UNARY[op].wgsl),
+  unary: (op, x) => elementwise(op, [{ t: x, name: 'x' }], x.shape, x.dtype, elementwiseFor(op, UNARY[op], x.dtype).wgsl),
   binary: (op, a, b, outShape, outDtype) =>
-    elementwise(op, [{ t: a, name: 'a' }, { t: b, name: 'b' }], outShape, outDtype, BINARY[op].wgsl),
+    elementwise(op, [{ t: a, name: 'a' }, { t: b, name: 'b' }], outShape, outDtype, elementwiseFor(op, BINARY[op], a.dtype).wgsl),
   where: (c, a, b, outShape) =>
     elementwise('where', [{ t: c, name: 'c' }, { t: a, name: 'a' }, { t: b, name: 'b' }], outShape, a.dtype, `select(b, a, c != ${wgslType(c.dtype)}(0))`),
   cast: (x, dtype) => elementwise('cast', [{ t: x, name: 'x' }], x.shape, dtype, 'T(x)'),

@@ -276,6 +276,8 @@ export class WebGPURuntime {
     if (this.dispatchesInBatch >= this.maxDispatchesPerSubmit || (args.params && this.uniformSlots >= UNIFORM_ARENA_SLOTS) || timerFull) {
       this.flush();
     }
+    // Dawn reports a shader's compile error while the pipeline is made: the label must already name this kernel.
+    this.currentLabel = kernel.label;
     const { pipeline, layout } = this.pipeline(kernel);
     const entries: GPUBindGroupEntry[] = args.buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
     if (args.params) {
@@ -285,7 +287,6 @@ export class WebGPURuntime {
       this.uniformSlots += 1;
       entries.push({ binding: args.buffers.length, resource: { buffer: this.uniformArena, offset, size: Math.max(16, Math.ceil(args.params.byteLength / 16) * 16) } });
     }
-    this.currentLabel = kernel.label;
     const bindGroup = this.device.createBindGroup({ layout, entries });
     const pass = this.openPass();
     pass.setPipeline(pipeline);

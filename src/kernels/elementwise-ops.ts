@@ -2,6 +2,8 @@
  * The elementwise op table: each op once, with its scalar definition for the CPU reference and its WGSL
  * expression for the GPU template. Adding an op here makes it available on both backends.
  */
+import type { DType } from '../tensor/dtype.js';
+
 export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'sign' | 'relu' | 'sigmoid' | 'tanh' | 'floor' | 'round' | 'step';
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'gt' | 'ge' | 'lt' | 'le' | 'eq' | 'ne';
 
@@ -9,9 +11,22 @@ interface ElementwiseDef<F> {
   cpu: F;
   /** WGSL expression over the operand names; `T` is replaced by the element type (f32, i32, u32). */
   wgsl: string;
-  /** Defined for integer dtypes too. */
-  integer: boolean;
+  /** The dtypes it is defined for besides the floats: every integer type, only the signed one, or none. */
+  integers: 'all' | 'signed' | 'none';
+  /** Where WGSL's integer arithmetic differs from `cpu` on integral doubles: its definition for integer dtypes. */
+  cpuInteger?: F;
+  /** Where floats need more than `wgsl`: their WGSL expression (`isNan` is defined beside it). */
+  wgslFloat?: string;
 }
+
+/**
+ * A NaN operand gives NaN, as in PyTorch: WGSL's max/min leave it undefined (lavapipe drops it), and a NaN that
+ * vanishes in a relu or a clamp would hide a diverging run. NaN is told by its bits, since WGSL lets a compiler
+ * assume that no value is NaN (and fold `x != x` to false).
+ */
+export const IS_NAN_WGSL = 'fn isNan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }';
+const nanPropagating = (expr: string, operands: string[]): string =>
+  `select(${expr}, ${operands.join(' + ')}, ${operands.map((o) => `isNan(${o})`).join(' || ')})`;
 
 /** Sigmoid computed from exp(−|x|) so that neither branch can overflow. */
 function sigmoid(x: number): number {
@@ -26,30 +41,32 @@ export function roundHalfToEven(x: number): number {
 }
 
 export const UNARY: Record<UnaryOp, ElementwiseDef<(x: number) => number>> = {
-  neg: { cpu: (x) => -x, wgsl: '-x', integer: true },
-  exp: { cpu: Math.exp, wgsl: 'exp(x)', integer: false },
-  log: { cpu: Math.log, wgsl: 'log(x)', integer: false },
-  sqrt: { cpu: Math.sqrt, wgsl: 'sqrt(x)', integer: false },
-  abs: { cpu: Math.abs, wgsl: 'abs(x)', integer: true },
-  sign: { cpu: Math.sign, wgsl: 'sign(x)', integer: true },
-  relu: { cpu: (x) => (x > 0 ? x : 0), wgsl: 'max(x, T(0))', integer: true },
+  neg: { cpu: (x) => -x, wgsl: '-x', integers: 'signed' },
+  exp: { cpu: Math.exp, wgsl: 'exp(x)', integers: 'none' },
+  log: { cpu: Math.log, wgsl: 'log(x)', integers: 'none' },
+  sqrt: { cpu: Math.sqrt, wgsl: 'sqrt(x)', integers: 'none' },
+  abs: { cpu: Math.abs, wgsl: 'abs(x)', integers: 'all' },
+  sign: { cpu: Math.sign, wgsl: 'sign(x)', integers: 'signed' },
+  relu: { cpu: (x) => (x > 0 || Number.isNaN(x) ? x : 0), wgsl: 'max(x, T(0))', wgslFloat: nanPropagating('max(x, 0.0)', ['x']), integers: 'all' },
   /** 1 where x > 0, else 0: the derivative of relu. */
-  step: { cpu: (x) => (x > 0 ? 1 : 0), wgsl: 'T(x > T(0))', integer: true },
+  step: { cpu: (x) => (x > 0 ? 1 : 0), wgsl: 'T(x > T(0))', integers: 'all' },
   sigmoid: {
     cpu: sigmoid,
     wgsl: 'select(exp(-abs(x)) / (1.0 + exp(-abs(x))), 1.0 / (1.0 + exp(-abs(x))), x >= 0.0)',
-    integer: false,
+    integers: 'none',
   },
+  // From e^(−2|x|), which cannot overflow; below |x| = 0.1, where 1 − e^(−2|x|) would cancel, its series to x⁷
+  // (truncation error < 3e-10 relative there).
   tanh: {
     cpu: Math.tanh,
-    wgsl: 'sign(x) * (1.0 - exp(-2.0 * abs(x))) / (1.0 + exp(-2.0 * abs(x)))',
-    integer: false,
+    wgsl: 'select(sign(x) * (1.0 - exp(-2.0 * abs(x))) / (1.0 + exp(-2.0 * abs(x))), x * (1.0 - x * x * (1.0 / 3.0 - x * x * (2.0 / 15.0 - x * x * (17.0 / 315.0)))), abs(x) < 0.1)',
+    integers: 'none',
   },
-  floor: { cpu: Math.floor, wgsl: 'floor(x)', integer: false },
+  floor: { cpu: Math.floor, wgsl: 'floor(x)', integers: 'none' },
   round: {
     cpu: roundHalfToEven,
     wgsl: 'round(x)',
-    integer: false,
+    integers: 'none',
   },
 };
 
@@ -62,17 +79,28 @@ const POW_WGSL =
   'select(select(bitcast<f32>(0x7fc00000u | (bitcast<u32>(b) & 0u)), pow(abs(a), b) * select(1.0, -1.0, fract(b * 0.5) != 0.0), b == floor(b)), pow(a, b), a >= 0.0)';
 
 export const BINARY: Record<BinaryOp, ElementwiseDef<(a: number, b: number) => number>> = {
-  add: { cpu: (a, b) => a + b, wgsl: 'a + b', integer: true },
-  sub: { cpu: (a, b) => a - b, wgsl: 'a - b', integer: true },
-  mul: { cpu: (a, b) => a * b, wgsl: 'a * b', integer: true },
-  div: { cpu: (a, b) => a / b, wgsl: 'a / b', integer: true },
-  pow: { cpu: Math.pow, wgsl: POW_WGSL, integer: false },
-  maximum: { cpu: Math.max, wgsl: 'max(a, b)', integer: true },
-  minimum: { cpu: Math.min, wgsl: 'min(a, b)', integer: true },
-  gt: { cpu: (a, b) => +(a > b), wgsl: 'T(a > b)', integer: true },
-  ge: { cpu: (a, b) => +(a >= b), wgsl: 'T(a >= b)', integer: true },
-  lt: { cpu: (a, b) => +(a < b), wgsl: 'T(a < b)', integer: true },
-  le: { cpu: (a, b) => +(a <= b), wgsl: 'T(a <= b)', integer: true },
-  eq: { cpu: (a, b) => +(a === b), wgsl: 'T(a == b)', integer: true },
-  ne: { cpu: (a, b) => +(a !== b), wgsl: 'T(a != b)', integer: true },
+  add: { cpu: (a, b) => a + b, wgsl: 'a + b', integers: 'all' },
+  sub: { cpu: (a, b) => a - b, wgsl: 'a - b', integers: 'all' },
+  // Integers: the low 32 bits of the exact product, as WGSL wraps (a double would round past 2^53 first).
+  mul: { cpu: (a, b) => a * b, cpuInteger: Math.imul, wgsl: 'a * b', integers: 'all' },
+  // Integers: toward zero, and a / 0 = a, as WGSL defines it.
+  div: { cpu: (a, b) => a / b, cpuInteger: (a, b) => (b === 0 ? a : Math.trunc(a / b)), wgsl: 'a / b', integers: 'all' },
+  pow: { cpu: Math.pow, wgsl: POW_WGSL, integers: 'none' },
+  maximum: { cpu: Math.max, wgsl: 'max(a, b)', wgslFloat: nanPropagating('max(a, b)', ['a', 'b']), integers: 'all' },
+  minimum: { cpu: Math.min, wgsl: 'min(a, b)', wgslFloat: nanPropagating('min(a, b)', ['a', 'b']), integers: 'all' },
+  gt: { cpu: (a, b) => +(a > b), wgsl: 'T(a > b)', integers: 'all' },
+  ge: { cpu: (a, b) => +(a >= b), wgsl: 'T(a >= b)', integers: 'all' },
+  lt: { cpu: (a, b) => +(a < b), wgsl: 'T(a < b)', integers: 'all' },
+  le: { cpu: (a, b) => +(a <= b), wgsl: 'T(a <= b)', integers: 'all' },
+  eq: { cpu: (a, b) => +(a === b), wgsl: 'T(a == b)', integers: 'all' },
+  ne: { cpu: (a, b) => +(a !== b), wgsl: 'T(a != b)', integers: 'all' },
 };
+
+/** The op's definition for a dtype: its scalar function and WGSL expression, or why it has none. */
+export function elementwiseFor<F>(op: string, def: ElementwiseDef<F>, dtype: DType): { cpu: F; wgsl: string } {
+  const float = dtype === 'float32' || dtype === 'float64';
+  if (!float && (def.integers === 'none' || (def.integers === 'signed' && dtype !== 'int32'))) {
+    throw new Error(`${op}: needs a ${def.integers === 'none' ? 'floating-point' : 'signed'} dtype, got ${dtype}`);
+  }
+  return float ? { cpu: def.cpu, wgsl: def.wgslFloat ?? def.wgsl } : { cpu: def.cpuInteger ?? def.cpu, wgsl: def.wgsl };
+}

@@ -211,6 +211,7 @@ export class ResNet extends Module {
 
     if (frozen >= 0) {
       this.conv1.freeze();
+      this.bn1.freeze(); // a frozen BN already; an affine BN's or GroupNorm's scale and shift (mmdet's norm1)
       this.stages.slice(0, frozen).forEach((s) => s.freeze());
     }
   }

@@ -3,7 +3,7 @@
  * summed back to the operand's shape (`sumTo`). Plain numbers are accepted wherever a tensor is, and take the
  * other operand's dtype and device (as tensors of their own, hence `composite`: record.ts).
  */
-import { BINARY, UNARY, type BinaryOp, type UnaryOp } from '../kernels/elementwise-ops.js';
+import { BINARY, UNARY, elementwiseFor, type BinaryOp, type UnaryOp } from '../kernels/elementwise-ops.js';
 import { isFloat, type DType } from '../tensor/dtype.js';
 import { broadcastShapes } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -31,7 +31,7 @@ function binary(op: BinaryOp, a: Operand, b: Operand, grads?: (g: Tensor, a: Ten
   return composite(tensorsAmong(a, b), () => {
     const [ta, tb] = operands(op, a, b);
     const dtype = checkDtypes(op, ta, tb);
-    if (!BINARY[op].integer && !isFloat(dtype)) throw new Error(`${op}: needs a floating-point dtype, got ${dtype}`);
+    elementwiseFor(op, BINARY[op], dtype); // an op undefined for the dtype is an error here, before any kernel
     const outShape = broadcastShapes(op, ta.shape, tb.shape);
     return record(op, [ta, tb], (be) => be.binary(op, ta, tb, outShape, dtype), (g, out) => {
       if (!grads) return [null, null];
@@ -42,7 +42,7 @@ function binary(op: BinaryOp, a: Operand, b: Operand, grads?: (g: Tensor, a: Ten
 }
 
 function unary(op: UnaryOp, x: Tensor, grad?: (g: Tensor, x: Tensor, out: Tensor) => Tensor): Tensor {
-  if (!UNARY[op].integer && !isFloat(x.dtype)) throw new Error(`${op}: needs a floating-point dtype, got ${x.dtype}`);
+  elementwiseFor(op, UNARY[op], x.dtype);
   return record(op, [x], (be) => be.unary(op, x), (g, out) => [grad ? grad(g, x, out) : null]);
 }
 

@@ -1,10 +1,10 @@
 /** Reference elementwise kernels: the definitions the WGSL template is tested against. */
-import { BINARY, UNARY, type BinaryOp, type UnaryOp } from '../elementwise-ops.js';
+import { BINARY, UNARY, elementwiseFor, type BinaryOp, type UnaryOp } from '../elementwise-ops.js';
 import { typedArrayFor, type DType, type TypedArray } from '../../tensor/dtype.js';
 import { broadcastStrides, sizeOf, type Shape } from '../../tensor/shape.js';
 
 export function unary(op: UnaryOp, x: TypedArray, dtype: DType): TypedArray {
-  const f = UNARY[op].cpu;
+  const f = elementwiseFor(op, UNARY[op], dtype).cpu;
   const out = typedArrayFor(dtype, x.length);
   for (let i = 0; i < x.length; i++) out[i] = f(x[i]);
   return out;
@@ -33,7 +33,7 @@ export function forEachBroadcast(outShape: Shape, operandShapes: Shape[], visit:
 }
 
 export function binary(op: BinaryOp, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, outShape: Shape, dtype: DType): TypedArray {
-  const f = BINARY[op].cpu;
+  const f = elementwiseFor(op, BINARY[op], dtype).cpu;
   const out = typedArrayFor(dtype, sizeOf(outShape));
   forEachBroadcast(outShape, [aShape, bShape], (i, [ia, ib]) => {
     out[i] = f(a[ia], b[ib]);
@@ -51,11 +51,19 @@ export function where(
   return out;
 }
 
+/**
+ * Float → int goes toward zero and saturates, as WGSL's i32(f) and u32(f) do: to the integer type's range as the
+ * source float type can hold it (for float32, 2^31 − 128 and 2^32 − 256). NaN goes to 0 here; WGSL leaves it
+ * indeterminate. Int → int wraps, as bits.
+ */
 export function cast(x: TypedArray, dtype: DType): TypedArray {
   const out = typedArrayFor(dtype, x.length);
-  // Float → int truncates toward zero, as WGSL's i32(f) and NumPy's astype do.
-  if (dtype === 'int32' || dtype === 'uint32') for (let i = 0; i < x.length; i++) out[i] = Math.trunc(x[i]);
-  else out.set(x);
+  const fromFloat = x instanceof Float32Array || x instanceof Float64Array;
+  if (fromFloat && (dtype === 'int32' || dtype === 'uint32')) {
+    const f32 = x instanceof Float32Array;
+    const [low, high] = dtype === 'int32' ? [-2147483648, f32 ? 2147483520 : 2147483647] : [0, f32 ? 4294967040 : 4294967295];
+    for (let i = 0; i < x.length; i++) out[i] = Number.isNaN(x[i]!) ? 0 : Math.min(high, Math.max(low, Math.trunc(x[i]!)));
+  } else out.set(x);
   return out;
 }
 

@@ -10,6 +10,7 @@
 import { wgslType, type DType } from '../../tensor/dtype.js';
 import { broadcastStrides, shapesEqual, sizeOf, type Shape } from '../../tensor/shape.js';
 import type { DeviceInfo, Program } from '../program.js';
+import { IS_NAN_WGSL } from '../elementwise-ops.js';
 import { dimAt, DIMS_TYPE, gridStride1d, kernel1d, ParamWriter, storage, uniform } from './common.js';
 
 export interface Operand {
@@ -59,6 +60,7 @@ ${bindings.join('\n')}
 ${storage(operands.length, 'out', outDtype, true)}
 ${uniform(operands.length + 1)}
 alias T = ${T};
+${IS_NAN_WGSL}
 ${kernel1d('p.n', `${decompose}
 ${reads.join('\n')}
   out[i] = ${expr};`)}`;

@@ -7,14 +7,18 @@
 import { wgslType, type DType } from '../../tensor/dtype.js';
 import type { ReduceOp } from '../reference/reduce.js';
 import type { DeviceInfo, Program } from '../program.js';
+import { IS_NAN_WGSL } from '../elementwise-ops.js';
 import { blockGrid, gridStride1d, kernel1d, ParamWriter, storage, uniform } from './common.js';
 
-const IDENTITY: Record<Exclude<ReduceOp, 'argmax'>, (T: string) => string> = {
-  sum: (T) => `${T}(0)`,
-  max: (T) => (T === 'f32' ? '-3.4028234663852886e38' : T === 'i32' ? '-2147483648' : '0u'),
-  min: (T) => (T === 'f32' ? '3.4028234663852886e38' : T === 'i32' ? '2147483647' : '4294967295u'),
-};
-const COMBINE: Record<Exclude<ReduceOp, 'argmax'>, string> = { sum: 'acc + v', max: 'max(acc, v)', min: 'min(acc, v)' };
+/**
+ * `acc` and `v` combined. A float max or min is NaN when either is, as in PyTorch and the CPU reference (WGSL's
+ * max and min leave NaN undefined). They start from the first element folded, not from an identity: ±Inf is no
+ * WGSL constant, and ±FLT_MAX would turn a max over −Inf into −3.4e38.
+ */
+function combine(op: Exclude<ReduceOp, 'argmax'>, T: string): string {
+  if (op === 'sum') return 'acc + v';
+  return T === 'f32' ? `select(${op}(acc, v), acc + v, isNan(acc) || isNan(v))` : `${op}(acc, v)`;
+}
 
 const WG = 256;
 
@@ -26,7 +30,8 @@ export function reduceKernel(op: ReduceOp, dtype: DType, outer: number, r: numbe
 struct Params { n: u32, r: u32, inner: u32 }
 ${storage(0, 'x', dtype)}
 ${storage(1, 'out', op === 'argmax' ? 'int32' : dtype, true)}
-${uniform(2)}`;
+${uniform(2)}
+${IS_NAN_WGSL}`;
 
   if (op === 'argmax') {
     // NaN compares false with everything, so "v > best || (v != v && best == best)" keeps the first NaN, as NumPy does.
@@ -42,16 +47,18 @@ ${kernel1d('p.n', `  let base = (i / p.inner) * p.r * p.inner + i % p.inner;
     return { label: op, code, params, workgroups: gridStride1d(outputs, device) };
   }
 
-  const identity = IDENTITY[op](T);
-  const combine = COMBINE[op];
+  const fold = combine(op, T);
+  // A sum starts at 0; max and min at the first element of the invocation's share (r ≥ 1: reduce.ts refuses an
+  // empty axis for them, and the per-workgroup schedule has r ≥ 512, so every lane's share holds one).
+  const sumOnly = op === 'sum';
   const perWorkgroup = r >= 512 && outputs < 4096;
   if (!perWorkgroup) {
     const code = `${header}
 ${kernel1d('p.n', `  let base = (i / p.inner) * p.r * p.inner + i % p.inner;
-  var acc: ${T} = ${identity};
-  for (var k = 0u; k < p.r; k++) {
+  var acc: ${T} = ${sumOnly ? `${T}(0)` : 'x[base]'};
+  for (var k = ${sumOnly ? 0 : 1}u; k < p.r; k++) {
     let v = x[base + k * p.inner];
-    acc = ${combine};
+    acc = ${fold};
   }
   out[i] = acc;`)}`;
     return { label: op, code, params, workgroups: gridStride1d(outputs, device) };
@@ -65,11 +72,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let o = wid.y * nwg.x + wid.x;
   let valid = o < p.n;
   let base = (o / p.inner) * p.r * p.inner + o % p.inner;
-  var acc: ${T} = ${identity};
+  var acc: ${T} = ${T}(0);
   if (valid) {
-    for (var k = lid; k < p.r; k += ${WG}u) {
+    acc = ${sumOnly ? `${T}(0)` : 'x[base + lid * p.inner]'};
+    for (var k = lid + ${sumOnly ? 0 : WG}u; k < p.r; k += ${WG}u) {
       let v = x[base + k * p.inner];
-      acc = ${combine};
+      acc = ${fold};
     }
   }
   partial[lid] = acc;
@@ -78,7 +86,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (lid < half) {
       let v = partial[lid + half];
       let acc = partial[lid];
-      partial[lid] = ${combine};
+      partial[lid] = ${fold};
     }
     workgroupBarrier();
   }
