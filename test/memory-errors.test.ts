@@ -107,6 +107,22 @@ describe('memory', () => {
     b.dispose();
   });
 
+  test('trim gives the pooled buffers back and leaves those in use', async () => {
+    const rt = webgpu();
+    const kept = T.ones([256], { device: 'webgpu' });
+    const freed = T.ones([1000], { device: 'webgpu' });
+    await freed.toArray();
+    freed.dispose();
+    rt.flush();
+    expect(T.memory().bytesPooled).toBeGreaterThan(0);
+    const inUse = T.memory().bytesInUse;
+    rt.trim();
+    expect(T.memory().bytesPooled).toBe(0);
+    expect(T.memory().bytesInUse).toBe(inUse);
+    expect(Array.from(await kept.toArray()).every((v) => v === 1)).toBe(true);
+    kept.dispose();
+  });
+
   test('many ops are recorded into one submit; reading back submits', async () => {
     const x = T.ones([64], { device: 'webgpu' });
     await x.toArray();

@@ -124,7 +124,7 @@ describe('safetensors', () => {
     const ok = parseSafetensors(fileBytes({ n: { dtype: 'I64', shape: [2], data_offsets: [0, 16] } }, i64([117264n, -5n])), 'bn.safetensors');
     expect(ok.tensors.n).toEqual({ dtype: 'int32', shape: [2], data: Int32Array.of(117264, -5) });
     expect(parseError(fileBytes({ n: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, i64([1n << 40n])))).toBe(
-      "weights.safetensors: not a valid safetensors file: tensor 'n': I64 value 1099511627776 at index 0 does not fit in int32",
+      "weights.safetensors: not a valid safetensors file: tensor 'n': int64 value 1099511627776 does not fit in int32 (index 0)",
     );
   });
 

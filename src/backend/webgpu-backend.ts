@@ -9,7 +9,7 @@ import { reduceKernel } from '../kernels/wgsl/reduce.js';
 import { windowKernel } from '../kernels/wgsl/window.js';
 import { bytesPerElement, wgslType, type DType, type TypedArray } from '../tensor/dtype.js';
 import { webgpu } from '../tensor/engine.js';
-import { sizeOf, type Shape } from '../tensor/shape.js';
+import { sizeOf, splitAtAxis, type Shape } from '../tensor/shape.js';
 import { Storage } from '../tensor/storage.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Backend } from './backend.js';
@@ -55,11 +55,10 @@ export const webgpuBackend: Backend = {
     elementwise('where', [{ t: c, name: 'c' }, { t: a, name: 'a' }, { t: b, name: 'b' }], outShape, a.dtype, `select(b, a, c != ${wgslType(c.dtype)}(0))`),
   cast: (x, dtype) => elementwise('cast', [{ t: x, name: 'x' }], x.shape, dtype, 'T(x)'),
   reduce(op, x, axis) {
-    const outer = sizeOf(x.shape.slice(0, axis));
-    const inner = sizeOf(x.shape.slice(axis + 1));
+    const [outer, r, inner] = splitAtAxis(x.shape, axis);
     const shape = x.shape.map((d, i) => (i === axis ? 1 : d));
     const device = gpuDevice();
-    const program = cachedProgram(device, `reduce ${op}|${x.dtype}|${outer},${x.shape[axis]},${inner}`, () => reduceKernel(op, x.dtype, outer, x.shape[axis], inner, device));
+    const program = cachedProgram(device, `reduce ${op}|${x.dtype}|${outer},${r},${inner}`, () => reduceKernel(op, x.dtype, outer, r, inner, device));
     return into(op, shape, op === 'argmax' ? 'int32' : x.dtype, program, [x]);
   },
   window: (x, outShape, spec) => {

@@ -58,7 +58,7 @@ export interface DispatchArgs {
 }
 
 /** Size classes: multiples of a quarter of the enclosing power of two, so at most 25% is wasted. */
-export function sizeClass(bytes: number): number {
+function sizeClass(bytes: number): number {
   const b = Math.max(256, bytes);
   const quarter = 2 ** Math.max(6, Math.floor(Math.log2(b)) - 2);
   return Math.ceil(b / quarter) * quarter;
@@ -179,7 +179,7 @@ export class WebGPURuntime {
     return buffer;
   }
 
-  /** Empties the pool (buffers in use are untouched). */
+  /** Gives the pool's buffers back to the driver (buffers in use are untouched), as torch.cuda.empty_cache does. */
   trim(): void {
     this.flush();
     for (const list of this.pool.values()) for (const b of list) b.destroy();

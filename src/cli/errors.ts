@@ -36,7 +36,7 @@ const processIO: CliIO = {
 };
 
 /** The line printed for an expected failure, e.g. `smpr train: unknown flag --epoch (did you mean --epochs?)`. */
-export function formatError(program: string, error: UsageError | UserError): string {
+function formatError(program: string, error: UsageError | UserError): string {
   const where = error instanceof UsageError && error.command ? `${program} ${error.command}` : program;
   return `${where}: ${error.message}`;
 }

@@ -1,9 +1,9 @@
 /** Shared by the commands: opening datasets and checkpoints with user-facing errors, and the GPU. */
 import { existsSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { loadCocoDataset, type CocoDataset } from '../data/coco.js';
 import { initWebGPU } from '../tensor/engine.js';
+import { packageRoot } from '../node/package-root.js';
 import { SmprModel } from '../smpr/model.js';
 import { readModelWeights, type CheckpointInfo } from '../train/checkpoint.js';
 import { PRESETS, SIZE_DIVISOR, smprConfig, type PresetName, type SmprConfig } from '../smpr/config.js';
@@ -55,17 +55,6 @@ export async function openGpu(): Promise<WebGPURuntime> {
  * synthetic people. `predict` and `eval` use it when no --weights is given.
  */
 export const SHIPPED_WEIGHTS = join(packageRoot(), 'weights', 'smpr-tiny-synth.safetensors');
-
-/** The folder holding package.json, found upwards from this module (src/cli from source, dist/src/cli when built). */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) return process.cwd();
-    dir = parent;
-  }
-  return dir;
-}
 
 /**
  * A model with a checkpoint's weights, on the GPU, in inference mode; and the checkpoint's metadata. `preset`

@@ -32,9 +32,9 @@ export interface LoadCocoOptions {
 }
 
 /** The annotation file name inside a dataset folder, as written by `writeCocoDataset`. */
-export const ANNOTATIONS_FILE = 'annotations.json';
+const ANNOTATIONS_FILE = 'annotations.json';
 /** The image folder inside a dataset folder. */
-export const IMAGES_DIR = 'images';
+const IMAGES_DIR = 'images';
 
 /**
  * Loads and validates a COCO keypoints dataset, given either a dataset folder (holding `annotations.json` and

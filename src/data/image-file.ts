@@ -14,7 +14,7 @@ const startsWith = (bytes: Uint8Array, signature: Uint8Array): boolean =>
   bytes.length >= signature.length && signature.every((b, i) => bytes[i] === b);
 
 /** The format of a file from its first bytes, or a UserError saying what was found. */
-export function imageFormat(head: Uint8Array, source: string): ImageFormat {
+function imageFormat(head: Uint8Array, source: string): ImageFormat {
   if (startsWith(head, PNG_SIGNATURE)) return 'png';
   if (startsWith(head, JPEG_SIGNATURE)) return 'jpeg';
   if (head.length === 0) throw new UserError(`${source}: empty file, expected a PNG or JPEG image`);

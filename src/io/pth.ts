@@ -27,6 +27,7 @@ import { sizeOf } from '../tensor/shape.js';
 import { PLAIN_GLOBALS, unpickle, type PyCallable, type PyValue } from './pickle.js';
 import type { TensorData } from './safetensors.js';
 import { bfloat16ToFloat, halfToFloat } from './safetensors.js';
+import { int64ToInt32, isCount } from './safetensors-format.js';
 import { isZip, ZipArchive } from './zip.js';
 
 /** How each storage type's elements become an engine dtype. */
@@ -53,15 +54,6 @@ const STORAGE_KINDS: Record<string, StorageKind> = {
   ByteStorage: { torch: 'uint8', bytes: 1, dtype: 'int32', decode: widen(Uint8Array) },
   BoolStorage: { torch: 'bool', bytes: 1, dtype: 'int32', decode: widen(Uint8Array) },
 };
-
-function int64ToInt32(values: BigInt64Array): Int32Array | string {
-  const out = new Int32Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    if (values[i]! < -0x80000000n || values[i]! > 0x7fffffffn) return `int64 value ${values[i]} does not fit in int32`;
-    out[i] = Number(values[i]);
-  }
-  return out;
-}
 
 /** One storage of a file: its element type and where its bytes are, fetched (and decoded) on first use. */
 class Storage {
@@ -129,7 +121,6 @@ export class PthTensor {
 
 // ---- the unpickler's allowlist ------------------------------------------------------------------------------------
 
-const isCount = (v: PyValue): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 const isCounts = (v: PyValue): v is number[] => Array.isArray(v) && v.every(isCount);
 
 function rebuildTensor(args: readonly PyValue[]): PthTensor {
@@ -354,7 +345,7 @@ function pythonType(value: PyValue): string {
 }
 
 /** A plain value as JSON: tensors become a {dtype, shape} summary, numbers too large for JSON become strings. */
-export function toJson(value: PyValue): unknown {
+function toJson(value: PyValue): unknown {
   if (value === null || typeof value === 'boolean' || typeof value === 'string') return value;
   if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
   if (typeof value === 'bigint') return value.toString();

@@ -66,10 +66,11 @@ const scratch = (() => {
   return { u32: new Uint32Array(buffer), f32: new Float32Array(buffer) };
 })();
 
-function int64ToInt32(values: BigInt64Array): Int32Array | string {
+/** The values as int32, or what does not fit (PyTorch stores counts and indices as int64; the engine has none). */
+export function int64ToInt32(values: BigInt64Array): Int32Array | string {
   const out = new Int32Array(values.length);
   for (let i = 0; i < values.length; i++) {
-    if (values[i] < -0x80000000n || values[i] > 0x7fffffffn) return `I64 value ${values[i]} at index ${i} does not fit in int32`;
+    if (values[i]! < -0x80000000n || values[i]! > 0x7fffffffn) return `int64 value ${values[i]} does not fit in int32 (index ${i})`;
     out[i] = Number(values[i]);
   }
   return out;
@@ -147,7 +148,8 @@ export function parseSafetensors(bytes: Uint8Array, source: string): Safetensors
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isCount = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
+/** An integer ≥ 0 that a double holds exactly: a size, an offset, a count. */
+export const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 
 // ---- writing ----------------------------------------------------------------------------------------------------
 

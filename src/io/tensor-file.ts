@@ -18,7 +18,7 @@ export interface TensorFile {
 }
 
 /** Which format `path` is in, from its first bytes; null for neither. */
-export function tensorFileFormat(path: string): 'safetensors' | 'pth' | null {
+function tensorFileFormat(path: string): 'safetensors' | 'pth' | null {
   const head = new Uint8Array(8);
   let fd: number | null = null;
   let size = 0;

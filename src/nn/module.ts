@@ -2,7 +2,7 @@
  * The layer base class: named parameters, buffers and submodules, with PyTorch's state-dict naming.
  *
  * A module registers its tensors in slots (`ModuleBuffer`, `Parameter`) that also carry the flags (frozen, optimizer
- * group). Loading a checkpoint, like an optimizer step, keeps each tensor and swaps its storage (`Tensor.assign`);
+ * group). Loading a checkpoint keeps each tensor and swaps its storage (`Tensor.assign`), and an optimizer step updates it in place;
  * moving to another device puts a new tensor in the slot, which layers read at every forward. Names are dotted paths
  * built from registration names, exactly as `torch.nn.Module.state_dict()` builds them (`layer1.0.conv1.weight`),
  * and iteration order is PyTorch's too: a module's own parameters, then its buffers, then its children in order.
@@ -182,7 +182,7 @@ export abstract class Module {
 
   /**
    * The parameters that train, by name, for an optimizer. Their tensors keep their identity through optimizer
-   * steps and `loadStateDict` (both use `Tensor.assign`), but not through `to(device)`: build the optimizer after.
+   * steps (in place) and `loadStateDict` (`Tensor.assign`), but not through `to(device)`: build the optimizer after.
    */
   trainableParameters(): NamedParameter[] {
     return [...this.namedParameters()].filter(([, p]) => !p.frozen).map(([name, p]) => ({ name, tensor: p.tensor, group: p.group }));

@@ -92,7 +92,7 @@ function foldPays(conv: Conv2d, x: Tensor): boolean {
 }
 
 /** torchvision's ResNet init (and mmcv's kaiming_init): convs N(0, √2/√fan_out); BN at identity (weight 1, bias 0, mean 0, var 1). */
-export const convInit = kaimingNormal({ mode: 'fan_out', nonlinearity: 'relu' });
+const convInit = kaimingNormal({ mode: 'fan_out', nonlinearity: 'relu' });
 
 /** A bias-free conv with "same" padding, as every conv of the ResNet and HRNet backbones. */
 export const conv = (cin: number, cout: number, k: number, stride: number, init: InitOptions): Conv2d =>

@@ -6,9 +6,10 @@
  * (test/browser-imports.test.ts), so serving the files as they are is the whole build.
  */
 import { createServer, type Server } from 'node:http';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, extname, join, normalize, sep } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { readFileSync, statSync } from 'node:fs';
+import { extname, join, normalize, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { packageRoot } from './package-root.js';
 
 /** The folders a page may read; nothing else of the repository is served. */
 const SERVED = ['web', 'dist', 'weights'];
@@ -22,17 +23,6 @@ const MIME: Record<string, string> = {
   '.png': 'image/png',
   '.safetensors': 'application/octet-stream',
 };
-
-/** The folder holding package.json, upwards from this module (src/node from source, dist/src/node when built). */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('web-server: no package.json above this module');
-    dir = parent;
-  }
-  return dir;
-}
 
 export interface WebServer {
   server: Server;

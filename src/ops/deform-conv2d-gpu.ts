@@ -30,7 +30,7 @@ import { concat, narrow, view } from './shape.js';
 export const deformChunking = { maxBytes: 256 * 2 ** 20 };
 
 /** Chunks in order (images ascending, then rows), whole images together when one fits. */
-export function planChunks(g: DeformConvGeometry): DeformChunk[] {
+function planChunks(g: DeformConvGeometry): DeformChunk[] {
   // The pool rounds sizes up by at most 25%, and an allocation must fit one binding.
   const limit = Math.min(deformChunking.maxBytes, 0.8 * gpuDevice().limits.maxStorageBufferBindingSize);
   const rowBytes = 4 * g.outW * Math.max(g.inChannels * g.kernelH * g.kernelW, g.outChannels);

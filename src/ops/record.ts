@@ -25,7 +25,7 @@ export function commonDevice(op: string, inputs: readonly Tensor[]): Device {
   return devices[0];
 }
 
-export function backendOf(op: string, inputs: readonly Tensor[]): Backend {
+function backendOf(op: string, inputs: readonly Tensor[]): Backend {
   return backendFor(commonDevice(op, inputs));
 }
 

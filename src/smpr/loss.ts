@@ -64,7 +64,7 @@ export interface SmprLoss {
 }
 
 /** [N, C, H, W] per level → [N, L, C], levels in order and row-major within a level (the targets' layout). */
-export function flattenLevels(maps: Tensor[]): Tensor {
+function flattenLevels(maps: Tensor[]): Tensor {
   return concat(maps.map((m) => reshape(permute(m, [0, 2, 3, 1]), [m.shape[0], m.shape[2] * m.shape[3], m.shape[1]])), 1);
 }
 

@@ -33,7 +33,7 @@ export interface PredictOptions extends Omit<PostprocessOptions, 'imageId'> {
 export type PredictStage = 'preprocess' | 'network' | 'decode';
 
 /** The config's test scale: short side = input size, long side capped at the reference's 1333/800 ratio. */
-export function defaultScale(config: SmprConfig): ScaleTarget {
+function defaultScale(config: SmprConfig): ScaleTarget {
   return { short: config.inputSize, long: Math.round((config.inputSize * 1333) / 800) };
 }
 

@@ -61,7 +61,7 @@ export function broadcastStrides(shape: Shape, target: Shape): number[] {
 }
 
 /** The most elements one tensor may hold: 2³¹ − 1, JavaScript's limit for a typed array's length (and past any GPU binding). */
-export const MAX_ELEMENTS = 2 ** 31 - 1;
+const MAX_ELEMENTS = 2 ** 31 - 1;
 
 export function checkShape(op: string, shape: Shape): void {
   if (!shape.every((d) => Number.isInteger(d) && d >= 0)) {
@@ -69,4 +69,11 @@ export function checkShape(op: string, shape: Shape): void {
   }
   const size = shape.reduce((a, b) => a * b, 1);
   if (size > MAX_ELEMENTS) throw new Error(`${op}: shape ${shapeStr(shape)} has ${size.toExponential(2)} elements, more than one tensor can hold (${MAX_ELEMENTS})`);
+}
+
+/** A shape viewed as [outer, the axis, inner]: the sizes before, at and after `axis`. */
+export function splitAtAxis(shape: Shape, axis: number): [outer: number, reduced: number, inner: number] {
+  const outer = shape.slice(0, axis).reduce((a, b) => a * b, 1);
+  const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  return [outer, shape[axis], inner];
 }

@@ -32,10 +32,6 @@ export class Storage {
     return this.gpuBuffer!;
   }
 
-  get alive(): boolean {
-    return this.refs > 0;
-  }
-
   retain(): this {
     this.refs += 1;
     return this;

@@ -87,9 +87,10 @@ export class Tensor {
   }
 
   /**
-   * Makes this tensor hold `source`'s values by sharing its storage (refcounted) and releasing its own. This is
-   * how an optimizer updates a parameter without in-place ops: the parameter keeps its identity (modules and
-   * `.grad` refer to it) while the storage under it is replaced. Only for tensors without history (leaves).
+   * Makes this tensor hold `source`'s values by sharing its storage (refcounted) and releasing its own: how
+   * `loadStateDict` fills a parameter that keeps its identity (modules, optimizers and `.grad` refer to it). The
+   * two then share one storage, so an in-place update of either (an optimizer step: ops/multi-tensor.ts) shows in
+   * both; dispose `source` after. Only for tensors without history (leaves).
    */
   assign(source: Tensor): void {
     if (this.gradFn) throw new Error(`assign: tensor #${this.id} (${this.op}) is the result of an op; only leaves can be assigned`);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { prepareFolder } from '../io/folders.js';
 
-export const LOCK_FILE = '.lock';
+const LOCK_FILE = '.lock';
 
 function alive(pid: number): boolean {
   try {

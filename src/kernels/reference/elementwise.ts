@@ -14,7 +14,7 @@ export function unary(op: UnaryOp, x: TypedArray, dtype: DType): TypedArray {
  * Walks the output in row-major order and, for each operand, the flat index it reads: broadcast dimensions
  * have stride 0. `visit(outIndex, operandIndices)` is called once per output element.
  */
-export function forEachBroadcast(outShape: Shape, operandShapes: Shape[], visit: (i: number, idx: number[]) => void): void {
+function forEachBroadcast(outShape: Shape, operandShapes: Shape[], visit: (i: number, idx: number[]) => void): void {
   const rank = outShape.length;
   const strides = operandShapes.map((s) => broadcastStrides(s, outShape));
   const coord = new Array<number>(rank).fill(0);

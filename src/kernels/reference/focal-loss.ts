@@ -19,7 +19,7 @@ export interface FocalParams {
 }
 
 /** [loss, dloss/dx] for one logit and target. */
-export function focalTerms(x: number, t: number, { alpha, gamma }: FocalParams): [number, number] {
+function focalTerms(x: number, t: number, { alpha, gamma }: FocalParams): [number, number] {
   const e = Math.exp(-Math.abs(x));
   const p = x >= 0 ? 1 / (1 + e) : e / (1 + e);
   const q = x >= 0 ? e / (1 + e) : 1 / (1 + e);

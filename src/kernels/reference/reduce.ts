@@ -3,15 +3,9 @@
  * result keeps the axis with size 1. Multi-axis reductions are repeated single-axis ones.
  */
 import { typedArrayFor, type DType, type TypedArray } from '../../tensor/dtype.js';
-import type { Shape } from '../../tensor/shape.js';
+import { splitAtAxis, type Shape } from '../../tensor/shape.js';
 
 export type ReduceOp = 'sum' | 'max' | 'min' | 'argmax';
-
-export function splitAtAxis(shape: Shape, axis: number): [outer: number, reduced: number, inner: number] {
-  const outer = shape.slice(0, axis).reduce((a, b) => a * b, 1);
-  const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
-  return [outer, shape[axis], inner];
-}
 
 export function reduce(op: ReduceOp, x: TypedArray, shape: Shape, axis: number, dtype: DType): TypedArray {
   const [outer, r, inner] = splitAtAxis(shape, axis);

@@ -1,6 +1,7 @@
 /**
- * Shared pieces of every WGSL kernel: packing the `Params` uniform, spreading a 1-D problem over a 2-D grid of
- * workgroups (one dimension stops at 65535), and per-dimension shape metadata for strided indexing.
+ * Shared pieces of every WGSL kernel: packing the `Params` uniform, the grid-stride loop of 1-D kernels and its
+ * workgroup count, the grid of one-workgroup-per-block kernels (folded into 2-D, as one dimension stops at 65535),
+ * and per-dimension shape metadata for strided indexing.
  */
 import { wgslType, type DType } from '../../tensor/dtype.js';
 import type { DeviceInfo } from '../program.js';

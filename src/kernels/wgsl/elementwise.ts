@@ -5,7 +5,8 @@
  *   scalar  — one element, read element 0;
  *   strided — broadcast: decompose i into output coordinates and dot them with the operand's strides
  *             (0 along broadcast dimensions).
- * One invocation per output element, 256 per workgroup.
+ * One invocation per output element on a GPU, 256 per workgroup; each loops over several where the grid is
+ * capped (CPU adapters: `gridStride1d` in common.ts).
  */
 import { wgslType, type DType } from '../../tensor/dtype.js';
 import { broadcastStrides, shapesEqual, sizeOf, type Shape } from '../../tensor/shape.js';

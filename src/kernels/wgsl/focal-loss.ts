@@ -1,6 +1,6 @@
 /**
  * Fused sigmoid focal loss (see reference/focal-loss.ts for the formulas and why they are overflow-free).
- * Elementwise: one invocation per element, 256 per workgroup. One template gives the kernels: the forward
+ * Elementwise: one invocation per element (`kernel1d`: on CPU adapters each loops over several). One template gives the kernels: the forward
  * writes the loss, the backward writes scale · upstream · dloss/dlogit; both call the same `focal` function,
  * and the shader compiler drops the half that a kernel does not use. For a summed or averaged loss the
  * backward reads the single upstream value directly (scale 1 or 1/n), instead of a broadcast copy of it.

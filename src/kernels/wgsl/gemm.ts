@@ -150,7 +150,7 @@ export function kSplits(shape: GemmShape, tile: GemmTile): number {
 }
 
 /** k steps per split, rounded so that split boundaries fall on TK slabs. */
-export function kChunk(k: number, tile: GemmTile): number {
+function kChunk(k: number, tile: GemmTile): number {
   return ceilDiv(ceilDiv(k, tile.splits), tile.tk) * tile.tk;
 }
 

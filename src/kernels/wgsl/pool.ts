@@ -1,6 +1,6 @@
 /**
  * Pooling kernels over [planes, H, W]: one template for the forward pass and one for the backward, each
- * instanced for max and average pooling. Every kernel is one invocation per element written, 256 per workgroup.
+ * instanced for max and average pooling. Every kernel is one invocation per element written (`kernel1d`: on CPU adapters each loops over several).
  *   forward  — one invocation per output scans its window clipped to the input; max keeps the maximum and its
  *              plane index, average the sum, divided by kh·kw at the end (padded positions count as zeros);
  *   backward — gather form: one invocation per input pixel visits the outputs whose windows contain it (at most

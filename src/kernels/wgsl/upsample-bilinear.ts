@@ -1,6 +1,6 @@
 /**
  * Bilinear resampling (align_corners=False) over [planes, H, W] and its adjoint; one invocation per element
- * written, 256 per workgroup. Both passes take their taps from the one WGSL function `tap`, the twin of the
+ * written (`kernel1d`: on CPU adapters each loops over several). Both passes take their taps from the one WGSL function `tap`, the twin of the
  * reference's bilinearTap, so the adjoint is exactly the transpose of the forward in float32 as well.
  *   forward — each output pixel blends its four taps;
  *   adjoint — gather form (no atomics): each input pixel visits the outputs that can read it and sums their

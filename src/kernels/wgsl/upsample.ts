@@ -1,6 +1,6 @@
 /**
  * Nearest-neighbour upsampling by an integer factor s over [planes, H, W] and its adjoint; one invocation per
- * element written, 256 per workgroup.
+ * element written (`kernel1d`: on CPU adapters each loops over several).
  *   forward — each output pixel copies its source x[⌊h/s⌋, ⌊w/s⌋];
  *   adjoint — each input pixel sums its s×s block of the upstream gradient (gather form: no atomics).
  */
