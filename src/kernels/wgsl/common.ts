@@ -101,3 +101,19 @@ export const storage = (binding: number, name: string, dtype: DType, write = fal
   `@group(0) @binding(${binding}) var<storage, ${write ? 'read_write' : 'read'}> ${name}: array<${wgslType(dtype)}>;`;
 
 export const uniform = (binding: number): string => `@group(0) @binding(${binding}) var<uniform> p: Params;`;
+
+/**
+ * The halving tree of a reduction in workgroup memory: from `start` slots apart down to one, the invocations at
+ * `position` < half merge slot `o` = lid + half into slot lid (`combine`), with a barrier before and after every
+ * round, so that slot 0 ends with the total and every invocation may read it. By default over WORKGROUP_1D slots;
+ * GroupNorm also runs it over segments of a subgroup's lanes.
+ */
+export const workgroupTree = (combine: string, start = `${WORKGROUP_1D / 2}u`, position = 'lid'): string => `
+  workgroupBarrier();
+  for (var half = ${start}; half > 0u; half = half / 2u) {
+    if (${position} < half) {
+      let o = lid + half;
+      ${combine}
+    }
+    workgroupBarrier();
+  }`;

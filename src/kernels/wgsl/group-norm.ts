@@ -27,9 +27,8 @@
  */
 import type { GroupNormDims } from '../reference/group-norm.js';
 import type { DeviceInfo, Program } from '../program.js';
-import { blockGrid, ParamWriter, storage, uniform } from './common.js';
+import { blockGrid, ParamWriter, storage, uniform, WORKGROUP_1D as WG, workgroupTree } from './common.js';
 
-const WG = 256;
 
 /** 'subgroup' with its lane count, or 'workgroup'. */
 export type GroupNormSchedule = { kind: 'subgroup'; lanes: number } | { kind: 'workgroup' };
@@ -47,20 +46,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (ng >= p.blocks) { return; }
   let base = ng * p.count;
   let firstChannel = (ng % p.groups) * p.perGroup;`;
-
-/**
- * Halves the active range of the workgroup arrays until the first slot holds the total; `combine` merges slot o
- * into lid. By default over all 256 slots; with (`p.lanes / 2u`, 'lane') over each segment of p.lanes slots.
- */
-const tree = (combine: string, start = `${WG / 2}u`, position = 'lid'): string => `
-  workgroupBarrier();
-  for (var half = ${start}; half > 0u; half = half / 2u) {
-    if (${position} < half) {
-      let o = lid + half;
-      ${combine}
-    }
-    workgroupBarrier();
-  }`;
 
 function params(dims: GroupNormDims, eps: number): Uint32Array {
   const perGroup = dims.channels / dims.groups;
@@ -147,7 +132,7 @@ ${ENTRY}
   }
   wCount[lid] = count;
   wMean[lid] = mean;
-  wM2[lid] = m2;${tree(`let nb = wCount[o];
+  wM2[lid] = m2;${workgroupTree(`let nb = wCount[o];
       if (nb > 0.0) {
         let na = wCount[lid];
         let n = na + nb;
@@ -225,7 +210,7 @@ ${ENTRY}
       }
     }
     wA[lid] = a;
-    wB[lid] = b;${tree(`wA[lid] += wA[o];
+    wB[lid] = b;${workgroupTree(`wA[lid] += wA[o];
       wB[lid] += wB[o];`, 'p.lanes / 2u', 'lane')}
     if (lane == 0u && ch < p.perGroup) {
       dWeight[ng * p.perGroup + ch] = wA[lid];
@@ -238,7 +223,7 @@ ${ENTRY}
   }
   // Only segment heads hold nonzero sums; one more tree gives the group totals.
   wA[lid] = sumGXhat;
-  wB[lid] = sumG;${tree(`wA[lid] += wA[o];
+  wB[lid] = sumG;${workgroupTree(`wA[lid] += wA[o];
     wB[lid] += wB[o];`)}
 ${inputGradient('lid', `${WG}u`, 'wA[0]', 'wB[0]', gamma)}`;
   return { label: 'groupNormBackward', code, params: params(dims, 0), workgroups: blockGrid(dims.batch * dims.groups) };

@@ -16,10 +16,9 @@
  */
 import { wgslType, type DType } from '../../tensor/dtype.js';
 import type { DeviceInfo, Program } from '../program.js';
-import { ParamWriter, uniform } from './common.js';
+import { ParamWriter, uniform, WORKGROUP_1D as WG, workgroupTree } from './common.js';
 
 
-const WG = 256;
 const MAX_PACK = 8;
 
 /** One binding of each tensor in a pack: its WGSL name, and whether the kernel writes it. */
@@ -121,11 +120,7 @@ export function sumOfSquaresKernel(dtype: DType, sizes: readonly number[], devic
     setup: `  var acc = ${T}(0);`,
     body: (k) => `        let v = g${k}[i];
         acc += v * v;`,
-    finish: `  tree[lid] = acc;
-  for (var half = ${WG / 2}u; half > 0u; half >>= 1u) {
-    workgroupBarrier();
-    if (lid < half) { tree[lid] += tree[lid + half]; }
-  }
+    finish: `  tree[lid] = acc;${workgroupTree('tree[lid] += tree[o];')}
   if (lid == 0u) { partials[${offset}u + wid.y * ${G}u + wid.x] = tree[0]; }`,
   });
 }
@@ -152,11 +147,7 @@ var<workgroup> tree: array<${T}, ${WG}>;
 fn main(@builtin(local_invocation_index) lid: u32) {
   var acc = ${T}(0);
   for (var i = lid; i < p.count; i += ${WG}u) { acc += partials[i]; }
-  tree[lid] = acc;
-  for (var half = ${WG / 2}u; half > 0u; half >>= 1u) {
-    workgroupBarrier();
-    if (lid < half) { tree[lid] += tree[lid + half]; }
-  }
+  tree[lid] = acc;${workgroupTree('tree[lid] += tree[o];')}
   if (lid == 0u) {
     let norm = sqrt(tree[0]);
     out[0] = norm;

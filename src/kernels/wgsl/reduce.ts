@@ -8,7 +8,7 @@ import { wgslType, type DType } from '../../tensor/dtype.js';
 import type { ReduceOp } from '../reference/reduce.js';
 import type { DeviceInfo, Program } from '../program.js';
 import { IS_NAN_WGSL } from '../elementwise-ops.js';
-import { blockGrid, gridStride1d, kernel1d, ParamWriter, storage, uniform } from './common.js';
+import { blockGrid, gridStride1d, kernel1d, ParamWriter, storage, uniform, WORKGROUP_1D as WG, workgroupTree } from './common.js';
 
 /**
  * `acc` and `v` combined. A float max or min is NaN when either is, as in PyTorch and the CPU reference (WGSL's
@@ -20,7 +20,6 @@ function combine(op: Exclude<ReduceOp, 'argmax'>, T: string): string {
   return T === 'f32' ? `select(${op}(acc, v), acc + v, isNan(acc) || isNan(v))` : `${op}(acc, v)`;
 }
 
-const WG = 256;
 
 export function reduceKernel(op: ReduceOp, dtype: DType, outer: number, r: number, inner: number, device: DeviceInfo): Program {
   const T = wgslType(dtype);
@@ -80,16 +79,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       acc = ${fold};
     }
   }
-  partial[lid] = acc;
-  workgroupBarrier();
-  for (var half = ${WG / 2}u; half > 0u; half = half / 2u) {
-    if (lid < half) {
-      let v = partial[lid + half];
+  partial[lid] = acc;${workgroupTree(`let v = partial[o];
       let acc = partial[lid];
-      partial[lid] = ${fold};
-    }
-    workgroupBarrier();
-  }
+      partial[lid] = ${fold};`)}
   if (valid && lid == 0u) { out[o] = partial[0]; }
 }`;
   return { label: op, code, params, workgroups: blockGrid(outputs) };
