@@ -17,10 +17,10 @@ import { loadCocoDataset } from '../src/data/coco.js';
 import { Random } from '../src/tensor/random.js';
 import { flag } from './flags.js';
 
-const loadIndex = process.argv.indexOf('--load');
-if (loadIndex >= 0) {
+const loadPath = flag('load');
+if (loadPath !== undefined) {
   // The measuring child: nothing else allocated in it.
-  const path = process.argv[loadIndex + 1]!;
+  const path = loadPath;
   const rssBefore = process.memoryUsage().rss;
   const start = performance.now();
   const dataset = loadCocoDataset(path);

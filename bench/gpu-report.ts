@@ -9,6 +9,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { flag } from './flags.js';
 import type { BenchRow } from './report.js';
 
 const dir = process.argv[2];
@@ -16,8 +17,7 @@ if (!dir || !existsSync(dir)) {
   process.stderr.write(`gpu-report: give the folder bench/gpu/run.sh wrote, got '${dir ?? ''}'\n`);
   process.exit(2);
 }
-const outIndex = process.argv.indexOf('--out');
-const outPath = outIndex >= 0 ? process.argv[outIndex + 1] : undefined;
+const outPath = flag('out');
 
 /** A part's JSON, or null when the part failed, was cut short or did not run (its log says why). */
 function part<T>(name: string): T | null {

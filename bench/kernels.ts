@@ -5,7 +5,7 @@
  * on the same device in the same run.
  */
 import * as T from '../src/index.js';
-import { conv2d, conv2dGeometry } from '../src/ops/conv2d.js';
+import { conv2d, conv2dGeometry, conv2dOutputSize } from '../src/ops/conv2d.js';
 import { conv2dInputGradGpu } from '../src/ops/conv2d-gpu.js';
 import { deformConv2d } from '../src/ops/deform-conv2d.js';
 import { groupNorm } from '../src/ops/group-norm.js';
@@ -43,7 +43,7 @@ const SHAPES = {
   },
 };
 
-const outSize = (s: ConvShape, side: number) => Math.floor((side + 2 * s.pad - s.k) / s.stride) + 1;
+const outSize = (s: ConvShape, side: number) => conv2dOutputSize(side, s.k, s.stride, s.pad);
 
 export async function kernelSuite(size: SizePreset, tf: Tf | null): Promise<BenchRow[]> {
   const rt = webgpu();

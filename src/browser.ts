@@ -74,6 +74,6 @@ export { SGD } from './train/optimizer.js';
 export { AdamW } from './train/adamw.js';
 export { clipGradNorm } from './train/clip.js';
 export { trainStep } from './train/step.js';
-export { trainingTransform } from './train/transform.js';
+export { trainTransformOptions } from './train/transform.js';
 export type { StepContext, StepStats } from './train/step.js';
 export { UserError } from './errors.js';

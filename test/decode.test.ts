@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import {
   decodeLevel,
   decodeLevels,
-  locationGrid,
+  cellCenters,
   mergeTta,
   postprocess,
   toOriginalImage,
@@ -50,8 +50,8 @@ function candidate(keypoints: number[], cls: number, poseScore: number): PoseCan
 
 describe('location grid', () => {
   test('location (row i, column j) stands for (j·s + ⌊s/2⌋, i·s + ⌊s/2⌋), row-major', () => {
-    expect(Array.from(locationGrid(2, 3, 8))).toEqual([4, 4, 12, 4, 20, 4, 4, 12, 12, 12, 20, 12]);
-    expect(Array.from(locationGrid(1, 2, 5))).toEqual([2, 2, 7, 2]); // ⌊5/2⌋ = 2
+    expect(Array.from(cellCenters(2, 3, 8))).toEqual([4, 4, 12, 4, 20, 4, 4, 12, 12, 12, 20, 12]);
+    expect(Array.from(cellCenters(1, 2, 5))).toEqual([2, 2, 7, 2]); // ⌊5/2⌋ = 2
   });
 });
 

@@ -14,7 +14,7 @@ export interface FineTuneStep {
 /** `steps` AdamW steps on `model` (changed in place); calls `onStep` after each with its loss and time. */
 export async function fineTune(model: T.SmprModel, steps: number, onStep: (step: FineTuneStep) => void = () => {}, batchSize = 4): Promise<FineTuneStep[]> {
   const config = model.config;
-  const transform = T.trainingTransform(config);
+  const transform = T.trainTransformOptions(config);
   // Twice the images needed: a crop that keeps nobody is skipped, as the trainer skips it.
   const data = T.generateSynthDataset({ ...T.SYNTH_DEFAULTS, images: steps * batchSize * 2, seed: 777 });
   const samples = data.images.map((image, i) => ({ image, people: T.toTrainingPeople(data.coco.annotations.filter((a) => a.image_id === data.coco.images[i]!.id)) }));

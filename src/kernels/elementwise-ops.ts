@@ -29,7 +29,7 @@ const nanPropagating = (expr: string, operands: string[]): string =>
   `select(${expr}, ${operands.join(' + ')}, ${operands.map((o) => `isNan(${o})`).join(' || ')})`;
 
 /** Sigmoid computed from exp(−|x|) so that neither branch can overflow. */
-function sigmoid(x: number): number {
+export function sigmoid(x: number): number {
   const e = Math.exp(-Math.abs(x));
   return x >= 0 ? 1 / (1 + e) : e / (1 + e);
 }

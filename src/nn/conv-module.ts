@@ -5,7 +5,8 @@
  */
 import { relu } from '../ops/elementwise.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { Conv2d, type Conv2dOptions, type Pair } from './conv.js';
+import { Conv2d, type Conv2dOptions } from './conv.js';
+import type { IntPair } from '../ops/window-options.js';
 import { Module } from './module.js';
 import { GroupNorm } from './norm.js';
 
@@ -20,7 +21,7 @@ export class ConvModule extends Module {
   readonly gn: GroupNorm | null;
   readonly relu: boolean;
 
-  constructor(inChannels: number, outChannels: number, kernelSize: Pair, options: ConvModuleOptions = {}) {
+  constructor(inChannels: number, outChannels: number, kernelSize: IntPair, options: ConvModuleOptions = {}) {
     super();
     const { gnGroups, relu: withRelu, ...convOptions } = options;
     this.conv = this.addModule('conv', new Conv2d(inChannels, outChannels, kernelSize, { ...convOptions, bias: gnGroups === undefined }));

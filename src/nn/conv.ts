@@ -1,15 +1,14 @@
 /** A 2-d convolution layer over `conv2d`: weight [Cout, Cin/groups, KH, KW], optional bias [Cout]. */
 import { conv2d } from '../ops/conv2d.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { intPair, type IntPair } from '../ops/window-options.js';
 import { fans, initTensor, uniform, type Initializer, type InitOptions } from './init.js';
 import { Module, type Parameter } from './module.js';
 
-export type Pair = number | readonly [number, number];
-
 export interface Conv2dOptions extends InitOptions {
-  stride?: Pair;
-  padding?: Pair;
-  dilation?: Pair;
+  stride?: IntPair;
+  padding?: IntPair;
+  dilation?: IntPair;
   groups?: number;
   /** Whether the layer has a bias (default true). */
   bias?: boolean;
@@ -17,8 +16,6 @@ export interface Conv2dOptions extends InitOptions {
   weightInit?: Initializer;
   biasInit?: Initializer;
 }
-
-export const pair = (v: Pair): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
 
 /** PyTorch's default conv initialisation (kaiming_uniform with a = √5 reduces to this bound). */
 export function defaultConvInit(weightShape: readonly number[]): Initializer {
@@ -37,7 +34,7 @@ export class Conv2d extends Module {
   constructor(
     readonly inChannels: number,
     readonly outChannels: number,
-    kernelSize: Pair,
+    kernelSize: IntPair,
     options: Conv2dOptions = {},
   ) {
     super();
@@ -45,10 +42,10 @@ export class Conv2d extends Module {
     if (inChannels % this.groups !== 0 || outChannels % this.groups !== 0) {
       throw new Error(`Conv2d: ${inChannels} input and ${outChannels} output channels must both divide into ${this.groups} groups`);
     }
-    this.stride = pair(options.stride ?? 1);
-    this.padding = pair(options.padding ?? 0);
-    this.dilation = pair(options.dilation ?? 1);
-    const shape = [outChannels, inChannels / this.groups, ...pair(kernelSize)];
+    this.stride = intPair('Conv2d', 'stride', options.stride, 1, 1);
+    this.padding = intPair('Conv2d', 'padding', options.padding, 0, 0);
+    this.dilation = intPair('Conv2d', 'dilation', options.dilation, 1, 1);
+    const shape = [outChannels, inChannels / this.groups, ...intPair('Conv2d', 'kernelSize', kernelSize, 1, 1)];
     const init = defaultConvInit(shape);
     this.weight = this.addParameter('weight', initTensor(shape, options.weightInit ?? init, options), 'weight');
     this.bias = (options.bias ?? true) ? this.addParameter('bias', initTensor([outChannels], options.biasInit ?? init, options), 'bias') : null;

@@ -6,7 +6,8 @@
 import { deformConv2d } from '../ops/deform-conv2d.js';
 import { shapeStr } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { defaultConvInit, pair, type Conv2dOptions, type Pair } from './conv.js';
+import { defaultConvInit, type Conv2dOptions } from './conv.js';
+import { intPair, type IntPair } from '../ops/window-options.js';
 import { initTensor } from './init.js';
 import { Module, type Parameter } from './module.js';
 
@@ -27,7 +28,7 @@ export class DeformConv2d extends Module {
   constructor(
     readonly inChannels: number,
     readonly outChannels: number,
-    kernelSize: Pair,
+    kernelSize: IntPair,
     options: DeformConv2dOptions = {},
   ) {
     super();
@@ -35,10 +36,10 @@ export class DeformConv2d extends Module {
     if (inChannels % this.deformGroups !== 0) {
       throw new Error(`DeformConv2d: ${inChannels} input channels do not divide into ${this.deformGroups} deformable groups`);
     }
-    this.kernelSize = pair(kernelSize);
-    this.stride = pair(options.stride ?? 1);
-    this.padding = pair(options.padding ?? 0);
-    this.dilation = pair(options.dilation ?? 1);
+    this.kernelSize = intPair('DeformConv2d', 'kernelSize', kernelSize, 1, 1);
+    this.stride = intPair('DeformConv2d', 'stride', options.stride, 1, 1);
+    this.padding = intPair('DeformConv2d', 'padding', options.padding, 0, 0);
+    this.dilation = intPair('DeformConv2d', 'dilation', options.dilation, 1, 1);
     const shape = [outChannels, inChannels, ...this.kernelSize];
     const init = defaultConvInit(shape);
     this.weight = this.addParameter('weight', initTensor(shape, options.weightInit ?? init, options), 'weight');

@@ -16,7 +16,7 @@
 import { HRFPN_LEVELS, SMPR_LEVELS, levelSize, type LevelSpec } from './levels.js';
 import { COCO_KEYPOINTS, validateKeypointSpec, type KeypointSpec } from '../coco/keypoints.js';
 import type { ResNetNorm } from '../nn/resnet.js';
-import { CAFFE_BGR, TORCHVISION_RGB, type Normalization } from '../data/augment.js';
+import { CAFFE_BGR, TORCHVISION_RGB, type Normalization, type ScaleTarget } from '../data/augment.js';
 
 /** A ResNet depth, 'tiny' (a ResNet of one block per stage), or 'hrnet' (HRNetV2 of `hrnetWidths`). */
 export type BackboneDepth = 18 | 34 | 50 | 'tiny' | 'hrnet';
@@ -130,6 +130,14 @@ export function smprConfig(preset: PresetName, overrides: Partial<SmprConfig> = 
 }
 
 /** Checks what the model relies on; throws naming the field. */
+/**
+ * The reference's image scale at the config's input size: its (1333, 800) resize scaled, the short side to the
+ * input size and the long side capped at the same ratio. Training resizes to it before cropping; testing, alone.
+ */
+export function referenceScale(config: SmprConfig): ScaleTarget {
+  return { short: config.inputSize, long: Math.round((config.inputSize * 1333) / 800) };
+}
+
 /** The largest square crop a config may train at: past it a batch's tensors outgrow any GPU's bindings. */
 export const MAX_INPUT_SIZE = 4096;
 

@@ -12,6 +12,7 @@
  */
 import type { CocoKeypointResult } from '../coco/format.js';
 import { COCO_FLIP_INDEX } from '../coco/keypoints.js';
+import { sigmoid } from '../kernels/elementwise-ops.js';
 import { cellCenter } from './levels.js';
 import { oksNms, softNmsLinear, type KeptPose, type ScoredPose } from './nms.js';
 
@@ -79,15 +80,12 @@ export interface TtaPass extends PassTransform {
   candidates: readonly PoseCandidate[];
 }
 
-export function sigmoid(x: number): number {
-  return 1 / (1 + Math.exp(-x));
-}
-
 /**
- * The pixel each location of a level stands for: column j, row i ↦ (j·s + ⌊s/2⌋, i·s + ⌊s/2⌋), i.e. the centre
+ * The pixel each location of one level stands for (levels.ts lays out all levels of a padded input for the
+ * targets; decoding needs one level at a time, in float64): column j, row i ↦ (j·s + ⌊s/2⌋, i·s + ⌊s/2⌋), i.e. the centre
  * of its stride × stride cell. Returned as interleaved `[x, y]` in row-major location order.
  */
-export function locationGrid(height: number, width: number, stride: number): Float64Array {
+export function cellCenters(height: number, width: number, stride: number): Float64Array {
   const grid = new Float64Array(2 * height * width);
   for (let i = 0; i < height; i++) {
     for (let j = 0; j < width; j++) {
@@ -117,7 +115,7 @@ export function decodeLevel(level: LevelOutputs, options: DecodeOptions): PoseCa
     locations = locations.sort((a, b) => cls[b] * poseScore[b] - cls[a] * poseScore[a]).slice(0, nmsPre);
   }
 
-  const grid = locationGrid(level.height, level.width, level.stride);
+  const grid = cellCenters(level.height, level.width, level.stride);
   return locations.map((l) => {
     const keypoints = new Float64Array(2 * numKeypoints);
     for (let k = 0; k < numKeypoints; k++) {

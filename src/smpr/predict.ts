@@ -11,7 +11,7 @@ import { concat, flatten } from '../ops/shape.js';
 import { tidy } from '../tensor/scope.js';
 import { UserError } from '../errors.js';
 import type { CocoKeypointResult } from '../coco/format.js';
-import type { SmprConfig } from './config.js';
+import { referenceScale } from './config.js';
 import { decodeLevels, mergeTta, toOriginalImage, postprocess, type LevelOutputs, type PostprocessOptions, type TtaPass } from './decode.js';
 import type { SmprModel } from './model.js';
 
@@ -31,11 +31,6 @@ export interface PredictOptions extends Omit<PostprocessOptions, 'imageId'> {
 }
 
 export type PredictStage = 'preprocess' | 'network' | 'decode';
-
-/** The config's test scale: short side = input size, long side capped at the reference's 1333/800 ratio. */
-function defaultScale(config: SmprConfig): ScaleTarget {
-  return { short: config.inputSize, long: Math.round((config.inputSize * 1333) / 800) };
-}
 
 function flipImage(image: Image): Image {
   const data = new Uint8Array(image.data.length);
@@ -100,7 +95,7 @@ async function runPass(model: SmprModel, image: Image, scale: ScaleTarget, optio
 
 /** People in one image, in COCO results format, in the image's own pixel coordinates. */
 export async function predictImage(model: SmprModel, image: Image, imageId: number, options: PredictOptions = {}): Promise<CocoKeypointResult[]> {
-  const scales = options.scales ?? [defaultScale(model.config)];
+  const scales = options.scales ?? [referenceScale(model.config)];
   const post: PostprocessOptions = { ...options, imageId, sigmas: options.sigmas ?? model.config.keypoints.sigmas };
   if (scales.length === 1 && !options.flip) {
     const pass = await runPass(model, image, scales[0], options);

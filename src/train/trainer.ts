@@ -11,7 +11,7 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toTrainingPeople } from '../coco/person.js';
 import { makeBatch, type Batch } from '../data/augment.js';
-import { trainingTransform } from './transform.js';
+import { trainTransformOptions } from './transform.js';
 import { checkDatasetImages, type CocoDataset } from '../data/coco.js';
 import { plotLines } from '../data/plot.js';
 import { Interrupted, UserError } from '../errors.js';
@@ -93,7 +93,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   const logEvery = options.logEvery ?? 10;
   const progress = options.progress?.(totalIters, startIter) ?? null;
   const loader = new BatchLoader({
-    data: options.data, batchSize: options.batchSize, seed: options.seed, transform: trainingTransform(config), workers: options.workers ?? 0, endIter: totalIters,
+    data: options.data, batchSize: options.batchSize, seed: options.seed, transform: trainTransformOptions(config), workers: options.workers ?? 0, endIter: totalIters,
   });
   const step = { config, model, params, optimizer, device, clipNorm: options.clipNorm, loss: options.loss };
   const window = new LogWindow();
