@@ -146,15 +146,15 @@ export class WebGPURuntime {
 
   /** A storage buffer of at least `byteLength` bytes, from the pool when one of its size class is free. */
   allocate(byteLength: number): GPUBuffer {
-    const size = sizeClass(byteLength);
+    const limit = this.limits.maxStorageBufferBindingSize;
+    if (byteLength > limit) throw new Error(`webgpu: a buffer of ${byteLength} bytes exceeds this adapter's maxStorageBufferBindingSize (${limit})`);
+    // A request that fits is never refused for its size class: the largest class is the limit itself.
+    const size = Math.min(sizeClass(byteLength), limit);
     const free = this.pool.get(size);
     let buffer = free?.pop();
     if (buffer) {
       this.stats.bytesPooled -= size;
     } else {
-      if (size > this.limits.maxStorageBufferBindingSize) {
-        throw new Error(`webgpu: a buffer of ${byteLength} bytes exceeds this adapter's maxStorageBufferBindingSize (${this.limits.maxStorageBufferBindingSize})`);
-      }
       const usage = bufferUsage();
       buffer = this.device.createBuffer({ size, usage: usage.STORAGE | usage.COPY_SRC | usage.COPY_DST });
       this.sizes.set(buffer, size);
