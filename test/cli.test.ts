@@ -12,6 +12,7 @@ import { readCheckpoint } from '../src/train/checkpoint.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'smpr-cli-'));
 writeFileSync(join(dir, 'a-file.png'), '');
+writeFileSync(join(dir, 'a-png.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]));
 
 describe('user mistakes exit with code 2 and one line', () => {
   const cases: [string, string[], RegExp][] = [
@@ -30,6 +31,9 @@ describe('user mistakes exit with code 2 and one line', () => {
     ['demo into a file', ['demo', '--out', join(dir, 'a-file.png')], /--out .*a-file\.png: is a file, not a folder/],
     ['demo with a checkpoint that is not there', ['demo', '--out', join(dir, 'demo'), '--weights', join(dir, 'none.safetensors')], /--weights .*none\.safetensors: no such checkpoint/],
     ['bench writing its JSON into a folder', ['bench', '--json', dir], /--json .*: is a folder, expected a file name/],
+    ['an empty --out', ['synth', '--out', ''], /--out: needs a folder name, got ''/],
+    ['--images that is a file', ['train', '--data', dir, '--out', join(dir, 'r'), '--images', join(dir, 'a-file.png')], /--images .*a-file\.png: is a file, not a folder/],
+    ['an image given as the annotations', ['eval', '--data', join(dir, 'a-png.png')], /a-png\.png: not valid JSON \([ -~]*\)\s*$/],
     ['unknown bench suite', ['bench', '--suite', 'kernels,kernel'], /bench: --suite: no suite 'kernel'; choose from batching, kernels/],
     ['training size too small for HRFPN', ['train', '--data', dir, '--out', dir, '--config', 'hrnet_w32', '--size', '32'], /train: --size 32: SmprConfig 'hrnet_w32': inputSize 32 is below 64/],
   ];

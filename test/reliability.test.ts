@@ -281,6 +281,11 @@ describe('training runs', () => {
     // 4 iterations per epoch: windows of 3 restart at every checkpoint (iterations 4, 8, 12).
     expect(iters('w-straight')).toEqual([2, 3, 6, 7, 10, 11]);
     expect(iters('w-resumed')).toEqual(iters('w-straight'));
+
+    // A line that is JSON but no record (here `null`) is damage too, named by its line, not a TypeError.
+    const log = path('w-resumed', 'log.jsonl');
+    writeFileSync(log, 'null\n' + readFileSync(log, 'utf8'));
+    await expectUserError(['train', ...common, '--out', path('w-resumed'), '--resume'], /log\.jsonl: line 1 is not a log record \(no iteration number\); the log is damaged/);
   });
 });
 

@@ -28,7 +28,9 @@ export function presetConfig(command: string, name: PresetName, size: number | u
  */
 export function openDataset(path: string, imageDir?: string, flag = '--images'): CocoDataset {
   if (!existsSync(path)) throw new UserError(`${path}: no such dataset (expected a folder with annotations.json and images/, or an annotation file)`);
-  if (imageDir !== undefined && !statSync(imageDir, { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`${flag} ${imageDir}: no such folder`);
+  if (imageDir !== undefined && !statSync(imageDir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new UserError(`${flag} ${imageDir}: ${existsSync(imageDir) ? 'is a file, not a folder' : 'no such folder'}`);
+  }
   try {
     return loadCocoDataset(path, imageDir !== undefined ? { imageDir } : {});
   } catch (error) {

@@ -56,7 +56,9 @@ export function loadCocoDataset(dirOrAnnotationsPath: string, options: LoadCocoO
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new Error(`${annotationsPath}: not valid JSON (${(error as Error).message})`);
+    // V8 quotes the text around the error: of an image given for annotations, binary bytes in the terminal.
+    const why = (error as Error).message.replace(/[^\x20-\x7e]/g, '?').slice(0, 120);
+    throw new Error(`${annotationsPath}: not valid JSON (${why})`);
   }
   const json = validateCocoKeypoints(parsed, annotationsPath, { keypoints: spec.names.length });
 

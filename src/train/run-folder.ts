@@ -63,12 +63,18 @@ export function readLogBefore<T extends { iter: number }>(path: string, before: 
   const records: T[] = [];
   lines.forEach((line, i) => {
     if (!line.trim()) return;
+    let record: unknown;
     try {
-      records.push(JSON.parse(line) as T);
+      record = JSON.parse(line);
     } catch {
       const last = lines.slice(i + 1).every((rest) => !rest.trim());
       if (!last) throw new UserError(`${path}: line ${i + 1} is not JSON; the log is damaged (move it away to resume without it)`);
+      return;
     }
+    if (typeof record !== 'object' || record === null || !Number.isInteger((record as { iter?: unknown }).iter)) {
+      throw new UserError(`${path}: line ${i + 1} is not a log record (no iteration number); the log is damaged (move it away to resume without it)`);
+    }
+    records.push(record as T);
   });
   return records.filter((r) => r.iter < before);
 }

@@ -9,7 +9,7 @@
  */
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { toTrainingPeople } from '../coco/person.js';
+import { dropReason, toTrainingPeople } from '../coco/person.js';
 import { makeBatch, type Batch } from '../data/augment.js';
 import { trainTransformOptions } from './transform.js';
 import { checkDatasetImages, type CocoDataset } from '../data/coco.js';
@@ -40,6 +40,10 @@ export interface TrainResult {
   curve: string | null;
 }
 
+const DROP_REASONS: Record<string, string> = {
+  'ignore': 'marked ignore', 'crowd': 'crowds', 'no-labelled-keypoint': 'without a labelled keypoint', 'no-area': 'with area 0', 'box-under-1px': 'with keypoints under a pixel apart',
+};
+
 /** The people of an image that training can use (see `toTrainingPeople`). */
 const trainablePeople = (data: CocoDataset, imageId: number): number => toTrainingPeople(data.annotationsByImage.get(imageId) ?? []).length;
 
@@ -49,7 +53,13 @@ function checkInputs(options: TrainOptions): void {
   const images = data.json.images.length;
   if (batchSize > images) throw new UserError(`train: --batch ${batchSize} is larger than the ${images} images of ${data.annotationsPath}`);
   if (!data.json.images.some((image) => trainablePeople(data, image.id) > 0)) {
-    throw new UserError(`train: no image of ${data.annotationsPath} has a trainable person (one with at least two labelled keypoints, not a crowd)`);
+    const reasons = new Map<string, number>();
+    for (const annotation of data.json.annotations) {
+      const reason = dropReason(annotation) ?? 'kept';
+      reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+    }
+    const counted = [...reasons].map(([reason, n]) => `${n} ${DROP_REASONS[reason] ?? reason}`).join(', ');
+    throw new UserError(`train: no image of ${data.annotationsPath} has a trainable person (two labelled keypoints a pixel apart, an area > 0, not a crowd or ignored); its ${data.json.annotations.length} annotations: ${counted || 'none'}`);
   }
   checkDatasetImages(data);
 }

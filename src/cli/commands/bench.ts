@@ -17,7 +17,7 @@ export const benchCommand = defineCommand({
     const suites = flags.suite.split(',');
     const unknown = suites.find((name) => !(name in SUITES));
     if (unknown !== undefined) throw new UsageError(`--suite: no suite '${unknown}'; choose from ${Object.keys(SUITES).join(', ')}`, 'bench');
-    if (flags.json) prepareFileFor('--json', flags.json);
+    if (flags.json !== undefined) prepareFileFor('--json', flags.json);
     prepareFileFor('--chart', flags.chart);
     await openGpu();
     await runBenchmarks({ suites, json: flags.json, chart: flags.chart, size: flags.size as 'small' | 'smpr' });

@@ -27,7 +27,7 @@ export const evalCommand = defineCommand({
     'initial-pose': { type: 'boolean', description: 'decode the initial poses instead of the refined ones' },
   },
   async run({ flags }) {
-    if (flags.json) prepareFileFor('--json', flags.json);
+    if (flags.json !== undefined) prepareFileFor('--json', flags.json);
     const data = openDataset(flags.data, flags.images);
     let evaluation: { stats: number[]; results: CocoKeypointResult[]; seconds?: number };
     if (flags.results !== undefined) {
