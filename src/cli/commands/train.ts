@@ -76,7 +76,7 @@ export const trainCommand = defineCommand({
     const onSignal = (signal: NodeJS.Signals) => stop.abort(signal === 'SIGINT' ? 130 : 143);
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    const { model, records, curve } = await train({
+    const { model, records, curve, iterations } = await train({
       stop: stop.signal,
       config, data, epochs, batchSize: flags.batch ?? recipe.batchSize, seed: flags.seed, lr: flags.lr ?? recipe.lr, warmupIters: flags.warmup ?? recipe.warmupIters,
       decayEpochs, optimizer: (flags.optimizer as OptimizerName | undefined) ?? recipe.optimizer, weightDecay: flags['weight-decay'], clipNorm: flags.clip ?? config.gradClip ?? DEFAULT_GRAD_CLIP, outDir: flags.out, resume: flags.resume, backboneWeights: flags['backbone-weights'], initWeights: flags.weights, workers: flags.workers ?? defaultWorkers(), maxIters: flags['max-iters'], saveEvery: flags['save-every'],
@@ -89,7 +89,9 @@ export const trainCommand = defineCommand({
       process.off('SIGTERM', onSignal);
     });
     const last = records.at(-1);
-    process.stdout.write(`trained ${last ? last.iter + 1 : 0} iterations; final loss ${last?.loss.toFixed(4) ?? '-'}\n`);
+    process.stdout.write(last
+      ? `trained ${last.iter + 1} iterations; final loss ${last.loss.toFixed(4)}\n`
+      : `nothing to train: the run already ends at iteration ${iterations} (more --epochs go on from there)\n`);
     process.stdout.write(`checkpoint ${join(flags.out, CHECKPOINT_FILE)}, log ${join(flags.out, LOG_FILE)}${curve ? `, curve ${curve}` : ''}\n`);
     if (val) {
       const evaluation = await evaluateDataset(model, val, { progress: progressBar('eval', 'img'), usePoseScore: flags.positives === 'oks', useInitialPose: flags.positives === 'init' });
