@@ -249,6 +249,11 @@ describe('runCli', () => {
     });
   });
 
+  it('a file system error without a path (a write to a full disk) is one line too', async () => {
+    const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write', errno: -28 });
+    expect(await run(() => Promise.reject(full))).toEqual({ stderr: 'smpr: no space left on the device (ENOSPC, write)\n', code: 2 });
+  });
+
   it('prints anything else as a bug with its stack, and exits 1', async () => {
     const { stderr, code } = await run(() => {
       throw new TypeError('x is undefined');

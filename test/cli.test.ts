@@ -192,4 +192,7 @@ test("predict --data gives each result its image's id, so that eval --results sc
   const unlisted = await smpr('predict', '--data', data, '--out', join(dir, 'ids-pred2'), stranger);
   expect(unlisted.code).toBe(2);
   expect(unlisted.stderr.trim()).toBe(`smpr: ${stranger}: --data ${join(data, 'annotations.json')} lists no image of that file name`);
+  const twice = await smpr('predict', '--data', data, '--out', join(dir, 'ids-pred3'), images[0]!, images[1]!, images[0]!);
+  expect(twice.code).toBe(2);
+  expect(twice.stderr.trim()).toBe(`smpr: ${images[0]}: given twice; its people would be counted twice`);
 });

@@ -191,11 +191,18 @@ describe('bad input', () => {
     expect(() => T.cast(T.ones([2]), 'bool' as T.DType)).toThrow("dtype 'bool' is not one of float32, float64, int32, uint32");
     expect(() => T.zeros([2], { device: 'cuda' as T.Device })).toThrow("device 'cuda' is not one of cpu, webgpu");
     expect(() => T.tensor(['a', 'b'] as unknown as number[])).toThrow('tensor: values must be numbers in nested arrays, got string "a"');
-    expect(() => T.manualSeed(Number.NaN)).toThrow('manualSeed: the seed must be an integer, got NaN');
+    expect(() => T.manualSeed(Number.NaN)).toThrow('manualSeed: the seed must be an integer in [0, 2^32), got NaN');
     expect(() => T.slice(T.zeros([2, 4]), [null, [0.5, 2]])).toThrow('slice: range [0.5,2] of dimension 1 must be two integers');
     expect(() => T.narrow(T.zeros([2, 4]), 1, 0, -1)).toThrow('narrow: length must be an integer ≥ 0, got -1');
     expect(() => T.indexSelect(T.zeros([4, 2]), 0, T.tensor([1, 9], { dtype: 'int32' }))).toThrow('indexSelect: index 9 is out of range for axis 0 of size 4 (shape [4, 2])');
     expect(() => T.maxPool2d(T.zeros([1, 1, 4, 4]), { kernel: 2 } as unknown as T.Pool2dOptions)).toThrow('maxPool2d: options.kernelSize is required');
+    expect(() => (T.avgPool2d as (x: T.Tensor) => T.Tensor)(T.zeros([1, 1, 4, 4]))).toThrow('avgPool2d: options.kernelSize is required');
+    expect(() => T.tensor([1, [2]] as unknown as number[])).toThrow('tensor: ragged nested array (an array at depth 1, numbers at 1)');
+    expect(() => T.arange(10, { device: 'cpu' } as unknown as number)).toThrow('arange: start, end and step are numbers; options come fourth');
+    expect(() => T.pad(T.zeros([2, 2]), [[0.5, 0]])).toThrow('pad: pads[0] must be a pair [before, after] of integers, got [0.5,0]');
+    expect(() => T.pad(T.zeros([2, 2]), [-5, -5] as unknown as [number, number][])).toThrow('pad: pads[0] must be a pair [before, after] of integers, got -5');
+    expect(() => T.manualSeed(-1)).toThrow('manualSeed: the seed must be an integer in [0, 2^32), got -1');
+    expect(() => T.setDefaultDevice('tpu' as T.Device)).toThrow("device 'tpu' is not one of cpu, webgpu");
   });
   test('ragged nested arrays and wrong value counts', () => {
     expect(() => T.tensor([[1, 2], [3]])).toThrow(/ragged/);

@@ -1,7 +1,7 @@
 // A user's mistakes and a run's accidents, found after the argument parser: each is one line and exit code 2 (or
 // 130 for an interrupted run), found before the work it would spoil, and never costs saved work.
-import { spawn } from 'node:child_process';
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -174,6 +174,9 @@ describe('training runs', () => {
     await expectUserError([...common.slice(0, -1), '1', '--seed', '5', '--out', run, '--resume'], /was trained otherwise \(--seed 0 there, 5 here; --batch 2 there, 1 here\)/);
     await expectUserError([...common, '--no-heatmap', '--out', run, '--resume'], /was trained otherwise \(loss weights \(--heatmap\) /);
     await expectUserError([...common, '--out', run, '--resume', '--weights', checkpoint], /train --resume: --weights only starts a new run/);
+    const other = path('other-data'); // as many images as the run's data, other people
+    writeSynthDataset(other, { images: 4, width: 64, height: 64, seed: 4, personScale: [0.6, 0.9] });
+    await expectUserError(['train', '--data', other, '--epochs', '2', '--batch', '2', '--out', run, '--resume'], /was trained otherwise \(--data 4 images, \d+ annotations, content [0-9a-f]{8} there, 4 images, \d+ annotations, content [0-9a-f]{8} here\)/);
     expect(readFileSync(checkpoint).equals(before)).toBe(true);
     expect(readFileSync(join(run, 'log.jsonl'), 'utf8')).toBe(log);
   });
@@ -182,6 +185,28 @@ describe('training runs', () => {
     const data = dataset('misfit');
     await expectUserError(['train', '--data', data, '--out', path('misfit-run'), '--batch', '2', '--weights', join('test', 'fixtures', 'pth', 'backbone-tiny.pth')],
       /train --weights: .*backbone-tiny\.pth does not fit the model: loadStateDict \(SmprModel\): \d+ missing key/);
+  });
+
+  test('outputs go through a symlink to its file, and never replace a device, a FIFO or a folder', async () => {
+    const { checkpoint } = await trained();
+    const fifo = path('a-fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    await expectUserError(['export', '--weights', checkpoint, '--out', fifo], /cannot write .*a-fifo: it is not a regular file/);
+    expect(lstatSync(fifo).isFIFO()).toBe(true);
+    const target = path('target.safetensors');
+    writeFileSync(target, 'old');
+    symlinkSync(target, path('link.safetensors'));
+    expect((await smpr('export', '--weights', checkpoint, '--out', path('link.safetensors'))).code).toBe(0);
+    expect(lstatSync(path('link.safetensors')).isSymbolicLink()).toBe(true);
+    expect(readCheckpoint(target).info.step).toBe(readCheckpoint(checkpoint).info.step);
+  });
+
+  test('synth replaces only a dataset: an images/ folder with no annotations beside it is not its to delete', async () => {
+    const out = path('photos');
+    mkdirSync(join(out, 'images'), { recursive: true });
+    writeFileSync(join(out, 'images', 'holiday.jpg'), 'mine');
+    await expectUserError(['synth', '--out', out, '--images', '2'], /photos: its images\/ is not a dataset's \(no annotations\.json beside it\)/);
+    expect(readFileSync(join(out, 'images', 'holiday.jpg'), 'utf8')).toBe('mine');
   });
 
   test('export and convert refuse to write over their input', async () => {

@@ -40,6 +40,6 @@ test('weights that are finite but overflow the network are refused by predict, n
   const saved = new Map(model.stateDict());
   const weight = saved.get('bbox_head.fcos_cls.weight')!;
   await model.loadStateDict(new Map([...saved].map(([name, t]) => [name, name === 'bbox_head.fcos_cls.weight' ? mul(weight, 3e38) : t])));
-  await expect(predictImage(model, createImage(128, 128, [90, 120, 60]), 1)).rejects.toThrow(/predict: \d+ of the network's \d+ outputs are NaN or infinite; these weights cannot be used/);
+  await expect(predictImage(model, createImage(128, 128, [90, 120, 60]), 1)).rejects.toThrow(/the network's output: \d+ of its \d+ values are NaN or infinite; these weights cannot be used/);
   model.dispose();
 });

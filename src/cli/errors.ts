@@ -57,11 +57,15 @@ const FILE_SYSTEM_ERRORS: Record<string, string> = {
   EIO: 'input/output error',
 };
 
-/** `PATH: what the file system said (CODE, syscall)` for a Node file system error on a path, else null. */
+/**
+ * `PATH: what the file system said (CODE, syscall)` for a Node file system error, else null. A write on an open
+ * file (a full disk) names no path; the line then says what failed without it.
+ */
 export function fileSystemError(error: unknown): string | null {
   const e = error as NodeJS.ErrnoException;
-  if (!(error instanceof Error) || typeof e.code !== 'string' || typeof e.path !== 'string' || !(e.code in FILE_SYSTEM_ERRORS)) return null;
-  return `${e.path}: ${FILE_SYSTEM_ERRORS[e.code]} (${e.code}, ${e.syscall ?? 'file system'})`;
+  if (!(error instanceof Error) || typeof e.code !== 'string' || !(e.code in FILE_SYSTEM_ERRORS)) return null;
+  const what = `${FILE_SYSTEM_ERRORS[e.code]} (${e.code}, ${e.syscall ?? 'file system'})`;
+  return typeof e.path === 'string' ? `${e.path}: ${what}` : what;
 }
 
 /**

@@ -4,7 +4,7 @@
  * A dataset is loaded as its annotation JSON plus the image folder; pixels are read only when a sample is asked for,
  * since a real dataset does not fit in memory.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { validateCocoKeypoints, type CocoAnnotation, type CocoImage, type CocoKeypointsJson } from '../coco/format.js';
 import { COCO_KEYPOINTS, type KeypointSpec } from '../coco/keypoints.js';
@@ -15,6 +15,7 @@ import type { Sample } from './sample.js';
 import { writePng } from './png.js';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { processAlive } from '../io/folders.js';
 
 export interface CocoDataset {
   readonly annotationsPath: string;
@@ -83,6 +84,12 @@ export function writeCocoDataset(outDir: string, json: CocoKeypointsJson, images
   const imageDir = join(outDir, IMAGES_DIR);
   const staged = `${imageDir}.${process.pid}.new`;
   const replaced = `${imageDir}.${process.pid}.old`;
+  // Everything that would stop the swap halfway is found before it: only a dataset's own images are replaced.
+  if (statSync(annotationsPath, { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`${annotationsPath}: is a folder, not the annotation file`);
+  if (images && existsSync(imageDir) && !existsSync(annotationsPath)) {
+    throw new UserError(`${outDir}: its ${IMAGES_DIR}/ is not a dataset's (no ${ANNOTATIONS_FILE} beside it); write the dataset to another folder`);
+  }
+  removeStaleStaging(outDir);
   if (images) {
     rmSync(staged, { recursive: true, force: true });
     mkdirSync(staged);
@@ -104,8 +111,26 @@ export function writeCocoDataset(outDir: string, json: CocoKeypointsJson, images
     renameSync(staged, imageDir);
   }
   writeFileAtomic(annotationsPath, [new TextEncoder().encode(JSON.stringify(json))]);
-  rmSync(replaced, { recursive: true, force: true });
+  try {
+    rmSync(replaced, { recursive: true, force: true });
+  } catch {
+    // The new dataset is whole and in place; the old images that could not be removed are left for a later run.
+  }
 }
+
+/** The staging folders (`images.PID.new`, `images.PID.old`) of writes whose process is gone: killed midway. */
+function removeStaleStaging(outDir: string): void {
+  for (const name of readdirSync(outDir)) {
+    const match = new RegExp(`^${IMAGES_DIR}\\.(\\d+)\\.(new|old)$`).exec(name);
+    if (!match || Number(match[1]) === process.pid || processAlive(Number(match[1]))) continue;
+    try {
+      rmSync(join(outDir, name), { recursive: true, force: true });
+    } catch {
+      // Best effort, as above.
+    }
+  }
+}
+
 
 export type { Sample } from './sample.js';
 

@@ -3,7 +3,7 @@
  * stays on one filesystem and is atomic), which is fsynced and then renamed over the target. A reader — or a
  * training run resumed after a crash — sees either the old file or the complete new one, never a torn write.
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
 
@@ -12,6 +12,12 @@ import { UserError } from '../errors.js';
  * assembled in memory; if producing one throws, the temporary file is removed and `path` is left as it was.
  */
 export function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>): void {
+  // The rename replaces whatever is at `path`: through a symlink, write its target; a device, a FIFO or a folder
+  // there is refused, not replaced by a file.
+  if (existsSync(path)) {
+    path = realpathSync(path);
+    if (!statSync(path).isFile()) throw new UserError(`cannot write ${path}: it is not a regular file`);
+  }
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
   let fd: number | null = null;
   try {

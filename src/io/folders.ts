@@ -1,5 +1,5 @@
 /** Output folders and files, checked before any work: one line saying why a path cannot be used, naming its flag. */
-import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 
@@ -11,6 +11,12 @@ export function prepareFolder(flag: string, dir: string): void {
     mkdirSync(dir, { recursive: true });
   } catch (error) {
     throw new UserError(`${flag} ${dir}: cannot create the folder (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  // A folder that exists but takes no files is found now, not after the work whose output it was to hold.
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    throw new UserError(`${flag} ${dir}: the folder is not writable`);
   }
 }
 
@@ -25,4 +31,14 @@ export function prepareFileFor(flag: string, path: string): void {
 export function refuseOverwrite(flag: string, path: string, input: string): void {
   const real = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(p));
   if (real(path) === real(input)) throw new UserError(`${flag} ${path}: is the input file itself; write the copy elsewhere`);
+}
+
+/** Whether process `pid` still runs (a lock's or a staging folder's owner); EPERM means it runs as another user. */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

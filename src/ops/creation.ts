@@ -16,6 +16,7 @@ let defaultDevice: Device = 'cpu';
 
 /** The device tensors are created on when none is named ('cpu' until changed). */
 export function setDefaultDevice(device: Device): void {
+  backendFor(device); // an unknown device is refused here, not at the next op
   defaultDevice = device;
 }
 
@@ -23,16 +24,19 @@ export const getDefaultDevice = (): Device => defaultDevice;
 
 type Nested = number | Nested[];
 
-function flatten(values: Nested, shape: number[], depth = 0, out: number[] = []): number[] {
+/** The numbers of nested arrays in order, and their shape in `shape`; every number must sit at the same depth. */
+function flatten(values: Nested, shape: number[], depth = 0, out: number[] = [], leaf = { depth: -1 }): number[] {
   if (typeof values === 'number') {
-    if (depth !== shape.length && shape.length > 0) throw new Error('tensor: ragged nested array');
+    if (leaf.depth === -1) leaf.depth = depth;
+    if (depth !== leaf.depth) throw new Error(`tensor: ragged nested array (a number at depth ${depth}, others at ${leaf.depth})`);
     out.push(values);
     return out;
   }
   if (!Array.isArray(values)) throw new Error(`tensor: values must be numbers in nested arrays, got ${typeof values} ${JSON.stringify(values)?.slice(0, 20)}`);
+  if (leaf.depth !== -1 && depth >= leaf.depth) throw new Error(`tensor: ragged nested array (an array at depth ${depth}, numbers at ${leaf.depth})`);
   if (shape.length === depth) shape.push(values.length);
   else if (shape[depth] !== values.length) throw new Error(`tensor: ragged nested array (length ${values.length} where ${shape[depth]} was seen)`);
-  for (const v of values) flatten(v, shape, depth + 1, out);
+  for (const v of values) flatten(v, shape, depth + 1, out, leaf);
   return out;
 }
 
@@ -93,6 +97,7 @@ export const fullLike = (t: Tensor, value: number, options: CreateOptions = {}):
 
 /** [start, start+step, ...) up to `end` (exclusive), as NumPy's arange. */
 export function arange(start: number, end?: number, step = 1, options: CreateOptions = {}): Tensor {
+  if ([start, end ?? 0, step].some((v) => typeof v !== 'number')) throw new Error('arange: start, end and step are numbers; options come fourth: arange(start, end, step, options)');
   if (end === undefined) [start, end] = [0, start];
   if (step === 0) throw new Error('arange: step must not be 0');
   const n = Math.max(0, Math.ceil((end - start) / step));

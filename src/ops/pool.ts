@@ -57,7 +57,7 @@ const BACKWARD: DeviceKernel<[Tensor, Tensor, Pool2dDims, readonly number[]], Te
 function poolDims(op: string, x: Tensor, options: Pool2dOptions): { dims: Pool2dDims; outShape: number[] } {
   if (x.rank !== 3 && x.rank !== 4) throw new Error(`${op}: input must be [C, H, W] or [N, C, H, W], got ${shapeStr(x.shape)}`);
   if (!isFloat(x.dtype)) throw new Error(`${op}: needs a floating-point input, got ${x.dtype}`);
-  if (options.kernelSize === undefined) throw new Error(`${op}: options.kernelSize is required`);
+  if (options?.kernelSize === undefined) throw new Error(`${op}: options.kernelSize is required`);
   const kernel = intPair(op, 'kernelSize', options.kernelSize, 1, 1);
   const stride = intPair(op, 'stride', options.stride ?? kernel, 1, 1);
   const padding = intPair(op, 'padding', options.padding, 0, 0);

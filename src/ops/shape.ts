@@ -76,6 +76,8 @@ export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
  */
 export function pad(x: Tensor, pads: readonly (readonly [number, number])[], value = 0): Tensor {
   if (pads.length > x.rank) throw new Error(`pad: ${pads.length} pad pairs for a tensor of rank ${x.rank}`);
+  const bad = pads.findIndex((p) => !Array.isArray(p) || p.length !== 2 || !p.every(Number.isInteger));
+  if (bad >= 0) throw new Error(`pad: pads[${bad}] must be a pair [before, after] of integers, got ${JSON.stringify(pads[bad])}`);
   const full = x.shape.map((_, d) => pads[d] ?? [0, 0]);
   const outShape = x.shape.map((n, d) => n + full[d][0] + full[d][1]);
   if (outShape.some((n) => n < 0)) throw new Error(`pad: pads [${pads.map((p) => `[${p}]`)}] crop more than shape ${shapeStr(x.shape)} holds`);

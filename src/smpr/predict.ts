@@ -80,7 +80,7 @@ async function runPass(model: SmprModel, image: Image, scale: ScaleTarget, optio
   // Finite weights can still overflow (a run that saved just before diverging): say so rather than emit NaN poses.
   let nonFinite = 0;
   for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) nonFinite++;
-  if (nonFinite) throw new UserError(`predict: ${nonFinite} of the network's ${values.length} outputs are NaN or infinite; these weights cannot be used`);
+  if (nonFinite) throw new UserError(`the network's output: ${nonFinite} of its ${values.length} values are NaN or infinite; these weights cannot be used`);
   const levels: LevelOutputs[] = [];
   let at = 0;
   const take = (n: number) => values.subarray(at, (at += n));

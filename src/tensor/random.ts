@@ -63,7 +63,7 @@ let globalRandom = new Random(0);
 
 /** Seeds the generator that `randn`/`rand` and layer initialisers use when none is passed. */
 export function manualSeed(seed: number): void {
-  if (!Number.isInteger(seed)) throw new Error(`manualSeed: the seed must be an integer, got ${String(seed)}`);
+  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) throw new Error(`manualSeed: the seed must be an integer in [0, 2^32), got ${String(seed)}`);
   globalRandom = new Random(seed);
 }
 

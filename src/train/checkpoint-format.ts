@@ -66,9 +66,10 @@ export function parseCheckpoint(bytes: Uint8Array, source: string): SavedModel {
 /** The checkpoint in a parsed safetensors file; `path` names it in errors. */
 export function checkpointOf(path: string, file: { tensors: Record<string, TensorData>; metadata: Record<string, string> }): SavedModel {
   const meta = file.metadata;
-  if (meta.format !== CHECKPOINT_FORMAT || !meta.config) {
+  if (meta.format !== CHECKPOINT_FORMAT) {
     throw new UserError(`${path}: not an SMPR checkpoint (metadata format is '${meta.format ?? 'missing'}', expected '${CHECKPOINT_FORMAT}')`);
   }
+  if (!meta.config) throw new UserError(`${path}: an SMPR checkpoint without its config in the metadata; was it written by smpr?`);
   let config: SmprConfig;
   try {
     config = JSON.parse(meta.config) as SmprConfig;
@@ -79,8 +80,9 @@ export function checkpointOf(path: string, file: { tensors: Record<string, Tenso
   const { model, optimizer } = splitTensors(path, file.tensors);
   // Files written before the optimizer was recorded hold SGD momentum.
   const optimizerName = meta.optimizer ?? (Object.keys(optimizer).length ? 'SGD' : undefined);
-  const step = Number(meta.step ?? 0);
-  const seed = Number(meta.seed ?? 0);
+  const integer = (text: string | undefined) => (text === undefined ? 0 : /^-?\d+$/.test(text) ? Number(text) : NaN);
+  const step = integer(meta.step);
+  const seed = integer(meta.seed);
   if (!Number.isSafeInteger(step) || step < 0) throw new UserError(`${path}: the checkpoint's step '${meta.step}' is not a count of iterations`);
   if (!Number.isSafeInteger(seed)) throw new UserError(`${path}: the checkpoint's seed '${meta.seed}' is not an integer`);
   return { info: { step, seed, config, optimizer: optimizerName, ...(meta.run !== undefined ? { run: runSettings(path, meta.run) } : {}) }, model, optimizer };

@@ -7,18 +7,9 @@
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
-import { prepareFolder } from '../io/folders.js';
+import { prepareFolder, processAlive } from '../io/folders.js';
 
 const LOCK_FILE = '.lock';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Creates the folder (or says why it cannot be one) and takes its lock; returns the release function. */
 export function lockRunFolder(dir: string): () => void {
@@ -36,7 +27,7 @@ export function lockRunFolder(dir: string): () => void {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw new UserError(`--out ${dir}: cannot write ${lock} (${(error as Error).message})`);
       const holder = Number(readFileSync(lock, 'utf8').trim());
-      if (Number.isInteger(holder) && holder > 0 && alive(holder)) {
+      if (Number.isInteger(holder) && holder > 0 && processAlive(holder)) {
         throw new UserError(`--out ${dir} is in use by another training run (pid ${holder}); wait for it to finish or choose another folder`);
       }
       rmSync(lock, { force: true }); // stale: its process is gone
@@ -49,7 +40,7 @@ export function lockRunFolder(dir: string): () => void {
 function removeStaleTemps(dir: string): void {
   for (const name of readdirSync(dir)) {
     const match = /^\..+\.(\d+)\.[0-9a-z]+\.tmp$/.exec(name);
-    if (match && !alive(Number(match[1]))) rmSync(join(dir, name), { force: true });
+    if (match && !processAlive(Number(match[1]))) rmSync(join(dir, name), { force: true });
   }
 }
 

@@ -29,19 +29,30 @@ export interface RunStart {
 /**
  * What the run's batches and its loss depend on besides the config, by the flag that sets each: a resumed run must
  * agree, or its log would join two runs. (The schedule and the optimizer's knobs may change on resume — a lower
- * --lr after a divergence — since the log records the lr of every step.) The dataset is known by its counts: a
- * moved folder is the same data.
+ * --lr after a divergence — since the log records the lr of every step.) The dataset is known by its counts and
+ * a hash of its annotation file's content: a moved folder is the same data, another dataset of the same size not.
  */
 export function runSettings(options: TrainOptions): RunSettings {
   const loss = options.loss ?? {};
+  const { images, annotations } = options.data.json;
   return {
-    '--data': `${options.data.json.images.length} images, ${options.data.json.annotations.length} annotations`,
+    '--data': `${images.length} images, ${annotations.length} annotations, content ${contentHash([...images, ...annotations])}`,
     '--seed': options.seed,
     '--batch': options.batchSize,
     '--positives': loss.positives ?? 'oks',
     '--pose-weights': loss.poseWeights ?? 'oks',
     'loss weights (--heatmap)': JSON.stringify(loss.weights ?? SMPR_LOSS_WEIGHTS),
   };
+}
+
+/** FNV-1a over the entries' JSON, one entry at a time (a whole COCO file as one string would be 250 MB). */
+function contentHash(entries: readonly object[]): string {
+  let hash = 0x811c9dc5;
+  for (const entry of entries) {
+    const text = JSON.stringify(entry);
+    for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  }
+  return (hash >>> 0).toString(16).padStart(8, '0');
 }
 
 /** "inputSize 32 here, 128 in the file; …" for the fields in which two configs differ. */

@@ -1,6 +1,6 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { UserError } from '../../errors.js';
-import { basename, extname, join } from 'node:path';
+import { basename, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { cloneImage } from '../../data/image.js';
 import { readImage, readImageSize } from '../../data/image-file.js';
 import { writePng } from '../../data/png.js';
@@ -33,6 +33,7 @@ export const predictCommand = defineCommand({
     const all: CocoKeypointResult[] = [];
     const names = overlayNames(positionals);
     const resultsPath = join(flags.out, 'results.json');
+    let done = 0;
     try {
       for (const [i, path] of positionals.entries()) {
         const image = await readImage(path);
@@ -44,24 +45,33 @@ export const predictCommand = defineCommand({
         writePng(overlayPath, overlay);
         const shown = people.filter((p) => p.score > flags['min-score']).length;
         process.stdout.write(`${path}: ${shown} people above ${flags['min-score']} (${people.length} detections) → ${overlayPath}\n`);
+        done += 1;
       }
     } finally {
-      // The results of every image done so far are kept, also when a later one turns out to be unreadable.
-      writeFileSync(resultsPath, JSON.stringify(all));
+      // The results of every image done so far are kept, also when a later one turns out to be unreadable; a run
+      // that did none leaves an earlier run's results as they were.
+      if (done > 0) writeFileSync(resultsPath, JSON.stringify(all));
     }
   },
 });
 
-/** Each image's id in the dataset at `data`, found by its file name (one line naming the first image it lacks). */
+/**
+ * Each image's id in the dataset at `data`: by its path under the dataset's image folder when it lies there, else
+ * by its file name (one line naming the first image it lacks, or one given twice).
+ */
 function idsByFileName(paths: readonly string[], data: string): number[] {
   const dataset = openDataset(data);
   const ids = new Map<string, number[]>();
   for (const image of dataset.json.images) {
-    const name = basename(image.file_name);
-    ids.set(name, [...(ids.get(name) ?? []), image.id]);
+    for (const name of new Set([image.file_name, basename(image.file_name)])) ids.set(name, [...(ids.get(name) ?? []), image.id]);
   }
+  const seen = new Set<string>();
   return paths.map((path) => {
-    const found = ids.get(basename(path)) ?? [];
+    if (seen.has(resolve(path))) throw new UserError(`${path}: given twice; its people would be counted twice`);
+    seen.add(resolve(path));
+    const inside = relative(resolve(dataset.imageDir), resolve(path));
+    const name = inside && !inside.startsWith('..') && !isAbsolute(inside) ? inside.split(sep).join('/') : basename(path);
+    const found = ids.get(name) ?? [];
     if (found.length !== 1) {
       const problem = found.length === 0 ? 'lists no image of that file name' : `lists ${found.length} images of that file name (ids ${found.join(', ')})`;
       throw new UserError(`${path}: --data ${dataset.annotationsPath} ${problem}`);

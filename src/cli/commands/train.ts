@@ -91,7 +91,7 @@ export const trainCommand = defineCommand({
     const last = records.at(-1);
     process.stdout.write(last
       ? `trained ${last.iter + 1} iterations; final loss ${last.loss.toFixed(4)}\n`
-      : `nothing to train: the run already ends at iteration ${iterations} (more --epochs go on from there)\n`);
+      : `nothing to train: the checkpoint is at or past this run's last iteration, ${iterations}\n`);
     process.stdout.write(`checkpoint ${join(flags.out, CHECKPOINT_FILE)}, log ${join(flags.out, LOG_FILE)}${curve ? `, curve ${curve}` : ''}\n`);
     if (val) {
       const evaluation = await evaluateDataset(model, val, { progress: progressBar('eval', 'img'), usePoseScore: flags.positives === 'oks', useInitialPose: flags.positives === 'init' });
