@@ -354,6 +354,13 @@ describe('predict', () => {
     const run = await smpr('predict', '--weights', checkpoint, '--out', out, path('a', 'x.png'), path('b', 'x.png'), path('strip.png'));
     expect(run.code, run.stderr).toBe(0);
     expect(readdirSync(out).sort()).toEqual(['results.json', 'strip.pose.png', 'x-2.pose.png', 'x.pose.png']);
+
+    // A name already made for another input is not reused (x-2.png after a second x.png), and the next predict into
+    // the folder leaves its own pictures beside its results, not the last run's.
+    writePng(path('x-2.png'), createImage(48, 40, [60, 80, 120]));
+    const again = await smpr('predict', '--weights', checkpoint, '--out', out, path('a', 'x.png'), path('b', 'x.png'), path('x-2.png'));
+    expect(again.code, again.stderr).toBe(0);
+    expect(readdirSync(out).sort()).toEqual(['results.json', 'x-2-2.pose.png', 'x-2.pose.png', 'x.pose.png']);
   });
 });
 

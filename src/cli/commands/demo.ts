@@ -84,6 +84,7 @@ export const demoCommand = defineCommand({
 
     if (shipped) {
       const picturesDir = join(flags.out, 'predictions');
+      rmSync(picturesDir, { recursive: true, force: true }); // the demo's own pictures of last time
       mkdirSync(picturesDir, { recursive: true });
       for (const image of val.json.images.slice(0, 4)) {
         const sample = await loadCocoSample(val, image);

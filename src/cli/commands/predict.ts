@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { UserError } from '../../errors.js';
 import { basename, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { cloneImage } from '../../data/image.js';
@@ -49,8 +49,13 @@ export const predictCommand = defineCommand({
       }
     } finally {
       // The results of every image done so far are kept, also when a later one turns out to be unreadable; a run
-      // that did none leaves an earlier run's results as they were.
-      if (done > 0) writeFileSync(resultsPath, JSON.stringify(all));
+      // that did none leaves an earlier run's results as they were. Once this run has written, an earlier run's
+      // overlays go, so that the folder holds one run's pictures beside its results.
+      if (done > 0) {
+        writeFileSync(resultsPath, JSON.stringify(all));
+        const written = new Set(names.slice(0, done));
+        for (const name of readdirSync(flags.out)) if (name.endsWith(OVERLAY_SUFFIX) && !written.has(name)) rmSync(join(flags.out, name));
+      }
     }
   },
 });
@@ -80,13 +85,16 @@ function idsByFileName(paths: readonly string[], data: string): number[] {
   });
 }
 
-/** `name.pose.png` per input; inputs of the same base name from different folders get `name-2.pose.png`, … */
+const OVERLAY_SUFFIX = '.pose.png';
+
+/** `name.pose.png` per input; one whose name is taken (the same base name in another folder) gets `name-2.pose.png`, … */
 function overlayNames(paths: readonly string[]): string[] {
-  const seen = new Map<string, number>();
+  const used = new Set<string>();
   return paths.map((path) => {
     const stem = basename(path, extname(path));
-    const count = (seen.get(stem) ?? 0) + 1;
-    seen.set(stem, count);
-    return count === 1 ? `${stem}.pose.png` : `${stem}-${count}.pose.png`;
+    let name = `${stem}${OVERLAY_SUFFIX}`;
+    for (let n = 2; used.has(name); n++) name = `${stem}-${n}${OVERLAY_SUFFIX}`;
+    used.add(name);
+    return name;
   });
 }
