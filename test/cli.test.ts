@@ -1,6 +1,6 @@
 // The `smpr` command line as a user meets it: help, a real synth → train → resume → eval → predict round trip on
 // a tiny dataset, and the one-line errors (exit code 2) for every kind of user mistake.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -198,4 +198,14 @@ test("predict --data gives each result its image's id, so that eval --results sc
   const twice = await smpr('predict', '--data', data, '--out', join(dir, 'ids-pred3'), images[0]!, images[1]!, images[0]!);
   expect(twice.code).toBe(2);
   expect(twice.stderr.trim()).toBe(`smpr: ${images[0]}: given twice; its people would be counted twice`);
+  // By its path in the dataset first: 'sub/000001.png' and '000001.png' are two images, not one ambiguous name.
+  const json = JSON.parse(readFileSync(join(data, 'annotations.json'), 'utf8'));
+  json.images[1].file_name = 'sub/000001.png';
+  mkdirSync(join(data, 'images', 'sub'));
+  renameSync(join(data, 'images', '000002.png'), join(data, 'images', 'sub', '000001.png'));
+  writeFileSync(join(data, 'annotations.json'), JSON.stringify(json));
+  const nested = await smpr('predict', '--data', data, '--out', join(dir, 'ids-nested'), join(data, 'images', 'sub', '000001.png'), join(data, 'images', '000001.png'));
+  expect(nested.code, nested.stderr).toBe(0);
+  const ids = JSON.parse(readFileSync(join(dir, 'ids-nested', 'results.json'), 'utf8')).map((r: { image_id: number }) => r.image_id);
+  expect([...new Set(ids)]).toEqual([json.images[1].id, json.images[0].id]);
 });

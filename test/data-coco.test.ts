@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -178,6 +178,20 @@ describe('loading and writing datasets', () => {
     expect(readdirSync(join(dir, 'images')).sort()).toEqual(['a.png', 'b.png']);
     const a = join(dir, 'images', 'a.png');
     expect(decodePng(readFileSync(a), a).data[0]).toBe(2);
+  });
+
+  it('checks what would stop the swap before it: annotations that are no regular file; an empty images/ is fine', () => {
+    const dir = tempDir();
+    writeCocoDataset(dir, dataset(), [createImage(32, 24, [1, 1, 1])]);
+    rmSync(join(dir, 'annotations.json'));
+    symlinkSync('/dev/null', join(dir, 'annotations.json'));
+    expect(() => writeCocoDataset(dir, dataset(), [createImage(32, 24, [2, 2, 2])])).toThrow(/annotations\.json: is not a regular file/);
+    const a = join(dir, 'images', 'a.png');
+    expect(decodePng(readFileSync(a), a).data[0]).toBe(1);
+    const fresh = tempDir();
+    mkdirSync(join(fresh, 'images'));
+    writeCocoDataset(fresh, dataset(), [createImage(32, 24, [3, 3, 3])]);
+    expect(readdirSync(join(fresh, 'images'))).toEqual(['a.png']);
   });
 
   it('refuses to write an invalid file or mismatched images', () => {

@@ -85,8 +85,9 @@ export function writeCocoDataset(outDir: string, json: CocoKeypointsJson, images
   const staged = `${imageDir}.${process.pid}.new`;
   const replaced = `${imageDir}.${process.pid}.old`;
   // Everything that would stop the swap halfway is found before it: only a dataset's own images are replaced.
-  if (statSync(annotationsPath, { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`${annotationsPath}: is a folder, not the annotation file`);
-  if (images && existsSync(imageDir) && !existsSync(annotationsPath)) {
+  const annotationsThere = statSync(annotationsPath, { throwIfNoEntry: false });
+  if (annotationsThere && !annotationsThere.isFile()) throw new UserError(`${annotationsPath}: is not a regular file, so not the annotation file`);
+  if (images && existsSync(imageDir) && !annotationsThere && readdirSync(imageDir).length > 0) {
     throw new UserError(`${outDir}: its ${IMAGES_DIR}/ is not a dataset's (no ${ANNOTATIONS_FILE} beside it); write the dataset to another folder`);
   }
   removeStaleStaging(outDir);
@@ -110,7 +111,16 @@ export function writeCocoDataset(outDir: string, json: CocoKeypointsJson, images
     if (existsSync(imageDir)) renameSync(imageDir, replaced);
     renameSync(staged, imageDir);
   }
-  writeFileAtomic(annotationsPath, [new TextEncoder().encode(JSON.stringify(json))]);
+  try {
+    writeFileAtomic(annotationsPath, [new TextEncoder().encode(JSON.stringify(json))]);
+  } catch (error) {
+    // The annotations did not follow the images (a full disk, say): the old images go back, beside their own.
+    if (images) {
+      rmSync(imageDir, { recursive: true, force: true });
+      if (existsSync(replaced)) renameSync(replaced, imageDir);
+    }
+    throw error;
+  }
   try {
     rmSync(replaced, { recursive: true, force: true });
   } catch {

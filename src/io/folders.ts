@@ -23,8 +23,17 @@ export function prepareFolder(flag: string, dir: string): void {
 /** Makes sure the output file of `flag` can be written: not a folder, and its folder exists or can be made. */
 export function prepareFileFor(flag: string, path: string): void {
   if (path === '') throw new UserError(`${flag}: needs a file name, got ''`);
-  if (existsSync(path) && statSync(path).isDirectory()) throw new UserError(`${flag} ${path}: is a folder, expected a file name`);
-  prepareFolder(flag, dirname(path) || '.');
+  if (!existsSync(path)) {
+    prepareFolder(flag, dirname(path) || '.');
+    return;
+  }
+  if (statSync(path).isDirectory()) throw new UserError(`${flag} ${path}: is a folder, expected a file name`);
+  // An existing file needs only itself writable (/dev/stdout, a file in a folder one cannot write to).
+  try {
+    accessSync(path, constants.W_OK);
+  } catch {
+    throw new UserError(`${flag} ${path}: the file is not writable`);
+  }
 }
 
 /** Refuses an output file that is one of the inputs: writing it would destroy what is being read. */

@@ -66,17 +66,19 @@ export const predictCommand = defineCommand({
  */
 function idsByFileName(paths: readonly string[], data: string): number[] {
   const dataset = openDataset(data);
-  const ids = new Map<string, number[]>();
+  const byPath = new Map<string, number[]>();
+  const byName = new Map<string, number[]>();
   for (const image of dataset.json.images) {
-    for (const name of new Set([image.file_name, basename(image.file_name)])) ids.set(name, [...(ids.get(name) ?? []), image.id]);
+    byPath.set(image.file_name, [...(byPath.get(image.file_name) ?? []), image.id]);
+    byName.set(basename(image.file_name), [...(byName.get(basename(image.file_name)) ?? []), image.id]);
   }
   const seen = new Set<string>();
   return paths.map((path) => {
     if (seen.has(resolve(path))) throw new UserError(`${path}: given twice; its people would be counted twice`);
     seen.add(resolve(path));
     const inside = relative(resolve(dataset.imageDir), resolve(path));
-    const name = inside && !inside.startsWith('..') && !isAbsolute(inside) ? inside.split(sep).join('/') : basename(path);
-    const found = ids.get(name) ?? [];
+    const underImages = inside !== '' && !inside.startsWith('..') && !isAbsolute(inside);
+    const found = (underImages ? byPath.get(inside.split(sep).join('/')) : undefined) ?? byName.get(basename(path)) ?? [];
     if (found.length !== 1) {
       const problem = found.length === 0 ? 'lists no image of that file name' : `lists ${found.length} images of that file name (ids ${found.join(', ')})`;
       throw new UserError(`${path}: --data ${dataset.annotationsPath} ${problem}`);
