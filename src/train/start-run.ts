@@ -24,6 +24,8 @@ export interface RunStart {
   optimizer: Optimizer;
   /** The first iteration to run: the checkpoint's step when resuming, else 0. */
   startIter: number;
+  /** The run's settings (`runSettings`), for its checkpoints. */
+  settings: RunSettings;
 }
 
 /**
@@ -32,7 +34,7 @@ export interface RunStart {
  * --lr after a divergence — since the log records the lr of every step.) The dataset is known by its counts and
  * a hash of its annotation file's content: a moved folder is the same data, another dataset of the same size not.
  */
-export function runSettings(options: TrainOptions): RunSettings {
+function runSettings(options: TrainOptions): RunSettings {
   const loss = options.loss ?? {};
   const { images, annotations } = options.data.json;
   return {
@@ -98,13 +100,13 @@ export async function startRun(options: TrainOptions, device: Device, checkpoint
   if (saved?.info.optimizer && saved.info.optimizer !== OptimizerClass.name) {
     throw new UserError(`train --resume: ${checkpointPath} was trained with ${saved.info.optimizer}, not ${OptimizerClass.name}; pass --optimizer ${saved.info.optimizer.toLowerCase()}`);
   }
+  const settings = runSettings(options);
   if (saved) {
-    const ours = runSettings(options);
     // Files written before run settings were recorded still name their seed.
     const theirs: RunSettings = saved.info.run ?? { '--seed': saved.info.seed };
-    const changed = Object.keys(theirs).filter((k) => theirs[k] !== ours[k]);
+    const changed = Object.keys(theirs).filter((k) => theirs[k] !== settings[k]);
     if (changed.length) {
-      const listed = changed.map((k) => `${k} ${theirs[k]} there, ${ours[k]} here`).join('; ');
+      const listed = changed.map((k) => `${k} ${theirs[k]} there, ${settings[k]} here`).join('; ');
       throw new UserError(`train --resume: ${checkpointPath} was trained otherwise (${listed}); resume with the run's own settings, or start a new run in another --out`);
     }
   }
@@ -124,7 +126,7 @@ export async function startRun(options: TrainOptions, device: Device, checkpoint
     // Keep the log consistent with the checkpoint: drop records of iterations after it (and a torn last line).
     const kept = readLogBefore<LogRecord>(logPath, saved.info.step);
     writeFileSync(logPath, kept.map((r) => JSON.stringify(r) + '\n').join(''));
-    return { model, params, optimizer, startIter: saved.info.step };
+    return { model, params, optimizer, startIter: saved.info.step, settings };
   }
   if (options.backboneWeights) await loadBackboneWeights(model, options.backboneWeights);
   if (init) {
@@ -132,5 +134,5 @@ export async function startRun(options: TrainOptions, device: Device, checkpoint
     for (const t of [...init.model.values(), ...Object.values(init.optimizer)]) t.dispose();
   }
   writeFileSync(logPath, '');
-  return { model, params, optimizer, startIter: 0 };
+  return { model, params, optimizer, startIter: 0, settings };
 }

@@ -25,7 +25,7 @@ import { LogWindow, type LogRecord } from './log-window.js';
 import type { TrainOptions } from './options.js';
 import { lockRunFolder, readLogBefore } from './run-folder.js';
 import { lrAt, type StepSchedule } from './schedule.js';
-import { runSettings, startRun } from './start-run.js';
+import { startRun } from './start-run.js';
 import { trainStep } from './step.js';
 
 export const CHECKPOINT_FILE = 'last.safetensors';
@@ -97,8 +97,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   };
   const checkpointPath = join(outDir, CHECKPOINT_FILE);
   const logPath = join(outDir, LOG_FILE);
-  const { model, params, optimizer, startIter } = await startRun(options, device, checkpointPath, logPath);
-  const settings = runSettings(options);
+  const { model, params, optimizer, startIter, settings } = await startRun(options, device, checkpointPath, logPath);
 
   const logEvery = options.logEvery ?? 10;
   const progress = options.progress?.(totalIters, startIter) ?? null;
