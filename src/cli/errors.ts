@@ -77,11 +77,12 @@ export async function runCli(program: string, main: () => unknown, io: CliIO = p
   try {
     await main();
   } catch (error) {
+    const fileSystem = fileSystemError(error);
     if (error instanceof UsageError || error instanceof UserError) {
       io.stderr(`${formatError(program, error)}\n`);
       code = USAGE_EXIT_CODE;
-    } else if (fileSystemError(error) !== null) {
-      io.stderr(`${program}: ${fileSystemError(error)}\n`);
+    } else if (fileSystem !== null) {
+      io.stderr(`${program}: ${fileSystem}\n`);
       code = USAGE_EXIT_CODE;
     } else if (error instanceof Interrupted) {
       io.stderr(`${program}: ${error.message}\n`);

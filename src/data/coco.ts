@@ -128,10 +128,12 @@ export function writeCocoDataset(outDir: string, json: CocoKeypointsJson, images
   }
 }
 
+const STAGING = new RegExp(`^${IMAGES_DIR}\\.(\\d+)\\.(new|old)$`);
+
 /** The staging folders (`images.PID.new`, `images.PID.old`) of writes whose process is gone: killed midway. */
 function removeStaleStaging(outDir: string): void {
   for (const name of readdirSync(outDir)) {
-    const match = new RegExp(`^${IMAGES_DIR}\\.(\\d+)\\.(new|old)$`).exec(name);
+    const match = STAGING.exec(name);
     if (!match || Number(match[1]) === process.pid || processAlive(Number(match[1]))) continue;
     try {
       rmSync(join(outDir, name), { recursive: true, force: true });

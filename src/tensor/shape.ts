@@ -73,7 +73,5 @@ export function checkShape(op: string, shape: Shape): void {
 
 /** A shape viewed as [outer, the axis, inner]: the sizes before, at and after `axis`. */
 export function splitAtAxis(shape: Shape, axis: number): [outer: number, reduced: number, inner: number] {
-  const outer = shape.slice(0, axis).reduce((a, b) => a * b, 1);
-  const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
-  return [outer, shape[axis], inner];
+  return [sizeOf(shape.slice(0, axis)), shape[axis], sizeOf(shape.slice(axis + 1))];
 }

@@ -85,10 +85,10 @@ export function checkpointOf(path: string, file: { tensors: Record<string, Tenso
   const seed = integer(meta.seed);
   if (!Number.isSafeInteger(step) || step < 0) throw new UserError(`${path}: the checkpoint's step '${meta.step}' is not a count of iterations`);
   if (!Number.isSafeInteger(seed)) throw new UserError(`${path}: the checkpoint's seed '${meta.seed}' is not an integer`);
-  return { info: { step, seed, config, optimizer: optimizerName, ...(meta.run !== undefined ? { run: runSettings(path, meta.run) } : {}) }, model, optimizer };
+  return { info: { step, seed, config, optimizer: optimizerName, ...(meta.run !== undefined ? { run: parseRunSettings(path, meta.run) } : {}) }, model, optimizer };
 }
 
-function runSettings(path: string, text: string): RunSettings {
+function parseRunSettings(path: string, text: string): RunSettings {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -17,7 +17,7 @@ export const predictCommand = defineCommand({
   flags: {
     weights: { type: 'string', default: SHIPPED_WEIGHTS, description: 'checkpoint (.safetensors) written by smpr train or smpr export, or a .pth with --config', valueName: 'FILE' },
     config: CONFIG_FOR_WEIGHTS_FLAG,
-    data: { type: 'string', description: "a dataset folder or annotation file listing the images: each result takes its image's id there (found by file name), so that `smpr eval --data` with `--results` can score results.json; without it the ids are the images' places on the command line (1, 2, …)", valueName: 'DIR' },
+    data: { type: 'string', description: "a dataset folder or annotation file listing the images: each result takes its image's id there (found by its path in the dataset, else its file name), so that `smpr eval --data` with `--results` can score results.json; without it the ids are the images' places on the command line (1, 2, …)", valueName: 'DIR' },
     out: { type: 'string', default: 'predictions', description: 'folder for results.json and the overlays', valueName: 'DIR' },
     'min-score': { type: 'number', min: 0, max: 1, default: 0.1, description: 'draw only people scoring above this' },
     flip: { type: 'boolean', description: 'also run on the flipped image and merge (flip test)' },
@@ -28,7 +28,7 @@ export const predictCommand = defineCommand({
     prepareFolder('--out', flags.out);
     if (!existsSync(flags.weights)) throw new UserError(`${flags.weights}: no such checkpoint`);
     for (const path of positionals) readImageSize(path); // a missing or unreadable file stops here, before any work
-    const imageIds = flags.data !== undefined ? idsByFileName(positionals, flags.data) : positionals.map((_, i) => i + 1);
+    const imageIds = flags.data !== undefined ? idsInDataset(positionals, flags.data) : positionals.map((_, i) => i + 1);
     const model = await loadModel(flags.weights, flags.config);
     const all: CocoKeypointResult[] = [];
     const names = overlayNames(positionals);
@@ -64,7 +64,7 @@ export const predictCommand = defineCommand({
  * Each image's id in the dataset at `data`: by its path under the dataset's image folder when it lies there, else
  * by its file name (one line naming the first image it lacks, or one given twice).
  */
-function idsByFileName(paths: readonly string[], data: string): number[] {
+function idsInDataset(paths: readonly string[], data: string): number[] {
   const dataset = openDataset(data);
   const byPath = new Map<string, number[]>();
   const byName = new Map<string, number[]>();

@@ -24,7 +24,7 @@ function parseDecay(text: string, epochs: number): number[] {
     if (!(epoch < epochs)) fail(`got '${part.trim()}'`);
     return epoch;
   });
-  decay.forEach((epoch, i) => i > 0 && epoch <= decay[i - 1]! && fail(`got ${epoch} after ${decay[i - 1]}`));
+  for (let i = 1; i < decay.length; i++) if (decay[i]! <= decay[i - 1]!) fail(`got ${decay[i]} after ${decay[i - 1]}`);
   return decay;
 }
 
