@@ -188,11 +188,49 @@ describe('deformConv2d: WGSL against the reference', () => {
     try {
       for (const maxBytes of [2 * 7 * rowBytes, 3 * rowBytes, rowBytes]) {
         deformChunking.maxBytes = maxBytes;
-        // The input gradient's atomic adds may land in another order, so allow float32 rounding.
+        // Chunks of rows each round their part of the input gradient to float32 before adding them.
         compare(await run(problem, 'webgpu', 'float32'), whole, () => ({ atol: 1e-6, rtol: 1e-6 }), `maxBytes ${maxBytes}`);
       }
     } finally {
       deformChunking.maxBytes = saved;
+    }
+  });
+
+  it('sums the input gradient exactly: samples piled onto three pixels give the same bits on every run, and each product\'s rounding only', async () => {
+    // Every sample of both images lands on one of three points (a quarter-pixel grid, exact in float32): 1296
+    // samples per image and channel, each pixel around a point reached by about 430 of them. Float atomics
+    // would sum these in the order the invocations happen to run.
+    const s: Spec = { n: 2, groups: 2, perGroup: 4, weightGroups: 1, outPerGroup: 8, h: 12, w: 12, kh: 3, kw: 3, stride: 1, padding: 1, dilation: 1, mask: true, bias: false, reach: 1, integral: false, seed: 11 };
+    const problem = randomProblem(s);
+    const points = [[3.25, 4.5], [7.5, 2.75], [9.25, 9.75]];
+    const [, channels, oh, ow] = problem.inputs.offset!.shape;
+    problem.inputs.offset!.data = problem.inputs.offset!.data.map((_, i) => {
+      const [ox, oy, channel] = [i % ow, Math.floor(i / ow) % oh, Math.floor(i / (ow * oh)) % channels];
+      const tap = Math.floor(channel / 2) % 9;
+      const point = points[(ox + oy + tap) % 3];
+      return channel % 2 === 0 ? point[0] - (oy - 1 + Math.floor(tap / 3)) : point[1] - (ox - 1 + (tap % 3));
+    });
+    const runs = [];
+    for (let k = 0; k < 3; k++) runs.push((await run(problem, 'webgpu', 'float32')).grads.x!);
+    for (const other of runs.slice(1)) expect(other).toEqual(runs[0]);
+    // Against float64: the GEMM for gcol over Cout terms, the product with mask and corner weight, and the final
+    // conversion round; the sum itself does not. Σ|terms| per element is the gradient of the absolute inputs.
+    const exact = (await run(problem, 'cpu', 'float64')).grads.x!;
+    const absolute = structuredClone(problem);
+    for (const name of ['weight', 'mask', 'upstream'] as const) absolute.inputs[name]!.data = absolute.inputs[name]!.data.map(Math.abs);
+    const scale = (await run(absolute, 'cpu', 'float64')).grads.x!;
+    const cout = problem.inputs.weight!.shape[0];
+    runs[0].forEach((v, i) => expect(Math.abs(v - exact[i]), `x[${i}]`).toBeLessThanOrEqual((cout + 8) * 2 ** -24 * scale[i]));
+    expect(Math.max(...scale)).toBeGreaterThan(100);
+  });
+
+  it('makes the input gradient NaN where the upstream gradient holds a NaN or an infinity, rather than dropping it', async () => {
+    const s: Spec = { n: 2, groups: 1, perGroup: 2, weightGroups: 1, outPerGroup: 2, h: 5, w: 5, kh: 3, kw: 3, stride: 1, padding: 1, dilation: 1, mask: false, bias: false, reach: 1, integral: false, seed: 4 };
+    for (const bad of [NaN, Infinity]) {
+      const problem = randomProblem(s);
+      problem.inputs.upstream!.data[7] = bad;
+      const { x } = (await run(problem, 'webgpu', 'float32')).grads;
+      expect(x!.some(Number.isNaN), String(bad)).toBe(true);
     }
   });
 

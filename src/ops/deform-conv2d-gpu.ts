@@ -8,7 +8,8 @@
  *                                                       hold Cin·KH·KW/Cout times the output's memory per layer
  *             gW   = Σ_n grad · colᵀ                    (matmul)
  *             gcol = weightᵀ · grad                     (matmul)
- *             gx, gOffset, gMask = the `backward` sampling pass over gcol
+ *             gx, gOffset, gMask = the `backward` sampling pass over gcol (gx as an exact fixed-point sum,
+ *                                  between a `bound` and a `resolve` pass: the same bits on every run)
  *
  * The column matrix is KH·KW times the input's size (92 MB for 256 channels, 3×3 taps, 100×100 outputs), so
  * the work is split into chunks — several images, or a range of output rows of one image — whose column matrix
@@ -19,7 +20,14 @@
 import { flushQueue, gpuDevice, launch } from '../backend/launch.js';
 import { emptyGpu } from '../backend/webgpu-backend.js';
 import type { DeformConvGeometry, DeformConvGrads, DeformConvOperands } from '../kernels/reference/deform-conv2d.js';
-import { deformSamplingKernel, zeroFillKernel, type DeformChunk, type DeformPass } from '../kernels/wgsl/deform-sampling.js';
+import {
+  deformGradBoundKernel,
+  deformGradResolveKernel,
+  deformSamplingKernel,
+  zeroFillKernel,
+  type DeformChunk,
+  type DeformPass,
+} from '../kernels/wgsl/deform-sampling.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { add } from './elementwise.js';
 import { matmul } from './matmul.js';
@@ -96,8 +104,8 @@ export function deformConv2dGpu(a: DeformConvOperands<Tensor>, g: DeformConvGeom
 
 /** Gradients of sum(y · grad) for x, offset, weight and mask. Call inside `tidy`. */
 export function deformConv2dGpuBackward(grad: Tensor, a: DeformConvOperands<Tensor>, g: DeformConvGeometry): DeformConvGrads<Tensor> {
+  const device = gpuDevice();
   const gx = emptyGpu(a.x.shape, 'float32', 'deformConv2d.gradX');
-  launch(zeroFillKernel(gx.size, gpuDevice()), [gx]);
   const gOffset = emptyGpu(a.offset.shape, 'float32', 'deformConv2d.gradOffset');
   const gMask = a.mask && emptyGpu(a.mask.shape, 'float32', 'deformConv2d.gradMask');
   const weight = groupedWeight(a, g);
@@ -110,8 +118,17 @@ export function deformConv2dGpuBackward(grad: Tensor, a: DeformConvOperands<Tens
     gWeight = gWeight ? add(gWeight, part) : part;
     col.dispose();
     const gcol = matmul(weight, gy, { transA: true });
-    sample('backward', a, g, chunk, [gcol, gx, gOffset, ...(gMask ? [gMask] : [])]);
+    // The input gradient's exact fixed-point sum (kernels/wgsl/deform-sampling.ts): bound, scatter, resolve.
+    const bound = emptyGpu([1], 'uint32', 'deformConv2d.gradBound');
+    const acc = emptyGpu([chunk.nc, g.inChannels, g.height, g.width, 2], 'uint32', 'deformConv2d.gradAccumulator');
+    launch(zeroFillKernel(1, device), [bound]);
+    launch(zeroFillKernel(acc.size, device), [acc]);
+    launch(deformGradBoundKernel(a.mask !== null, g, chunk, device), [gcol, ...(a.mask ? [a.mask] : []), bound]);
+    sample('backward', a, g, chunk, [gcol, bound, acc, gOffset, ...(gMask ? [gMask] : [])]);
+    launch(deformGradResolveKernel(g, chunk, chunk.r0 > 0, device), [acc, bound, gx]);
     gcol.dispose();
+    acc.dispose();
+    bound.dispose();
     flushBetween(chunks, k);
   }
   return { x: gx, offset: gOffset, weight: view(gWeight!, a.weight.shape), mask: gMask };

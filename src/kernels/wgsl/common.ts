@@ -86,14 +86,18 @@ const ITEMS_PER_CPU_INVOCATION = 32;
 /** Workgroups enough for a many-core CPU's threads (lavapipe uses one per core). */
 const CPU_THREADS = 16;
 
-/** The entry point of a 1-D kernel: `body` runs for every i in [0, count), each invocation striding over the grid. */
-export function kernel1d(count: string, body: string): string {
+/**
+ * The entry point of a 1-D kernel: `body` runs for every i in [0, count), each invocation striding over the grid;
+ * `before` and `after` run once per invocation around the loop (after it, in uniform control flow: barriers may
+ * go there).
+ */
+export function kernel1d(count: string, body: string, around: { before?: string; after?: string } = {}): string {
   return `@compute @workgroup_size(${WORKGROUP_1D})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
+        @builtin(local_invocation_index) lid: u32) {${around.before ?? ''}
   for (var i = wid.x * ${WORKGROUP_1D}u + lid; i < ${count}; i += nwg.x * ${WORKGROUP_1D}u) {
 ${body}
-  }
+  }${around.after ?? ''}
 }`;
 }
 
