@@ -114,6 +114,22 @@ describe('the two devices agree where WGSL and JavaScript differ by nature', () 
     }
   });
 
+  test('a NaN anywhere wins argmax (its first index) and max pooling (its gradient too), on both', async () => {
+    for (let at = 0; at < 4; at++) {
+      const x = [1, 3, 2, 0.5].map((v, i) => (i === at ? Number.NaN : v));
+      const [gpuArg, cpuArg] = await both((device) => T.argmax(T.tensor(x, { device }), 0));
+      expect([gpuArg[0], cpuArg[0]], `argmax, NaN at ${at}`).toEqual([at, at]);
+      for (const device of ['webgpu', 'cpu'] as const) {
+        const input = T.tensor(x, { device, requiresGrad: true });
+        const y = T.maxPool2d(T.reshape(input, [1, 1, 2, 2]), { kernelSize: 2 });
+        T.sum(y).backward();
+        expect(Number.isNaN((await y.toArray())[0]), `maxPool2d on ${device}, NaN at ${at}`).toBe(true);
+        expect(Array.from(await input.grad!.toArray()), `maxPool2d gradient on ${device}`).toEqual(x.map((_, i) => (i === at ? 1 : 0)));
+        T.dispose([input, input.grad!, y]);
+      }
+    }
+  });
+
   test('max and min reduce ±Inf to ±Inf, also in the per-workgroup schedule', async () => {
     for (const n of [3, 600]) {
       const [gpu, cpu] = await both((device) => T.tidy(() => T.stack([T.max(T.full([n], -Infinity, { device })), T.min(T.full([n], Infinity, { device }))])));

@@ -8,6 +8,7 @@
  *              pixel; average, every output's gradient over kh·kw. Every pixel is written exactly once, so
  *              overlapping windows need no atomics (WGSL has no float atomics).
  */
+import { IS_NAN_WGSL } from '../elementwise-ops.js';
 import type { Pool2dDims } from '../reference/pool.js';
 import type { DeviceInfo, Program } from '../program.js';
 import { gridStride1d, kernel1d, ParamWriter, storage, uniform } from './common.js';
@@ -39,7 +40,7 @@ ${storage(2, 'indices', 'int32', true)}
 ${uniform(3)}`,
   start: `var arg = first;
   var best = x[base + first];`,
-  visit: `if (v > best || v != v) {
+  visit: `if (v > best || isNan(v)) {
         best = v;
         arg = at;
       }`,
@@ -70,6 +71,7 @@ function forwardKernel(label: string, kind: PoolKind, dims: Pool2dDims, device: 
   const code = `
 ${PARAMS}
 ${kind.forwardBindings}
+${IS_NAN_WGSL}
 ${kernel1d('p.n', `  let ow = i % p.outWidth;
   let oh = (i / p.outWidth) % p.outHeight;
   let base = (i / (p.outWidth * p.outHeight)) * p.height * p.width;

@@ -33,14 +33,16 @@ ${uniform(2)}
 ${IS_NAN_WGSL}`;
 
   if (op === 'argmax') {
-    // NaN compares false with everything, so "v > best || (v != v && best == best)" keeps the first NaN, as NumPy does.
+    // The first NaN wins and stays, as in NumPy (a NaN compares false with everything; told by its bits, since a
+    // compiler may fold \`v != v\` to false).
+    const better = T === 'f32' ? 'v > best || (isNan(v) && !isNan(best))' : 'v > best';
     const code = `${header}
 ${kernel1d('p.n', `  let base = (i / p.inner) * p.r * p.inner + i % p.inner;
   var best = x[base];
   var arg = 0;
   for (var k = 1u; k < p.r; k++) {
     let v = x[base + k * p.inner];
-    if (v > best || (v != v && best == best)) { best = v; arg = i32(k); }
+    if (${better}) { best = v; arg = i32(k); }
   }
   out[i] = arg;`)}`;
     return { label: op, code, params, workgroups: gridStride1d(outputs, device) };
