@@ -1,5 +1,5 @@
 /**
- * The sampling kernels of deformable convolution on WebGPU (the GEMMs around them are in deform-conv2d.ts).
+ * The sampling kernels of deformable convolution on WebGPU (the GEMMs around them: ops/deform-conv2d-gpu.ts).
  *
  * Schedule: one invocation per sample — (image, offset group, kernel tap, output pixel), pixel fastest — over
  * one chunk of images and output rows. The sample's position, mask value and four bilinear corners do not
