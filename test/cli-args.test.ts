@@ -85,6 +85,7 @@ describe('parseArgs', () => {
   it('validates numbers', () => {
     expect(usageError(['--data=d', '--epochs', '1.5'])).toBe("--epochs expects an integer, got '1.5'");
     expect(usageError(['--data=d', '--epochs=0'])).toBe('--epochs must be ≥ 1, got 0');
+    expect(parse(['--data=d', '--epochs=1']).flags.epochs).toBe(1); // min itself is allowed: the bound is ≥
     expect(usageError(['--data=d', '--lr', 'fast'])).toBe("--lr expects a number, got 'fast'");
     expect(usageError(['--data=d', '--lr='])).toBe("--lr expects a number, got ''");
     expect(usageError(['--data=d', '--lr', 'Infinity'])).toBe("--lr expects a number, got 'Infinity'");

@@ -87,6 +87,13 @@ describe('decodeLevel', () => {
     expect(kept.map((c) => Array.from(c.keypoints.slice(0, 2)))).toEqual([[12, 4], [20, 4]]); // locations 1, 2
   });
 
+  test('exactly nmsPre locations: all kept in location order, unsorted (the authors sort only when there are more)', () => {
+    // A 2 × 2 level whose scores rise and fall out of location order: sorting would give 1, 3, 0, 2.
+    const level: LevelOutputs = { clsLogits: [0, 2, -1, 1], scoreLogits: [0, 0, 0, 0], refine: new Float32Array(4 * 4), stride: 8, height: 2, width: 2 };
+    const kept = decodeLevel(level, { ...tinyImage, nmsPre: 4 });
+    expect(kept.map((c) => Array.from(c.keypoints.slice(0, 2)))).toEqual([[4, 4], [12, 4], [4, 12], [12, 12]]); // locations 0, 1, 2, 3
+  });
+
   test('decodeLevels concatenates levels in order', () => {
     const coarse: LevelOutputs = { clsLogits: [0, 0], scoreLogits: [0, 0], refine: new Float32Array(4 * 2), stride: 16, height: 1, width: 2 };
     const candidates = decodeLevels([tinyLevel, coarse], { imageHeight: 100, imageWidth: 100 });

@@ -47,6 +47,18 @@ describe('clipScale', () => {
     );
   });
 
+  it('adds 1e-6 to the norm on webgpu, as torch does: ‖g‖ = 1e-3, max 1e-4 gives s = 1e-4/(1e-3 + 1e-6), not 0.1', async () => {
+    // At ordinary norms the 1e-6 is below float32's rtol and any small constant passes; at ‖g‖ = 1e-3 it moves s by
+    // 1e-3 relative, a hundred times F32's rtol.
+    const grads = [Float64Array.from([6e-4]), Float64Array.from([8e-4, 0])];
+    const gpu = onGpu(grads);
+    const clip = clipScale(gpu, 1e-4);
+    const norm = Math.hypot(Math.fround(6e-4), Math.fround(8e-4));
+    // Relative only: F32's atol of 1e-6 would be 0.1% of this norm.
+    expectClose(await clip.toArray(), [norm, 1e-4 / (norm + 1e-6)], { atol: 0, rtol: 1e-5 }, 'clip');
+    disposeAll(gpu, [clip]);
+  });
+
   it('agrees on cpu in float64 to rounding', () => {
     const grads = arrays([5, 1, 300], 3);
     const clip = clipScale(grads.map((g) => tensor(g, [g.length], { dtype: 'float64' })), 2);

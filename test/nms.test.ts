@@ -114,6 +114,13 @@ describe('softNmsLinear', () => {
     expect(softNmsLinear(poses, { iouThr: 0.5 })).toEqual([{ index: 0, score: 0.9 }, { index: 1, score: 0.8 }]);
   });
 
+  test('a pose decayed to exactly min_score is kept (removal is strictly below it)', () => {
+    // [0,0,9,9] (area 10·10) and [0,0,9,19] (10·20) share 10·10: IoU 100/200 = 0.5 > 0.3, so 0.5 · (1 − 0.5) = 0.25
+    // exactly, which is not < min_score 0.25.
+    const poses = [corners(0, 0, 9, 9, 1), corners(0, 0, 9, 19, 0.5)];
+    expect(softNmsLinear(poses, { iouThr: 0.3, minScore: 0.25 })).toEqual([{ index: 0, score: 1 }, { index: 1, score: 0.25 }]);
+  });
+
   test("the best pose survives even below min_score: the authors' loop never checks the one it selects", () => {
     expect(softNmsLinear([corners(0, 0, 9, 9, 0.0002), corners(50, 50, 59, 59, 0.0001)])).toEqual([{ index: 0, score: 0.0002 }]);
   });
@@ -161,6 +168,18 @@ describe('oksNms', () => {
     expect(oks(labelled(small), labelled(candidate), boxAreaOf(small))).toBeLessThan(0.3);
     expect(oks(labelled(small), labelled(candidate), boxAreaOf(candidate))).toBeGreaterThan(0.3);
     expect(oksNms([{ keypoints: small, score: 0.9 }, { keypoints: candidate, score: 0.8 }], { oksThr: 0.3 }).length).toBe(2);
+  });
+
+  test('the OKS scale is the box area without the +1 pixel: (x2 − x1)·(y2 − y1)', () => {
+    // Two keypoints with σ = 0.5, so (2σ)² = 1. Kept pose (0, 0), (10, 10): area 100. The candidate is shifted by
+    // (10, 7), d² = 149 for both keypoints: OKS = exp(−149 / (2 · 100)) ≈ 0.475 ≤ 0.5, so it stays; with the +1
+    // convention the area would be 121 and the OKS exp(−149 / 242) ≈ 0.540, suppressing it.
+    const sigmas = [0.5, 0.5];
+    const kept = [0, 0, 10, 10];
+    const candidate = [10, 7, 20, 17];
+    expect(oks(labelled(kept), labelled(candidate), 100, sigmas)).toBeLessThan(0.5);
+    expect(oks(labelled(kept), labelled(candidate), 121, sigmas)).toBeGreaterThan(0.5);
+    expect(oksNms([{ keypoints: kept, score: 0.9 }, { keypoints: candidate, score: 0.8 }], { oksThr: 0.5, sigmas }).map((k) => k.index)).toEqual([0, 1]);
   });
 
   test('accepts [x, y, v] poses and rejects poses that do not match the sigmas', () => {

@@ -1,10 +1,12 @@
-// SGD, its learning-rate schedule, gradient clipping, and Tensor.assign (which the optimizer updates through).
+// SGD and AdamW, the learning-rate schedule and the recipes, gradient clipping, and Tensor.assign (which the
+// optimizer updates through).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { add, memory, mul, sum, tensor, tidy, toSync, zeros, type Device } from '../src/index.js';
 import { clipGradNorm } from '../src/train/clip.js';
 import { REFERENCE_SGD, SGD, type Optimizer, type ParamGroup, type ParamRecord, type SGDOptions } from '../src/train/optimizer.js';
 import { lrAt, referenceSchedule } from '../src/train/schedule.js';
+import { RECIPES, defaultDecayEpochs } from '../src/train/recipes.js';
 import { ADAMW_DEFAULTS, AdamW, type AdamWOptions } from '../src/train/adamw.js';
 import { expectClose } from './util.js';
 
@@ -101,15 +103,24 @@ describe('SGD', () => {
       const init = { 'conv.weight': [0.5, -1, 2, 0.25], 'conv.bias': [0.1, -0.2], 'gn.weight': [1, 1.5], 'gn.bias': [0, 0.3] };
       const groups: Record<string, ParamGroup> = { 'conv.weight': 'weight', 'conv.bias': 'bias', 'gn.weight': 'norm', 'gn.bias': 'norm' };
       const params = Object.entries(init).map(([name, v]) => param(name, groups[name], v, c));
-      const options: SGDOptions = { ...REFERENCE_SGD, lr: 0.05, weightDecay: 0.01 };
-      const sgd = new SGD(params, options);
+      // The optimizer takes its momentum and groups from its defaults; the reference spells the intended values out
+      // (reference §6: momentum 0.9, non-norm biases lr×2 and no decay), so that a wrong default cannot pass on both sides.
+      const sgd = new SGD(params, { lr: 0.05, weightDecay: 0.01 });
       const coeffs = Array.from({ length: 5 }, (_, s) => Object.fromEntries(Object.entries(init).map(([name, v]) => [name, v.map((_, i) => Math.sin(3 * s + i + name.length))])));
       runSteps(sgd, params, coeffs);
-      const expected = referenceSgd(init, groups, coeffs, options);
+      const expected = referenceSgd(init, groups, coeffs, { lr: 0.05, momentum: 0.9, weightDecay: 0.01, groups: { bias: { lrMult: 2, weightDecay: 0 } } });
       for (const p of params) expectClose(await p.tensor.toArray(), expected[p.name], c.tol, p.name);
       sgd.dispose();
     });
   }
+
+  it("defaults to the reference's lr 0.02, momentum 0.9 and weight decay 1e-4 (reference §6)", () => {
+    expect(REFERENCE_SGD).toEqual({ lr: 0.02, momentum: 0.9, weightDecay: 1e-4, groups: { bias: { lrMult: 2, weightDecay: 0 } } });
+    const sgd = new SGD([]);
+    expect(sgd.lr).toBe(0.02);
+    expect(sgd.momentum).toBe(0.9);
+    expect(sgd.weightDecay).toBe(1e-4);
+  });
 
   it('uses lr×2 and no decay for biases and normal settings for norm parameters by default', () => {
     const sgd = new SGD([]);
@@ -253,6 +264,23 @@ describe('lrAt', () => {
   });
 });
 
+describe('recipes', () => {
+  it("the reference recipe is the authors' (reference §6): SGD lr 0.02 for 32 images, warm-up 500, ×0.1 at epochs 80 and 90 of 100", () => {
+    expect(RECIPES.reference).toEqual({ optimizer: 'sgd', lr: 0.02, batchSize: 32, warmupIters: 500, poseWeights: 'oks', epochs: 100, decayEpochs: [80, 90] });
+  });
+
+  it('the scratch recipe is the README\'s: AdamW lr 2e-3, batch 8, warm-up 100, 9 epochs, decay left to defaultDecayEpochs', () => {
+    expect(RECIPES.scratch).toEqual({ optimizer: 'adamw', lr: 2e-3, batchSize: 8, warmupIters: 100, poseWeights: 'oks', epochs: 9, decayEpochs: [] });
+  });
+
+  it('defaultDecayEpochs decays at round(7/9) and round(8/9) of the run, once each, and never at or past its end', () => {
+    expect(defaultDecayEpochs(9)).toEqual([7, 8]); // the scratch recipe's 9 epochs: the README's --decay 7,8
+    expect(defaultDecayEpochs(100)).toEqual([78, 89]); // 77.8 and 88.9 rounded
+    expect(defaultDecayEpochs(5)).toEqual([4]); // 3.9 and 4.4 both round to 4: one decay, not two
+    expect(defaultDecayEpochs(1)).toEqual([]); // both round to 1, the end of a 1-epoch run: no decay
+  });
+});
+
 describe('clipGradNorm', () => {
   for (const c of CASES) {
     it(`scales all gradients by max/(‖g‖+1e-6) when the global norm exceeds max (${c.device}, ${c.dtype})`, async () => {
@@ -343,14 +371,25 @@ describe('AdamW', () => {
   for (const c of CASES) {
     it(`matches PyTorch's AdamW with decay on weights only over 5 steps (${c.device}, ${c.dtype})`, async () => {
       const params = Object.entries(init).map(([name, v]) => param(name, groups[name], v, c));
-      const options: AdamWOptions = { ...ADAMW_DEFAULTS, lr: 0.01, weightDecay: 0.1 };
-      const adam = new AdamW(params, options);
+      // Betas, eps and the groups come from the optimizer's defaults; the reference takes the intended values as
+      // literals (PyTorch's betas and eps; no decay on biases and norm parameters), so a wrong default fails here.
+      const adam = new AdamW(params, { lr: 0.01, weightDecay: 0.1 });
       runSteps(adam, params, steps);
-      const expected = referenceAdamW(init, groups, steps, options);
+      const expected = referenceAdamW(init, groups, steps, { lr: 0.01, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.1, groups: { bias: { weightDecay: 0 }, norm: { weightDecay: 0 } } });
       for (const p of params) expectClose(await p.tensor.toArray(), expected[p.name], c.tol, p.name);
       adam.dispose();
     });
   }
+
+  it("defaults to PyTorch's lr 1e-3, betas (0.9, 0.999) and eps 1e-8, with weight decay 0.05 on weights only", () => {
+    expect(ADAMW_DEFAULTS).toEqual({ lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.05, groups: { bias: { weightDecay: 0 }, norm: { weightDecay: 0 } } });
+    const adam = new AdamW([]);
+    expect(adam.betas).toEqual([0.9, 0.999]);
+    expect(adam.eps).toBe(1e-8);
+    expect(adam.hyperparameters('weight')).toEqual({ lr: 1e-3, weightDecay: 0.05 });
+    expect(adam.hyperparameters('bias')).toEqual({ lr: 1e-3, weightDecay: 0 });
+    expect(adam.hyperparameters('norm')).toEqual({ lr: 1e-3, weightDecay: 0 });
+  });
 
   it('resumes from its state dict (moments and step count) exactly', async () => {
     const c = CASES[2];

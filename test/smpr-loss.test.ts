@@ -117,6 +117,52 @@ describe('smprLoss', () => {
     expectClose([await scalar(loss.score)], [Math.LN2], { atol: 1e-6, rtol: 1e-5 });
     // L_init's weights are q = 0 everywhere on P_init: guarded to 0, not NaN.
     expect(await scalar(loss.init)).toBe(0);
+    // L_cls = Σ focal(cls, 0) / (|P_ref| + N_img) = Σ focal / 1 (reference §4): |P_ref|, not |P_init|, whatever the
+    // size of P_init. The cls logits are all 0.
+    expect(await scalar(loss.initPositives)).toBeGreaterThan(0);
+    const focal = T.sum(sigmoidFocalLoss(T.zeros([L], { dtype: 'float64' }), T.zeros([L], { dtype: 'float64' }))).toArraySync()[0];
+    expectClose([await scalar(loss.cls)], [focal / 1], { atol: 1e-6, rtol: 1e-5 });
+  });
+
+  test("a padding row is no one's best location: with 2 people and 1, P_ref is each real person's best location", async () => {
+    // Image 1 has one person, so its second person row is padding, OKS −1 at every location. Every location
+    // predicts a pose 1000 strides away (OKS 0) but one initial positive per person, which predicts its person 5 px
+    // low: q < 0.5 everywhere, so the OKS-positives are only each person's best location. Were padding a person,
+    // its −1 would be the maximum at every location of image 1, and all of image 1's P_init would be positive.
+    const targets = buildBatchTargets([[person(), person(8)], [person(-6)]], SIZE, SIZE, LEVELS, COCO_KEYPOINTS);
+    const L = targets.grid.count;
+    const { x, y, stride } = targets.grid;
+    const init = new Float32Array(2 * L * 2 * K).fill(1000);
+    targets.kept.forEach((people, n) =>
+      people.forEach((p, g) => {
+        const l = targets.gtIndex.subarray(n * L, (n + 1) * L).indexOf(g); // the person's first initial positive
+        for (let k = 0; k < K; k++) {
+          init[(n * L + l) * 2 * K + 2 * k] = (p.keypoints[3 * k] - x[l]) / stride[l];
+          init[(n * L + l) * 2 * K + 2 * k + 1] = (p.keypoints[3 * k + 1] + 5 - y[l]) / stride[l];
+        }
+      }),
+    );
+    // The assigner's rule on the CPU, in float64, over the real people only.
+    let expected = 0;
+    let maxQ = 0;
+    for (let n = 0; n < 2; n++) {
+      const oks = targets.kept[n].map((p) =>
+        Array.from({ length: L }, (_, l) => {
+          const dt = Array.from({ length: K }, (_, k) => [0, 1].map((c) => init[(n * L + l) * 2 * K + 2 * k + c] * stride[l] + (c ? y[l] : x[l])).concat(1)).flat();
+          return smprTrainingOks(Array.from(p.keypoints), dt, p.area);
+        }),
+      );
+      for (let l = 0; l < L; l++) {
+        if (!targets.initPos[n * L + l]) continue;
+        const q = Math.max(...oks.map((row) => row[l]));
+        maxQ = Math.max(maxQ, q);
+        if (q >= 0.5 || oks.some((row) => row[l] === Math.max(...row))) expected++;
+      }
+    }
+    expect(maxQ).toBeLessThan(0.5);
+    expect(expected).toBe(3); // one location per person
+    const loss = smprLoss(outputs(targets, 'webgpu', { init, refine: init }), targets, COCO_KEYPOINTS);
+    expect(await scalar(loss.refinePositives)).toBe(expected);
   });
 
   test('the same losses on webgpu and cpu, and gradients reach every output map', async () => {

@@ -106,6 +106,7 @@ describe('pseudo boxes and the loading rules', () => {
     expect(dropReason(person([[10, 50], [10, 90]]))).toBe('box-under-1px');
     expect(dropReason(person([[10, 50], [90, 50.5]]))).toBe('box-under-1px');
     expect(dropReason(person([[10, 50], [90, 51]]))).toBeNull(); // exactly 1 px high is kept
+    expect(dropReason(person([[10, 10], [11, 20]]))).toBeNull(); // and exactly 1 px wide
     expect(dropReason(person([[10, 10], [50, 50]]))).toBeNull(); // a diagonal line spans both axes
   });
 
@@ -189,6 +190,16 @@ describe('initial positives: center sampling, level ranges, ties', () => {
     const found = positives(assignInitialTargets(filterPeople([person([[4, 4], [132, 132]])]), grid, spec), grid);
     const level1 = [56, 72, 88].flatMap((y) => [56, 72, 88].map((x) => [1, x, y, 0]));
     expect(found).toEqual([[0, 68, 68, 0], ...level1]);
+  });
+
+  it('level ranges are closed at the lower end too: a reach of exactly 64 qualifies for level 1', () => {
+    // Keypoints (8, 8) and (137, 137): mmdet box [8, 8, 136, 136], center 72.
+    // Level 1 (s = 16): region (48, 96)² → x, y ∈ {56, 72, 88}, reaches 80, 64, 80 per axis: (72, 72) has
+    //   max(l, t, r, b) = 64 exactly, level 1's lower bound, and the other 8 reach 80; all 9 in [64, 128].
+    // Level 0: region (60, 84)² → {68, 76}, reach 68 > 64. Level 2: reaches 88, 72, 104 < 128. Levels 3, 4: too small.
+    const grid = locationGrid(256, 256);
+    const found = positives(assignInitialTargets(filterPeople([person([[8, 8], [137, 137]])]), grid, spec), grid);
+    expect(found).toEqual([56, 72, 88].flatMap((y) => [56, 72, 88].map((x) => [1, x, y, 0])));
   });
 
   it('positives lie strictly inside both the center region and the box', () => {
