@@ -1,5 +1,5 @@
 // conv2d: PyTorch golden cases on both devices, WGSL against the reference on random geometries (every schedule
-// of the GEMM template), float64 gradchecks including double backward, and the errors.
+// of the GEMM template), a pipeline per geometry, float64 gradchecks including double backward, and the errors.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ConvGeometry } from '../src/kernels/conv-geometry.js';
@@ -8,7 +8,7 @@ import { gpuDevice } from '../src/backend/launch.js';
 import { forwardShape, weightGradShape } from '../src/kernels/wgsl/conv2d.js';
 import { chooseTile, gemmTarget, type GemmTarget } from '../src/kernels/wgsl/gemm.js';
 import { conv2d, conv2dGeometry, conv2dOutputSize, type Conv2dOptions } from '../src/ops/conv2d.js';
-import { conv2dForwardGpu, conv2dInputGradGpu, conv2dWeightGradGpu, tilesFor } from '../src/ops/conv2d-gpu.js';
+import { conv2dForwardGpu, conv2dInputGradGpu, conv2dWeightGradGpu, tilesFor, type TileChooser } from '../src/ops/conv2d-gpu.js';
 import { Random, add, dispose, grad, memory, mul, ones, randn, sum, tensor, tidy, webgpu, zeros } from '../src/index.js';
 import { loadGolden, type GoldenCase } from './golden.js';
 import { expectClose, fromGolden, gradcheck } from './util.js';
@@ -76,8 +76,8 @@ function values(count: number, random: Random): Float32Array {
   return Float32Array.from({ length: count }, () => random.normal());
 }
 
-/** Runs the three WGSL kernels for a geometry and compares each with the float64 reference. */
-async function compareWithReference(g: ConvGeometry, withBias: boolean, seed: number, target: GemmTarget): Promise<void> {
+/** Runs the three WGSL kernels for a geometry (or only the forward) and compares each with the float64 reference. */
+async function compareWithReference(g: ConvGeometry, withBias: boolean, seed: number, tiles: TileChooser, forwardOnly = false): Promise<void> {
   const random = new Random(seed);
   const x = values(g.batch * g.inChannels * g.height * g.width, random);
   const w = values(g.outChannels * (g.inChannels / g.groups) * g.kernelH * g.kernelW, random);
@@ -90,14 +90,16 @@ async function compareWithReference(g: ConvGeometry, withBias: boolean, seed: nu
   const bg = b && gpu(b, [g.outChannels]);
   const dyg = gpu(dy, [g.batch, g.outChannels, g.outH, g.outW]);
   const n = terms(g);
-  const tiles = tilesFor(target);
   const y = conv2dForwardGpu(xg, wg, bg, g, tiles);
-  const dx = conv2dInputGradGpu(dyg, wg, g, tiles);
-  const dw = conv2dWeightGradGpu(dyg, xg, g, tiles);
   expectClose(await y.toArray(), conv2dForward(f64(x), f64(w), b && f64(b), g, 'float64'), f32(n.y), 'forward');
-  expectClose(await dx.toArray(), conv2dInputGrad(f64(dy), f64(w), g, 'float64'), f32(n.x), 'input grad');
-  expectClose(await dw.toArray(), conv2dWeightGrad(f64(dy), f64(x), g, 'float64'), f32(n.weight), 'weight grad');
-  dispose([xg, wg, bg, dyg, y, dx, dw]);
+  if (!forwardOnly) {
+    const dx = conv2dInputGradGpu(dyg, wg, g, tiles);
+    const dw = conv2dWeightGradGpu(dyg, xg, g, tiles);
+    expectClose(await dx.toArray(), conv2dInputGrad(f64(dy), f64(w), g, 'float64'), f32(n.x), 'input grad');
+    expectClose(await dw.toArray(), conv2dWeightGrad(f64(dy), f64(x), g, 'float64'), f32(n.weight), 'weight grad');
+    dispose([dx, dw]);
+  }
+  dispose([xg, wg, bg, dyg, y]);
 }
 
 /** Random geometries, kept small: every one compiles its own pipelines. */
@@ -125,7 +127,7 @@ describe('conv2d WGSL matches the reference', () => {
   it('random geometries', async () => {
     const target = gemmTarget(gpuDevice());
     await fc.assert(fc.asyncProperty(geometry, fc.boolean(), fc.nat(), (g, withBias, seed) =>
-      compareWithReference(g, withBias, seed, target)), { numRuns: 12 });
+      compareWithReference(g, withBias, seed, tilesFor(target))), { numRuns: 12 });
   });
 
   // Shapes that the random ones do not reach: several tiles per side with ragged edges, the 1×1 GEMM variant,
@@ -142,9 +144,38 @@ describe('conv2d WGSL matches the reference', () => {
   for (const [name, xs, ws, options, schedules] of fixed) {
     it(`${name}: x ${xs.join('×')}, w ${ws.join('×')}, ${JSON.stringify(options)} (${schedules.join(', ')})`, async () => {
       const g = conv2dGeometry(xs, ws, options);
-      for (const schedule of schedules) await compareWithReference(g, true, 7, TARGETS[schedule](gemmTarget(gpuDevice())));
+      for (const schedule of schedules) await compareWithReference(g, true, 7, tilesFor(TARGETS[schedule](gemmTarget(gpuDevice()))));
     });
   }
+
+  // Each pass's pipeline is cached under a key made of the geometry and the tile (conv2d-gpu.ts): a geometry
+  // field missing from it would hand a problem the pipeline compiled for another that differs only in that
+  // field. So, back to back in one process, a base problem and, for each field, one that differs from it in that
+  // field alone (outH and outW follow from the others, so each variant keeps them: stride 4 gives 2×2 outputs
+  // throughout), all on one fixed tile, lest a different tile choice tell the keys apart instead. The three
+  // passes share the key function, so the forward alone shows a missing field; dilation W (once missing from the
+  // key, unnoticed) runs both gradients too. Forward only for the rest: each variant compiles its own pipelines,
+  // ~0.1 s each on lavapipe.
+  it('problems differing in one geometry field each get their own pipelines', async () => {
+    type Params = { n: number; cin: number; h: number; w: number; cout: number; kh: number; kw: number; stride: [number, number]; padding: [number, number]; dilation: [number, number]; groups: number };
+    const base: Params = { n: 1, cin: 2, h: 8, w: 8, cout: 2, kh: 3, kw: 3, stride: [4, 4], padding: [1, 1], dilation: [1, 1], groups: 1 };
+    const variants: [keyof ConvGeometry, Partial<Params>][] = [
+      ['batch', { n: 2 }], ['inChannels', { cin: 4 }], ['height', { h: 7 }], ['width', { w: 7 }], ['outChannels', { cout: 4 }],
+      ['kernelH', { kh: 4 }], ['kernelW', { kw: 4 }], ['strideH', { stride: [5, 4] }], ['strideW', { stride: [4, 5] }],
+      ['padH', { padding: [0, 1] }], ['padW', { padding: [1, 0] }], ['dilationH', { dilation: [2, 1] }], ['dilationW', { dilation: [1, 2] }],
+      ['groups', { groups: 2 }],
+    ];
+    const geometryOf = (p: Params) =>
+      conv2dGeometry([p.n, p.cin, p.h, p.w], [p.cout, p.cin / p.groups, p.kh, p.kw], { stride: p.stride, padding: p.padding, dilation: p.dilation, groups: p.groups });
+    const g0 = geometryOf(base);
+    const tile = chooseTile(forwardShape(g0), false, gemmTarget(gpuDevice()));
+    await compareWithReference(g0, true, 1, () => tile);
+    for (const [field, change] of variants) {
+      const g = geometryOf({ ...base, ...change });
+      expect(Object.keys(g).filter((k) => g[k as keyof ConvGeometry] !== g0[k as keyof ConvGeometry]), field).toEqual([field]);
+      await compareWithReference(g, true, 1, () => tile, field !== 'dilationW');
+    }
+  });
 
   it('the wide case does get 128×128 tiles with 32 KiB', () => {
     const g = conv2dGeometry([1, 8, 16, 16], [130, 8, 2, 2], { padding: [1, 0], dilation: [2, 1] });

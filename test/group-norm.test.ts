@@ -1,5 +1,5 @@
 // GroupNorm: golden cases (forward and every gradient) on cpu float64/float32 and webgpu, WGSL against the
-// reference on random shapes, float64 gradchecks, a large-mean input, and bad parameters.
+// reference on random shapes, the default eps, float64 gradchecks, a large-mean input, and bad parameters.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Random, dispose, mul, sum, tensor, type Device, type Tensor } from '../src/index.js';
@@ -104,6 +104,28 @@ for (const schedule of [null, { kind: 'workgroup' } as const]) describe(`the WGS
     // than that, so allow a few of those spacings. E[x²] − E[x]² in float32 would be wrong by ~100% here.
     await expectWebgpuMatchesReference([2, 8, 16, 16], 4, true, 11, { atol: 5e-4, rtol: 1e-4 }, 100, 0.1);
   });
+});
+
+describe('the default eps is torch\'s 1e-5', () => {
+  for (const { device, dtype, tol } of CONFIGS.filter((c) => c.dtype === 'float64' || c.device === 'webgpu')) {
+    test(`groupNorm(x, groups) on an input of variance ~1e-6, where eps matters (${device} ${dtype})`, async () => {
+      // std 1e-3: var ≈ 1e-6, so the result scales by sqrt(var / (var + eps)), ≈ 0.3 with eps 1e-5 and ≈ 0.7 with
+      // 1e-6; the expected values are the plain formula in float64 with eps 1e-5 (F.group_norm's default).
+      const [batch, channels, spatial, groups] = [2, 4, 9, 2];
+      const data = Float64Array.from(Float32Array.from(values(batch * channels * spatial, 21, 0, 1e-3)));
+      const y = groupNorm(tensor(data, [batch, channels, 3, 3], { device, dtype }), groups);
+      const perGroup = (channels / groups) * spatial;
+      const expected = new Float64Array(data.length);
+      for (let start = 0; start < data.length; start += perGroup) {
+        const group = data.subarray(start, start + perGroup);
+        const mean = group.reduce((a, b) => a + b, 0) / perGroup;
+        const variance = group.reduce((a, b) => a + (b - mean) ** 2, 0) / perGroup;
+        group.forEach((v, i) => (expected[start + i] = (v - mean) / Math.sqrt(variance + 1e-5)));
+      }
+      expectClose(await y.toArray(), expected, tol, 'y');
+      y.dispose();
+    });
+  }
 });
 
 describe('float64 gradchecks', () => {

@@ -1,6 +1,6 @@
 // Losses: sigmoid focal loss and BCE with logits against the torchvision/torch golden cases on cpu float64,
-// cpu float32 and webgpu; the WGSL kernels against the reference on random inputs; saturation at ±100;
-// float64 gradchecks; L1 with weights; bad parameters.
+// cpu float32 and webgpu; the WGSL kernels against the reference on random inputs; α = 0 and 1; saturation at
+// ±100; float64 gradchecks; L1 with weights; bad parameters.
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { Random, dispose, tensor, type Device, type Tensor } from '../src/index.js';
@@ -62,7 +62,8 @@ describe('the WGSL kernels match the float64 reference', () => {
   test('random logits (some saturated), hard and soft targets, α, γ and reductions', async () => {
     const arb = fc.record({
       n: fc.integer({ min: 1, max: 300 }),
-      alpha: fc.constantFrom(-1, 0.25, 0.5, 0.9),
+      // 0 and 1 are the edges of the α_t weighting (α ≥ 0 turns it on): α = 0 drops the positives entirely.
+      alpha: fc.constantFrom(-1, 0, 0.25, 0.5, 0.9, 1),
       gamma: fc.constantFrom(0, 0.5, 1, 1.5, 2, 3),
       reduction: fc.constantFrom<Reduction>('none', 'sum', 'mean'),
       soft: fc.boolean(),
@@ -83,6 +84,31 @@ describe('the WGSL kernels match the float64 reference', () => {
       { numRuns: 30 },
     );
   });
+});
+
+describe('α at the edges of [0, 1]', () => {
+  for (const device of ['cpu', 'webgpu'] as const) {
+    test(`α = 0 gives a positive no loss and no gradient, and a negative its unweighted loss (α = 1 the reverse) on ${device}`, async () => {
+      // α_t = α·t + (1 − α)·(1 − t) whenever α ≥ 0, so α = 0 is a real weighting (not "off", which is α < 0):
+      // positives (t = 1) weigh exactly 0 and negatives exactly 1, i.e. they keep the α = −1 (unweighted) values.
+      const x = [1.5, -0.5, 2, -3];
+      const t = [1, 1, 0, 0];
+      const lossAndGrad = async (alpha: number) => {
+        const logits = tensor(x, [4], { device, requiresGrad: true });
+        const y = sigmoidFocalLoss(logits, tensor(t, [4], { device }), { alpha, gamma: 2, reduction: 'none' });
+        y.backward(tensor([1, 1, 1, 1], [4], { device }));
+        const result = [...(await y.toArray()), ...(await logits.grad!.toArray())];
+        dispose([logits, y, logits.grad]);
+        return result;
+      };
+      const [unweighted, alpha0, alpha1] = [await lossAndGrad(-1), await lossAndGrad(0), await lossAndGrad(1)];
+      // Entries: loss of each element, then its gradient. The products by 0 and 1 are exact.
+      const keep = (positive: boolean) => unweighted.map((v, i) => ((t[i % 4] === 1) === positive ? v : 0));
+      expect(unweighted.every((v) => v !== 0)).toBe(true);
+      expectClose(alpha0, keep(false), { atol: 0, rtol: 0 }, 'α = 0');
+      expectClose(alpha1, keep(true), { atol: 0, rtol: 0 }, 'α = 1');
+    });
+  }
 });
 
 describe('saturated logits (±100) give finite, exact losses and gradients', () => {
