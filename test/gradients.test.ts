@@ -1,5 +1,5 @@
 // Every differentiable engine op: autograd against central finite differences in float64 on the CPU,
-// the rule at ties (maximum, minimum) and at clamp's bounds, double backward for elementwise ops and matmul, and
+// the rule at ties (maximum, minimum: PyTorch's) and at clamp's bounds, double backward for elementwise ops and matmul, and
 // gradient accumulation semantics.
 import { describe, expect, test } from 'vitest';
 import * as T from '../src/index.js';
@@ -89,27 +89,26 @@ describe('double backward', () => {
 
 describe('gradients at ties and bounds (where finite differences say nothing)', () => {
   for (const device of ['cpu', 'webgpu'] as const) {
-    test(`maximum and minimum send a tie's whole gradient to a (${device})`, async () => {
-      // The documented rule (ops/elementwise.ts). PyTorch splits a tie instead (torch.maximum(a, a) gives each
-      // side 0.5); any subgradient is valid, this one keeps clamp's gradient 1 at its bounds (below). Index 0 is
-      // the tie; indices 1 and 2 have a and b winning in turn, so each side's mask is seen both ways.
-      const a = T.tensor([1, 2, -1], { device, requiresGrad: true });
-      const b = T.tensor([1, 0, 5], { device, requiresGrad: true });
+    test(`maximum and minimum split a tie's gradient, as PyTorch does (${device})`, async () => {
+      // torch.maximum's rule (checked in PyTorch 1.13): the winner takes the gradient, a tie gives each side half,
+      // and beside a NaN (no order) both take all of it. Index 0 is the tie; 1 and 2 have a and b winning in turn;
+      // 3 is a NaN.
+      const a = T.tensor([1, 2, -1, Number.NaN], { device, requiresGrad: true });
+      const b = T.tensor([1, 0, 5, 1], { device, requiresGrad: true });
       const [gaMax, gbMax] = T.grad(T.sum(T.maximum(a, b)), [a, b]);
-      expect(Array.from(await gaMax!.toArray())).toEqual([1, 1, 0]);
-      expect(Array.from(await gbMax!.toArray())).toEqual([0, 0, 1]);
+      expect(Array.from(await gaMax!.toArray())).toEqual([0.5, 1, 0, 1]);
+      expect(Array.from(await gbMax!.toArray())).toEqual([0.5, 0, 1, 1]);
       const [gaMin, gbMin] = T.grad(T.sum(T.minimum(a, b)), [a, b]);
-      expect(Array.from(await gaMin!.toArray())).toEqual([1, 0, 1]);
-      expect(Array.from(await gbMin!.toArray())).toEqual([0, 1, 0]);
+      expect(Array.from(await gaMin!.toArray())).toEqual([0.5, 0, 1, 1]);
+      expect(Array.from(await gbMin!.toArray())).toEqual([0.5, 1, 0, 1]);
       T.dispose([a, b, gaMax, gbMax, gaMin, gbMin]);
     });
 
-    test(`clamp passes the gradient at both bounds, as torch.clamp does (${device})`, async () => {
-      // clamp(x, 0, 1) = minimum(maximum(x, 0), 1): at x = 0 maximum ties, at x = 1 minimum does, and x is a
-      // both times, so the gradient is 1 there (torch.clamp's too); outside [0, 1] it is 0.
-      const x = T.tensor([0, 1, 0.5, -0.5, 1.5], { device, requiresGrad: true });
+    test(`clamp passes the gradient at both bounds and not at a NaN, as torch.clamp does (${device})`, async () => {
+      // Its own rule (low ≤ x ≤ high), not minimum(maximum(…))'s, which would halve it at the bounds.
+      const x = T.tensor([0, 1, 0.5, -0.5, 1.5, Number.NaN], { device, requiresGrad: true });
       const [gx] = T.grad(T.sum(T.clamp(x, 0, 1)), [x]);
-      expect(Array.from(await gx!.toArray())).toEqual([1, 1, 1, 0, 0]);
+      expect(Array.from(await gx!.toArray())).toEqual([1, 1, 1, 0, 0, 0]);
       T.dispose([x, gx]);
     });
   }

@@ -55,11 +55,15 @@ export const div = (a: Operand, b: Operand): Tensor =>
 /** d(aᵇ)/da = b·aᵇ⁻¹; d(aᵇ)/db = aᵇ·ln a (only meaningful for a > 0). */
 export const pow = (a: Operand, b: Operand): Tensor =>
   binary('pow', a, b, (g, a, b, out) => [mul(g, mul(b, pow(a, sub(b, 1)))), mul(g, mul(out, log(a)))]);
-/** Ties send the whole gradient to `a`. */
+/**
+ * A side's share of the gradient of maximum or minimum, PyTorch's rule: all of it where that side won, none where
+ * it lost, half at a tie (and all of it beside a NaN, which neither wins nor loses).
+ */
+const share = (g: Tensor, lost: Tensor, tie: Tensor): Tensor => mul(g, sub(1, add(lost, mul(tie, 0.5))));
 export const maximum = (a: Operand, b: Operand): Tensor =>
-  binary('maximum', a, b, (g, a, b) => [mul(g, ge(a, b)), mul(g, lt(a, b))]);
+  binary('maximum', a, b, (g, a, b) => [share(g, lt(a, b), eq(a, b)), share(g, gt(a, b), eq(a, b))]);
 export const minimum = (a: Operand, b: Operand): Tensor =>
-  binary('minimum', a, b, (g, a, b) => [mul(g, le(a, b)), mul(g, gt(a, b))]);
+  binary('minimum', a, b, (g, a, b) => [share(g, gt(a, b), eq(a, b)), share(g, lt(a, b), eq(a, b))]);
 
 // Comparisons return 0/1 in the operands' dtype and have no gradient.
 export const gt = (a: Operand, b: Operand): Tensor => binary('gt', a, b);
@@ -85,7 +89,9 @@ export const round = (x: Tensor): Tensor => unary('round', x);
 export const step = (x: Tensor): Tensor => unary('step', x);
 
 export const square = (x: Tensor): Tensor => mul(x, x);
-export const clamp = (x: Tensor, low: number, high: number): Tensor => composite([x], () => minimum(maximum(x, low), high));
+/** The gradient passes where low ≤ x ≤ high, bounds included (torch.clamp), and not at a NaN. */
+export const clamp = (x: Tensor, low: number, high: number): Tensor =>
+  record('clamp', [x], () => minimum(maximum(x, low), high), (g) => [mul(g, mul(ge(x, low), le(x, high)))]);
 
 /** cond ? a : b elementwise (cond nonzero means true), broadcasting all three; two numbers take cond's dtype. */
 export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
