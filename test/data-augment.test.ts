@@ -114,6 +114,13 @@ describe('flipHorizontal', () => {
     );
   });
 
+  it('uses a flip table that sends each left_ keypoint to its right_ namesake and back, and the rest to themselves', () => {
+    // The other tests take flipIndex as given; this one checks the table itself against the names (a table that
+    // forgot a pair, the ankles say, is still an involution and passes every other check).
+    const mirrorName = (name: string) => (name.startsWith('left_') ? `right_${name.slice(5)}` : name.startsWith('right_') ? `left_${name.slice(6)}` : name);
+    expect(COCO_KEYPOINTS.flipIndex.map((j) => COCO_KEYPOINTS.names[j])).toEqual(COCO_KEYPOINTS.names.map(mirrorName));
+  });
+
   it('keeps each keypoint with its flipped partner (fast-check)', () => {
     fc.assert(
       fc.property(sampleArbitrary, (sample) => {
@@ -144,6 +151,14 @@ describe('crop', () => {
     const [p] = crop(sample(), window, { clampOutside: false }).people;
     expect(keypoint(p!, 9)).toEqual([0, 0, 0]);
     expect(keypoint(p!, 0)).toEqual([10, 5, 2]);
+  });
+
+  it('in that mode keeps, with its flag, a keypoint on any edge of the window: the edges are inside', () => {
+    // The window's pixels run from x = 10 to 29 and y = 5 to 24 of the image; keypoints exactly there are at
+    // 0 and 19 of the crop, with nothing to clamp.
+    const onEdges = person({ 0: [10, 5], 1: [29, 24], 2: [29, 5], 3: [10, 24] }, [10, 5, 29, 24], 400);
+    const [p] = crop({ image: noiseImage(40, 30, 4), people: [onEdges] }, window, { clampOutside: false }).people;
+    expect([0, 1, 2, 3].map((k) => keypoint(p!, k))).toEqual([[0, 0, 2], [19, 19, 2], [19, 0, 2], [0, 19, 2]]);
   });
 
   it('clips the box and scales the area by the kept fraction of the box', () => {

@@ -123,6 +123,43 @@ describe('generateSynthDataset', () => {
     expect(coveredByOther).toBeGreaterThan(20);
   });
 
+  /** Whether pixel p is on person i's mask and on no other person's. */
+  const onlyOwnMaskAt = (masks: Uint8Array[], i: number, p: number) => masks[i]![p] === 1 && masks.every((mask, j) => j === i || mask[p] === 0);
+
+  it('marks a body keypoint hidden behind another of its own limbs occluded (v = 1)', () => {
+    // Such a keypoint is on its own person's mask and under nobody else's: only the part map (which limb owns the
+    // pixel) tells that it is hidden. 184 of them in this dataset.
+    let selfOccluded = 0;
+    for (const group of annotationsByImage.values()) {
+      const masks = group.map((a) => decodeRle(a.segmentation, W, H));
+      group.forEach((a, i) => {
+        for (let k = 5; k < COCO_KEYPOINT_NAMES.length; k++) {
+          if (visibility(a, k) === 1 && onlyOwnMaskAt(masks, i, pixelOf(a, k))) selfOccluded++;
+        }
+      });
+    }
+    expect(selfOccluded).toBeGreaterThan(20);
+  });
+
+  it('marks the face of a person who turns their back occluded (v = 1), even where nothing covers it', () => {
+    // People whose left shoulder is on the image left face away (see the facing test below). Where their nose lies
+    // on their own mask and under nobody else's, nothing but the facing can make it v = 1; facing the camera, the
+    // same nose is v = 2. Measured in this dataset: 44 of 47 back views v = 1, 109 of 111 front views v = 2 (the
+    // few others turn nearly sideways).
+    const noseFlags = { back: [] as number[], front: [] as number[] };
+    for (const group of annotationsByImage.values()) {
+      const masks = group.map((a) => decodeRle(a.segmentation, W, H));
+      group.forEach((a, i) => {
+        if (!(visibility(a, 0) > 0 && visibility(a, 5) > 0 && visibility(a, 6) > 0 && onlyOwnMaskAt(masks, i, pixelOf(a, 0)))) return;
+        noseFlags[a.keypoints[15]! < a.keypoints[18]! ? 'back' : 'front'].push(visibility(a, 0));
+      });
+    }
+    const share = (flags: number[], v: number) => flags.filter((f) => f === v).length / flags.length;
+    expect(noseFlags.back.length).toBeGreaterThan(20);
+    expect(share(noseFlags.back, 1)).toBeGreaterThan(0.8);
+    expect(share(noseFlags.front, 2)).toBeGreaterThan(0.8);
+  });
+
   it('varies flags, sizes, counts and facing across the dataset', () => {
     const flags = annotations.flatMap((a) => COCO_KEYPOINT_NAMES.map((_, k) => visibility(a, k)));
     for (const v of [0, 1, 2]) expect(flags.filter((f) => f === v).length).toBeGreaterThan(100);

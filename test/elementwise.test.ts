@@ -89,6 +89,19 @@ test('cast float32 → int32 truncates toward zero on both devices', async () =>
   expect(Array.from(gpu)).toEqual([1, -1, 2, 0]);
 });
 
+test('cast to the dtype a tensor already has is a copy of its own: disposing it leaves the input readable', async () => {
+  // Not torch's x.to(dtype), which returns x itself: here an op's result is the caller's to dispose (or to keep past
+  // a tidy), so it must never be its input under another name.
+  for (const device of ['cpu', 'webgpu'] as const) {
+    const x = T.tensor([1.5, -2], { device });
+    const y = T.cast(x, 'float32');
+    expect(y, device).not.toBe(x);
+    y.dispose();
+    expect(Array.from(await x.toArray()), device).toEqual([1.5, -2]);
+    x.dispose();
+  }
+});
+
 test('sigmoid is exact at the extremes (no overflow in the unused branch)', async () => {
   const [gpu] = await both((device) => T.sigmoid(T.tensor([-100, -30, 0, 30, 100], { device })));
   expect(Array.from(gpu).every(Number.isFinite)).toBe(true);

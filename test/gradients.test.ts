@@ -1,6 +1,6 @@
 // Every differentiable engine op: autograd against central finite differences in float64 on the CPU,
-// the rule at ties (maximum, minimum: PyTorch's) and at clamp's bounds, double backward for elementwise ops and matmul, and
-// gradient accumulation semantics.
+// the rule at ties (maximum, minimum and the max/min reductions: PyTorch's) and at clamp's bounds, double backward
+// for elementwise ops and matmul, and gradient accumulation semantics.
 import { describe, expect, test } from 'vitest';
 import * as T from '../src/index.js';
 import { valuesFor } from './arbitraries.js';
@@ -85,6 +85,18 @@ describe('double backward', () => {
   test('elementwise chain', () => checkSecondOrder((x) => project(T.mul(T.sigmoid(x), T.exp(T.tanh(x)))), [f64([5], 30)]));
   test('binary ops', () => checkSecondOrder((a, b) => project(T.div(T.mul(a, b), T.add(T.square(b), 1))), [f64([2, 3], 31), f64([3], 32)]));
   test('matmul', () => checkSecondOrder((a, b) => project(T.square(T.matmul(a, b))), [f64([3, 4], 33), f64([4, 2], 34)]));
+
+  test('createGraph records the backward pass even when called inside noGrad', () => {
+    // grad with createGraph turns recording back on for its own ops, whatever the caller disabled: the gradient
+    // of x³ at 3 (27) is itself differentiable, to 6x = 18. Exact in float64.
+    const x = T.tensor([3], { dtype: 'float64', requiresGrad: true });
+    const y = T.mul(T.mul(x, x), x);
+    const [g] = T.noGrad(() => T.grad(y, [x], { createGraph: true }));
+    expect(g!.requiresGrad).toBe(true);
+    expect(Array.from(g!.toArraySync())).toEqual([27]);
+    const [gg] = T.grad(g!, [x]);
+    expect(Array.from(gg!.toArraySync())).toEqual([18]);
+  });
 });
 
 describe('gradients at ties and bounds (where finite differences say nothing)', () => {
@@ -102,6 +114,24 @@ describe('gradients at ties and bounds (where finite differences say nothing)', 
       expect(Array.from(await gaMin!.toArray())).toEqual([0.5, 0, 1, 1]);
       expect(Array.from(await gbMin!.toArray())).toEqual([0.5, 1, 0, 1]);
       T.dispose([a, b, gaMax, gbMax, gaMin, gbMin]);
+    });
+
+    test(`max and min over all axes and over one share a tie's gradient equally, as torch.amax and torch.amin do (${device})`, async () => {
+      // Expected values from PyTorch 1.13 (torch.amax / torch.amin, and torch.max / torch.min without a dim, which
+      // agree): each of n tied extrema gets 1/n. torch.max(x, dim) differs (all to one index); this engine's max
+      // with axes is amax. The CPU is exact; WGSL's float32 division may be off by 2.5 ulp (3e-7 relative), far
+      // below the gap between a shared gradient and an unshared one (0.5 against 1).
+      const tol = { atol: 0, rtol: 1e-6 };
+      const x = T.tensor([1, 3, 3], { device, requiresGrad: true });
+      const y = T.tensor([2, -1, -1], { device, requiresGrad: true });
+      const m = T.tensor([[1, 3, 3], [2, 2, 2]], { device, requiresGrad: true });
+      const [gMax] = T.grad(T.max(x), [x]);
+      const [gMin] = T.grad(T.min(y), [y]);
+      const [gRows] = T.grad(T.sum(T.max(m, 1)), [m]);
+      expectClose(await gMax!.toArray(), [0, 0.5, 0.5], tol, 'max');
+      expectClose(await gMin!.toArray(), [0, 0.5, 0.5], tol, 'min');
+      expectClose(await gRows!.toArray(), [0, 0.5, 0.5, 1 / 3, 1 / 3, 1 / 3], tol, 'max over axis 1');
+      T.dispose([x, y, m, gMax, gMin, gRows]);
     });
 
     test(`clamp passes the gradient at both bounds and not at a NaN, as torch.clamp does (${device})`, async () => {
@@ -135,6 +165,18 @@ describe('accumulation and graph control', () => {
     const x = T.tensor([1, 2], { requiresGrad: true });
     T.mul(x, 3).backward(T.tensor([10, 100]));
     expect(Array.from(x.grad!.toArraySync())).toEqual([30, 300]);
+  });
+
+  test("the caller's seed stays the caller's: not disposed by backward, not made a leaf's .grad", () => {
+    // add passes its incoming gradient straight through, so the seed itself reaches the leaf; backward must copy
+    // it there rather than hand it over, and must not free it with the other intermediate gradients.
+    const x = T.tensor([1, 2], { requiresGrad: true });
+    const seed = T.tensor([10, 100]);
+    T.add(x, 1).backward(seed);
+    expect(seed.disposed).toBe(false);
+    expect(x.grad).not.toBe(seed);
+    seed.dispose();
+    expect(Array.from(x.grad!.toArraySync())).toEqual([10, 100]);
   });
 
   test('detach and noGrad stop the gradient', () => {

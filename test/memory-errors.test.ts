@@ -94,6 +94,30 @@ describe('memory', () => {
     expect(out.result[0].disposed).toBe(false);
   });
 
+  test('a tidy whose function throws disposes what it made, pops its scope and passes the error on', () => {
+    let made!: T.Tensor;
+    expect(() => T.tidy(() => {
+      made = T.ones([2]);
+      throw new Error('inside tidy');
+    })).toThrow('inside tidy');
+    expect(made.disposed).toBe(true);
+    // Nested: were the failed inner scope left on the stack, the outer tidy would close that one instead of its
+    // own, and what the outer function made before the failure would outlive it.
+    let early!: T.Tensor;
+    T.tidy(() => {
+      early = T.ones([2]);
+      try {
+        T.tidy(() => {
+          T.zeros([2]);
+          throw new Error('inner');
+        });
+      } catch {
+        // expected: only the scopes matter here
+      }
+    });
+    expect(early.disposed).toBe(true);
+  });
+
   test('released buffers are reused from the pool after a submit', async () => {
     const rt = webgpu();
     const a = T.zeros([1000], { device: 'webgpu' });
@@ -179,6 +203,24 @@ describe('bad input', () => {
     const x = T.zeros([3], { requiresGrad: true });
     expect(() => T.mul(x, 2).backward()).toThrow(/backward: a seed gradient is required for a non-scalar tensor of shape \[3\]/);
   });
+  test('a seed of another shape than the tensor', () => {
+    // Checked before anything runs: a leaf would otherwise take a [3] gradient for its [2] values without a word.
+    const x = T.zeros([2], { requiresGrad: true });
+    expect(() => T.mul(x, 2).backward(T.zeros([3]))).toThrow('backward: seed shape [3] does not match tensor shape [2]');
+    expect(() => x.backward(T.zeros([3]))).toThrow('backward: seed shape [3] does not match tensor shape [2]');
+    expect(x.grad).toBeNull();
+  });
+  test('max, min and argmax refuse an empty axis (no value to take), as torch.amax does; other axes may be empty', () => {
+    const empty = T.zeros([2, 0]);
+    for (const op of ['max', 'min', 'argmax'] as const) {
+      expect(() => T[op](empty, 1)).toThrow(`${op}: cannot reduce an empty axis of shape [2, 0]`);
+    }
+    expect(T.max(empty, 0).shape).toEqual([0]);
+  });
+  test('indexSelect on the CPU refuses an index equal to the axis size (one past the last row)', () => {
+    expect(() => T.indexSelect(T.zeros([2, 3]), 1, T.tensor([3], { dtype: 'int32' }))).toThrow('indexSelect: index 3 is out of range for axis 1 of size 3 (shape [2, 3])');
+    expect(Array.from(T.indexSelect(T.tensor([[1, 2, 3], [4, 5, 6]]), 1, T.tensor([2], { dtype: 'int32' })).toArraySync())).toEqual([3, 6]);
+  });
   test("a kernel that does not compile is named in the error, not the kernel dispatched before it", async () => {
     const rt = webgpu();
     await T.exp(T.ones([4], { device: 'webgpu' })).toArray(); // a kernel that works, dispatched first
@@ -239,6 +281,20 @@ test('seeded random tensors are reproducible', () => {
   expect(Array.from(a)).toEqual(Array.from(b));
   const c = T.randn([5], { random: new T.Random(7) }).toArraySync();
   expect(Array.from(c)).not.toEqual(Array.from(a));
+});
+
+test('shuffle draws each of the 3! orders of three items equally often', () => {
+  // 6000 shuffles: each order's count is Binomial(6000, 1/6), mean 1000, σ ≈ 28.9. A bound of ±200 is 6.9 σ: by
+  // the exact binomial tails a fair shuffle breaks it for any of the six orders with probability 5e-11, whatever
+  // the seed. A shuffle that skips its last swap (i > 1) reaches only three orders.
+  const random = new T.Random(5);
+  const counts = new Map<string, number>();
+  for (let i = 0; i < 6000; i++) {
+    const order = random.shuffle([0, 1, 2]).join('');
+    counts.set(order, (counts.get(order) ?? 0) + 1);
+  }
+  expect([...counts.keys()].sort()).toEqual(['012', '021', '102', '120', '201', '210']);
+  for (const [order, n] of counts) expect(Math.abs(n - 1000), order).toBeLessThan(200);
 });
 
 test('backward outside any tidy scope leaves only the leaf gradients behind', async () => {

@@ -138,6 +138,23 @@ describe('shape ops', () => {
     expect(c3[0]).toBe(x[8]);
   });
 
+  test('indexSelect picking fewer rows than the axis has, with repeats, forward and backward agree across devices', async () => {
+    // [2, 4, 3] along axis 1 by [3, 1, 3]: more than one outer block, and a row count (4) unlike the pick count
+    // (3), so a kernel that strides the outer blocks by the wrong one of them reads or writes the wrong rows.
+    // Small integers and halves weighted by integers: every sum is exact in float32, in any order.
+    const run = async (device: T.Device) => {
+      const x = T.tensor(Float32Array.from({ length: 24 }, (_, i) => i * 0.5 - 3), [2, 4, 3], { device, requiresGrad: true });
+      const y = T.indexSelect(x, 1, T.tensor([3, 1, 3], { device, dtype: 'int32' }));
+      T.sum(T.mul(y, T.tensor(Float32Array.from({ length: 18 }, (_, i) => i + 1), [2, 3, 3], { device }))).backward();
+      return [Array.from(await y.toArray()), Array.from(await x.grad!.toArray())];
+    };
+    const [[gpuY, gpuGrad], [cpuY, cpuGrad]] = [await run('webgpu'), await run('cpu')];
+    expect(gpuY).toEqual(cpuY);
+    expect(gpuGrad).toEqual(cpuGrad);
+    // Row 3 of block 1 is picked twice: its gradient adds weights 10..12 and 16..18.
+    expect(cpuGrad.slice(21)).toEqual([26, 28, 30]);
+  });
+
   test('reshape shares storage and infers -1', () => {
     const x = T.arange(6, undefined, 1, { dtype: 'float32' });
     const y = T.reshape(x, [2, -1]);

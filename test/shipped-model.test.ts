@@ -4,13 +4,13 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Random, mul } from '../src/index.js';
-import { createImage } from '../src/data/image.js';
+import { createImage, type Image } from '../src/data/image.js';
 import { predictImage } from '../src/smpr/predict.js';
 import { SHIPPED_WEIGHTS, loadCheckpointModel } from '../src/cli/model-io.js';
 import { loadCocoDataset } from '../src/data/coco.js';
-import { SYNTH_DEFAULTS } from '../src/data/synth/dataset.js';
+import { SYNTH_DEFAULTS, generateSynthDataset } from '../src/data/synth/dataset.js';
 import { writeSynthDataset } from '../src/data/synth/write.js';
 import { evaluateDataset } from '../src/smpr/evaluate.js';
 import { SmprModel } from '../src/smpr/model.js';
@@ -43,4 +43,68 @@ test('weights that are finite but overflow the network are refused by predict, n
   await model.loadStateDict(new Map([...saved].map(([name, t]) => [name, name === 'bbox_head.fcos_cls.weight' ? mul(weight, 3e38) : t])));
   await expect(predictImage(model, createImage(128, 128, [90, 120, 60]), 1)).rejects.toThrow(/the network's output: \d+ of its \d+ values are NaN or infinite; these weights cannot be used/);
   model.dispose();
+});
+
+describe('predictImage on non-square images, where the padded and the valid size differ', () => {
+  let model: SmprModel;
+  beforeAll(async () => {
+    model = (await loadCheckpointModel(SHIPPED_WEIGHTS)).model;
+  });
+  afterAll(() => model.dispose());
+
+  const mirror = (image: Image): Image => {
+    const data = new Uint8Array(image.data.length);
+    for (let y = 0; y < image.height; y++) {
+      for (let x = 0; x < image.width; x++) {
+        const from = (y * image.width + x) * 3;
+        data.set(image.data.subarray(from, from + 3), (y * image.width + image.width - 1 - x) * 3);
+      }
+    }
+    return { ...image, data };
+  };
+
+  test('the flip test on the mirror image gives the mirror of its people: mirrored back, the same results', async () => {
+    // 100 × 128 at scale 1 (no resampling), padded to 128 × 128. With flip: true the two passes over an image are the
+    // two passes over its mirror, swapped: their network inputs are bit for bit the same, so the results may differ
+    // only by float64 rounding in x → W − 1 − x and in the scores soft-NMS derives from the poses (on lavapipe they
+    // are identical). The bounds (1e-6) are far above that rounding and far below what a pass left unflipped,
+    // un-flipped by the padded width (28 px off) or dropped would change.
+    const image = generateSynthDataset({ images: 1, width: 100, height: 128, seed: 11 }).images[0]!;
+    const options = { flip: true, scales: [{ long: 128, short: 100 }] };
+    const results = await predictImage(model, image, 1, options);
+    const ofMirror = await predictImage(model, mirror(image), 1, options);
+    const flipIndex = model.config.keypoints.flipIndex;
+    const mirroredBack = ofMirror.map((r) => ({ score: r.score, keypoints: flipIndex.flatMap((j) => [image.width - 1 - r.keypoints[3 * j]!, r.keypoints[3 * j + 1]!, 1]) }));
+    expect(results.length).toBeGreaterThan(0);
+    expect(mirroredBack).toHaveLength(results.length);
+    const byScore = <R extends { score: number }>(rs: R[]) => [...rs].sort((p, q) => q.score - p.score);
+    const [a, b] = [byScore(results), byScore(mirroredBack)];
+    a.forEach((r, i) => {
+      expect(Math.abs(r.score - b[i]!.score), `score of result ${i}`).toBeLessThan(1e-6);
+      r.keypoints.forEach((v, j) => expect(Math.abs(v - b[i]!.keypoints[j]!), `result ${i}, value ${j}`).toBeLessThan(1e-6));
+    });
+  }, 60_000);
+
+  test('every candidate keypoint lies inside the image, none in the padding, wide or tall', async () => {
+    // The candidates kept (no score threshold; OKS-NMS at threshold 1 suppresses nothing) include poses reaching
+    // past the image: decoding clamps them to the resized image before padding, which maps back to
+    // [0, (validSize − 1) / scale] ⊂ [0, size) (validSize = round(size · scale)), so some sit within 2 px of the
+    // right and bottom edges and none past them.
+    for (const [width, height] of [[150, 70], [70, 150]] as const) {
+      const image = generateSynthDataset({ images: 1, width, height, seed: 3 }).images[0]!;
+      const results = await predictImage(model, image, 1, { scoreThr: 0, maxPerImg: 1000, nms: 'oks', iouThr: 1 });
+      let maxX = 0;
+      let maxY = 0;
+      for (const r of results) {
+        for (let k = 0; k < r.keypoints.length; k += 3) {
+          maxX = Math.max(maxX, r.keypoints[k]!);
+          maxY = Math.max(maxY, r.keypoints[k + 1]!);
+        }
+      }
+      expect(maxX, `${width} × ${height}`).toBeLessThan(width);
+      expect(maxY, `${width} × ${height}`).toBeLessThan(height);
+      expect(maxX, `${width} × ${height}`).toBeGreaterThan(width - 2);
+      expect(maxY, `${width} × ${height}`).toBeGreaterThan(height - 2);
+    }
+  }, 60_000);
 });
