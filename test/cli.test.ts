@@ -158,7 +158,7 @@ test('synth → train → resume matches an uninterrupted run → eval → predi
   expect(existsSync(join(dir, 'pred', 'blank.pose.png'))).toBe(true);
   expect(Array.isArray(JSON.parse(readFileSync(join(dir, 'pred', 'results.json'), 'utf8')))).toBe(true);
 
-  // export keeps the weights, the config and the step, and drops the optimizer state.
+  // export keeps the weights, the config, the step and the seed, and drops the optimizer state and the run settings.
   const exported = join(dir, 'weights.safetensors');
   const exportRun = await smpr('export', '--weights', join(dir, 'straight', 'last.safetensors'), '--out', exported);
   expect(exportRun.code, exportRun.stderr).toBe(0);
@@ -168,6 +168,8 @@ test('synth → train → resume matches an uninterrupted run → eval → predi
   expect(slim.optimizer).toEqual({});
   expect(slim.info).toEqual({ ...full.info, optimizer: undefined, run: undefined });
   expect(full.info.run?.['--batch']).toBe(2);
+  // The run settings hold the seed too, and those are what a resume compares: this pins the metadata's own seed.
+  expect(slim.info.seed).toBe(3);
   expect([...slim.model.keys()]).toEqual([...full.model.keys()]);
   for (const [name, t] of full.model) expect(slim.model.get(name)!.toArraySync(), name).toEqual(t.toArraySync());
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CocoFormatError, personCategory, validateCocoKeypoints, type CocoAnnotation, type CocoKeypointsJson } from '../src/coco/format.js';
 import { pseudoBox, toTrainingPeople } from '../src/coco/person.js';
-import { loadCocoDataset, loadCocoSample, writeCocoDataset } from '../src/data/coco.js';
+import { checkDatasetImages, loadCocoDataset, loadCocoSample, writeCocoDataset } from '../src/data/coco.js';
 import { createImage } from '../src/data/image.js';
 import { decodePng, writePng } from '../src/data/png.js';
 import { COCO_KEYPOINTS } from '../src/coco/keypoints.js';
@@ -162,6 +162,17 @@ describe('loading and writing datasets', () => {
     writePng(join(dir, 'images', 'a.png'), createImage(24, 32));
     const loaded = loadCocoDataset(dir);
     await expect(loadCocoSample(loaded, loaded.json.images[0]!)).rejects.toThrow(/a\.png: image is 24×32, the annotations say 32×24/);
+  });
+
+  it('refuses an image of the right width but another height, from its header and when read', async () => {
+    // Width and height are each compared: a check of the width alone would take this image.
+    const dir = tempDir();
+    writeCocoDataset(dir, dataset());
+    mkdirSync(join(dir, 'images'), { recursive: true });
+    writePng(join(dir, 'images', 'a.png'), createImage(32, 20));
+    const loaded = loadCocoDataset(dir);
+    expect(() => checkDatasetImages(loaded)).toThrow(/a\.png: image is 32×20, the annotations say 32×24$/);
+    await expect(loadCocoSample(loaded, loaded.json.images[0]!)).rejects.toThrow(/a\.png: image is 32×20, the annotations say 32×24$/);
   });
 
   it('replaces a dataset already in the folder whole, or, when writing fails midway, not at all', () => {

@@ -4,6 +4,7 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32, deflateRawSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
 import { smpr } from './cli-run.js';
 import { Random } from '../src/index.js';
@@ -41,6 +42,67 @@ const bytesOf = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.by
 
 /** ((7j + i) % 251 − 125) / 1024 for tensor i, element j: the fixtures' pattern (make.py). */
 const pattern = (i: number, n: number) => Float32Array.from({ length: n }, (_, j) => (((7 * j + i) % 251) - 125) / 1024);
+
+/** The entries of a zip archive, by name, in its order. */
+function entriesOf(bytes: Uint8Array): [string, Uint8Array][] {
+  const zip = new ZipArchive(bytes, 'entries');
+  return zip.names().map((name) => [name, zip.read(name)]);
+}
+
+/**
+ * A zip archive of `entries`, each deflated, as a re-zipping tool writes one. With `zip64`, every entry's size and
+ * compressed size are 0xffffffff in its headers and stand in a zip64 extra field (id 1) instead, in the order of
+ * APPNOTE 4.5.3: the size, then the compressed size.
+ */
+function zipOf(entries: [string, Uint8Array | string][], { zip64 = false } = {}): Buffer {
+  const parts: Buffer[] = [];
+  const directory: Buffer[] = [];
+  let offset = 0;
+  for (const [name, contents] of entries) {
+    const data = typeof contents === 'string' ? Buffer.from(contents) : contents;
+    const packed = deflateRawSync(data);
+    const nameBytes = Buffer.from(name);
+    const extra = Buffer.alloc(zip64 ? 20 : 0);
+    if (zip64) {
+      extra.writeUInt16LE(1, 0);
+      extra.writeUInt16LE(16, 2);
+      extra.writeBigUInt64LE(BigInt(data.byteLength), 4);
+      extra.writeBigUInt64LE(BigInt(packed.byteLength), 12);
+    }
+    const [size, compressedSize] = zip64 ? [0xffffffff, 0xffffffff] : [data.byteLength, packed.byteLength];
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(zip64 ? 45 : 20, 4); // version needed
+    local.writeUInt16LE(8, 8); // deflate
+    local.writeUInt32LE(crc32(data), 14);
+    local.writeUInt32LE(compressedSize, 18);
+    local.writeUInt32LE(size, 22);
+    local.writeUInt16LE(nameBytes.length, 26);
+    local.writeUInt16LE(extra.length, 28);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(zip64 ? 45 : 20, 4); // version made by
+    central.writeUInt16LE(zip64 ? 45 : 20, 6); // version needed
+    central.writeUInt16LE(8, 10);
+    central.writeUInt32LE(crc32(data), 16);
+    central.writeUInt32LE(compressedSize, 20);
+    central.writeUInt32LE(size, 24);
+    central.writeUInt16LE(nameBytes.length, 28);
+    central.writeUInt16LE(extra.length, 30);
+    central.writeUInt32LE(offset, 42);
+    parts.push(local, nameBytes, extra, packed);
+    directory.push(central, nameBytes, extra);
+    offset += local.length + nameBytes.length + extra.length + packed.length;
+  }
+  const directoryBytes = Buffer.concat(directory);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(directoryBytes.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...parts, directoryBytes, end]);
+}
 
 describe('values equal PyTorch', () => {
   for (const file of ['tensors.pth', 'tensors-p4.pth', 'tensors-legacy.pth']) {
@@ -82,6 +144,22 @@ describe('values equal PyTorch', () => {
     const read = loadPth(fixture('backbone-tiny.pth'));
     expect(Object.keys(read.tensors)).toEqual(expected.backbone.keys);
     expect(read.converted).toEqual({ 'int64 → int32': 12 });
+  });
+
+  test('zip64 sizes in the order the spec gives, the size before the compressed size (tensors.pth re-zipped so)', () => {
+    // Deflate makes the two differ in every entry: read in the other order, an entry's bytes would be cut or overrun.
+    const entries = entriesOf(readFileSync(fixture('tensors.pth')));
+    const zip64 = zipOf(entries, { zip64: true });
+    const asBuffers = (list: [string, Uint8Array][]) => list.map(([name, data]) => [name, Buffer.from(data)]);
+    expect(asBuffers(entriesOf(zip64))).toEqual(asBuffers(entries));
+    expectTensors(stateDictOf(parsePth(zip64, 'zip64.pth'), 'zip64.pth').tensors, expected.tensors);
+  });
+
+  test("a legacy storage view (make-views.py) starts at its offset in elements, as torch.load reads it", () => {
+    // ('root.view', 2, 4) of the 8-element float32 storage [-1, -0.75, ..., 0.75]: its elements 2 to 5, not bytes 2 to 17.
+    const read = loadPth(fixture('legacy-view.pth'));
+    expect(Array.from(read.tensors.whole!.data)).toEqual([-1, -0.75, -0.5, -0.25, 0, 0.25, 0.5, 0.75]);
+    expect({ shape: [...read.tensors.view!.shape], values: Array.from(read.tensors.view!.data) }).toEqual({ shape: [4], values: [-0.5, -0.25, 0, 0.25] });
   });
 
   test('dtypes and layouts the engine has no place for are refused as such', () => {
@@ -175,6 +253,27 @@ describe('damaged and foreign files are one-line user errors', () => {
     const at = bytes.indexOf(Buffer.from(zip.read('tensors/data/0')));
     bytes[at + 5]! ^= 0x10;
     expect(() => stateDictOf(parsePth(bytes, 'flipped.pth'), 'flipped.pth')).toThrow("flipped.pth: not a readable zip archive: entry 'tensors/data/0' is damaged (its CRC-32 does not match)");
+  });
+
+  test('a view that ends one element past its storage is refused, naming the storage extent (make-views.py)', () => {
+    // Offset 1, 4 elements of a 4-element storage: torch.load refuses it too. Taken, it would be 3 values for shape [4].
+    expect(() => loadPth(fixture('view-past-end.pth'))).toThrow(
+      /view-past-end\.pth: tensor 'x': the view \(offset 1, shape \[4\], stride \[1\]\) reaches element 4 of a storage of 4$/,
+    );
+  });
+
+  test('a checkpoint written on a big-endian machine is refused, in either layout; a little-endian byteorder entry is read', () => {
+    // torch 1.13 writes no byteorder entry; newer versions do. The same archive with one, re-zipped:
+    const entries = entriesOf(readFileSync(fixture('tensors.pth')));
+    const withOrder = (order: string) => zipOf([...entries, ['tensors/byteorder', order]]);
+    expectTensors(stateDictOf(parsePth(withOrder('little'), 'little.pth'), 'little.pth').tensors, expected.tensors);
+    expect(() => parsePth(withOrder('big'), 'big.pth')).toThrow('big.pth: written on a big-endian machine; only little-endian checkpoints are read');
+    // The legacy layout says it in its system-facts dict: little_endian, a string memoized (BINPUT 2), then True.
+    const legacy = Buffer.from(readFileSync(fixture('tensors-legacy.pth')));
+    const at = legacy.indexOf('little_endian') + 'little_endian'.length;
+    expect([...legacy.subarray(at, at + 3)]).toEqual([0x71, 2, 0x88]); // BINPUT 2, NEWTRUE
+    legacy[at + 2] = 0x89; // NEWFALSE
+    expect(() => parsePth(legacy, 'big-legacy.pth')).toThrow('big-legacy.pth: written on a big-endian machine; only little-endian checkpoints are read');
   });
 
   test('a PNG, a zip without data.pkl, a plain pickle, a pickle that is not a dict', () => {

@@ -10,11 +10,14 @@ import { createImage } from '../src/data/image.js';
 import { encodePng, writePng } from '../src/data/png.js';
 import { writeSynthDataset } from '../src/data/synth/write.js';
 import { loadCocoDataset } from '../src/data/coco.js';
-import { zeros } from '../src/index.js';
+import { tensor, zeros } from '../src/index.js';
 import { loadSafetensors, saveSafetensors } from '../src/io/safetensors.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
 import { smprConfig } from '../src/smpr/config.js';
-import { readCheckpoint } from '../src/train/checkpoint.js';
+import { SmprModel } from '../src/smpr/model.js';
+import { readCheckpoint, saveCheckpoint } from '../src/train/checkpoint.js';
+import { SGD } from '../src/train/optimizer.js';
+import { lockRunFolder } from '../src/train/run-folder.js';
 import { train } from '../src/train/trainer.js';
 import { Interrupted, UserError } from '../src/errors.js';
 import { runCli } from '../src/cli/errors.js';
@@ -150,6 +153,40 @@ describe('checkpoints', () => {
     expect(stderr.length).toBeLessThan(600);
   });
 
+  test('a negative step, and a config of the right types but values no model has, name the file', async () => {
+    const { checkpoint } = await trained();
+    const original = loadSafetensors(checkpoint);
+    const negative = path('negative-step.safetensors');
+    saveSafetensors(negative, original.tensors, { ...original.metadata, step: '-1' });
+    await expectUserError(['export', '--weights', negative, '--out', path('negative-out.safetensors')], /negative-step\.safetensors: the checkpoint's step '-1' is not a count of iterations/);
+    // Every field has its preset's type, so only validateConfig can tell: 8 groups do not divide 7 channels.
+    const invalid = path('invalid-config.safetensors');
+    saveSafetensors(invalid, original.tensors, { ...original.metadata, config: JSON.stringify({ ...smprConfig('tiny'), width: 7 }) });
+    await expectUserError(['export', '--weights', invalid, '--out', path('invalid-out.safetensors')],
+      /invalid-config\.safetensors: SmprConfig 'tiny': gnGroups 8 must divide width 7 and heatmapChannels 16 \(width\)/);
+  });
+
+  test('optimizer state that is not finite is not saved either: the previous checkpoint stays', async () => {
+    const config = smprConfig('tiny');
+    const model = new SmprModel(config, { device: 'cpu' });
+    const optimizer = new SGD(model.trainableParameters(), { lr: 0.01 });
+    const { name, tensor: param } = model.trainableParameters()[0]!;
+    const momentum = (values: Float32Array) => optimizer.loadStateDict({ [`momentum.${name}`]: tensor(values, [...param.shape], { device: 'cpu' }) });
+    const file = path('optimizer-nan.safetensors');
+    momentum(new Float32Array(param.size));
+    await saveCheckpoint(file, model, optimizer, { step: 1, seed: 0, config });
+    const good = readFileSync(file);
+    const diverged = new Float32Array(param.size);
+    diverged[2] = NaN;
+    momentum(diverged);
+    const error = await saveCheckpoint(file, model, optimizer, { step: 2, seed: 0, config }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as Error).message).toBe(`${file}: not saved at step 2: 'optimizer.momentum.${name}' (1 of ${param.size} values) is not finite (training diverged; lower --lr or keep --clip on)`);
+    expect(readFileSync(file).equals(good)).toBe(true);
+    optimizer.dispose();
+    model.dispose();
+  });
+
   test('resume refuses a run of another config', async () => {
     const { data } = await trained();
     const run = path('resume-other');
@@ -266,6 +303,18 @@ describe('training runs', () => {
     expect(readdirSync(run).filter((n) => n.endsWith('.tmp') || n === '.lock')).toEqual([]);
   });
 
+  test('a lock naming no single process is stale and taken over: 0 and -1 (to kill(2), this process group and every process), or no number', () => {
+    const run = path('odd-locks');
+    mkdirSync(run, { recursive: true });
+    for (const holder of ['0\n', '-1\n', 'x\n', '']) {
+      writeFileSync(join(run, '.lock'), holder);
+      const release = lockRunFolder(run);
+      expect(readFileSync(join(run, '.lock'), 'utf8'), JSON.stringify(holder)).toBe(`${process.pid}\n`);
+      release();
+      expect(existsSync(join(run, '.lock'))).toBe(false);
+    }
+  });
+
   test('an aborted run saves a checkpoint and says how to continue; the command line exits 130', async () => {
     const { data } = await trained();
     const stop = new AbortController();
@@ -313,12 +362,17 @@ describe('training runs', () => {
     for (const run of [straight, resumed]) run.model.dispose();
   }, 60_000);
 
-  test('resume drops a torn last log line, and its log windows line up with an uninterrupted run', async () => {
+  test('resume drops what a killed run logged past its checkpoint and a torn last line, its log windows line up with an uninterrupted run, and a damaged line elsewhere is named', async () => {
     const data = dataset('windows', 8);
     const common = ['--data', data, '--batch', '2', '--epochs', '3', '--log-every', '3', '--seed', '1'];
     expect((await smpr('train', ...common, '--out', path('w-straight'))).code).toBe(0);
     expect((await smpr('train', ...common, '--out', path('w-resumed'), '--max-iters', '4')).code).toBe(0);
-    appendFileSync(path('w-resumed', 'log.jsonl'), '{"iter": 5, "lo');
+    // What a run killed after its checkpoint of step 4 leaves: records of iterations 4 and 5 (0-based: the first two
+    // the checkpoint does not hold), and a line cut off mid-write. Only the records of iterations before 4 stay.
+    const log = path('w-resumed', 'log.jsonl');
+    const lastRecord = JSON.parse(readFileSync(log, 'utf8').trim().split('\n').at(-1)!);
+    expect(lastRecord.iter).toBe(3);
+    appendFileSync(log, [4, 5].map((iter) => JSON.stringify({ ...lastRecord, iter }) + '\n').join('') + '{"iter": 6, "lo');
     const resumed = await smpr('train', ...common, '--out', path('w-resumed'), '--resume');
     expect(resumed.code, resumed.stderr).toBe(0);
     const iters = (run: string) => readFileSync(path(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).iter as number);
@@ -327,9 +381,13 @@ describe('training runs', () => {
     expect(iters('w-resumed')).toEqual(iters('w-straight'));
 
     // A line that is JSON but no record (here `null`) is damage too, named by its line, not a TypeError.
-    const log = path('w-resumed', 'log.jsonl');
-    writeFileSync(log, 'null\n' + readFileSync(log, 'utf8'));
+    const whole = readFileSync(log, 'utf8');
+    writeFileSync(log, 'null\n' + whole);
     await expectUserError(['train', ...common, '--out', path('w-resumed'), '--resume'], /log\.jsonl: line 1 is not a log record \(no iteration number\); the log is damaged/);
+    // A line cut off with records after it is no crash's torn end but damage: named, not dropped with what it held.
+    const [first, ...rest] = whole.split('\n');
+    writeFileSync(log, [first, '{"iter": 3, "lo', ...rest].join('\n'));
+    await expectUserError(['train', ...common, '--out', path('w-resumed'), '--resume'], /log\.jsonl: line 2 is not JSON; the log is damaged \(move it away to resume without it\)/);
   });
 });
 
