@@ -1,6 +1,6 @@
 // The `smpr` command line as a user meets it: help, a real synth → train → resume → eval → predict round trip on
 // a tiny dataset, and the one-line errors (exit code 2) for every kind of user mistake.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -29,6 +29,10 @@ describe('user mistakes exit with code 2 and one line', () => {
     ['person scales the wrong way round', ['synth', '--out', join(dir, 'scales'), '--min-scale', '0.9', '--max-scale', '0.2'], /synth: --min-scale 0\.9 is above --max-scale 0\.2/],
     ['training size too large', ['train', '--data', dir, '--out', dir, '--size', '8192'], /inputSize 8192 is outside \[32, 4096\]/],
     ['demo into a file', ['demo', '--out', join(dir, 'a-file.png')], /--out .*a-file\.png: is a file, not a folder/],
+    // With a missing checkpoint too: the flags are checked first, and the batch is what is named.
+    ['demo with a batch larger than its training set', ['demo', '--out', join(dir, 'demo'), '--batch', '5', '--train-images', '4', '--weights', join(dir, 'none.safetensors')], /demo: --batch 5 is larger than --train-images 4/],
+    // A batch of the whole training set is allowed: the next check (the missing checkpoint) is what stops this one.
+    ['demo with a batch of the whole training set passes the batch check', ['demo', '--out', join(dir, 'demo'), '--batch', '4', '--train-images', '4', '--weights', join(dir, 'none.safetensors')], /^smpr: --weights .*none\.safetensors: no such checkpoint\n$/],
     ['demo with a checkpoint that is not there', ['demo', '--out', join(dir, 'demo'), '--weights', join(dir, 'none.safetensors')], /--weights .*none\.safetensors: no such checkpoint/],
     ['bench writing its JSON into a folder', ['bench', '--json', dir], /--json .*: is a folder, expected a file name/],
     ['an empty --out', ['synth', '--out', ''], /--out: needs a folder name, got ''/],
@@ -129,8 +133,12 @@ test('synth → train → resume matches an uninterrupted run → eval → predi
 
   const evaluation = await smpr('eval', '--weights', join(dir, 'straight', 'last.safetensors'), '--data', data, '--json', join(dir, 'eval.json'));
   expect(evaluation.code, evaluation.stderr).toBe(0);
-  const stats = JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8')).stats;
+  const evalJson = JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8'));
+  const stats = evalJson.stats;
   expect(Object.keys(stats)).toEqual(['AP', 'AP50', 'AP75', 'APm', 'APl', 'AR', 'AR50', 'AR75', 'ARm', 'ARl']);
+  // The JSON's image count is the dataset's images (8), whatever the number of people in them.
+  expect(evalJson.images).toBe(8);
+  expect(evalJson.results.every((r: { image_id: number }) => r.image_id >= 1 && r.image_id <= 8)).toBe(true);
 
   // A results file is evaluated without a model: the ground truth written as detections scores AP 1 (pycocotools'
   // eps artefact aside); a result on an image the dataset does not have is a user's mistake, named in one line.
@@ -142,7 +150,7 @@ test('synth → train → resume matches an uninterrupted run → eval → predi
   expect(fromFile.code, fromFile.stderr).toBe(0);
   expect(JSON.parse(readFileSync(join(dir, 'eval-file.json'), 'utf8')).stats.AP).toBeCloseTo(1, 12);
   writeFileSync(resultsFile, JSON.stringify([{ ...asDetections[0], image_id: 999 }]));
-  for (const modelFlag of [['--flip'], ['--weights', join(dir, 'straight', 'last.safetensors')], ['--nms', 'oks']]) {
+  for (const modelFlag of [['--flip'], ['--cls-only'], ['--initial-pose'], ['--weights', join(dir, 'straight', 'last.safetensors')], ['--config', 'tiny'], ['--nms', 'oks']]) {
     const ignored = await smpr('eval', '--data', data, '--results', resultsFile, ...modelFlag);
     expect(ignored.code).toBe(2);
     expect(ignored.stderr.trim()).toBe(`smpr eval: ${modelFlag[0]} is about running a model; with --results there is none`);
@@ -208,4 +216,29 @@ test("predict --data gives each result its image's id, so that eval --results sc
   expect(nested.code, nested.stderr).toBe(0);
   const ids = JSON.parse(readFileSync(join(dir, 'ids-nested', 'results.json'), 'utf8')).map((r: { image_id: number }) => r.image_id);
   expect([...new Set(ids)]).toEqual([json.images[1].id, json.images[0].id]);
+});
+
+test("predict without --data numbers the images 1, 2, … as given; a base name met twice gets a -2 overlay; an earlier run's overlays go", async () => {
+  const data = join(dir, 'numbered');
+  expect((await smpr('synth', '--out', data, '--images', '2', '--seed', '78')).code).toBe(0);
+  // Two inputs named 000001.png in different folders: one overlay each, neither overwriting the other.
+  mkdirSync(join(dir, 'numbered-other'));
+  const second = join(dir, 'numbered-other', '000001.png');
+  copyFileSync(join(data, 'images', '000002.png'), second);
+  const out = join(dir, 'numbered-pred');
+  mkdirSync(out);
+  writeFileSync(join(out, 'old.pose.png'), 'an earlier run');
+  writeFileSync(join(out, 'notes.txt'), 'mine');
+  const predicted = await smpr('predict', '--out', out, join(data, 'images', '000001.png'), second);
+  expect(predicted.code, predicted.stderr).toBe(0);
+  expect(readdirSync(out).sort()).toEqual(['000001-2.pose.png', '000001.pose.png', 'notes.txt', 'results.json']);
+  // The shipped model reports people on both images; their ids are the places on the command line, from 1
+  // (COCO ids: an id 0 would match no image of a dataset numbered from 1).
+  const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { image_id: number; category_id: number; keypoints: number[]; score: number }[];
+  expect([...new Set(results.map((r) => r.image_id))]).toEqual([1, 2]);
+  for (const r of results) {
+    expect(Object.keys(r).sort()).toEqual(['category_id', 'image_id', 'keypoints', 'score']);
+    expect(r.category_id).toBe(1);
+    expect(r.keypoints).toHaveLength(51);
+  }
 });

@@ -74,6 +74,25 @@ describe('a COCO-layout folder of JPEGs', () => {
     expect(b).toEqual(a);
   });
 
+  test("an image that fails to decode in a worker thread is the same one-line user error as on the main thread (the built CLI)", async () => {
+    // Headers intact (the pre-run check reads only those), pixel data damaged: the error arises inside the job. A worker
+    // posts it back as a message; rebuilt there as a plain Error it would print as a bug with its stack, exit code 1.
+    const broken = join(dir, 'broken');
+    writeSynthDataset(broken, { images: 2, width: 64, height: 64, seed: 9, personScale: [0.6, 0.9] });
+    for (const name of ['000001.png', '000002.png']) {
+      const path = join(broken, 'images', name);
+      const bytes = readFileSync(path);
+      bytes[45]! ^= 0xff; // inside the IDAT data (signature 8 + IHDR 25 + IDAT header 8): its CRC no longer matches
+      writeFileSync(path, bytes);
+    }
+    const common = ['train', '--data', broken, '--max-iters', '1', '--batch', '2'];
+    const [inline, threaded] = await Promise.all([run(...common, '--workers', '0', '--out', join(dir, 'b0')), run(...common, '--workers', '1', '--out', join(dir, 'b1'))]);
+    for (const { code, stderr } of [inline, threaded]) {
+      expect(code, stderr).toBe(2);
+      expect(stderr.trim()).toMatch(/^smpr: .*broken[/\\]images[/\\]00000[12]\.png: unsupported or corrupt PNG \([^\n]*\)$/);
+    }
+  });
+
   test('a batch is a function of (seed, iteration): the same whether loaded in order, ahead, or alone', async () => {
     const data = loadCocoDataset(annotations, { imageDir: images });
     const transform = { scale: { long: 107, short: 64 }, crop: { height: 64, width: 64 } };

@@ -103,6 +103,43 @@ describe('validateCocoKeypoints', () => {
     ]);
   });
 
+  it("refuses an image file name that leaves the image folder: absolute, a drive letter, or a '..' part", () => {
+    // A file name is joined to the image folder and read (and, by writeCocoDataset, written): each of these would
+    // reach outside it. A '..' inside a name ('a..b.png') is an ordinary name.
+    for (const name of ['/etc/passwd', '\\server\\share.png', 'C:photo.png', 'c:/x.png', '../a.png', 'sub/../../a.png', 'sub\\..\\..\\a.png']) {
+      expect(problems(edited((j) => (j.images[0].file_name = name))), name).toBe(
+        `ann.json: images[0].file_name: '${name}' leaves the image folder (an absolute path or a '..' part); file names are relative to it`,
+      );
+    }
+    expect(() => validateCocoKeypoints(edited((j) => (j.images[0].file_name = 'sub/a..b.png')), 'ann.json')).not.toThrow();
+  });
+
+  it('refuses duplicate image ids, images without a positive whole size, and ids that are not whole numbers', () => {
+    // Under the dataset rules: an image id looked up twice would give one image the other's people.
+    expect(problems(edited((j) => j.images.push({ ...j.images[0], file_name: 'b.png' })))).toBe('ann.json: images[1].id: duplicate image id 1');
+    expect(problems(edited((j) => (j.images[0].width = 0)))).toBe('ann.json: images[0].width: expected a number ≥ 1, got 0');
+    expect(problems(edited((j) => (j.images[0].height = 0)))).toBe('ann.json: images[0].height: expected a number ≥ 1, got 0');
+    expect(problems(edited((j) => delete j.images[0].height))).toBe('ann.json: images[0].height: missing');
+    expect(problems(edited((j) => (j.annotations[0].id = 1.5)))).toBe('ann.json: annotations[0].id: expected a whole number, got 1.5');
+    expect(problems(edited((j) => (j.images[0].id = 1.5)))).toMatch(/^ann\.json: images\[0\]\.id: expected a whole number, got 1\.5\n/);
+  });
+
+  it('refuses a bbox of other than 4 numbers or of negative size, and v outside {0, 1, 2}', () => {
+    expect(problems(edited((j) => j.annotations[0].bbox.push(1)))).toBe('ann.json: annotations[0].bbox: expected 4 numbers [x, y, width, height], got 5');
+    expect(problems(edited((j) => (j.annotations[0].bbox[2] = -1)))).toBe('ann.json: annotations[0].bbox[2]: expected a number ≥ 0, got -1');
+    expect(problems(edited((j) => (j.annotations[0].bbox[3] = -2)))).toBe('ann.json: annotations[0].bbox[3]: expected a number ≥ 0, got -2');
+    // x and y may be negative: a box can start left of or above the image.
+    expect(() => validateCocoKeypoints(edited((j) => (j.annotations[0].bbox[0] = -3)), 'ann.json')).not.toThrow();
+    expect(problems(edited((j) => (j.annotations[0].keypoints[5] = -1)))).toBe('ann.json: annotations[0].keypoints[5]: visibility must be 0, 1 or 2, got -1');
+  });
+
+  it('checks the category block: each category needs a numeric id and a name', () => {
+    expect(problems(edited((j) => delete j.categories[0].name))).toBe('ann.json: categories[0].name: missing');
+    expect(problems(edited((j) => (j.categories[0].name = '')))).toBe('ann.json: categories[0].name: expected a non-empty string, got the string ""');
+    // Without an id the category is none: the annotations' category_id 1 then refers to nothing.
+    expect(problems(edited((j) => (j.categories[0].id = '1'))).split('\n')[0]).toBe('ann.json: categories[0].id: expected a whole number, got the string "1"');
+  });
+
   it("under the evaluator's 'pycocotools' rules, accepts what pycocotools reads and still names what it cannot", () => {
     const lenient = edited((j) => {
       j.annotations[0].image_id = 7; // pycocotools drops ground truth on unlisted images

@@ -132,6 +132,18 @@ describe('drawPoses', () => {
     expect(pixel(image, 10, 20)).toEqual([255, 255, 255]);
   });
 
+  it("by default draws limbs 1% of the image's shorter side thick, and no thinner than 1.5 px", () => {
+    // A wide overlay (800×200) gets 2 px limbs, as its short side says; by the long side they would be 8 px and cover the people.
+    const drawn = (width: number, height: number, thickness?: number) => {
+      const image = createImage(width, height);
+      drawPoses(image, [{ keypoints: poseWith({ [hipL]: [20, height / 2], [hipR]: [width - 20, height / 2] }) }], spec, thickness === undefined ? {} : { thickness });
+      return Buffer.from(image.data);
+    };
+    expect(drawn(800, 200).equals(drawn(800, 200, 2))).toBe(true);
+    expect(drawn(800, 200).equals(drawn(800, 200, 8))).toBe(false);
+    expect(drawn(60, 100).equals(drawn(60, 100, 1.5))).toBe(true);
+  });
+
   it('prints the score above the pose when asked', () => {
     const keypoints = poseWith({ [hipL]: [30, 30], [hipR]: [70, 30] });
     const plain = createImage(100, 60);

@@ -2,9 +2,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { PNG } from 'pngjs';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { createImage, type Image } from '../src/data/image.js';
+import { createImage, imageFromRgba, type Image } from '../src/data/image.js';
 import { decodePng, encodePng, writePng } from '../src/data/png.js';
 import { decodeJpeg, jpegSize, bytesReader } from '../src/data/jpeg.js';
 import { decodeImage, readImage, readImageSize } from '../src/data/image-file.js';
@@ -42,6 +43,42 @@ describe('PNG files', () => {
     const bytes = encodePng(randomImage(32, 32, 2));
     expect(() => decodePng(bytes.subarray(0, bytes.length - 30), 'cut.png')).toThrow(/^cut\.png: truncated PNG/);
     expect(() => decodePng(bytes.subarray(0, 40), 'cut.png')).toThrow(/^cut\.png: truncated PNG/);
+  });
+
+  it('reads 16-bit, palette, grayscale and RGBA PNGs as 8-bit RGB; alpha is dropped, not composited', async () => {
+    const image = randomImage(6, 5, 4);
+    const raw8 = (channels: 1 | 3 | 4, data: Uint8Array) => sharp(Buffer.from(data), { raw: { width: 6, height: 5, channels } });
+    // 16 bits per channel, scaled to 8: within 1 level of the source, since sharp stores about v·256 rather than v·257
+    // (1 → 511, 254 → 65024). Unscaled, the 16-bit values would wrap in a byte (32768 → 0).
+    const deep = await raw8(3, image.data).toColourspace('rgb16').png().toBuffer();
+    expect(deep[24]).toBe(16); // IHDR bit depth
+    expect(maxDifference(decodePng(deep, 'deep.png').data, image.data)).toBeLessThanOrEqual(1);
+    // A palette of four colours holds them exactly.
+    const four = createImage(6, 5, [10, 200, 30]);
+    four.data.set([250, 0, 0, 0, 0, 250, 255, 255, 255], 0);
+    const indexed = await raw8(3, four.data).png({ palette: true, colours: 4, dither: 0 }).toBuffer();
+    expect(indexed[25]).toBe(3); // IHDR colour type: palette
+    expect(Array.from(decodePng(indexed, 'indexed.png').data)).toEqual(Array.from(four.data));
+    const levels = Uint8Array.from({ length: 30 }, (_, i) => i * 8);
+    const gray = decodePng(await raw8(1, levels).toColourspace('b-w').png().toBuffer(), 'gray.png');
+    expect(Array.from(gray.data)).toEqual(Array.from(levels).flatMap((v) => [v, v, v]));
+    // RGBA: a fully transparent pixel keeps its stored colour.
+    const rgba = new PNG({ width: 2, height: 1 });
+    rgba.data = Buffer.from([10, 20, 30, 0, 40, 50, 60, 128]);
+    expect(Array.from(decodePng(PNG.sync.write(rgba), 'rgba.png').data)).toEqual([10, 20, 30, 40, 50, 60]);
+  });
+
+  it("reports a file cut inside its last chunk's CRC as truncated, not as decoded", () => {
+    // IEND is 12 bytes (length, type, CRC); a check with slack at the end would let a cut-off file through to the decoder.
+    const bytes = encodePng(randomImage(8, 8, 5));
+    for (const cut of [1, 2, 4]) {
+      expect(() => decodePng(bytes.subarray(0, bytes.length - cut), 'cut.png'), `cut ${cut}`).toThrow(`cut.png: truncated PNG (chunk IEND needs ${bytes.length} bytes, file has ${bytes.length - cut})`);
+    }
+  });
+
+  it('imageFromRgba refuses a buffer that is not width × height × 4 bytes', () => {
+    expect(() => imageFromRgba(2, 2, new Uint8Array(15))).toThrow('imageFromRgba: 15 bytes for 2×2 RGBA pixels');
+    expect(Array.from(imageFromRgba(1, 1, [1, 2, 3, 4]).data)).toEqual([1, 2, 3]);
   });
 
   it('reports corrupt data with the file name', () => {

@@ -209,9 +209,69 @@ describe('nothing is executed', () => {
     expect(() => unpickle(evil, { source: 'x.pkl', findGlobal: () => undefined })).toThrow(/x\.pkl: refusing to load global 'builtins\.eval'/);
   });
 
+  test("torch's names count only in torch's modules: a storage type or a tensor rebuild of another module is refused by name", () => {
+    // The archive's pickle with one GLOBAL's module renamed. Matched by the name alone, 'evil.FloatStorage' would be
+    // taken as a storage type and 'evil._rebuild_tensor_v2' answered as a sparse-tensor refusal, not as the stranger it is.
+    const entries = entriesOf(readFileSync(fixture('tensors.pth')));
+    const renamed = (from: string, to: string) => {
+      const edited = entries.map(([name, data]): [string, Uint8Array] => {
+        if (!name.endsWith('data.pkl')) return [name, data];
+        const text = Buffer.from(data).toString('latin1');
+        expect(text.split(from)).toHaveLength(2); // the fixture has exactly one such GLOBAL
+        return [name, Buffer.from(text.replace(from, to), 'latin1')];
+      });
+      return () => stateDictOf(parsePth(zipOf(edited), 'renamed.pth'), 'renamed.pth');
+    };
+    expect(renamed('torch\nFloatStorage\n', 'evil\nFloatStorage\n')).toThrow("renamed.pth: refusing to load global 'evil.FloatStorage'");
+    expect(renamed('torch._utils\n_rebuild_tensor_v2\n', 'evil\n_rebuild_tensor_v2\n')).toThrow("renamed.pth: refusing to load global 'evil._rebuild_tensor_v2'");
+    expect(renamed('torch\nFloatStorage\n', 'torch\nFloatStorage\n')).not.toThrow();
+  });
+
   test('opcodes that need Python (INST, OBJ, the extension registry) are refused', () => {
     expect(() => unpickle(Uint8Array.from([0x80, 2, 0x28, 0x69, ...Buffer.from('os\nsystem\n'), 0x2e]), { source: 'x', findGlobal: () => undefined })).toThrow(/opcode INST is not supported/);
     expect(() => unpickle(Uint8Array.from([0x80, 2, 0x82, 1, 0x2e]), { source: 'x', findGlobal: () => undefined })).toThrow(/opcode EXT1 is not supported/);
+    // OBJ (MARK, a class, its arguments) calls the class: named, not an "unknown opcode".
+    expect(() => unpickle(Uint8Array.from([0x80, 2, 0x28, 0x4e, 0x6f, 0x2e]), { source: 'x', findGlobal: () => undefined })).toThrow('x: not a readable pickle: opcode OBJ is not supported');
+  });
+});
+
+describe('what the allowlisted globals may do', () => {
+  const plain = { source: 'x.pkl', findGlobal: (module: string, name: string) => PLAIN_GLOBALS[`${module}.${name}`] };
+  const text = (t: string) => [0x8c, t.length, ...Buffer.from(t)];
+  const global = (module: string, name: string) => [0x63, ...Buffer.from(`${module}\n${name}\n`)];
+  /** The UserError that unpickling `bytes` (PROTO 2 prepended, STOP appended) throws. */
+  const refusal = (...bytes: number[]): UserError => {
+    try {
+      unpickle(Uint8Array.from([0x80, 2, ...bytes, 0x2e]), plain);
+    } catch (error) {
+      expect(error).toBeInstanceOf(UserError);
+      return error as UserError;
+    }
+    throw new Error('did not throw');
+  };
+
+  test('REDUCE and STACK_GLOBAL of values that are not allowlisted globals are refused, not run into a TypeError', () => {
+    // 1 called with (): without the check, a JavaScript TypeError (a crash with a stack, exit 1) instead of a user error.
+    expect(refusal(0x4b, 1, 0x29, 0x52).message).toBe('x.pkl: not a readable pickle: REDUCE of something that is not an allowed global');
+    expect(refusal(0x4b, 1, 0x4b, 2, 0x93).message).toBe('x.pkl: not a readable pickle: STACK_GLOBAL of something that is not a name');
+  });
+
+  test('NEWOBJ_EX with keyword arguments and BUILD of anything but a dict are refused; without them they read', () => {
+    // builtins.set(*(), **{'k': None}): the keyword would be dropped silently. BUILD on a list would set state that is never applied.
+    expect(refusal(...global('builtins', 'set'), 0x29, 0x7d, ...text('k'), 0x4e, 0x73, 0x92).message).toBe('x.pkl: not a readable pickle: NEWOBJ_EX with keyword arguments');
+    expect(unpickle(Uint8Array.from([0x80, 4, ...global('builtins', 'set'), 0x29, 0x7d, 0x92, 0x2e]), plain).value).toEqual(new Set());
+    expect(refusal(0x5d, 0x7d, 0x62).message).toBe('x.pkl: not a readable pickle: BUILD of an object that is not a dict');
+    expect(unpickle(Uint8Array.from([0x80, 2, 0x7d, 0x7d, 0x62, 0x2e]), plain).value).toEqual(new Map());
+  });
+
+  test('_codecs.encode takes only latin1 and builtins.bytes only no argument: other calls would give the wrong bytes', () => {
+    // Python's encode('é', 'utf-8') is 2 bytes and bytes(5) is 5 zero bytes; read as latin1 or as b'' they would differ silently.
+    expect(refusal(...global('_codecs', 'encode'), ...text('e'), ...text('utf-8'), 0x86, 0x52).message).toBe(
+      "x.pkl: _codecs.encode is read only as protocol 2 uses it for bytes (a string and 'latin1'), got encoding utf-8",
+    );
+    expect(refusal(...global('builtins', 'bytes'), 0x4b, 5, 0x85, 0x52).message).toBe("x.pkl: builtins.bytes is read only without arguments (protocol 2's empty bytes)");
+    const latin1 = unpickle(Uint8Array.from([0x80, 2, ...global('_codecs', 'encode'), 0x8c, 2, 0xc3, 0xbf, ...text('latin1'), 0x86, 0x52, 0x2e]), plain).value;
+    expect(Array.from(latin1 as Uint8Array)).toEqual([0xff]);
   });
 });
 

@@ -8,7 +8,7 @@ import { describe, expect, test } from 'vitest';
 import { Random } from '../src/index.js';
 import { smprConfig } from '../src/smpr/config.js';
 import { SmprModel, authorsHrnetHrfpnParameters, authorsParameters, authorsR50PafpnParameters } from '../src/smpr/model.js';
-import { formatModelSummary, modelSummary } from '../src/smpr/summary.js';
+import { formatModelSummary, modelSummary, type ModelSummary } from '../src/smpr/summary.js';
 
 const fixture = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'hrnet_w32_keys.json'), 'utf8'));
 
@@ -75,6 +75,20 @@ describe('modelSummary', () => {
     expect(s.parts.neck.frozen + s.parts.head.frozen).toBe(0);
     expect(s.authors?.total).toBe(s.parts.total.parameters);
     expect(s.levels.map((l) => l.features.slice(1))).toEqual([[100, 152], [50, 76], [25, 38], [13, 19], [7, 10]]);
+  });
+
+  test("a part whose count differs from the authors' is flagged DIFFERENT, not 'equal part by part'", () => {
+    // The check info exists for: a model that drifted from the authors' architecture must not read as matching it.
+    // One parameter too many in the head is enough.
+    const count = (parameters: number) => ({ parameters, trainable: parameters, frozen: 0, buffers: 0 });
+    const summary: ModelSummary = {
+      config: 'hrnet_w32', input: [64, 64], parts: { backbone: count(10), neck: count(20), head: count(31), total: count(61) },
+      authors: { backbone: 10, neck: 20, head: 30, total: 60 }, batchNorms: 2,
+      levels: [{ name: 'P3', stride: 8, features: [4, 8, 8], locations: 64 }], heatmap: [17, 8, 8],
+    };
+    expect(formatModelSummary(summary)).toContain("2 here; authors': worked out from their architecture, DIFFERENT)");
+    const equal = { ...summary, authors: { backbone: 10, neck: 20, head: 31, total: 61 } };
+    expect(formatModelSummary(equal)).toContain("2 here; authors': worked out from their architecture, equal part by part)");
   });
 
   test('tiny has no authors\' column', () => {

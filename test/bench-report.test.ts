@@ -1,0 +1,19 @@
+// The benchmark report's arithmetic (bench/report.ts): the medians every timing goes through and the table's speed-up
+// column. Timings themselves are not tested; what is done with them is.
+import { describe, expect, test } from 'vitest';
+import { median, printTable } from '../bench/report.js';
+
+describe('bench report', () => {
+  test('the median of an even count is the mean of the middle two, of an odd count the middle one, whatever the order', () => {
+    // A median that took the upper middle value would report 3 here: a 50% error with four repetitions.
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([5, 1, 9])).toBe(5);
+    expect(median([7])).toBe(7);
+  });
+
+  test("the table prints a row's speed-up over its baseline as given, to 2 decimals with ×", () => {
+    const table = printTable([{ suite: 'matmul', name: 'matmul 512³', ms: 2, gflops: 134.2, baseline: { name: 'tfjs-webgpu', ms: 5, speedup: 2.5 } }]);
+    const row = table.split('\n')[2]!.split('|').map((cell) => cell.trim());
+    expect(row.slice(1, -1)).toEqual(['matmul', 'matmul 512³', '2.00', '134.2', '', 'tfjs-webgpu', '5.00', '2.50×', '']);
+  });
+});
