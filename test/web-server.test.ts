@@ -1,6 +1,6 @@
 // The page's static server (src/node/web-server.ts): it serves the page, the compiled modules and the weights, and
 // nothing else of the repository, whatever the path says.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,6 +72,30 @@ describe('the web server on a root of its own', () => {
       expect(response.status, file).toBe(200);
       expect(response.headers.get('content-type'), file).toMatch(type);
       expect(await response.text()).toBe(file);
+    }
+  });
+
+  it('follows no symbolic link out of its served folder (not even into another), and serves one that stays inside', async () => {
+    // A link is a file to the path checks; only its real path tells where it leads.
+    symlinkSync(join(root, 'package.json'), join(root, 'web', 'escape.json'));
+    symlinkSync('/etc/hostname', join(root, 'weights', 'host.png'));
+    symlinkSync(join(root, 'web-private'), join(root, 'dist', 'private'));
+    symlinkSync(join(root, 'web', 'data.json'), join(root, 'dist', 'data.json'));
+    symlinkSync('app.js', join(root, 'dist', 'alias.js'));
+    for (const path of ['/web/escape.json', '/weights/host.png', '/dist/private/notes.txt', '/dist/data.json']) expect((await getOwn(path)).status, path).toBe(404);
+    const inside = await getOwn('/dist/alias.js');
+    expect(inside.status).toBe(200);
+    expect(await inside.text()).toBe('dist/app.js');
+  });
+
+  it('answers only GET and HEAD', async () => {
+    const head = await fetch(new URL('/web/page.html', own.url), { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toMatch(/^text\/html/);
+    for (const method of ['POST', 'PUT', 'DELETE']) {
+      const response = await fetch(new URL('/web/page.html', own.url), { method });
+      expect(response.status, method).toBe(405);
+      expect(response.headers.get('allow')).toBe('GET, HEAD');
     }
   });
 

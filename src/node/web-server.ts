@@ -6,7 +6,7 @@
  * (test/browser-imports.test.ts), so serving the files as they are is the whole build.
  */
 import { createServer, type Server } from 'node:http';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { extname, join, normalize, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { packageRoot } from './package-root.js';
@@ -23,6 +23,23 @@ const MIME: Record<string, string> = {
   '.png': 'image/png',
   '.safetensors': 'application/octet-stream',
 };
+
+/**
+ * The file a request path names, or null unless it is a file inside a served folder. normalize() resolves '..'
+ * before the folder check, and the check is made again on the real paths, so that a symbolic link inside a served
+ * folder cannot reach a file outside it (the folders themselves may be links).
+ */
+function servedFile(root: string, path: string): string | null {
+  const relative = normalize(path).replace(/^[/\\]+/, '');
+  const folder = SERVED.find((name) => relative.startsWith(name + sep));
+  if (!folder || relative.includes('\0')) return null;
+  try {
+    const file = realpathSync(join(root, relative));
+    return file.startsWith(realpathSync(join(root, folder)) + sep) && statSync(file).isFile() ? file : null;
+  } catch {
+    return null; // no such file, or one that cannot be read
+  }
+}
 
 export interface WebServer {
   server: Server;
@@ -47,11 +64,13 @@ export async function startWebServer(port = 0, root = packageRoot()): Promise<We
       response.end();
       return;
     }
-    // normalize() resolves '..' before the folder check, so no request leaves the served folders.
-    const relative = normalize(path.endsWith('/') ? `${path}index.html` : path).replace(/^[/\\]+/, '');
-    const file = join(root, relative);
-    const allowed = SERVED.some((folder) => relative.startsWith(folder + sep));
-    if (!allowed || relative.includes('\0') || !statSync(file, { throwIfNoEntry: false })?.isFile()) {
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.writeHead(405, { 'content-type': 'text/plain', allow: 'GET, HEAD' });
+      response.end(`${request.method} is not served; the page only reads\n`);
+      return;
+    }
+    const file = servedFile(root, path.endsWith('/') ? `${path}index.html` : path);
+    if (!file) {
       response.writeHead(404, { 'content-type': 'text/plain' });
       response.end(`not found: ${path}\n`);
       return;
