@@ -6,7 +6,7 @@
  */
 import { add, mul, tidy, zeros } from '../src/index.js';
 import { webgpu } from '../src/tensor/engine.js';
-import { timeGpu, type BenchRow } from './report.js';
+import { timeGpu, withBaseline, type BenchRow } from './report.js';
 
 export async function batchingSuite(options: { ops: number; elements: number; batchSizes: number[] }): Promise<BenchRow[]> {
   const rt = webgpu();
@@ -22,12 +22,8 @@ export async function batchingSuite(options: { ops: number; elements: number; ba
     rt.maxDispatchesPerSubmit = size;
     const ms = await timeGpu(chain);
     if (size === 1) perOp = ms;
-    rows.push({
-      suite: 'batching',
-      name: `${options.ops} ops × ${options.elements} floats, ${size === 1 ? 'one submit per op' : `${size} dispatches per submit`}`,
-      ms,
-      ...(size === 1 ? {} : { baseline: { name: 'one submit per op', ms: perOp, speedup: perOp / ms } }),
-    });
+    const row = { suite: 'batching', name: `${options.ops} ops × ${options.elements} floats, ${size === 1 ? 'one submit per op' : `${size} dispatches per submit`}`, ms };
+    rows.push(withBaseline(row, 'one submit per op', size === 1 ? null : perOp));
   }
   rt.maxDispatchesPerSubmit = saved;
   x.dispose();

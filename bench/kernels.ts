@@ -11,7 +11,7 @@ import { deformConv2d } from '../src/ops/deform-conv2d.js';
 import { groupNorm } from '../src/ops/group-norm.js';
 import { sigmoidFocalLoss } from '../src/ops/losses.js';
 import { webgpu } from '../src/tensor/engine.js';
-import { timeGpu, type BenchRow } from './report.js';
+import { timeGpu, withBaseline, type BenchRow } from './report.js';
 import { timeTfjs, type Tf } from './tfjs.js';
 
 export type SizePreset = 'small' | 'smpr';
@@ -50,8 +50,7 @@ export async function kernelSuite(size: SizePreset, tf: Tf | null): Promise<Benc
   const shapes = SHAPES[size];
   const rows: BenchRow[] = [];
   const gpu = { device: 'webgpu' as const };
-  const withBaseline = (row: BenchRow, baselineMs: number | null): BenchRow =>
-    baselineMs === null ? row : { ...row, baseline: { name: 'tfjs-webgpu', ms: baselineMs, speedup: baselineMs / row.ms } };
+  const withTfjs = (row: BenchRow, baselineMs: number | null): BenchRow => withBaseline(row, 'tfjs-webgpu', baselineMs);
 
   for (const s of shapes.convs) {
     const oh = outSize(s, s.h);
@@ -75,8 +74,8 @@ export async function kernelSuite(size: SizePreset, tf: Tf | null): Promise<Benc
       tfDgrad = await timeTfjs(tf, rt, () => tf.conv2dTranspose(tdy, tw, [s.n, s.h, s.w, s.cin], s.stride, pad as never));
       tf.dispose([tx, tw, tdy]);
     }
-    rows.push(withBaseline({ suite: 'conv2d', name: `${s.name} forward`, ms: fwd, gflops: flops / fwd / 1e6 }, tfFwd));
-    rows.push(withBaseline({ suite: 'conv2d', name: `${s.name} input grad`, ms: dgrad, gflops: flops / dgrad / 1e6 }, tfDgrad));
+    rows.push(withTfjs({ suite: 'conv2d', name: `${s.name} forward`, ms: fwd, gflops: flops / fwd / 1e6 }, tfFwd));
+    rows.push(withTfjs({ suite: 'conv2d', name: `${s.name} input grad`, ms: dgrad, gflops: flops / dgrad / 1e6 }, tfDgrad));
     T.dispose([x, w, dy]);
   }
 
@@ -92,7 +91,7 @@ export async function kernelSuite(size: SizePreset, tf: Tf | null): Promise<Benc
       tfMs = await timeTfjs(tf, rt, () => tf.matMul(ta, tb));
       tf.dispose([ta, tb]);
     }
-    rows.push(withBaseline({ suite: 'matmul', name: `matmul ${m}³`, ms, gflops: (2 * m ** 3) / ms / 1e6 }, tfMs));
+    rows.push(withTfjs({ suite: 'matmul', name: `matmul ${m}³`, ms, gflops: (2 * m ** 3) / ms / 1e6 }, tfMs));
     T.dispose([a, b]);
   }
 
@@ -139,7 +138,7 @@ export async function kernelSuite(size: SizePreset, tf: Tf | null): Promise<Benc
       }));
       tf.dispose([tx, tg, tb, dy]);
     }
-    rows.push(withBaseline({ suite: 'groupNorm', name: `GroupNorm(32) ${c}×${h}×${w} forward+backward`, ms: both, gbps: (4 * 4 * c * h * w) / both / 1e6, note: 'GB/s: ≈4 passes over the tensor; tfjs: composed, analytic backward' }, tfMs));
+    rows.push(withTfjs({ suite: 'groupNorm', name: `GroupNorm(32) ${c}×${h}×${w} forward+backward`, ms: both, gbps: (4 * 4 * c * h * w) / both / 1e6, note: 'GB/s: ≈4 passes over the tensor; tfjs: composed, analytic backward' }, tfMs));
     T.dispose([x, gamma, beta]);
   }
 

@@ -18,6 +18,10 @@ export interface BenchRow {
   note?: string;
 }
 
+/** The row with a baseline beside it: its time, and the speed-up baseline ms / our ms (> 1: we are faster). */
+export const withBaseline = (row: BenchRow, name: string, baselineMs: number | null): BenchRow =>
+  baselineMs === null ? row : { ...row, baseline: { name, ms: baselineMs, speedup: baselineMs / row.ms } };
+
 export function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const m = s.length >> 1;

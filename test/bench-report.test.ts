@@ -1,7 +1,7 @@
-// The benchmark report's arithmetic (bench/report.ts): the medians every timing goes through and the table's speed-up
-// column. Timings themselves are not tested; what is done with them is.
+// The benchmark report's arithmetic (bench/report.ts): the medians every timing goes through, the speed-up over a
+// baseline and the table's column for it. Timings themselves are not tested; what is done with them is.
 import { describe, expect, test } from 'vitest';
-import { median, printTable } from '../bench/report.js';
+import { median, printTable, withBaseline } from '../bench/report.js';
 
 describe('bench report', () => {
   test('the median of an even count is the mean of the middle two, of an odd count the middle one, whatever the order', () => {
@@ -9,6 +9,13 @@ describe('bench report', () => {
     expect(median([4, 1, 3, 2])).toBe(2.5);
     expect(median([5, 1, 9])).toBe(5);
     expect(median([7])).toBe(7);
+  });
+
+  test('a speed-up is the baseline\'s time over ours, so that > 1 says we are faster; no baseline, no column', () => {
+    const ours = { suite: 'matmul', name: 'matmul 512³', ms: 2 };
+    expect(withBaseline(ours, 'tfjs-webgpu', 5).baseline).toEqual({ name: 'tfjs-webgpu', ms: 5, speedup: 2.5 });
+    expect(withBaseline(ours, 'tfjs-webgpu', 1).baseline!.speedup).toBe(0.5);
+    expect(withBaseline(ours, 'tfjs-webgpu', null)).toEqual(ours);
   });
 
   test("the table prints a row's speed-up over its baseline as given, to 2 decimals with ×", () => {
