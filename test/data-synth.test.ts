@@ -106,39 +106,34 @@ describe('generateSynthDataset', () => {
     expect(onOwnPixel / visible).toBeGreaterThan(0.97);
   });
 
-  it('marks a keypoint covered by a later person as occluded (v = 1)', () => {
-    // Where a v = 1 body keypoint (not a face point, which may face away) lies, the mask of its own person is off
-    // or belongs to another of its limbs; at least some must be covered by another person's mask.
-    let coveredByOther = 0;
+  /** Every person of the dataset with the masks of the people of its image; `i` is its place among them. */
+  const forEachPerson = (visit: (a: (typeof annotations)[number], i: number, masks: Uint8Array[]) => void) => {
     for (const group of annotationsByImage.values()) {
       const masks = group.map((a) => decodeRle(a.segmentation, W, H));
-      group.forEach((a, i) => {
-        for (let k = 5; k < COCO_KEYPOINT_NAMES.length; k++) {
-          if (visibility(a, k) !== 1) continue;
-          const p = pixelOf(a, k);
-          if (masks.some((mask, j) => j !== i && mask[p] === 1)) coveredByOther++;
-        }
-      });
+      group.forEach((a, i) => visit(a, i, masks));
     }
-    expect(coveredByOther).toBeGreaterThan(20);
-  });
-
+  };
+  /** Body keypoints (not face points, which may face away) flagged v = 1 whose pixel passes `where`. */
+  const occludedBodyKeypoints = (where: (masks: Uint8Array[], i: number, p: number) => boolean) => {
+    let count = 0;
+    forEachPerson((a, i, masks) => {
+      for (let k = 5; k < COCO_KEYPOINT_NAMES.length; k++) if (visibility(a, k) === 1 && where(masks, i, pixelOf(a, k))) count++;
+    });
+    return count;
+  };
   /** Whether pixel p is on person i's mask and on no other person's. */
   const onlyOwnMaskAt = (masks: Uint8Array[], i: number, p: number) => masks[i]![p] === 1 && masks.every((mask, j) => j === i || mask[p] === 0);
+
+  it('marks a keypoint covered by a later person as occluded (v = 1)', () => {
+    // Where a v = 1 body keypoint lies, the mask of its own person is off or belongs to another of its limbs; at
+    // least some must be covered by another person's mask.
+    expect(occludedBodyKeypoints((masks, i, p) => masks.some((mask, j) => j !== i && mask[p] === 1))).toBeGreaterThan(20);
+  });
 
   it('marks a body keypoint hidden behind another of its own limbs occluded (v = 1)', () => {
     // Such a keypoint is on its own person's mask and under nobody else's: only the part map (which limb owns the
     // pixel) tells that it is hidden. 184 of them in this dataset.
-    let selfOccluded = 0;
-    for (const group of annotationsByImage.values()) {
-      const masks = group.map((a) => decodeRle(a.segmentation, W, H));
-      group.forEach((a, i) => {
-        for (let k = 5; k < COCO_KEYPOINT_NAMES.length; k++) {
-          if (visibility(a, k) === 1 && onlyOwnMaskAt(masks, i, pixelOf(a, k))) selfOccluded++;
-        }
-      });
-    }
-    expect(selfOccluded).toBeGreaterThan(20);
+    expect(occludedBodyKeypoints(onlyOwnMaskAt)).toBeGreaterThan(20);
   });
 
   it('marks the face of a person who turns their back occluded (v = 1), even where nothing covers it', () => {
@@ -147,13 +142,10 @@ describe('generateSynthDataset', () => {
     // same nose is v = 2. Measured in this dataset: 44 of 47 back views v = 1, 109 of 111 front views v = 2 (the
     // few others turn nearly sideways).
     const noseFlags = { back: [] as number[], front: [] as number[] };
-    for (const group of annotationsByImage.values()) {
-      const masks = group.map((a) => decodeRle(a.segmentation, W, H));
-      group.forEach((a, i) => {
-        if (!(visibility(a, 0) > 0 && visibility(a, 5) > 0 && visibility(a, 6) > 0 && onlyOwnMaskAt(masks, i, pixelOf(a, 0)))) return;
-        noseFlags[a.keypoints[15]! < a.keypoints[18]! ? 'back' : 'front'].push(visibility(a, 0));
-      });
-    }
+    forEachPerson((a, i, masks) => {
+      if (!(visibility(a, 0) > 0 && visibility(a, 5) > 0 && visibility(a, 6) > 0 && onlyOwnMaskAt(masks, i, pixelOf(a, 0)))) return;
+      noseFlags[a.keypoints[15]! < a.keypoints[18]! ? 'back' : 'front'].push(visibility(a, 0));
+    });
     const share = (flags: number[], v: number) => flags.filter((f) => f === v).length / flags.length;
     expect(noseFlags.back.length).toBeGreaterThan(20);
     expect(share(noseFlags.back, 1)).toBeGreaterThan(0.8);
