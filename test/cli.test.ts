@@ -3,12 +3,23 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { smpr } from './cli-run.js';
 import { writeSynthDataset } from '../src/data/synth/write.js';
 import { createImage } from '../src/data/image.js';
 import { writePng } from '../src/data/png.js';
 import { readCheckpoint } from '../src/train/checkpoint.js';
+import { defaultWorkers } from '../src/train/batch-loader.js';
+import type { TrainOptions } from '../src/train/options.js';
+import * as trainer from '../src/train/trainer.js';
+import { SMPR_LOSS_WEIGHTS } from '../src/smpr/loss.js';
+
+// The trainer is wrapped (it still trains): a test may swap one call for a recorder, to see what options a command
+// line becomes without paying for a run per flag.
+vi.mock('../src/train/trainer.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../src/train/trainer.js')>();
+  return { ...real, train: vi.fn(real.train) };
+});
 
 const dir = mkdtempSync(join(tmpdir(), 'smpr-cli-'));
 writeFileSync(join(dir, 'a-file.png'), '');
@@ -241,4 +252,54 @@ test("predict without --data numbers the images 1, 2, … as given; a base name 
     expect(r.category_id).toBe(1);
     expect(r.keypoints).toHaveLength(51);
   }
+});
+
+describe('train hands the trainer what its flags say', () => {
+  // A flag that parses but never reaches its option trains another run than the one asked for, with no error:
+  // each value below differs from every default, so a dropped flag shows as the default.
+  const data = join(dir, 'wiring-data');
+  writeSynthDataset(data, { images: 2, width: 64, height: 64 });
+  /** The options `smpr train --data <2 images> --out … <argv>` calls the trainer with (nothing is trained). */
+  async function trainOptions(...argv: string[]): Promise<TrainOptions> {
+    let seen: TrainOptions | undefined;
+    vi.mocked(trainer.train).mockImplementationOnce(async (options) => {
+      seen = options;
+      return { model: undefined as never, records: [], iterations: 0, curve: null };
+    });
+    const { code, stderr } = await smpr('train', '--data', data, '--out', join(dir, 'wiring-run'), ...argv);
+    expect(code, stderr).toBe(0);
+    expect(seen).toBeDefined();
+    return seen!;
+  }
+
+  test('every training flag reaches the option it names', async () => {
+    const workers = defaultWorkers() + 1;
+    const options = await trainOptions(
+      '--lr', '0.0125', '--warmup', '7', '--epochs', '3', '--decay', '1,2', '--batch', '2', '--size', '64', '--workers', String(workers),
+      '--save-every', '5', '--positives', 'init', '--pose-weights', 'uniform', '--no-heatmap', '--neck', 'fpn', '--clip', '3',
+      '--optimizer', 'sgd', '--weight-decay', '0.001', '--seed', '9', '--max-iters', '11', '--log-every', '4',
+      '--backbone-weights', 'backbone.pth', '--weights', 'start.safetensors',
+    );
+    expect(options).toMatchObject({
+      lr: 0.0125, warmupIters: 7, epochs: 3, decayEpochs: [1, 2], batchSize: 2, workers, saveEvery: 5, clipNorm: 3, optimizer: 'sgd',
+      weightDecay: 0.001, seed: 9, maxIters: 11, logEvery: 4, backboneWeights: 'backbone.pth', initWeights: 'start.safetensors', outDir: join(dir, 'wiring-run'),
+    });
+    expect(options.config).toMatchObject({ name: 'tiny', inputSize: 64, neck: 'fpn' });
+    expect(options.loss).toEqual({ positives: 'init', poseWeights: 'uniform', weights: { ...SMPR_LOSS_WEIGHTS, heatmap: 0 } });
+    expect(options.data.json.images).toHaveLength(2);
+  });
+
+  test("--recipe fills in the flags left out; --clip defaults to the config's (none for HRNet)", async () => {
+    const scratch = await trainOptions();
+    expect(scratch).toMatchObject({ lr: 2e-3, warmupIters: 100, epochs: 9, decayEpochs: [7, 8], batchSize: 8, optimizer: 'adamw', clipNorm: 35, workers: defaultWorkers() });
+    expect(scratch.saveEvery).toBeUndefined();
+    expect(scratch.loss).toEqual({ positives: 'oks', poseWeights: 'oks', weights: SMPR_LOSS_WEIGHTS });
+    expect(scratch.config).toMatchObject({ name: 'tiny', inputSize: 128, neck: 'pafpn' });
+    const reference = await trainOptions('--recipe', 'reference');
+    expect(reference).toMatchObject({ lr: 0.02, warmupIters: 500, epochs: 100, decayEpochs: [80, 90], batchSize: 32, optimizer: 'sgd', clipNorm: 35 });
+    // The authors' HRNet configs set no grad_clip: their runs train unclipped, and so does ours unless asked.
+    expect((await trainOptions('--config', 'hrnet_w32')).clipNorm).toBe(0);
+    expect((await trainOptions('--config', 'hrnet_w48', '--clip', '10')).clipNorm).toBe(10);
+    expect((await trainOptions('--config', 'r18')).clipNorm).toBe(35);
+  });
 });

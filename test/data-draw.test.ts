@@ -183,6 +183,32 @@ describe('plots', () => {
     expect([image.width, image.height]).toEqual([640, 400]);
   });
 
+  it('logY draws on a log axis, higher values higher: lines at 1, 10 and 100 lie on evenly spaced rows', () => {
+    // loss.png is drawn with logY (trainer.ts). On a linear axis 10 would sit 9% of the way from 1 to 100, not half
+    // way; upside down, a falling loss would be drawn rising. Series i of 3 is hsv(i/3, …): red, green, blue. A
+    // line's row is the mean row of the pixels left of the legend where its channel leads the other two, weighted
+    // by the lead (anti-aliased edges count by their coverage); ±1 px.
+    const flat = (y: number): [number, number][] => [[0, y], [10, y]];
+    const image = decodePng(plotLines([{ name: 'a', points: flat(1) }, { name: 'b', points: flat(10) }, { name: 'c', points: flat(100) }], { width: 320, height: 200, logY: true }), 'plot.png');
+    const rowOf = (channel: number) => {
+      let weight = 0;
+      let rows = 0;
+      for (let y = 0; y < 200; y++) {
+        for (let x = 80; x < 150; x++) {
+          const rgb = pixel(image, x, y);
+          const lead = rgb[channel]! - Math.max(...rgb.filter((_, c) => c !== channel));
+          if (lead > 40) [weight, rows] = [weight + lead, rows + lead * y];
+        }
+      }
+      expect(weight, `channel ${channel}`).toBeGreaterThan(0);
+      return rows / weight;
+    };
+    const [one, ten, hundred] = [0, 1, 2].map(rowOf);
+    expect(hundred).toBeLessThan(ten);
+    expect(ten).toBeLessThan(one);
+    expect(Math.abs(ten - (one + hundred) / 2)).toBeLessThanOrEqual(1);
+  });
+
   it('draws one bar per value and rejects mismatched labels', () => {
     const image = decodePng(plotBars(['conv', 'matmul'], [0.5, 2], { width: 200, height: 150, reference: 1 }), 'bars.png');
     expect([image.width, image.height]).toEqual([200, 150]);

@@ -135,6 +135,17 @@ describe('Module bookkeeping', () => {
     net.dispose();
   });
 
+  test('freezing a parameter drops the gradient it holds', () => {
+    // An optimizer built before a freeze must not step on a gradient left from before it.
+    const net = new Net(1);
+    const weight = new Map(net.namedParameters()).get('body.0.conv.weight')!;
+    weight.tensor.grad = tensor(new Float32Array(weight.tensor.size), weight.shape);
+    expect(weight.grad).not.toBeNull();
+    net.body.at(0).freeze();
+    expect(weight.grad).toBeNull();
+    net.dispose();
+  });
+
   test('registration errors name the module and the name', () => {
     class Bad extends Module {
       constructor(name: string) {

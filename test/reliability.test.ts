@@ -10,7 +10,7 @@ import { createImage } from '../src/data/image.js';
 import { encodePng, writePng } from '../src/data/png.js';
 import { writeSynthDataset } from '../src/data/synth/write.js';
 import { loadCocoDataset } from '../src/data/coco.js';
-import { tensor, zeros } from '../src/index.js';
+import { Random, tensor, zeros } from '../src/index.js';
 import { loadSafetensors, saveSafetensors } from '../src/io/safetensors.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
 import { smprConfig } from '../src/smpr/config.js';
@@ -341,6 +341,37 @@ describe('training runs', () => {
     expect(readCheckpoint(join(run, 'last.safetensors')).info.step).toBe(3);
     const log = readFileSync(join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).iter);
     expect(log).toEqual([1, 2]); // windows close at the checkpoint of iteration 2 and at the end
+  });
+
+  test('a step moves the weights by at most lr·--clip, logs the unclipped gradient norm and the warm-up lr, and leaves no gradient behind', async () => {
+    // SGD's first step is p ← p − lr·s·g (biases 2×lr), s = min(1, clip/‖g‖): with a clip far below ‖g‖ the whole
+    // move is between lr·clip and 2·lr·clip long (1% slack for float32), where unclipped it would be ≥ lr·‖g‖.
+    const config = smprConfig('tiny', { inputSize: 64 });
+    const lr = 1;
+    const clip = 1e-3;
+    const run = await train({
+      config, data: loadCocoDataset(dataset('clip', 2)), epochs: 1, batchSize: 2, seed: 0, lr, warmupIters: 5, decayEpochs: [],
+      optimizer: 'sgd', weightDecay: 0, clipNorm: clip, outDir: path('clip-run'), logEvery: 1, workers: 0,
+    });
+    const [record] = run.records;
+    expect(run.records).toHaveLength(1);
+    expect(record!.lr).toBeCloseTo(lr / 3, 12); // iteration 0 is in the warm-up, at lr/3: the log shows the lr the step used
+    expect(record!.gradNorm).toBeGreaterThan(100 * clip); // ‖g‖ itself, not the scale s: so the clip is active
+    const start = new SmprModel(config, { random: new Random(0) }); // the run's initial weights (same seed)
+    const before = start.stateDict();
+    let squared = 0;
+    for (const [name, t] of run.model.stateDict()) {
+      const a = await t.toArray();
+      const b = before.get(name)!.toArraySync();
+      for (let i = 0; i < a.length; i++) squared += (a[i]! - b[i]!) ** 2;
+    }
+    const moved = Math.sqrt(squared);
+    expect(moved).toBeGreaterThan(0.99 * record!.lr * clip);
+    expect(moved).toBeLessThan(2.01 * record!.lr * clip);
+    // Gradients are freed after the update: a gradient kept would be added to the next step's.
+    expect(run.model.parameters().filter((p) => p.grad !== null)).toHaveLength(0);
+    start.dispose();
+    run.model.dispose();
   });
 
   // Every kernel sums in a fixed order on both devices (on the GPU the deformable conv's input gradient adds in

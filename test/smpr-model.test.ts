@@ -9,7 +9,9 @@ import { deformConv2d } from '../src/ops/deform-conv2d.js';
 import { groupNorm } from '../src/ops/group-norm.js';
 import { initTensor, normal } from '../src/nn/init.js';
 import type { Module } from '../src/nn/module.js';
+import { ConvModule } from '../src/nn/conv-module.js';
 import { PRESETS, levelShapes, smprConfig } from '../src/smpr/config.js';
+import { HRFPN_LEVELS } from '../src/smpr/levels.js';
 import { SmprHead, type HeadOutput } from '../src/smpr/head.js';
 import { SmprModel, authorsR50PafpnParameters, parameterBreakdown, parameterReport } from '../src/smpr/model.js';
 import { expectClose } from './util.js';
@@ -49,7 +51,26 @@ describe('configs', () => {
     expect(() => smprConfig('tiny', { frozenStages: 7 })).toThrow(/frozenStages must be an integer in \[−1, 4\], got 7/);
     expect(() => smprConfig('tiny', { gnGroups: 5 })).toThrow(/SmprConfig 'tiny': gnGroups 5 must divide width 32/);
     expect(() => smprConfig('tiny', { gnGroups: 32 })).toThrow(/SmprConfig 'tiny': gnGroups 32 must divide .*heatmapChannels 16/);
+    expect(() => smprConfig('tiny', { gradClip: -1 })).toThrow(/SmprConfig 'tiny': gradClip must be a number ≥ 0, got -1/);
+    expect(() => smprConfig('tiny', { inputSize: 8192 })).toThrow(/SmprConfig 'tiny': inputSize 8192 is outside \[32, 4096\]/);
+    expect(() => smprConfig('tiny', { levels: HRFPN_LEVELS.slice(0, 3) })).toThrow(/SmprConfig 'tiny': pooled \(HRFPN\) levels need the hrfpn neck/);
     expect(() => new SmprModel(smprConfig('tiny', { deformGroups: 3 }))).toThrow(/width 32 is not divisible by deformGroups 3/);
+  });
+
+  test("neck 'fpn' builds mmdet's plain FPN, without the bottom-up path or ReLUs that 'pafpn' has", () => {
+    // `--neck fpn` (Table I's ablation) is only a config field: a model that ignored it would train PAFPN silently.
+    // The keys show the bottom-up path; each ConvModule says whether a ReLU follows it.
+    const neckOf = (neck: 'fpn' | 'pafpn') => {
+      const model = new SmprModel(smprConfig('tiny', { neck }));
+      const bottomUp = [...model.neck.stateDict().keys()].filter((k) => /^(downsample|pafpn)_convs\./.test(k));
+      const relus = [...model.neck.namedModules()].flatMap(([, m]) => (m instanceof ConvModule ? [m.relu] : []));
+      model.dispose();
+      return { bottomUp: bottomUp.length, relus };
+    };
+    const fpn = neckOf('fpn');
+    const pafpn = neckOf('pafpn');
+    expect(fpn).toEqual({ bottomUp: 0, relus: Array(6).fill(false) }); // 3 lateral + 3 level convs
+    expect(pafpn).toEqual({ bottomUp: 8, relus: Array(10).fill(true) }); // + 2 downsample and 2 pafpn convs, weight and bias each
   });
 });
 
