@@ -54,6 +54,11 @@ describe('configs', () => {
     expect(() => smprConfig('tiny', { gradClip: -1 })).toThrow(/SmprConfig 'tiny': gradClip must be a number ≥ 0, got -1/);
     expect(() => smprConfig('tiny', { inputSize: 8192 })).toThrow(/SmprConfig 'tiny': inputSize 8192 is outside \[32, 4096\]/);
     expect(() => smprConfig('tiny', { levels: HRFPN_LEVELS.slice(0, 3) })).toThrow(/SmprConfig 'tiny': pooled \(HRFPN\) levels need the hrfpn neck/);
+    const tiny = PRESETS.tiny.levels;
+    const ranged = (...ranges: [number, number][]) => tiny.map((level, i) => ({ ...level, range: ranges[i]! }));
+    expect(() => smprConfig('tiny', { levels: ranged([64, 1e8], [32, 64], [-1, 32]) })).toThrow(/SmprConfig 'tiny': level 1's range starts at 32, not where level 0's ends \(100000000\)/);
+    expect(() => smprConfig('tiny', { levels: ranged([-1, 32], [40, 64], [64, 1e8]) })).toThrow(/SmprConfig 'tiny': level 1's range starts at 40, not where level 0's ends \(32\): the ranges must follow each other/);
+    expect(() => smprConfig('tiny', { levels: ranged([-1, 32], [32, 32], [32, 1e8]) })).toThrow(/SmprConfig 'tiny': level 1's range must be \[low, high\] with low < high, got \[32,32\]/);
     expect(() => new SmprModel(smprConfig('tiny', { deformGroups: 3 }))).toThrow(/width 32 is not divisible by deformGroups 3/);
   });
 

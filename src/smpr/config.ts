@@ -148,6 +148,12 @@ export function validateConfig(config: SmprConfig): void {
   if (config.levels.length < 3) fail(`needs at least 3 levels (P3–P5), got ${config.levels.length}`);
   config.levels.forEach((level, i) => {
     if (level.stride !== 8 * 2 ** i) fail(`level ${i} has stride ${level.stride}; levels must be strides 8, 16, 32, ... in order`);
+    // The assigner gives each person to the level whose range holds its reach: ranges out of order, overlapping or
+    // with a gap would train levels on the wrong sizes, or on none, without an error.
+    const [lo, hi] = level.range ?? [];
+    if (!(Number.isFinite(lo) && Number.isFinite(hi) && lo! < hi!)) fail(`level ${i}'s range must be [low, high] with low < high, got ${JSON.stringify(level.range)}`);
+    const below = config.levels[i - 1]?.range[1];
+    if (below !== undefined && lo !== below) fail(`level ${i}'s range starts at ${lo}, not where level ${i - 1}'s ends (${below}): the ranges must follow each other`);
   });
   if (config.inputSize % SIZE_DIVISOR !== 0) fail(`inputSize ${config.inputSize} is not a multiple of ${SIZE_DIVISOR}`);
   if (!(config.inputSize >= SIZE_DIVISOR && config.inputSize <= MAX_INPUT_SIZE)) fail(`inputSize ${config.inputSize} is outside [${SIZE_DIVISOR}, ${MAX_INPUT_SIZE}]`);
