@@ -36,6 +36,16 @@ test('the shipped tiny model finds people on fresh synthetic images; the untrain
   expect(baseline.stats[1]).toBeLessThan(0.01);
 }, 120_000);
 
+test('a model loaded for predict and eval is in eval mode, everywhere in it', async () => {
+  // In training mode the network also computes its auxiliary heatmap branch: predict and eval would still run,
+  // slower, and say nothing.
+  const { model } = await loadCheckpointModel(SHIPPED_WEIGHTS);
+  const modes = [...model.namedModules()].map(([name, m]) => [name, m.training] as const);
+  expect(modes.length).toBeGreaterThan(10);
+  expect(modes.filter(([, training]) => training)).toEqual([]);
+  model.dispose();
+});
+
 test('weights that are finite but overflow the network are refused by predict, not turned into NaN poses', async () => {
   const { model } = await loadCheckpointModel(SHIPPED_WEIGHTS);
   const saved = new Map(model.stateDict());
