@@ -143,7 +143,6 @@ function removeStaleStaging(outDir: string): void {
   }
 }
 
-
 export type { Sample } from './sample.js';
 
 export function cocoImagePath(dataset: CocoDataset, image: CocoImage): string {

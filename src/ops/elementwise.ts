@@ -61,9 +61,15 @@ export const pow = (a: Operand, b: Operand): Tensor =>
  */
 const share = (g: Tensor, lost: Tensor, tie: Tensor): Tensor => mul(g, sub(1, add(lost, mul(tie, 0.5))));
 export const maximum = (a: Operand, b: Operand): Tensor =>
-  binary('maximum', a, b, (g, a, b) => [share(g, lt(a, b), eq(a, b)), share(g, gt(a, b), eq(a, b))]);
+  binary('maximum', a, b, (g, a, b) => {
+    const tie = eq(a, b);
+    return [share(g, lt(a, b), tie), share(g, gt(a, b), tie)];
+  });
 export const minimum = (a: Operand, b: Operand): Tensor =>
-  binary('minimum', a, b, (g, a, b) => [share(g, gt(a, b), eq(a, b)), share(g, lt(a, b), eq(a, b))]);
+  binary('minimum', a, b, (g, a, b) => {
+    const tie = eq(a, b);
+    return [share(g, gt(a, b), tie), share(g, lt(a, b), tie)];
+  });
 
 // Comparisons return 0/1 in the operands' dtype and have no gradient.
 export const gt = (a: Operand, b: Operand): Tensor => binary('gt', a, b);

@@ -50,9 +50,12 @@ export interface DeformChunk {
 
 export type DeformPass = 'im2col' | 'backward';
 
-/** Binary digits of the fixed point's headroom: at most 2^bits adds land in one accumulator (see above). */
-const addsBits = (g: DeformConvGeometry, chunk: DeformChunk): number =>
-  Math.ceil(Math.log2(4 * g.kernelH * g.kernelW * chunk.rc * g.outW));
+/**
+ * `qshift`, the fixed point's exponent budget: 62 − ⌈log2 T⌉ for at most T = 4·KH·KW·(chunk pixels) adds into one
+ * accumulator (see above), so that one add stays below 2^qshift and their sum below 2^62.
+ */
+const fixedPointShift = (g: DeformConvGeometry, chunk: DeformChunk): number =>
+  62 - Math.ceil(Math.log2(4 * g.kernelH * g.kernelW * chunk.rc * g.outW));
 
 const PARAMS = `struct Params {
   total: u32, lc: u32, kk: u32, og: u32, cg: u32, cin: u32, h: u32, w: u32, kw: u32, oh: u32, ow: u32,
@@ -67,7 +70,7 @@ export function deformSamplingKernel(pass: DeformPass, hasMask: boolean, g: Defo
   const params = new ParamWriter()
     .u32(total, lc, taps, g.offsetGroups, g.inChannels / g.offsetGroups, g.inChannels, g.height, g.width, g.kernelW, g.outH, g.outW)
     .u32(chunk.n0, chunk.r0, g.strideH, g.strideW, g.dilationH, g.dilationW)
-    .i32(g.padH, g.padW, 62 - addsBits(g, chunk))
+    .i32(g.padH, g.padW, fixedPointShift(g, chunk))
     .finish();
   const buffers = ['x', 'offset', ...(hasMask ? ['mask'] : []), ...(pass === 'im2col' ? ['col'] : ['gcol'])];
   const bindings = buffers.map((name, b) => storage(b, name, 'float32', name === 'col'));
@@ -233,7 +236,7 @@ export function deformGradResolveKernel(g: DeformConvGeometry, chunk: DeformChun
   const total = chunk.nc * g.inChannels * g.height * g.width;
   const params = new ParamWriter()
     .u32(total, chunk.n0 * g.inChannels * g.height * g.width)
-    .i32(62 - addsBits(g, chunk))
+    .i32(fixedPointShift(g, chunk))
     .finish();
   const code = `
 struct Params { total: u32, gx0: u32, qshift: i32 }

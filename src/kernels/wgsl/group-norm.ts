@@ -29,7 +29,6 @@ import type { GroupNormDims } from '../reference/group-norm.js';
 import type { DeviceInfo, Program } from '../program.js';
 import { blockGrid, ParamWriter, storage, uniform, WORKGROUP_1D as WG, workgroupTree } from './common.js';
 
-
 /** 'subgroup' with its lane count, or 'workgroup'. */
 export type GroupNormSchedule = { kind: 'subgroup'; lanes: number } | { kind: 'workgroup' };
 
@@ -37,7 +36,6 @@ export type GroupNormSchedule = { kind: 'subgroup'; lanes: number } | { kind: 'w
 export function groupNormSchedule(device: DeviceInfo): GroupNormSchedule {
   return device.cpu && device.subgroups && device.lanes > 0 ? { kind: 'subgroup', lanes: device.lanes } : { kind: 'workgroup' };
 }
-
 
 const ENTRY = `@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

@@ -18,7 +18,6 @@ import { wgslType, type DType } from '../../tensor/dtype.js';
 import type { DeviceInfo, Program } from '../program.js';
 import { ParamWriter, uniform, WORKGROUP_1D as WG, workgroupTree } from './common.js';
 
-
 const MAX_PACK = 8;
 
 /** One binding of each tensor in a pack: its WGSL name, and whether the kernel writes it. */
