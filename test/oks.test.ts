@@ -200,4 +200,25 @@ describe('pairwiseSum (numpy summation order)', () => {
       expect(pairwiseSum(values)).toBe(values.reduce((a, b) => a + b, 0));
     }
   });
+
+  // Catches the block boundary off by one (`count < 128`): 128 values are one block of 8 partial sums, 129 two halves.
+  test('128 values are one block of 8 interleaved partial sums, 129 are split into halves of 64 and 65', () => {
+    const values = (n: number) => [1e16, ...Array.from({ length: n - 1 }, () => 1)];
+    /**
+     * numpy's block of 8·m of these values: 8 partial sums of m values each (the first is 1e16 with m − 1 ones added
+     * one at a time, each addition rounding: doubles at 1e16 are 2 apart; the others are m), combined as a balanced tree.
+     */
+    const block = (m: number) => {
+      let first = 1e16;
+      for (let i = 1; i < m; i++) first += 1;
+      return ((first + m) + (m + m)) + ((m + m) + (m + m));
+    };
+    const oneBlock = block(16);
+    const twoHalves = block(8) + 64;
+    expect(oneBlock).not.toBe(twoHalves); // the two orders round differently, so the order is what is tested
+    expect(pairwiseSum(values(128))).toBe(oneBlock);
+    // Halves of 64 (one block, with 1e16) and 65 (one block of 64 ones, then the last one added), not one block and 1.
+    expect(block(8) + 65).not.toBe(oneBlock + 1);
+    expect(pairwiseSum(values(129))).toBe(block(8) + 65);
+  });
 });
