@@ -7,6 +7,7 @@ import { createImage, type Image } from '../src/data/image.js';
 import { decodePng } from '../src/data/png.js';
 import { formatTick, niceTicks, plotBars, plotLines } from '../src/data/plot.js';
 import { COCO_KEYPOINTS } from '../src/coco/keypoints.js';
+import { readYAxis } from './util.js';
 
 const pixel = (image: Image, x: number, y: number) => Array.from(image.data.subarray((y * image.width + x) * 3, (y * image.width + x) * 3 + 3));
 
@@ -207,6 +208,18 @@ describe('plots', () => {
     expect(hundred).toBeLessThan(ten);
     expect(ten).toBeLessThan(one);
     expect(Math.abs(ten - (one + hundred) / 2)).toBeLessThanOrEqual(1);
+  });
+
+  // Catches a log axis that is not cut at whole decades (or labels them with the wrong powers of ten).
+  it('logY spans whole decades: 0.03..40 gets evenly spaced ticks 100, 10, 1, 0.1, 0.01 from the top of the axis to its bottom', () => {
+    const image = decodePng(plotLines([{ name: 'loss', points: [[0, 40], [5, 1], [10, 0.03]] }], { width: 640, height: 400, logY: true }), 'plot.png');
+    const decades = ['100', '10', '1', '0.1', '0.01'];
+    const axis = readYAxis(image, 2, decades);
+    expect(axis.labels).toEqual(decades);
+    expect(axis.rows[0]).toBe(axis.top);
+    expect(axis.rows.at(-1)).toBe(axis.bottom);
+    const gap = (axis.bottom - axis.top) / 4;
+    axis.rows.forEach((row, i) => expect(Math.abs(row - (axis.top + i * gap)), `tick ${decades[i]}`).toBeLessThanOrEqual(0.5));
   });
 
   it('draws one bar per value and rejects mismatched labels', () => {

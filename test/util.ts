@@ -1,7 +1,10 @@
-// Shared test helpers: tolerant comparison, tensors from golden cases, and float64 finite-difference gradchecks.
+// Shared test helpers: tolerant comparison, tensors from golden cases, float64 finite-difference gradchecks, and a
+// chart's y axis read back from its pixels.
 import { expect } from 'vitest';
 import { tensor, tidy, type Device, type Tensor, type TypedArray } from '../src/index.js';
 import type { GoldenTensor } from './golden.js';
+import { drawText, textHeight, textWidth } from '../src/data/draw.js';
+import { createImage, type Image } from '../src/data/image.js';
 
 /** |a − b| ≤ atol + rtol·|b| elementwise, reporting the worst element on failure. */
 export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: { atol: number; rtol: number }, label = ''): void {
@@ -61,3 +64,31 @@ export function gradcheck(f: (...inputs: Tensor[]) => Tensor, inputs: Tensor[], 
 
 /** Reads a tensor on any device. */
 export const read = (t: Tensor): Promise<TypedArray> => t.toArray();
+
+/**
+ * The y axis of a chart drawn by src/data/plot.ts at font scale `s`: the rows of its tick marks from top to bottom,
+ * the label beside each (the one of `labels` drawn there, or null), and the rows where the axis starts and ends.
+ */
+export function readYAxis(image: Image, s: number, labels: readonly string[]): { rows: number[]; labels: (string | null)[]; top: number; bottom: number } {
+  const black = (x: number, y: number) => [0, 1, 2].every((c) => image.data[(y * image.width + x) * 3 + c] === 0);
+  const count = (n: number, f: (i: number) => boolean) => Array.from({ length: n }, (_, i) => i).filter(f).length;
+  const longest = (n: number, m: number, f: (i: number, j: number) => boolean) =>
+    Array.from({ length: n }, (_, i) => count(m, (j) => f(i, j))).reduce((best, c, i, all) => (c > all[best]! ? i : best), 0);
+  const left = longest(image.width, image.height, (x, y) => black(x, y)); // the y axis: the longest black column
+  const bottom = longest(image.height, image.width, (y, x) => black(x, y)); // the x axis: the longest black row
+  let top = 0;
+  while (!black(left, top)) top++;
+  const rows = Array.from({ length: bottom - top + 1 }, (_, i) => top + i).filter((y) => black(left - 3 * s, y)); // tick marks (their left end: a line's round cap may cover the right)
+  const h = textHeight(s);
+  const band = (img: Image, y: number) => {
+    const out: number[] = [];
+    for (let r = y - Math.floor(h / 2); r < y - Math.floor(h / 2) + h; r++) out.push(...img.data.subarray(r * img.width * 3, (r * img.width + left - 3 * s) * 3));
+    return out.join();
+  };
+  const labelAt = (y: number) => labels.find((label) => {
+    const drawn = createImage(image.width, image.height, [255, 255, 255]);
+    drawText(drawn, label, left - 5 * s - textWidth(label, s), y - Math.floor(h / 2), [0, 0, 0], s);
+    return band(drawn, y) === band(image, y);
+  }) ?? null;
+  return { rows, labels: rows.map(labelAt), top, bottom };
+}
