@@ -14,6 +14,7 @@ import { Random, tensor, zeros } from '../src/index.js';
 import { loadSafetensors, saveSafetensors } from '../src/io/safetensors.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
 import { smprConfig } from '../src/smpr/config.js';
+import { SMPR_LOSS_WEIGHTS } from '../src/smpr/loss.js';
 import { SmprModel } from '../src/smpr/model.js';
 import { readCheckpoint, saveCheckpoint } from '../src/train/checkpoint.js';
 import { SGD } from '../src/train/optimizer.js';
@@ -286,6 +287,20 @@ describe('training runs', () => {
     const after = readCheckpoint(join(run, 'last.safetensors'));
     for (const t of after.model.values()) expect(t.toArraySync().every(Number.isFinite)).toBe(true);
     expect(readFileSync(join(run, 'last.safetensors')).equals(good) || after.info.step > 2).toBe(true);
+  });
+
+  // Catches a divergence check that looks at the loss alone: here the loss is finite and only the gradient norm is not.
+  test('a gradient norm that overflows stops the run although the loss is finite, and nothing is saved', async () => {
+    const run = path('grad-overflow');
+    const error = await train({
+      config: smprConfig('tiny', { inputSize: 64 }), data: loadCocoDataset(dataset('grad-overflow', 2)), epochs: 1, batchSize: 2, seed: 0, lr: 1e-3, warmupIters: 0,
+      decayEpochs: [], clipNorm: 35, outDir: run, logEvery: 1, workers: 0,
+      // With the classification loss weighted 1e25 the loss (~1e25) is a float32, but Σ g² (‖g‖ past 1.8e19) is not.
+      loss: { weights: { ...SMPR_LOSS_WEIGHTS, cls: 1e25 } },
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as Error).message).toMatch(/^train: diverged in iterations 1–1 \(gradNorm (Infinity|NaN)\): lower --lr or keep --clip on; nothing was saved$/);
+    expect(existsSync(join(run, 'last.safetensors'))).toBe(false);
   });
 
   test('a second run into the same folder refuses while the first holds it; a stale lock is taken over', async () => {
