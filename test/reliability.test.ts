@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { smpr } from './cli-run.js';
 import { createImage } from '../src/data/image.js';
-import { encodePng, writePng } from '../src/data/png.js';
+import { decodePng, encodePng, writePng } from '../src/data/png.js';
+import { formatTick } from '../src/data/plot.js';
 import { writeSynthDataset } from '../src/data/synth/write.js';
 import { loadCocoDataset } from '../src/data/coco.js';
 import { Random, tensor, zeros } from '../src/index.js';
@@ -23,6 +24,7 @@ import { train } from '../src/train/trainer.js';
 import { Interrupted, UserError } from '../src/errors.js';
 import { runCli } from '../src/cli/errors.js';
 import { StderrFilter } from '../src/cli/quiet-dawn.js';
+import { readYAxis } from './util.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'smpr-reliability-'));
 const path = (...parts: string[]) => join(dir, ...parts);
@@ -301,6 +303,17 @@ describe('training runs', () => {
     expect(error).toBeInstanceOf(UserError);
     expect((error as Error).message).toMatch(/^train: diverged in iterations 1–1 \(gradNorm (Infinity|NaN)\): lower --lr or keep --clip on; nothing was saved$/);
     expect(existsSync(join(run, 'last.safetensors'))).toBe(false);
+  });
+
+  // Catches loss.png drawn on a linear axis: its ticks are the powers of ten around every loss term logged.
+  test('loss.png has a log y axis of the whole decades the logged loss terms span', async () => {
+    await trained();
+    const records = readFileSync(path('base-run', 'log.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    const terms = records.flatMap((r) => ['loss', 'cls', 'heatmap', 'init', 'refine', 'score'].map((k) => r[k] as number)).filter((y) => y > 0);
+    const [low, high] = [Math.floor(Math.log10(Math.min(...terms))), Math.ceil(Math.log10(Math.max(...terms)))];
+    const decades = Array.from({ length: high - low + 1 }, (_, i) => formatTick(10 ** (high - i)));
+    const axis = readYAxis(decodePng(readFileSync(path('base-run', 'loss.png')), 'loss.png'), 2, decades);
+    expect(axis.labels).toEqual(decades);
   });
 
   test('a second run into the same folder refuses while the first holds it; a stale lock is taken over', async () => {
