@@ -159,6 +159,35 @@ describe('memory', () => {
     expect(T.memory().submits).toBe(before.submits + 1);
   });
 
+  test('a training step repeated takes the buffers it took before and makes no new bind group', async () => {
+    const random = new T.Random(3);
+    const w1 = T.randn([8, 3, 3, 3], { device: 'webgpu', requiresGrad: true, random });
+    const w2 = T.randn([8, 8, 3, 3], { device: 'webgpu', requiresGrad: true, random });
+    const x = T.randn([2, 3, 12, 12], { device: 'webgpu', random });
+    const params = [w1, w2].map((tensor, i) => ({ name: `w${i}`, group: 'weight' as const, tensor }));
+    const sgd = new T.SGD(params, { lr: 1e-3, momentum: 0.9 });
+    const step = async () => {
+      T.tidy(() => {
+        const h = T.relu(T.groupNorm(T.conv2d(x, w1, null, { padding: 1 }), 4));
+        T.mean(T.square(T.conv2d(h, w2, null, { padding: 1 }))).backward();
+        sgd.step(T.clipScale(params.map((p) => p.tensor.grad!), 1));
+        sgd.zeroGrad();
+      });
+      await webgpu().sync();
+      return T.memory();
+    };
+    await step();
+    const second = await step();
+    expect(second.bindGroups).toBeGreaterThan(0);
+    for (let i = 0; i < 3; i++) {
+      const next = await step();
+      expect(next.dispatches).toBeGreaterThan(second.dispatches);
+      expect(next.bindGroups, `step ${i + 3} made bind groups`).toBe(second.bindGroups);
+    }
+    sgd.dispose();
+    for (const t of [w1, w2, x]) t.dispose();
+  });
+
   test('pipelines are compiled once per kernel variant', async () => {
     const x = T.ones([10], { device: 'webgpu' });
     T.exp(x);

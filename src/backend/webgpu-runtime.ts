@@ -9,6 +9,9 @@
  *   `writeBuffer`) that reuses it is ordered after them. Reusing it earlier would let a `writeBuffer` for a new
  *   tensor overwrite data a recorded-but-unsubmitted dispatch still has to read.
  * - Per-dispatch parameters are packed into one uniform arena per submit (256-byte slots, one `writeBuffer`).
+ * - Bind groups are cached by pipeline, buffers and uniform slot: a training step's dispatches repeat step after
+ *   step with the same pooled buffers in the same slots, and Dawn's Node binding takes longer to make a bind group
+ *   (10–45 µs on lavapipe's host) than to record the rest of a dispatch.
  * - `memory()` reports live bytes and buffers so leaks show up in tests, and the peak since `resetPeakMemory()`.
  * - `startGpuTimer()` / `stopGpuTimer()` measure the GPU's own execution time (gpu-timer.ts), for benchmarks.
  * - `throttle()` bounds the work in flight for loops that never read back (a training step reads nothing).
@@ -23,6 +26,8 @@ import { awaitSleeping } from './sleeping-wait.js';
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we know
 /** Parameter slots per submit; a batch that needs more is submitted early. */
 const UNIFORM_ARENA_SLOTS = 512;
+/** Bind groups kept; past this the cache starts again (an SMPR-R50 training step makes about 1700). */
+const MAX_BIND_GROUPS = 8192;
 /** How long a wait for a CPU adapter's work sleeps between Dawn's polls (sleeping-wait.ts). */
 const CPU_ADAPTER_POLL_MS = 1;
 
@@ -39,6 +44,8 @@ export interface MemoryStats {
   /** GPU → CPU copies: the synchronisation points. A training step should have none. */
   readbacks: number;
   pipelines: number;
+  /** Bind groups kept for reuse (a repeated training step adds none). */
+  bindGroups: number;
   /** Submits not yet known to have finished on the GPU (an upper bound: learnt at reads, syncs and throttles). */
   submitsInFlight: number;
 }
@@ -57,6 +64,26 @@ export interface DispatchArgs {
   workgroups: [number, number?, number?];
 }
 
+/** A buffer the pool made: its size class, and a number naming it (in bind-group keys, and for the pool's order). */
+interface PooledBuffer {
+  buffer: GPUBuffer;
+  size: number;
+  id: number;
+}
+
+interface Pipeline {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+  /** Names the pipeline in bind-group keys. */
+  id: number;
+}
+
+/** A dispatch's parameters: where they lie in the uniform arena. */
+interface UniformSlot {
+  offset: number;
+  size: number;
+}
+
 /** Size classes: multiples of a quarter of the enclosing power of two, so at most 25% is wasted. */
 function sizeClass(bytes: number): number {
   const b = Math.max(256, bytes);
@@ -68,10 +95,13 @@ export class WebGPURuntime {
   readonly limits: GPUSupportedLimits;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
-  private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
-  private readonly pool = new Map<number, GPUBuffer[]>();
-  private parked: GPUBuffer[] = [];
-  private readonly sizes = new WeakMap<GPUBuffer, number>();
+  private readonly pipelines = new Map<string, Pipeline>();
+  /** Free buffers by size class, highest number first (see flush). */
+  private readonly pool = new Map<number, PooledBuffer[]>();
+  private parked: PooledBuffer[] = [];
+  private readonly buffers = new WeakMap<GPUBuffer, PooledBuffer>();
+  private buffersMade = 0;
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly uniformArena: GPUBuffer;
   private readonly uniformStaging: Uint32Array;
   private uniformSlots = 0;
@@ -150,27 +180,27 @@ export class WebGPURuntime {
     if (byteLength > limit) throw new Error(`webgpu: a buffer of ${byteLength} bytes exceeds this adapter's maxStorageBufferBindingSize (${limit})`);
     // A request that fits is never refused for its size class: the largest class is the limit itself.
     const size = Math.min(sizeClass(byteLength), limit);
-    const free = this.pool.get(size);
-    let buffer = free?.pop();
-    if (buffer) {
+    let pooled = this.pool.get(size)?.pop();
+    if (pooled) {
       this.stats.bytesPooled -= size;
     } else {
       const usage = bufferUsage();
-      buffer = this.device.createBuffer({ size, usage: usage.STORAGE | usage.COPY_SRC | usage.COPY_DST });
-      this.sizes.set(buffer, size);
+      const buffer = this.device.createBuffer({ size, usage: usage.STORAGE | usage.COPY_SRC | usage.COPY_DST });
+      pooled = { buffer, size, id: this.buffersMade++ };
+      this.buffers.set(buffer, pooled);
     }
     this.stats.bytesInUse += size;
     this.stats.peakBytesInUse = Math.max(this.stats.peakBytesInUse, this.stats.bytesInUse);
     this.stats.buffersInUse += 1;
-    return buffer;
+    return pooled.buffer;
   }
 
   /** Gives a buffer back; it becomes reusable after the next submit (see the file comment). */
   release(buffer: GPUBuffer): void {
-    const size = this.sizes.get(buffer)!;
-    this.stats.bytesInUse -= size;
+    const pooled = this.buffers.get(buffer)!;
+    this.stats.bytesInUse -= pooled.size;
     this.stats.buffersInUse -= 1;
-    this.parked.push(buffer);
+    this.parked.push(pooled);
   }
 
   upload(data: ArrayBufferView): GPUBuffer {
@@ -182,13 +212,14 @@ export class WebGPURuntime {
   /** Gives the pool's buffers back to the driver (buffers in use are untouched), as torch.cuda.empty_cache does. */
   trim(): void {
     this.flush();
-    for (const list of this.pool.values()) for (const b of list) b.destroy();
+    for (const list of this.pool.values()) for (const { buffer } of list) buffer.destroy();
     this.pool.clear();
+    this.bindGroups.clear(); // those naming destroyed buffers would never be asked for again (numbers are not reused)
     this.stats.bytesPooled = 0;
   }
 
   memory(): MemoryStats {
-    return { ...this.stats, pipelines: this.pipelines.size, submitsInFlight: this.stats.submits - this.submitsDone };
+    return { ...this.stats, pipelines: this.pipelines.size, bindGroups: this.bindGroups.size, submitsInFlight: this.stats.submits - this.submitsDone };
   }
 
   /** Starts a new peak: `memory().peakBytesInUse` becomes the bytes in use now. */
@@ -253,15 +284,38 @@ export class WebGPURuntime {
   // ---- kernels -------------------------------------------------------------------------------------------
 
   /** The pipeline of a kernel, and its bind group layout (asking Dawn for it costs ~4 µs a dispatch). */
-  private pipeline(kernel: Kernel): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
+  private pipeline(kernel: Kernel): Pipeline {
     let entry = this.pipelines.get(kernel.code);
     if (!entry) {
       const module = this.device.createShaderModule({ label: kernel.label, code: kernel.code });
       const pipeline = this.device.createComputePipeline({ label: kernel.label, layout: 'auto', compute: { module, entryPoint: 'main' } });
-      entry = { pipeline, layout: pipeline.getBindGroupLayout(0) };
+      entry = { pipeline, layout: pipeline.getBindGroupLayout(0), id: this.pipelines.size };
       this.pipelines.set(kernel.code, entry);
     }
     return entry;
+  }
+
+  /**
+   * The storage buffers in binding order, then the uniform slot if any, bound for `pipeline`: made once, then
+   * reused. A buffer the pool did not make has no number to key it by, and gets a bind group of its own.
+   */
+  private bindGroup(pipeline: Pipeline, buffers: readonly GPUBuffer[], uniform: UniformSlot | null): GPUBindGroup {
+    let key: string | null = String(pipeline.id);
+    for (const buffer of buffers) {
+      const pooled = this.buffers.get(buffer);
+      key = pooled && key !== null ? `${key},${pooled.id}` : null;
+    }
+    if (key !== null && uniform) key += `@${uniform.offset}:${uniform.size}`;
+    const cached = key === null ? undefined : this.bindGroups.get(key);
+    if (cached) return cached;
+    const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
+    if (uniform) entries.push({ binding: buffers.length, resource: { buffer: this.uniformArena, ...uniform } });
+    const group = this.device.createBindGroup({ layout: pipeline.layout, entries });
+    if (key !== null) {
+      if (this.bindGroups.size >= MAX_BIND_GROUPS) this.bindGroups.clear();
+      this.bindGroups.set(key, group);
+    }
+    return group;
   }
 
   /** Records one dispatch; nothing runs until the next submit. */
@@ -278,18 +332,17 @@ export class WebGPURuntime {
     }
     // Dawn reports a shader's compile error while the pipeline is made: the label must already name this kernel.
     this.currentLabel = kernel.label;
-    const { pipeline, layout } = this.pipeline(kernel);
-    const entries: GPUBindGroupEntry[] = args.buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
+    const pipeline = this.pipeline(kernel);
+    let uniform: UniformSlot | null = null;
     if (args.params) {
       if (args.params.byteLength > UNIFORM_SLOT) throw new Error(`webgpu: kernel "${kernel.label}" has ${args.params.byteLength} bytes of params; at most ${UNIFORM_SLOT}`);
-      const offset = this.uniformSlots * UNIFORM_SLOT;
-      this.uniformStaging.set(args.params, offset / 4);
+      uniform = { offset: this.uniformSlots * UNIFORM_SLOT, size: Math.max(16, Math.ceil(args.params.byteLength / 16) * 16) };
+      this.uniformStaging.set(args.params, uniform.offset / 4);
       this.uniformSlots += 1;
-      entries.push({ binding: args.buffers.length, resource: { buffer: this.uniformArena, offset, size: Math.max(16, Math.ceil(args.params.byteLength / 16) * 16) } });
     }
-    const bindGroup = this.device.createBindGroup({ layout, entries });
+    const bindGroup = this.bindGroup(pipeline, args.buffers, uniform);
     const pass = this.openPass();
-    pass.setPipeline(pipeline);
+    pass.setPipeline(pipeline.pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
     this.dispatchesInBatch += 1;
@@ -338,13 +391,17 @@ export class WebGPURuntime {
       this.dispatchesInBatch = 0;
       this.stats.submits += 1;
     }
-    for (const buffer of this.parked) {
-      const size = this.sizes.get(buffer)!;
-      let list = this.pool.get(size);
-      if (!list) this.pool.set(size, (list = []));
-      list.push(buffer);
-      this.stats.bytesPooled += size;
+    const touched = new Set<PooledBuffer[]>();
+    for (const pooled of this.parked) {
+      let list = this.pool.get(pooled.size);
+      if (!list) this.pool.set(pooled.size, (list = []));
+      list.push(pooled);
+      touched.add(list);
+      this.stats.bytesPooled += pooled.size;
     }
+    // Lowest number first out: which buffers an op gets then depends on which are free, not on the order they were
+    // freed in, so a training step takes the same buffers as the step before it and finds its bind groups made.
+    for (const list of touched) list.sort((a, b) => b.id - a.id);
     this.parked = [];
     this.throwIfFailed();
   }
