@@ -3,7 +3,7 @@
  * [--batch 8] [--optimizer sgd|adamw] [--replay yes|no] [--top 12]`.
  *
  * Runs real training steps (synthetic benchmark images, targets, the assigner, the five losses, backward,
- * clipping, the optimizer) and reports the step's wall time, images/s, dispatches and submits; the time
+ * clipping, the optimizer) and reports the step's wall time, images/s, dispatches, submits and new bind groups; the time
  * JavaScript takes to record a step beside the GPU's own execution time (timestamp queries, where the adapter has
  * them): a GPU time far below the wall time means the CPU side is the bottleneck; the peak bytes of live tensors
  * in a step; and the inference forward (eval mode, batch 1, ending with a sync, not a read).
@@ -162,6 +162,8 @@ const report = {
   imagesPerSecond: (1000 * batchSize) / stepMs,
   dispatchesPerStep: (after.dispatches - before.dispatches) / reps,
   submitsPerStep: (after.submits - before.submits) / reps,
+  /** Bind groups a step made that the runtime's cache did not have: 0 when steps repeat (webgpu-runtime.ts). */
+  newBindGroupsPerStep: (after.bindGroups - before.bindGroups) / reps,
   recordMs: median(recordTimes),
   gpuMs: timestamps ? median(gpuTimes) : null,
   peakStepBytes: peak.peakBytesInUse - liveBefore,
@@ -176,7 +178,7 @@ const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 process.stdout.write(JSON.stringify(report, null, 2) + '\n');
 process.stderr.write(
   [
-    `${preset} SMPR training step, ${report.input.join('×')}, ${optimizerName}: ${stepMs.toFixed(1)} ms (${report.imagesPerSecond.toFixed(1)} img/s), ${report.dispatchesPerStep} dispatches, ${report.submitsPerStep} submits`,
+    `${preset} SMPR training step, ${report.input.join('×')}, ${optimizerName}: ${stepMs.toFixed(1)} ms (${report.imagesPerSecond.toFixed(1)} img/s), ${report.dispatchesPerStep} dispatches, ${report.submitsPerStep} submits, ${report.newBindGroupsPerStep} new bind groups`,
     `recording ${report.recordMs.toFixed(1)} ms, GPU ${report.gpuMs === null ? '(no timestamp-query)' : `${report.gpuMs.toFixed(1)} ms`}; peak ${mb(report.peakStepBytes)} of tensors in the step (${mb(report.peakBytesInUse)} live in all, ${mb(report.bytesHeld)} held with the pool); inference forward ${report.forwardMs.toFixed(1)} ms`,
     ...(replay ? [
       '| kernel | dispatches | replayed ms | share |',
