@@ -37,6 +37,8 @@ describe('user mistakes exit with code 2 and one line', () => {
     ['training size off the 32 grid', ['train', '--data', dir, '--out', dir, '--size', '100'], /train: --size must be a multiple of 32, got 100/],
     ['info size off the 32 grid', ['info', '--size', '100'], /info: --size must be a multiple of 32, got 100/],
     ['a ResNet neck for HRNet', ['train', '--data', dir, '--out', dir, '--config', 'hrnet_w32', '--neck', 'fpn'], /train: --neck fpn is for the ResNet presets; hrnet_w32 has HRNet's own neck \(HRFPN\)/],
+    // 1e9 px a side once reached the image allocator as a RangeError (exit 1): the limit is the one train and predict read.
+    ['synthetic images larger than an image can be', ['synth', '--out', join(dir, 'huge'), '--size', '1000000000'], /synth: --size must be ≤ 7071, got 1000000000/],
     ['person scales the wrong way round', ['synth', '--out', join(dir, 'scales'), '--min-scale', '0.9', '--max-scale', '0.2'], /synth: --min-scale 0\.9 is above --max-scale 0\.2/],
     ['training size too large', ['train', '--data', dir, '--out', dir, '--size', '8192'], /inputSize 8192 is outside \[32, 4096\]/],
     ['demo into a file', ['demo', '--out', join(dir, 'a-file.png')], /--out .*a-file\.png: is a file, not a folder/],
