@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { deflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +11,16 @@ import { decodePng, encodePng, writePng } from '../src/data/png.js';
 import { decodeJpeg, jpegSize, bytesReader } from '../src/data/jpeg.js';
 import { decodeImage, readImage, readImageSize } from '../src/data/image-file.js';
 import { Random } from '../src/tensor/random.js';
+
+/** PNG's CRC-32 (zlib.crc32 needs Node ≥ 20.15). */
+function crc32(bytes: Uint8Array): number {
+  let crc = -1;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
+  }
+  return (crc ^ -1) >>> 0;
+}
 
 function randomImage(width: number, height: number, seed: number) {
   const image = createImage(width, height);
@@ -74,6 +85,19 @@ describe('PNG files', () => {
     for (const cut of [1, 2, 4]) {
       expect(() => decodePng(bytes.subarray(0, bytes.length - cut), 'cut.png'), `cut ${cut}`).toThrow(`cut.png: truncated PNG (chunk IEND needs ${bytes.length} bytes, file has ${bytes.length - cut})`);
     }
+  });
+
+  it('reports a file whose image data is shorter than its header says as truncated, not as decoded', () => {
+    // Every chunk whole and the zlib stream complete, but 10 bytes where 8×8 RGB rows need 200: pngjs fills the
+    // rest from its buffer (stale memory) and returns an image.
+    const bytes = encodePng(randomImage(8, 8, 5));
+    const idat = Buffer.concat([Buffer.from('IDAT'), deflateSync(Buffer.alloc(10))]);
+    const chunk = Buffer.alloc(idat.length + 8);
+    chunk.writeUInt32BE(idat.length - 4, 0);
+    idat.copy(chunk, 4);
+    chunk.writeUInt32BE(crc32(idat), idat.length + 4);
+    const short = Buffer.concat([bytes.subarray(0, 33), chunk, bytes.subarray(bytes.length - 12)]);
+    expect(() => decodePng(short, 'short.png')).toThrow('short.png: truncated PNG (its image data holds 10 bytes; 8×8 pixels need 200)');
   });
 
   it('imageFromRgba refuses a buffer that is not width × height × 4 bytes', () => {

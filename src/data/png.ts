@@ -2,6 +2,7 @@
  * PNG files, through pngjs: the size from the header alone, decoding to an RGB `Image`, encoding one.
  */
 import { writeFileSync } from 'node:fs';
+import { constants, inflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { UserError } from '../errors.js';
 import { checkPixelLimit, imageFromRgba, type Image, type ImageSize } from './image.js';
@@ -31,6 +32,7 @@ export function pngSize(bytes: Uint8Array, source: string): ImageSize {
 export function decodePng(bytes: Buffer, source: string): Image {
   pngSize(bytes, source);
   checkChunksComplete(bytes, source);
+  checkImageDataComplete(bytes, source);
   let png: PNG;
   try {
     png = PNG.sync.read(bytes);
@@ -57,6 +59,38 @@ function checkChunksComplete(bytes: Buffer, source: string): void {
     offset = end;
   }
   throw new UserError(`${source}: truncated PNG (no IEND chunk after ${bytes.length} bytes)`);
+}
+
+const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+
+/**
+ * pngjs does not check that the image data inflates to as many bytes as the header's rows need: what is missing
+ * comes back as whatever its output buffer held (zeros, or stale memory), as an image and no error. So a PNG whose
+ * header claims more pixels than its data holds is refused here. Interlaced files are left to pngjs, which inflates
+ * those exactly and fails on short data itself.
+ */
+function checkImageDataComplete(bytes: Buffer, source: string): void {
+  const { width, height } = pngSize(bytes, source);
+  const [depth, colourType, interlace] = [bytes[24]!, bytes[25]!, bytes[28]!];
+  const channels = CHANNELS[colourType];
+  if (interlace !== 0 || channels === undefined) return;
+  const parts: Buffer[] = [];
+  for (let offset = PNG_SIGNATURE.length; offset + 8 <= bytes.length;) {
+    const length = bytes.readUInt32BE(offset);
+    if (bytes.toString('latin1', offset + 4, offset + 8) === 'IDAT') parts.push(bytes.subarray(offset + 8, offset + 8 + length));
+    offset += 12 + length;
+  }
+  const needed = (Math.ceil((width * channels * depth) / 8) + 1) * height;
+  let inflated: number;
+  try {
+    // A sync flush returns what a cut-off stream holds instead of throwing, so that it is counted like a short one.
+    inflated = inflateSync(Buffer.concat(parts), { finishFlush: constants.Z_SYNC_FLUSH }).length;
+  } catch (error) {
+    throw new UserError(`${source}: unsupported or corrupt PNG (${(error as Error).message})`);
+  }
+  if (inflated < needed) {
+    throw new UserError(`${source}: truncated PNG (its image data holds ${inflated} bytes; ${width}×${height} pixels need ${needed})`);
+  }
 }
 
 /** Encodes an image as an 8-bit RGB PNG. */
