@@ -24,6 +24,8 @@ vi.mock('../src/train/trainer.js', async (importOriginal) => {
 const dir = mkdtempSync(join(tmpdir(), 'smpr-cli-'));
 writeFileSync(join(dir, 'a-file.png'), '');
 writeFileSync(join(dir, 'a-png.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]));
+writeFileSync(join(dir, 'nan.json'), '[{"image_id": 1, "score": NaN}]\n');
+writeSynthDataset(join(dir, 'results-data'), { images: 1, width: 64, height: 64 });
 
 describe('user mistakes exit with code 2 and one line', () => {
   const cases: [string, string[], RegExp][] = [
@@ -51,6 +53,9 @@ describe('user mistakes exit with code 2 and one line', () => {
     ['an empty --out', ['synth', '--out', ''], /--out: needs a folder name, got ''/],
     ['--images that is a file', ['train', '--data', dir, '--out', join(dir, 'r'), '--images', join(dir, 'a-file.png')], /--images .*a-file\.png: is a file, not a folder/],
     ['an image given as the annotations', ['eval', '--data', join(dir, 'a-png.png')], /a-png\.png: not valid JSON \([ -~]*\)\s*$/],
+    // V8 quotes the text around a JSON error: a line break or a PNG's bytes in it once broke the line, or the terminal.
+    ['a results file that is not JSON', ['eval', '--data', join(dir, 'results-data'), '--results', join(dir, 'nan.json')], /nan\.json: not valid JSON \([ -~]*\)\s*$/],
+    ['an image given as the results', ['eval', '--data', join(dir, 'results-data'), '--results', join(dir, 'a-png.png')], /a-png\.png: not valid JSON \([ -~]*\)\s*$/],
     ['unknown bench suite', ['bench', '--suite', 'kernels,kernel'], /bench: --suite: no suite 'kernel'; choose from batching, kernels/],
     ['training size too small for HRFPN', ['train', '--data', dir, '--out', dir, '--config', 'hrnet_w32', '--size', '32'], /train: --size 32: SmprConfig 'hrnet_w32': inputSize 32 is below 64/],
   ];

@@ -16,6 +16,7 @@ import { writePng } from './png.js';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { processAlive } from '../io/folders.js';
+import { jsonSyntaxMessage } from '../io/read-file.js';
 
 export interface CocoDataset {
   readonly annotationsPath: string;
@@ -57,9 +58,7 @@ export function loadCocoDataset(dirOrAnnotationsPath: string, options: LoadCocoO
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    // V8 quotes the text around the error: of an image given for annotations, binary bytes in the terminal.
-    const why = (error as Error).message.replace(/[^\x20-\x7e]/g, '?').slice(0, 120);
-    throw new Error(`${annotationsPath}: not valid JSON (${why})`);
+    throw new Error(`${annotationsPath}: not valid JSON (${jsonSyntaxMessage(error as Error)})`);
   }
   const json = validateCocoKeypoints(parsed, annotationsPath, { keypoints: spec.names.length });
 

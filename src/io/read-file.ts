@@ -11,3 +11,8 @@ export function readUserFile(path: string): Buffer {
     throw error;
   }
 }
+
+/** A JSON.parse error as one printable line: V8 quotes the text around the error, which may be binary or span lines. */
+export function jsonSyntaxMessage(error: Error): string {
+  return error.message.replace(/[^\x20-\x7e]/g, '?').slice(0, 120);
+}

@@ -3,7 +3,7 @@ import { STAT_NAMES, cocoKeypointEval, formatCocoKeypointSummary } from '../../c
 import { CocoFormatError, validateCocoResults, type CocoKeypointResult } from '../../coco/format.js';
 import type { CocoDataset } from '../../data/coco.js';
 import { UserError } from '../../errors.js';
-import { readUserFile } from '../../io/read-file.js';
+import { jsonSyntaxMessage, readUserFile } from '../../io/read-file.js';
 import { evaluateDataset } from '../../smpr/evaluate.js';
 import { defineCommand } from '../args.js';
 import { UsageError } from '../errors.js';
@@ -60,7 +60,7 @@ function readResults(file: string, data: CocoDataset): CocoKeypointResult[] {
   try {
     parsed = JSON.parse(readUserFile(file).toString('utf8'));
   } catch (error) {
-    if (error instanceof SyntaxError) throw new UserError(`${file}: not valid JSON (${error.message})`);
+    if (error instanceof SyntaxError) throw new UserError(`${file}: not valid JSON (${jsonSyntaxMessage(error)})`);
     throw error;
   }
   try {
