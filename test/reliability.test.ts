@@ -481,6 +481,17 @@ describe('predict', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(readdirSync(out).sort()).toEqual(['results.json', 'x-2-2.pose.png', 'x-2.pose.png', 'x.pose.png']);
   });
+
+  test("refuses an earlier run's overlay in --out as an input: the run would write over it or delete it", async () => {
+    const { checkpoint } = await trained();
+    const out = path('pred-again');
+    writePng(path('y.png'), createImage(48, 40, [60, 80, 120]));
+    expect((await smpr('predict', '--weights', checkpoint, '--out', out, path('y.png'))).code).toBe(0);
+    const overlay = readFileSync(join(out, 'y.pose.png'));
+    await expectUserError(['predict', '--weights', checkpoint, '--out', out, path('y.png'), join(out, 'y.pose.png')], /y\.pose\.png: is an overlay in --out .*pred-again, which this run replaces/);
+    await expectUserError(['predict', '--weights', checkpoint, '--out', out, join(out, 'y.pose.png')], /y\.pose\.png: is an overlay in --out/);
+    expect(readFileSync(join(out, 'y.pose.png')).equals(overlay)).toBe(true);
+  });
 });
 
 test('eval on a dataset without people explains the −1s', async () => {

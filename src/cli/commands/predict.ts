@@ -1,6 +1,6 @@
-import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { UserError } from '../../errors.js';
-import { basename, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { cloneImage } from '../../data/image.js';
 import { readImage, readImageSize } from '../../data/image-file.js';
 import { writePng } from '../../data/png.js';
@@ -28,6 +28,10 @@ export const predictCommand = defineCommand({
     prepareFolder('--out', flags.out);
     if (!existsSync(flags.weights)) throw new UserError(`${flags.weights}: no such checkpoint`);
     for (const path of positionals) readImageSize(path); // a missing or unreadable file stops here, before any work
+    // An earlier run's overlay given again (`smpr predict --out . *.png`) would be written over or deleted below.
+    const out = realpathSync(flags.out);
+    const overlay = positionals.find((path) => basename(path).endsWith(OVERLAY_SUFFIX) && realpathSync(dirname(path)) === out);
+    if (overlay !== undefined) throw new UserError(`${overlay}: is an overlay in --out ${flags.out}, which this run replaces; leave it out, or write to another --out`);
     const imageIds = flags.data !== undefined ? idsInDataset(positionals, flags.data) : positionals.map((_, i) => i + 1);
     const model = await loadModel(flags.weights, flags.config);
     const all: CocoKeypointResult[] = [];
