@@ -249,6 +249,15 @@ describe('training runs', () => {
     expect(readFileSync(join(out, 'images', 'holiday.jpg'), 'utf8')).toBe('mine');
   });
 
+  test("demo deletes only its own run/ and predictions/: with no demo datasets beside them they are not its to delete", async () => {
+    const out = path('project');
+    mkdirSync(join(out, 'predictions'), { recursive: true });
+    writeFileSync(join(out, 'predictions', 'results.json'), 'mine');
+    await expectUserError(['demo', '--out', out, '--train-images', '4', '--batch', '2'], /--out .*project: its predictions\/ is not the demo's \(no train\/ and val\/ datasets beside it\)/);
+    expect(readFileSync(join(out, 'predictions', 'results.json'), 'utf8')).toBe('mine');
+    expect(readdirSync(out)).toEqual(['predictions']);
+  });
+
   test('export and convert refuse to write over their input', async () => {
     const { checkpoint } = await trained();
     const before = readFileSync(checkpoint);

@@ -5,7 +5,7 @@
  * trained for longer) on held-out images, and draws the shipped model's predictions.
  */
 import { join } from 'node:path';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { SYNTH_DEFAULTS } from '../../data/synth/dataset.js';
 import { writeSynthDataset } from '../../data/synth/write.js';
 import { cloneImage } from '../../data/image.js';
@@ -42,6 +42,7 @@ export const demoCommand = defineCommand({
     // Everything that can be wrong with the flags is found before the datasets are written and the model trained.
     if (flags.batch > flags['train-images']) throw new UsageError(`--batch ${flags.batch} is larger than --train-images ${flags['train-images']}`, 'demo');
     if (flags.weights !== SHIPPED_WEIGHTS && !existsSync(flags.weights)) throw new UserError(`--weights ${flags.weights}: no such checkpoint`);
+    checkOwnFolders(flags.out);
     prepareFolder('--out', flags.out);
     const rt = await openGpu();
     const comparison = existsSync(flags.weights) ? await loadCheckpointModel(flags.weights) : null;
@@ -98,3 +99,13 @@ export const demoCommand = defineCommand({
     }
   },
 });
+
+/**
+ * The demo deletes its run/ and predictions/ of last time; they are its own only when its train/ and val/ datasets
+ * lie beside them. In another folder (`--out .`) they may be a real training run or `smpr predict`'s default --out.
+ */
+function checkOwnFolders(out: string): void {
+  if (['train', 'val'].every((name) => existsSync(join(out, name, 'annotations.json')))) return;
+  const theirs = ['run', 'predictions'].find((name) => existsSync(join(out, name)) && readdirSync(join(out, name)).length > 0);
+  if (theirs !== undefined) throw new UserError(`--out ${out}: its ${theirs}/ is not the demo's (no train/ and val/ datasets beside it), and the demo would delete it; give the demo a folder of its own`);
+}
