@@ -258,13 +258,19 @@ describe('training runs', () => {
     expect(readdirSync(out)).toEqual(['predictions']);
   });
 
-  test('export and convert refuse to write over their input', async () => {
-    const { checkpoint } = await trained();
+  test('export, convert and eval --json refuse to write over their input', async () => {
+    const { data, checkpoint } = await trained();
     const before = readFileSync(checkpoint);
     await expectUserError(['export', '--weights', checkpoint, '--out', checkpoint], /--out .*last\.safetensors: is the input file itself/);
     const pth = path('copy.pth');
     copyFileSync(join('test', 'fixtures', 'pth', 'backbone-tiny.pth'), pth);
     await expectUserError(['convert', pth, pth], /OUT .*copy\.pth: is the input file itself/);
+    const annotations = readFileSync(join(data, 'annotations.json'));
+    await expectUserError(['eval', '--data', data, '--weights', checkpoint, '--json', join(data, 'annotations.json')], /--json .*annotations\.json: is the input file itself/);
+    writeFileSync(path('results.json'), '[]');
+    await expectUserError(['eval', '--data', data, '--results', path('results.json'), '--json', path('results.json')], /--json .*results\.json: is the input file itself/);
+    expect(readFileSync(join(data, 'annotations.json')).equals(annotations)).toBe(true);
+    expect(readFileSync(path('results.json'), 'utf8')).toBe('[]');
     expect(readFileSync(checkpoint).equals(before)).toBe(true);
   });
 

@@ -8,7 +8,7 @@ import { evaluateDataset } from '../../smpr/evaluate.js';
 import { defineCommand } from '../args.js';
 import { UsageError } from '../errors.js';
 import { CONFIG_FOR_WEIGHTS_FLAG, SHIPPED_WEIGHTS, loadModel, oneLine, openDataset } from '../model-io.js';
-import { prepareFileFor } from '../../io/folders.js';
+import { prepareFileFor, refuseOverwrite } from '../../io/folders.js';
 import { progressBar } from '../progress.js';
 
 export const evalCommand = defineCommand({
@@ -29,6 +29,9 @@ export const evalCommand = defineCommand({
   async run({ flags }) {
     if (flags.json !== undefined) prepareFileFor('--json', flags.json);
     const data = openDataset(flags.data, flags.images);
+    if (flags.json !== undefined) {
+      for (const input of [data.annotationsPath, flags.results ?? flags.weights]) refuseOverwrite('--json', flags.json, input);
+    }
     let evaluation: { stats: number[]; results: CocoKeypointResult[]; seconds?: number };
     if (flags.results !== undefined) {
       const modelFlags = [
