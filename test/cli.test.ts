@@ -51,6 +51,9 @@ describe('user mistakes exit with code 2 and one line', () => {
     ['demo with a checkpoint that is not there', ['demo', '--out', join(dir, 'demo'), '--weights', join(dir, 'none.safetensors')], /--weights .*none\.safetensors: no such checkpoint/],
     ['bench writing its JSON into a folder', ['bench', '--json', dir], /--json .*: is a folder, expected a file name/],
     ['an empty --out', ['synth', '--out', ''], /--out: needs a folder name, got ''/],
+    ['an empty --weights for train, which once trained from scratch', ['train', '--data', dir, '--out', join(dir, 'r'), '--weights='], /train: --weights needs a file or folder name, got ''/],
+    ['an empty --backbone-weights', ['train', '--data', dir, '--out', join(dir, 'r'), '--backbone-weights', ''], /train: --backbone-weights needs a file or folder name, got ''/],
+    ['an empty --val, which once skipped the validation', ['train', '--data', dir, '--out', join(dir, 'r'), '--val='], /train: --val needs a file or folder name, got ''/],
     ['--images that is a file', ['train', '--data', dir, '--out', join(dir, 'r'), '--images', join(dir, 'a-file.png')], /--images .*a-file\.png: is a file, not a folder/],
     ['an image given as the annotations', ['eval', '--data', join(dir, 'a-png.png')], /a-png\.png: not valid JSON \([ -~]*\)\s*$/],
     // V8 quotes the text around a JSON error: a line break or a PNG's bytes in it once broke the line, or the terminal.

@@ -62,6 +62,9 @@ export const trainCommand = defineCommand({
     'log-every': { type: 'number', integer: true, min: 1, default: 10, description: 'iterations between log lines' },
   },
   async run({ flags }) {
+    // An empty path (`--weights=$CKPT` with CKPT unset) would read as the flag left out: a run from scratch, no --val.
+    const empty = (['data', 'images', 'val', 'val-images', 'weights', 'backbone-weights'] as const).find((name) => flags[name] === '');
+    if (empty !== undefined) throw new UsageError(`--${empty} needs a file or folder name, got ''`, 'train');
     const config = presetConfig('train', flags.config as PresetName, flags.size, flags.neck as 'fpn' | 'pafpn' | undefined);
     const data = openDataset(flags.data, flags.images);
     const val = flags.val ? openDataset(flags.val, flags['val-images'], '--val-images') : null;
