@@ -19,7 +19,7 @@ import { SMPR_LOSS_WEIGHTS } from '../src/smpr/loss.js';
 import { SmprModel } from '../src/smpr/model.js';
 import { readCheckpoint, saveCheckpoint } from '../src/train/checkpoint.js';
 import { SGD } from '../src/train/optimizer.js';
-import { lockRunFolder } from '../src/train/run-folder.js';
+import { lockRunFolder, readLogBefore } from '../src/train/run-folder.js';
 import { train } from '../src/train/trainer.js';
 import { Interrupted, UserError } from '../src/errors.js';
 import { runCli } from '../src/cli/errors.js';
@@ -435,6 +435,11 @@ describe('training runs', () => {
     for (const [name, t] of Object.entries(a.optimizer)) expect(b.optimizer[name]!.toArraySync(), name).toEqual(t.toArraySync());
     for (const run of [straight, resumed]) run.model.dispose();
   }, 60_000);
+
+  test('a log that is a folder is named', () => {
+    mkdirSync(path('log-folder', 'log.jsonl'), { recursive: true });
+    expect(() => readLogBefore(path('log-folder', 'log.jsonl'), 1)).toThrow(/^cannot read .*log-folder\/log\.jsonl: EISDIR/);
+  });
 
   test('resume drops what a killed run logged past its checkpoint and a torn last line, its log windows line up with an uninterrupted run, and a damaged line elsewhere is named', async () => {
     const data = dataset('windows', 8);

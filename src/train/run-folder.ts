@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { prepareFolder, processAlive } from '../io/folders.js';
+import { readUserFile } from '../io/read-file.js';
 
 const LOCK_FILE = '.lock';
 
@@ -50,7 +51,8 @@ function removeStaleTemps(dir: string): void {
  */
 export function readLogBefore<T extends { iter: number }>(path: string, before: number): T[] {
   if (!existsSync(path)) return [];
-  const lines = readFileSync(path, 'utf8').split('\n');
+  // readFileSync of a folder fails on read, and Node's error then names no path.
+  const lines = readUserFile(path).toString('utf8').split('\n');
   const records: T[] = [];
   lines.forEach((line, i) => {
     if (!line.trim()) return;
