@@ -502,6 +502,16 @@ describe('predict', () => {
     expect(readdirSync(out).sort()).toEqual(['results.json', 'x-2-2.pose.png', 'x-2.pose.png', 'x.pose.png']);
   });
 
+  test('writes its files whole or not at all, naming the one it could not write', async () => {
+    // /dev/full fails every write with ENOSPC, as a full disk does: the overlay was left cut off, and the error named no file.
+    const { checkpoint } = await trained();
+    const out = path('pred-full');
+    mkdirSync(out, { recursive: true });
+    symlinkSync('/dev/full', join(out, 'z.pose.png'));
+    writePng(path('z.png'), createImage(48, 40, [60, 80, 120]));
+    await expectUserError(['predict', '--weights', checkpoint, '--out', out, path('z.png')], /cannot write \/dev\/full: it is not a regular file/);
+  });
+
   test("refuses an earlier run's overlay in --out as an input: the run would write over it or delete it", async () => {
     const { checkpoint } = await trained();
     const out = path('pred-again');

@@ -1,9 +1,10 @@
-import { existsSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { UserError } from '../../errors.js';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { cloneImage } from '../../data/image.js';
 import { readImage, readImageSize } from '../../data/image-file.js';
-import { writePng } from '../../data/png.js';
+import { encodePng } from '../../data/png.js';
+import { writeFileAtomic } from '../../io/atomic.js';
 import { drawPoses } from '../../data/draw.js';
 import type { CocoKeypointResult } from '../../coco/format.js';
 import { predictImage } from '../../smpr/predict.js';
@@ -46,7 +47,8 @@ export const predictCommand = defineCommand({
         const overlay = cloneImage(image);
         drawPoses(overlay, people.filter((p) => p.score > flags['min-score']), model.config.keypoints, { scoreText: true });
         const overlayPath = join(flags.out, names[i]!);
-        writePng(overlayPath, overlay);
+        // Atomically: a full disk leaves no cut-off picture behind, and the error names the file.
+        writeFileAtomic(overlayPath, [encodePng(overlay)]);
         const shown = people.filter((p) => p.score > flags['min-score']).length;
         process.stdout.write(`${path}: ${shown} people above ${flags['min-score']} (${people.length} detections) → ${overlayPath}\n`);
         done += 1;
@@ -56,7 +58,7 @@ export const predictCommand = defineCommand({
       // that did none leaves an earlier run's results as they were. Once this run has written, an earlier run's
       // overlays go, so that the folder holds one run's pictures beside its results.
       if (done > 0) {
-        writeFileSync(resultsPath, JSON.stringify(all));
+        writeFileAtomic(resultsPath, [Buffer.from(JSON.stringify(all))]);
         const written = new Set(names.slice(0, done));
         for (const name of readdirSync(flags.out)) if (name.endsWith(OVERLAY_SUFFIX) && !written.has(name)) rmSync(join(flags.out, name));
       }
