@@ -241,6 +241,16 @@ describe('training runs', () => {
     expect(readCheckpoint(target).info.step).toBe(readCheckpoint(checkpoint).info.step);
   });
 
+  test('eval --json is written whole or not at all, and a write that fails names the file', async () => {
+    // /dev/full fails every write with ENOSPC, as a full disk does: the JSON was left cut off, and the error named no file.
+    const { data } = await trained();
+    writeFileSync(path('no-results.json'), '[]');
+    symlinkSync('/dev/full', path('full.json'));
+    await expectUserError(['eval', '--data', data, '--results', path('no-results.json'), '--json', path('full.json')], /cannot write .*full\.json: ENOSPC/);
+    expect((await smpr('eval', '--data', data, '--results', path('no-results.json'), '--json', path('e.json'))).code).toBe(0);
+    expect(JSON.parse(readFileSync(path('e.json'), 'utf8')).stats.AP).toBe(0);
+  });
+
   test('synth replaces only a dataset: an images/ folder with no annotations beside it is not its to delete', async () => {
     const out = path('photos');
     mkdirSync(join(out, 'images'), { recursive: true });

@@ -3,7 +3,7 @@
  * stays on one filesystem and is atomic), which is fsynced and then renamed over the target. A reader — or a
  * training run resumed after a crash — sees either the old file or the complete new one, never a torn write.
  */
-import { closeSync, existsSync, fsyncSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
 
@@ -41,6 +41,21 @@ export function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>): voi
     throw error;
   }
   syncDirectory(dirname(path));
+}
+
+/**
+ * An output a user names (`--json FILE`): a regular file, or none yet, is written atomically, so that a full disk
+ * leaves no cut-off file and the error names it; anything else there (`/dev/stdout`, a pipe) is written to as it is.
+ */
+export function writeOutputFile(path: string, data: string | Uint8Array): void {
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  if (!existsSync(path) || statSync(path).isFile()) return writeFileAtomic(path, [bytes]);
+  try {
+    writeFileSync(path, bytes);
+  } catch (error) {
+    if (isFsError(error)) throw new UserError(`cannot write ${path}: ${error.message}`);
+    throw error;
+  }
 }
 
 /** Makes the rename itself durable. Some platforms cannot open a directory for fsync; the rename is then as durable as the OS makes it. */

@@ -1,9 +1,9 @@
-import { writeFileSync } from 'node:fs';
 import { STAT_NAMES, cocoKeypointEval, formatCocoKeypointSummary } from '../../coco/eval.js';
 import { CocoFormatError, validateCocoResults, type CocoKeypointResult } from '../../coco/format.js';
 import type { CocoDataset } from '../../data/coco.js';
 import { UserError } from '../../errors.js';
 import { jsonSyntaxMessage, readUserFile } from '../../io/read-file.js';
+import { writeOutputFile } from '../../io/atomic.js';
 import { evaluateDataset } from '../../smpr/evaluate.js';
 import { defineCommand } from '../args.js';
 import { UsageError } from '../errors.js';
@@ -53,7 +53,7 @@ export const evalCommand = defineCommand({
     }
     const numbers = Object.fromEntries(STAT_NAMES.map((name, i) => [name, evaluation.stats[i]]));
     process.stdout.write(JSON.stringify(numbers) + '\n');
-    if (flags.json) writeFileSync(flags.json, JSON.stringify({ stats: numbers, images: data.json.images.length, seconds: evaluation.seconds, results: evaluation.results }));
+    if (flags.json) writeOutputFile(flags.json, JSON.stringify({ stats: numbers, images: data.json.images.length, seconds: evaluation.seconds, results: evaluation.results }));
   },
 });
 
