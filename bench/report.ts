@@ -2,7 +2,7 @@
  * Benchmark plumbing shared by every suite: timing with warm-up and medians, and output as machine-readable
  * JSON (stdout or a file) plus a readable table (stderr, so that `> out.json` captures only the JSON).
  */
-import { writeFileSync } from 'node:fs';
+import { writeOutputFile } from '../src/io/atomic.js';
 import { webgpu } from '../src/tensor/engine.js';
 
 export interface BenchRow {
@@ -59,7 +59,7 @@ export function printTable(rows: BenchRow[]): string {
 
 export function emit(rows: BenchRow[], meta: Record<string, unknown>, jsonPath?: string): void {
   const json = JSON.stringify({ meta, results: rows }, null, 2);
-  if (jsonPath) writeFileSync(jsonPath, json + '\n');
+  if (jsonPath) writeOutputFile(jsonPath, json + '\n');
   else process.stdout.write(json + '\n');
   process.stderr.write('\n' + printTable(rows) + '\n');
 }

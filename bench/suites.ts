@@ -1,5 +1,5 @@
 /** The benchmark suites and the driver shared by `npm run bench` and `smpr bench`. */
-import { writeFileSync } from 'node:fs';
+import { writeOutputFile } from '../src/io/atomic.js';
 import { plotBars } from '../src/data/plot.js';
 import { webgpu } from '../src/tensor/engine.js';
 import { batchingSuite } from './batching.js';
@@ -41,7 +41,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchRow[]> 
   const compared = rows.filter((r) => r.baseline?.name === 'tfjs-webgpu');
   if (options.chart && compared.length) {
     const label = (r: BenchRow) => `${r.name.split(' ')[0]} ${r.name.includes('input grad') ? 'dx' : r.name.includes('forward+backward') ? 'fwd+bwd' : 'fwd'}`;
-    writeFileSync(options.chart, plotBars(compared.map(label), compared.map((r) => r.baseline!.speedup), { title: 'speed-up over tfjs-backend-webgpu, same device (x)', reference: 1 }));
+    writeOutputFile(options.chart, plotBars(compared.map(label), compared.map((r) => r.baseline!.speedup), { title: 'speed-up over tfjs-backend-webgpu, same device (x)', reference: 1 }));
     process.stderr.write(`chart: ${options.chart}\n`);
   }
   return rows;
