@@ -251,6 +251,14 @@ describe('training runs', () => {
     expect(JSON.parse(readFileSync(path('e.json'), 'utf8')).stats.AP).toBe(0);
   });
 
+  test("a run's loss curve that cannot be written is named", async () => {
+    // /dev/full fails every write with ENOSPC, as a full disk does: the error named no file, and the curve was left cut off.
+    const run = path('full-curve');
+    mkdirSync(run, { recursive: true });
+    symlinkSync('/dev/full', join(run, 'loss.png'));
+    await expectUserError(['train', '--data', dataset('full-disk'), '--out', run, '--max-iters', '2', '--batch', '2', '--log-every', '1'], /cannot write .*loss\.png: ENOSPC/);
+  });
+
   test('synth replaces only a dataset: an images/ folder with no annotations beside it is not its to delete', async () => {
     const out = path('photos');
     mkdirSync(join(out, 'images'), { recursive: true });

@@ -7,7 +7,8 @@
  * Determinism: every batch is a function of (seed, iteration) alone (batch-loader.ts), so a run resumed from a
  * checkpoint at iteration t sees exactly the batches an uninterrupted run would have seen.
  */
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
+import { writeOutputFile } from '../io/atomic.js';
 import { join } from 'node:path';
 import { dropReason, toTrainingPeople } from '../coco/person.js';
 import { makeBatch, type Batch } from '../data/augment.js';
@@ -170,7 +171,7 @@ function writeLossCurve(outDir: string): string | null {
   const keys = ['loss', 'cls', 'heatmap', 'init', 'refine', 'score'] as const;
   const series = keys.map((k) => ({ name: k, points: records.map((r) => [r.iter + 1, r[k]] as [number, number]) }));
   const path = join(outDir, CURVE_FILE);
-  writeFileSync(path, plotLines(series, { title: 'SMPR training loss', logY: true, width: 640, height: 400 }));
+  writeOutputFile(path, plotLines(series, { title: 'SMPR training loss', logY: true, width: 640, height: 400 }));
   return path;
 }
 
