@@ -7,20 +7,19 @@ import { adamwUpdate, sgdUpdate, sumOfSquares } from '../src/kernels/reference/o
 import { gpuDevice } from '../src/backend/launch.js';
 import type { DeviceInfo } from '../src/kernels/program.js';
 import { packSize } from '../src/kernels/wgsl/multi-tensor.js';
+import { adamwUpdate_, clipScale, sgdUpdate_ } from '../src/ops/multi-tensor.js';
+import { Random } from '../src/tensor/random.js';
+import { expectClose } from './util.js';
+
+const F32 = { atol: 1e-6, rtol: 1e-5 };
 
 /** A device description with only the storage-buffer limit that packing reads. */
 const device = (maxStorageBuffersPerShaderStage: number, cpu: boolean): DeviceInfo => ({
   cpu, subgroups: false, lanes: 0,
   limits: { maxStorageBuffersPerShaderStage, maxStorageBufferBindingSize: 0, maxComputeWorkgroupStorageSize: 0, maxComputeInvocationsPerWorkgroup: 0 },
 });
-import { adamwUpdate_, clipScale, sgdUpdate_ } from '../src/ops/multi-tensor.js';
-import { Random } from '../src/tensor/random.js';
-import { webgpu } from '../src/tensor/engine.js';
-import { expectClose } from './util.js';
 
-const F32 = { atol: 1e-6, rtol: 1e-5 };
-
-/** `count` random float64 arrays of the given sizes, from a seed. */
+/** Random float64 arrays of the given sizes, from a seed. */
 function arrays(sizes: readonly number[], seed: number, scale = 1): Float64Array[] {
   const rng = new Random(seed);
   return sizes.map((n) => Float64Array.from({ length: n }, () => scale * rng.normal()));
