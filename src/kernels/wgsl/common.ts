@@ -51,7 +51,7 @@ export class ParamWriter {
   }
 }
 
-/** WGSL for a `dims` field: `array<vec4<u32>, 2>`, read with `dim(p.field, d)`. */
+/** WGSL for a `dims` field: `array<vec4<u32>, 2>`, read with `dimAt(field, d)`. */
 export const DIMS_TYPE = 'array<vec4<u32>, 2>';
 
 /** Reads element d of a dims field of the uniform `p`. */
