@@ -8,7 +8,7 @@ import type { Tensor } from './tensor.js';
 let runtime: WebGPURuntime | null = null;
 let runtimePromise: Promise<WebGPURuntime> | null = null;
 
-/** Acquires the GPU through Dawn. Idempotent; must be awaited before creating tensors on 'webgpu'. */
+/** Acquires the GPU (`navigator.gpu`, or Dawn in Node). Idempotent; must be awaited before creating tensors on 'webgpu'. */
 export function initWebGPU(): Promise<WebGPURuntime> {
   runtimePromise ??= WebGPURuntime.create().then((r) => (runtime = r));
   return runtimePromise;

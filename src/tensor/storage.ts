@@ -1,6 +1,6 @@
 /**
  * The memory behind a tensor: a typed array on the CPU, a GPU buffer on WebGPU. Reference-counted, because
- * `reshape` (and a few other view-like ops) hand out a new Tensor over the same storage.
+ * several tensors can share one: `view` (ops/shape.ts: `reshape`, `detach`) and `Tensor.assign`.
  */
 import type { TypedArray } from './dtype.js';
 
