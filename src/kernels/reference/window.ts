@@ -1,7 +1,7 @@
 /**
  * The affine gather behind permute, slice, pad, flip and broadcast: output element at coordinates o reads the
- * input at coordinates c_d = shift_d + o_d·step_d along the input dimension `inputDim_d`, or `fill` where a
- * coordinate falls outside [0, bound_d). One spec, one kernel, many ops.
+ * input at flat index Σ c_d·coef_d, with c_d = shift_d + o_d·step_d, or `fill` where a coordinate falls outside
+ * [0, bound_d). One spec, one kernel, many ops.
  */
 import { typedArrayFor, type DType, type TypedArray } from '../../tensor/dtype.js';
 import { sizeOf, type Shape } from '../../tensor/shape.js';
