@@ -16,7 +16,7 @@
  */
 import { wgslType, type DType } from '../../tensor/dtype.js';
 import type { DeviceInfo, Program } from '../program.js';
-import { ParamWriter, uniform, WORKGROUP_1D as WG, workgroupTree } from './common.js';
+import { ParamWriter, storage, uniform, WORKGROUP_1D as WG, workgroupTree } from './common.js';
 
 const MAX_PACK = 8;
 
@@ -65,9 +65,9 @@ function packKernel(spec: {
   const bindings: string[] = [];
   let binding = 0;
   for (let k = 0; k < count; k++) {
-    for (const b of spec.perTensor) bindings.push(`@group(0) @binding(${binding++}) var<storage, ${b.write ? 'read_write' : 'read'}> ${b.name}${k}: array<${T}>;`);
+    for (const b of spec.perTensor) bindings.push(storage(binding++, `${b.name}${k}`, spec.dtype, b.write));
   }
-  for (const b of spec.shared) bindings.push(`@group(0) @binding(${binding++}) var<storage, ${b.write ? 'read_write' : 'read'}> ${b.name}: array<${T}>;`);
+  for (const b of spec.shared) bindings.push(storage(binding++, b.name, spec.dtype, b.write));
   const lr = spec.perTensorLr ?? spec.sizes.map(() => ({ lr: 0, weightDecay: 0 }));
   const pad = (values: number[]) => [...values, ...Array(MAX_PACK - values.length).fill(0)];
   const writer = new ParamWriter()
