@@ -48,18 +48,18 @@ function reducedShape(shape: Shape, axes: number[], keepdims: boolean): number[]
   return keepdims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
 }
 
-function reduceOp(op: ReduceOp, x: Tensor, axis: number | number[] | undefined, options: ReduceOptions, name: string,
+function reduceOp(op: ReduceOp, x: Tensor, axis: number | number[] | undefined, options: ReduceOptions,
   grad?: (g: Tensor, out: Tensor, kept: Shape) => Tensor): Tensor {
-  const axes = normalizeAxes(name, axis, x.rank);
-  if (op !== 'sum' && axes.some((a) => x.shape[a] === 0)) throw new Error(`${name}: cannot reduce an empty axis of shape ${shapeStr(x.shape)}`);
+  const axes = normalizeAxes(op, axis, x.rank);
+  if (op !== 'sum' && axes.some((a) => x.shape[a] === 0)) throw new Error(`${op}: cannot reduce an empty axis of shape ${shapeStr(x.shape)}`);
   const kept = reducedShape(x.shape, axes, true);
   const outShape = reducedShape(x.shape, axes, options.keepdims ?? false);
   if (op === 'argmax' && axes.length !== 1) throw new Error(`argmax: takes exactly one axis, got [${axes}]`);
-  return record(name, [x], (be) => reduceOnBackend(be, op, x, axes, outShape), (g, out) => [grad ? grad(g, out, kept) : null]);
+  return record(op, [x], (be) => reduceOnBackend(be, op, x, axes, outShape), (g, out) => [grad ? grad(g, out, kept) : null]);
 }
 
 export function sum(x: Tensor, axis?: number | number[], options: ReduceOptions = {}): Tensor {
-  return reduceOp('sum', x, axis, options, 'sum', (g, _out, kept) => broadcastTo(reshape(g, kept), x.shape));
+  return reduceOp('sum', x, axis, options, (g, _out, kept) => broadcastTo(reshape(g, kept), x.shape));
 }
 
 export function mean(x: Tensor, axis?: number | number[], options: ReduceOptions = {}): Tensor {
@@ -70,11 +70,11 @@ export function mean(x: Tensor, axis?: number | number[], options: ReduceOptions
 
 /** Max over axes. The gradient is shared equally among tied maxima (like torch.amax). */
 export function max(x: Tensor, axis?: number | number[], options: ReduceOptions = {}): Tensor {
-  return reduceOp('max', x, axis, options, 'max', (g, out, kept) => extremumGrad(x, g, out, kept, axis));
+  return reduceOp('max', x, axis, options, (g, out, kept) => extremumGrad(x, g, out, kept, axis));
 }
 
 export function min(x: Tensor, axis?: number | number[], options: ReduceOptions = {}): Tensor {
-  return reduceOp('min', x, axis, options, 'min', (g, out, kept) => extremumGrad(x, g, out, kept, axis));
+  return reduceOp('min', x, axis, options, (g, out, kept) => extremumGrad(x, g, out, kept, axis));
 }
 
 function extremumGrad(x: Tensor, g: Tensor, out: Tensor, kept: Shape, axis: number | number[] | undefined): Tensor {
@@ -85,7 +85,7 @@ function extremumGrad(x: Tensor, g: Tensor, out: Tensor, kept: Shape, axis: numb
 
 /** Index of the first maximum along one axis (int32). */
 export function argmax(x: Tensor, axis: number, options: ReduceOptions = {}): Tensor {
-  return reduceOp('argmax', x, axis, options, 'argmax');
+  return reduceOp('argmax', x, axis, options);
 }
 
 /** Sums a broadcast gradient back down to `shape` (the inverse of broadcasting). */
