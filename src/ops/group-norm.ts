@@ -93,7 +93,7 @@ export function groupNorm(x: Tensor, groups: number, weight: Tensor | null = nul
   }
   checkAffine('weight', weight, x, channels);
   checkAffine('bias', bias, x, channels);
-  const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
+  const inputs = present([x, weight, bias]);
   const device = commonDevice('groupNorm', inputs);
   const dims: GroupNormDims = { batch, channels, groups, spatial: sizeOf(x.shape.slice(2)) };
 
