@@ -8,8 +8,8 @@
  *   bias    [Cout] or null
  *   mask    [N, G·KH·KW, OH, OW] or null
  *
- * The kernels are a device pair (reference/deform-conv2d.ts on the CPU, wgsl/deform-conv2d.ts on WebGPU); the
- * bias is an ordinary broadcast add. The backward kernels are not differentiable themselves, so double
+ * The kernels are a device pair (kernels/reference/deform-conv2d.ts on the CPU; on WebGPU, deform-conv2d-gpu.ts:
+ * the sampling kernels of kernels/wgsl/deform-sampling.ts and matmuls); the bias is an ordinary broadcast add. The backward kernels are not differentiable themselves, so double
  * backward through this op is refused rather than silently wrong.
  */
 import { cpuBackend } from '../backend/cpu-backend.js';
@@ -23,6 +23,7 @@ import { gradEnabled } from '../tensor/engine.js';
 import { tidy } from '../tensor/scope.js';
 import { shapeStr } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { conv2dOutputSize } from './conv2d.js';
 import { add } from './elementwise.js';
 import { commonDevice, record } from './record.js';
 import { sum } from './reduce.js';
@@ -78,8 +79,8 @@ function geometry(x: Tensor, offset: Tensor, weight: Tensor, bias: Tensor | null
   if (outChannels % weightGroups !== 0) {
     throw new Error(`deformConv2d: weight ${shapeStr(weight.shape)} has ${outChannels} outputs, not divisible by its ${weightGroups} groups (input has ${inChannels} channels)`);
   }
-  const outH = Math.floor((height + 2 * padH - dilationH * (kernelH - 1) - 1) / strideH) + 1;
-  const outW = Math.floor((width + 2 * padW - dilationW * (kernelW - 1) - 1) / strideW) + 1;
+  const outH = conv2dOutputSize(height, kernelH, strideH, padH, dilationH);
+  const outW = conv2dOutputSize(width, kernelW, strideW, padW, dilationW);
   if (taps === 0 || outH <= 0 || outW <= 0) {
     throw new Error(`deformConv2d: a ${kernelH}×${kernelW} kernel (dilation ${dilationH}×${dilationW}) does not fit input ${shapeStr(x.shape)} with padding ${padH}×${padW}`);
   }
