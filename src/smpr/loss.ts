@@ -5,7 +5,7 @@
  * The ground-truth half of the assignment (FCOS positives P_init, their regression targets, the heatmap labels)
  * comes precomputed from `buildBatchTargets` on the CPU. The half that depends on the network happens here:
  *   1. decode the detached initial poses of all L locations to pixels: p + init·s;
- *   2. OKS of every location against every person of its image: one [N, L, P, K] tensor expression;
+ *   2. OKS of every location against every person of its image: [N, L, P], one fused op (`pairwiseOks`);
  *   3. q(p) = max over people; OKS-positive when q ≥ 0.5 or p is some person's best location in the image;
  *   4. P_ref = P_init ∩ OKS-positive — the classification positives, the refinement's support, the PSM's.
  * Then the five losses with the reference's normalisers and fallbacks, written arithmetically so that an empty
@@ -46,7 +46,8 @@ export interface LossOptions {
    * How L_init and L_ref weight their positives. 'oks' (the reference): by q, the OKS of the location's own
    * initial pose, normalised by Σq. 'uniform': every positive alike, normalised by their count. From a random
    * start q is ~0 almost everywhere and differs by orders of magnitude between locations, so 'oks' trains only the
-   * few least-bad locations; 'uniform' is for training from scratch.
+   * few least-bad locations at first; yet from scratch 'uniform' scored no better (README, "The recipe"), so both
+   * recipes keep 'oks'.
    */
   poseWeights?: 'oks' | 'uniform';
 }
@@ -134,7 +135,7 @@ export function smprLoss(output: HeadOutput, targets: BatchTargets, spec: Keypoi
     heatmapLoss = div(sigmoidFocalLoss(output.heatmapLogits, labels, { reduction: 'sum' }), targets.heatmapPositives + N);
   }
 
-  // OKS-weighted L1, summed over the 2K coordinates, normalised by the sum of the weights.
+  // Weighted L1 (weights q, or 1 with poseWeights 'uniform'), summed over the 2K coordinates, normalised by the sum of the weights.
   const weightedL1 = (pred: Tensor, weights: Tensor) =>
     safeDiv(sum(mul(weights, sum(mul(vis, abs(sub(pred, t))), 2))), sum(weights));
   const poseWeight = options.poseWeights === 'uniform' ? tensor([1], [], { device }) : q;
