@@ -69,8 +69,9 @@ export function fileSystemError(error: unknown): string | null {
 }
 
 /**
- * Runs `main` and exits: 0 when it returns, 2 after printing a usage, user or file system error as one line, 1 after printing
- * any other error with its stack. Exiting explicitly matters because a live WebGPU device keeps Node running.
+ * Runs `main` and exits: 0 when it returns, 2 after printing a usage, user or file system error as one line, an
+ * `Interrupted` run's own code (128 + the signal) after its line, 1 after printing any other error with its stack.
+ * Exiting explicitly matters because a live WebGPU device keeps Node running.
  */
 export async function runCli(program: string, main: () => unknown, io: CliIO = processIO): Promise<void> {
   let code = 0;
