@@ -9,7 +9,7 @@ export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'mini
 
 interface ElementwiseDef<F> {
   cpu: F;
-  /** WGSL expression over the operand names; `T` is replaced by the element type (f32, i32, u32). */
+  /** WGSL expression over the operand names; `T` is the element type (f32, i32, u32), a WGSL alias the template declares. */
   wgsl: string;
   /** The dtypes it is defined for besides the floats: every integer type, only the signed one, or none. */
   integers: 'all' | 'signed' | 'none';
