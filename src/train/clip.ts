@@ -14,7 +14,7 @@ import { narrow, reshape } from '../ops/shape.js';
 import { keep, tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 
-/** Rescales the `.grad` of `params` in place (new tensors) and returns the pre-clipping norm (a scalar the caller owns). */
+/** Replaces the `.grad` of `params` with rescaled copies (not in place) and returns the pre-clipping norm (a scalar the caller owns). */
 export function clipGradNorm(params: readonly Tensor[], maxNorm: number): Tensor {
   if (!(maxNorm > 0)) throw new Error(`clipGradNorm: max norm must be > 0, got ${maxNorm}`);
   const withGrad = params.filter((p) => p.grad);
