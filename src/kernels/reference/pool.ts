@@ -63,7 +63,7 @@ export function maxPool2dBackward(g: TypedArray, indices: TypedArray, dims: Pool
   return dx;
 }
 
-/** Sums the window of output (plane, oh, ow) — clipped to the input — with `visit(inputIndex)`. */
+/** Calls `visit(inputIndex)` for every input pixel in the window of output (plane, oh, ow), clipped to the input. */
 function forEachInWindow(dims: Pool2dDims, plane: number, oh: number, ow: number, visit: (index: number) => void): void {
   const { height, width, kernel, stride, padding } = dims;
   const h0 = oh * stride[0] - padding[0];
