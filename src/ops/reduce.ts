@@ -2,7 +2,7 @@
  * Reductions over any set of axes. Runs of adjacent reduced axes are merged first (a contiguous tensor can be
  * reshaped for free), so reducing N, H and W of an NCHW tensor is two single-axis kernels, not three.
  */
-import { normalizeAxes, shapeStr, type Shape } from '../tensor/shape.js';
+import { normalizeAxes, shapeStr, shapesEqual, type Shape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Backend } from '../backend/backend.js';
 import type { ReduceOp } from '../kernels/reference/reduce.js';
@@ -90,7 +90,7 @@ export function argmax(x: Tensor, axis: number, options: ReduceOptions = {}): Te
 
 /** Sums a broadcast gradient back down to `shape` (the inverse of broadcasting). */
 export function sumTo(g: Tensor, shape: Shape): Tensor {
-  if (g.rank === shape.length && g.shape.every((d, i) => d === shape[i])) return g;
+  if (shapesEqual(g.shape, shape)) return g;
   const offset = g.rank - shape.length;
   const axes = g.shape.map((_, i) => i).filter((i) => i < offset || (shape[i - offset] === 1 && g.shape[i] !== 1));
   return composite([g], () => reshape(sum(g, axes, { keepdims: true }), shape));

@@ -4,7 +4,7 @@
  * broadcast ↔ sum, concat ↔ slices, indexSelect ↔ indexAdd.
  */
 import type { WindowSpec } from '../kernels/reference/window.js';
-import { broadcastShapes, broadcastStrides, normalizeAxis, normalizeAxes, shapeStr, sizeOf, stridesOf, type Shape } from '../tensor/shape.js';
+import { broadcastShapes, broadcastStrides, normalizeAxis, normalizeAxes, shapeStr, shapesEqual, sizeOf, stridesOf, type Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { composite, record } from './record.js';
 import { sumTo } from './reduce.js';
@@ -126,10 +126,10 @@ export function flip(x: Tensor, axes: number | number[]): Tensor {
 /** Repeats size-1 dimensions (and adds leading ones) to reach `shape`, by NumPy's broadcasting rules. */
 export function broadcastTo(x: Tensor, shape: Shape): Tensor {
   const target = broadcastShapes('broadcastTo', x.shape, shape);
-  if (target.length !== shape.length || target.some((d, i) => d !== shape[i])) {
+  if (!shapesEqual(target, shape)) {
     throw new Error(`broadcastTo: cannot broadcast ${shapeStr(x.shape)} to ${shapeStr(shape)}`);
   }
-  if (target.length === x.rank && target.every((d, i) => d === x.shape[i])) return reshape(x, target);
+  if (shapesEqual(target, x.shape)) return reshape(x, target);
   const spec: WindowSpec = { coef: broadcastStrides(x.shape, target), shift: target.map(() => 0), step: target.map(() => 1), bound: target.map(() => NO_BOUND), fill: 0 };
   return gather('broadcastTo', x, target, spec, (g) => sumTo(g, x.shape));
 }
