@@ -16,7 +16,7 @@ import { initWebGPU } from '../src/index.js';
 import { makeBatch, trainTransform } from '../src/data/augment.js';
 import { toTrainingPeople } from '../src/coco/person.js';
 import { generateSynthDataset } from '../src/data/synth/dataset.js';
-import { PRESETS, smprConfig, type PresetName } from '../src/smpr/config.js';
+import { PRESETS, gradClipOf, smprConfig, type PresetName } from '../src/smpr/config.js';
 import { SmprModel } from '../src/smpr/model.js';
 import { buildBatchTargets } from '../src/smpr/targets.js';
 import { tensor } from '../src/ops/creation.js';
@@ -52,10 +52,10 @@ model.train();
 const params = model.trainableParameters();
 const optimizer = new OPTIMIZERS[optimizerName](params, { lr: 1e-3 });
 
-/** The trainer's own step (src/train/step.ts), with clipping at the reference's 35. */
+/** The trainer's own step (src/train/step.ts), clipped as `smpr train` clips this config (35; HRNet not at all). */
 function step(): void {
   const targets = buildBatchTargets(inputs.map((i) => i.people), batch.height, batch.width, config.levels, config.keypoints);
-  dispose(trainStep({ config, model, params, optimizer, device: 'webgpu', clipNorm: 35 }, batch, targets));
+  dispose(trainStep({ config, model, params, optimizer, device: 'webgpu', clipNorm: gradClipOf(config) }, batch, targets));
 }
 
 for (let i = 0; i < 3; i++) {

@@ -40,7 +40,7 @@ export { clipScale, sgdUpdate_, adamwUpdate_ } from './ops/multi-tensor.js';
 
 export * as nn from './nn/index.js';
 
-export { PRESETS, smprConfig, validateConfig } from './smpr/config.js';
+export { PRESETS, gradClipOf, smprConfig, validateConfig } from './smpr/config.js';
 export type { SmprConfig, PresetName } from './smpr/config.js';
 export { SmprModel } from './smpr/model.js';
 export { buildBatchTargets } from './smpr/targets.js';

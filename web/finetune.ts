@@ -34,7 +34,7 @@ export async function fineTune(model: T.SmprModel, steps: number, onStep: (step:
       }
       const batch = T.makeBatch(inputs.map((i) => i.image));
       const targets = T.buildBatchTargets(inputs.map((i) => i.people), batch.height, batch.width, config.levels, config.keypoints);
-      const stats = T.trainStep({ config, model, params, optimizer, device: 'webgpu', clipNorm: 35 }, batch, targets);
+      const stats = T.trainStep({ config, model, params, optimizer, device: 'webgpu', clipNorm: T.gradClipOf(config) }, batch, targets);
       const total = stats.total;
       const loss = await total.item();
       T.dispose(Object.values(stats));

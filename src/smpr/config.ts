@@ -56,6 +56,9 @@ export interface SmprConfig {
 /** The ResNet configs' grad_clip max_norm, for configs that do not set gradClip. */
 export const DEFAULT_GRAD_CLIP = 35;
 
+/** The max gradient norm a config trains with (0: no clipping): its own, else the ResNet configs'. */
+export const gradClipOf = (config: SmprConfig): number => config.gradClip ?? DEFAULT_GRAD_CLIP;
+
 /** Input sides must be multiples of this (the deepest backbone stride), so the neck's top-down path lines up. */
 export const SIZE_DIVISOR = 32;
 

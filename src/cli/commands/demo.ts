@@ -13,7 +13,7 @@ import { writePng } from '../../data/png.js';
 import { drawPoses } from '../../data/draw.js';
 import { loadCocoSample } from '../../data/coco.js';
 import { formatCocoKeypointSummary } from '../../coco/eval.js';
-import { smprConfig } from '../../smpr/config.js';
+import { gradClipOf, smprConfig } from '../../smpr/config.js';
 import { evaluateDataset } from '../../smpr/evaluate.js';
 import { parameterReport } from '../../smpr/model.js';
 import { predictImage } from '../../smpr/predict.js';
@@ -58,7 +58,7 @@ export const demoCommand = defineCommand({
     rmSync(runDir, { recursive: true, force: true }); // the demo's own run of last time: each demo trains afresh
     const { model, records, iterations, curve } = await train({
       config, data: openDataset(trainDir), epochs: flags.epochs, batchSize: flags.batch, seed: flags.seed, optimizer: RECIPES.scratch.optimizer,
-      lr: RECIPES.scratch.lr, warmupIters: 20, decayEpochs: defaultDecayEpochs(flags.epochs), clipNorm: 35, outDir: runDir, logEvery: 8,
+      lr: RECIPES.scratch.lr, warmupIters: 20, decayEpochs: defaultDecayEpochs(flags.epochs), clipNorm: gradClipOf(config), outDir: runDir, logEvery: 8,
       loss: { poseWeights: RECIPES.scratch.poseWeights }, progress: progressBar('train', 'it'),
     });
     process.stdout.write(parameterReport(model) + '\n');

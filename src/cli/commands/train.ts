@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { DEFAULT_GRAD_CLIP, PRESETS, SIZE_DIVISOR, type PresetName } from '../../smpr/config.js';
+import { DEFAULT_GRAD_CLIP, PRESETS, gradClipOf, SIZE_DIVISOR, type PresetName } from '../../smpr/config.js';
 import { evaluateDataset } from '../../smpr/evaluate.js';
 import { SMPR_LOSS_WEIGHTS } from '../../smpr/loss.js';
 import { formatCocoKeypointSummary } from '../../coco/eval.js';
@@ -82,7 +82,7 @@ export const trainCommand = defineCommand({
     const { model, records, curve, iterations } = await train({
       stop: stop.signal,
       config, data, epochs, batchSize: flags.batch ?? recipe.batchSize, seed: flags.seed, lr: flags.lr ?? recipe.lr, warmupIters: flags.warmup ?? recipe.warmupIters,
-      decayEpochs, optimizer: (flags.optimizer as OptimizerName | undefined) ?? recipe.optimizer, weightDecay: flags['weight-decay'], clipNorm: flags.clip ?? config.gradClip ?? DEFAULT_GRAD_CLIP, outDir: flags.out, resume: flags.resume, backboneWeights: flags['backbone-weights'], initWeights: flags.weights, workers: flags.workers ?? defaultWorkers(), maxIters: flags['max-iters'], saveEvery: flags['save-every'],
+      decayEpochs, optimizer: (flags.optimizer as OptimizerName | undefined) ?? recipe.optimizer, weightDecay: flags['weight-decay'], clipNorm: flags.clip ?? gradClipOf(config), outDir: flags.out, resume: flags.resume, backboneWeights: flags['backbone-weights'], initWeights: flags.weights, workers: flags.workers ?? defaultWorkers(), maxIters: flags['max-iters'], saveEvery: flags['save-every'],
       logEvery: flags['log-every'], loss: {
         positives: flags.positives as 'oks' | 'init', poseWeights: (flags['pose-weights'] as 'oks' | 'uniform' | undefined) ?? recipe.poseWeights,
         weights: flags.heatmap ? SMPR_LOSS_WEIGHTS : { ...SMPR_LOSS_WEIGHTS, heatmap: 0 },
