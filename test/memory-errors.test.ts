@@ -250,6 +250,17 @@ describe('bad input', () => {
     expect(() => T.indexSelect(T.zeros([2, 3]), 1, T.tensor([3], { dtype: 'int32' }))).toThrow('indexSelect: index 3 is out of range for axis 1 of size 3 (shape [2, 3])');
     expect(Array.from(T.indexSelect(T.tensor([[1, 2, 3], [4, 5, 6]]), 1, T.tensor([2], { dtype: 'int32' })).toArraySync())).toEqual([3, 6]);
   });
+  test('indexSelect on the GPU, which cannot check its indices without a readback, reads all bits set for one out of range: NaN, −1', async () => {
+    const g = { device: 'webgpu' } as const;
+    // Rows of the next block (index 3 of rows 0..2 lands on row 0 of the second block) and below the first.
+    const index = T.tensor([3, 1, -1], { ...g, dtype: 'int32' });
+    const x = T.tensor([[1, 2, 3], [4, 5, 6]], { ...g, requiresGrad: true });
+    const picked = T.indexSelect(x, 1, index);
+    expect(Array.from(await picked.toArray())).toEqual([NaN, 2, NaN, NaN, 5, NaN]);
+    expect(Array.from(await T.indexSelect(T.tensor([[1, 2, 3], [4, 5, 6]], { ...g, dtype: 'int32' }), 1, index).toArray())).toEqual([-1, 2, -1, -1, 5, -1]);
+    T.sum(T.mul(picked, T.tensor([0, 1, 0, 0, 1, 0], [2, 3], g))).backward(); // the NaNs times 0 are NaN: take the good column's
+    expect(Array.from(await x.grad!.toArray()), 'the gradient drops the indices out of range').toEqual([0, 1, 0, 0, 1, 0]);
+  });
   test("a kernel that does not compile is named in the error, not the kernel dispatched before it", async () => {
     const rt = webgpu();
     await T.exp(T.ones([4], { device: 'webgpu' })).toArray(); // a kernel that works, dispatched first

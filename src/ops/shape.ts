@@ -169,8 +169,8 @@ export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
   const rows = x.shape[a];
   const inner = sizeOf(x.shape.slice(a + 1));
   // On the CPU the indices are at hand and checked; on the GPU that would cost a readback, so there an index
-  // out of range goes unchecked: it reads whatever its address lands on (a row of the next outer block, the unused
-  // tail of the pooled buffer), and the gradient (indexAdd) drops it.
+  // out of range picks all bits set (NaN for floats, which a NaN check or the trainer's divergence check then
+  // reports; −1 for int32) rather than a neighbour's row, and the gradient (indexAdd) drops it.
   if (index.device === 'cpu') {
     const bad = index.toArraySync().find((i) => i < 0 || i >= rows);
     if (bad !== undefined) throw new Error(`indexSelect: index ${bad} is out of range for axis ${a} of size ${rows} (shape ${shapeStr(x.shape)})`);

@@ -1,7 +1,9 @@
 /**
- * Gather rows along an axis ([outer, R, inner] → [outer, J, inner]) and its adjoint. WGSL has no float
- * atomics, so the adjoint is written in gather form: each output row r loops over the J indices and sums the
- * rows that picked r. That costs O(J) per output; fine for the index lists this engine gathers with.
+ * Gather rows along an axis ([outer, R, inner] → [outer, J, inner]) and its adjoint. WGSL has no float atomics, so
+ * the adjoint is written in gather form: each output row r loops over the J indices and sums the rows that picked
+ * r. That costs O(J) per output; fine for the index lists this engine gathers with. An index out of range (the op
+ * checks indices only where they are on the CPU) reads all bits set, a NaN or −1, never another row; the adjoint
+ * drops it.
  * Also the row-block copy used by concat: src [outer, Ri, inner] into dst [outer, Rtot, inner] at row `offset`.
  */
 import { wgslType, type DType } from '../../tensor/dtype.js';
@@ -21,7 +23,9 @@ ${uniform(3)}
 ${kernel1d('p.n', `  let inner = i % p.inner;
   let j = (i / p.inner) % p.picked;
   let o = i / (p.inner * p.picked);
-  out[i] = x[(o * p.rows + u32(index[j])) * p.inner + inner];`)}`;
+  let r = index[j];
+  let allBits = bitcast<${wgslType(dtype)}>(p.rows | 0xffffffffu); // from a runtime value: a NaN literal is a WGSL error
+  out[i] = select(allBits, x[(o * p.rows + u32(r)) * p.inner + inner], r >= 0 && u32(r) < p.rows);`)}`;
   return { label: 'indexSelect', code, params, workgroups: gridStride1d(outer * picked * inner, device) };
 }
 
