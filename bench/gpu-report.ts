@@ -31,7 +31,7 @@ function part<T>(name: string): T | null {
 }
 
 interface StepReport {
-  adapter: string; config: string; input: number[]; stepMs: number; imagesPerSecond: number; dispatchesPerStep: number; submitsPerStep: number;
+  adapter: string; config: string; input: number[]; stepMs: number; imagesPerSecond: number; dispatchesPerStep: number; submitsPerStep: number; newBindGroupsPerStep?: number;
   recordMs: number; gpuMs: number | null; peakStepBytes: number; peakBytesInUse: number; bytesHeld: number; forwardMs: number;
   kernels: { label: string; ms: number; dispatches: number; share: number }[];
   slowest: { label: string; workgroups: number[]; ms: number; issuer: string }[];
@@ -107,7 +107,7 @@ const notes = rows.filter((r) => r.note).map((r) => `${r.workload}: ${r.note}`);
 md.push('', ...notes.map((n) => `- ${n}`));
 for (const step of [stepR50, stepTiny].filter((s): s is StepReport => s !== null)) {
   md.push('');
-  md.push(`Training step, ${step.config} ${step.input.join('×')}: ${fmt(step.stepMs)} ms (${fmt(step.imagesPerSecond)} img/s), ${step.dispatchesPerStep} dispatches in ${step.submitsPerStep} submits; JavaScript records it in ${fmt(step.recordMs)} ms, the GPU executes it in ${step.gpuMs === null ? '— (no timestamps)' : `${fmt(step.gpuMs)} ms`}; peak ${mib(step.peakStepBytes)} of tensors in the step (${mib(step.peakBytesInUse)} live with the parameters and optimizer state, ${mib(step.bytesHeld)} held with the pool).`);
+  md.push(`Training step, ${step.config} ${step.input.join('×')}: ${fmt(step.stepMs)} ms (${fmt(step.imagesPerSecond)} img/s), ${step.dispatchesPerStep} dispatches in ${step.submitsPerStep} submits${step.newBindGroupsPerStep === undefined ? '' : `, ${step.newBindGroupsPerStep} new bind groups`}; JavaScript records it in ${fmt(step.recordMs)} ms, the GPU executes it in ${step.gpuMs === null ? '— (no timestamps)' : `${fmt(step.gpuMs)} ms`}; peak ${mib(step.peakStepBytes)} of tensors in the step (${mib(step.peakBytesInUse)} live with the parameters and optimizer state, ${mib(step.bytesHeld)} held with the pool).`);
   if (step.kernels.length) {
     md.push('', '| kernel | dispatches | replayed ms | share |', '|---|---|---|---|');
     for (const k of step.kernels.slice(0, 10)) md.push(`| ${k.label} | ${k.dispatches} | ${fmt(k.ms)} | ${(100 * k.share).toFixed(1)} % |`);
