@@ -200,6 +200,9 @@ describe('JPEG files', () => {
   it('reports a cut-off, corrupt or header-only file with its name', async () => {
     const bytes = await encodeJpeg(smoothImage(32, 32, 6));
     await expect(decodeJpeg(bytes.subarray(0, bytes.length - 200), 'cut.jpg')).rejects.toThrow(/^cut\.jpg: corrupt or truncated JPEG/);
+    // Cut and closed with an end-of-image marker: libjpeg only warns, and the lost rows came back grey, no error.
+    const closed = Buffer.concat([bytes.subarray(0, Math.floor(bytes.length * 0.6)), Buffer.from([0xff, 0xd9])]);
+    await expect(decodeJpeg(closed, 'closed.jpg')).rejects.toThrow('closed.jpg: truncated JPEG (Corrupt JPEG data: premature end of data segment)');
     expect(() => jpegSize(bytesReader(bytes.subarray(0, 40)), 'head.jpg')).toThrow(/^head\.jpg: truncated JPEG/);
     expect(() => jpegSize(bytesReader(Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10])), 'app.jpg')).toThrow(/^app\.jpg: truncated JPEG \(no frame header/);
     expect(() => jpegSize(bytesReader(Buffer.from([0xff, 0xd8, 0x00, 0x00])), 'junk.jpg')).toThrow(/^junk\.jpg: corrupt JPEG \(expected a marker at byte 2\)/);

@@ -89,8 +89,13 @@ export async function decodeJpeg(bytes: Uint8Array, source: string): Promise<Ima
   const expected = jpegSize(bytesReader(bytes), source);
   const sharp = await loadSharp();
   let decoded: { data: Buffer; info: OutputInfo };
+  const warnings: string[] = [];
   try {
+    // failOn 'truncated' refuses a file cut off, while libjpeg's warnings about harmless damage (extraneous bytes
+    // before a marker, as a few COCO images have) still decode. Only the one warning about missing image data is
+    // an error here: a stream cut and closed early decodes, its lost rows grey, with no other sign.
     decoded = await sharp(bytes, { failOn: 'truncated', limitInputPixels: false })
+      .on('warning', (warning: string) => void warnings.push(warning))
       .toColourspace('srgb')
       .removeAlpha()
       .raw()
@@ -98,6 +103,8 @@ export async function decodeJpeg(bytes: Uint8Array, source: string): Promise<Ima
   } catch (error) {
     throw new UserError(`${source}: corrupt or truncated JPEG (${(error as Error).message.split('\n')[0]})`);
   }
+  const missing = warnings.find((warning) => /premature end/i.test(warning));
+  if (missing !== undefined) throw new UserError(`${source}: truncated JPEG (${missing.trim().replace(/^VipsJpeg: /, '')})`);
   const { width, height, channels } = decoded.info;
   if (width !== expected.width || height !== expected.height || channels !== 3) {
     throw new UserError(`${source}: JPEG decoded to ${width}×${height}×${channels}, its header says ${expected.width}×${expected.height}×3`);
