@@ -22,6 +22,7 @@ import { sgdUpdate_ } from '../ops/multi-tensor.js';
 import { keep } from '../tensor/scope.js';
 import { shapeStr, shapesEqual } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { RECIPES } from './recipes.js';
 
 /** A trainable tensor as a module hands it to the optimizer (`Module.trainableParameters()`). */
 export type ParamRecord = NamedParameter;
@@ -41,9 +42,9 @@ export interface SGDOptions {
   groups: Partial<Record<ParamGroup, GroupOptions>>;
 }
 
-/** The reference configuration (reference §6): lr 0.02, momentum 0.9, weight decay 1e-4, biases lr×2 and no decay. */
+/** The reference configuration (reference §6): `RECIPES.reference`'s lr, momentum 0.9, weight decay 1e-4, biases lr×2 and no decay. */
 export const REFERENCE_SGD: SGDOptions = {
-  lr: 0.02,
+  lr: RECIPES.reference.lr,
   momentum: 0.9,
   weightDecay: 1e-4,
   groups: { bias: { lrMult: 2, weightDecay: 0 } },

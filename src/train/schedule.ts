@@ -5,6 +5,7 @@
  * [e·itersPerEpoch, (e+1)·itersPerEpoch), and a decay "at epoch 80" applies from the first iteration of the
  * 0-based epoch 80, as mmcv's `epoch >= step` does.
  */
+import { RECIPES } from './recipes.js';
 
 export interface StepSchedule {
   baseLr: number;
@@ -16,9 +17,15 @@ export interface StepSchedule {
   itersPerEpoch: number;
 }
 
-/** The reference schedule: lr 0.02, warmup lr/3 for 500 iterations, ×0.1 at epochs 80 and 90 (of 100). */
+/** The reference's warm-up factor (warm-up at lr/3), which every run trains with. */
+export const WARMUP_RATIO = 1 / 3;
+/** The reference's decay factor (×0.1 at each decay epoch), which every run trains with. */
+export const DECAY_GAMMA = 0.1;
+
+/** The reference schedule: the rate, warm-up and decay epochs of `RECIPES.reference`. */
 export function referenceSchedule(itersPerEpoch: number): StepSchedule {
-  return { baseLr: 0.02, warmupIters: 500, warmupRatio: 1 / 3, decayEpochs: [80, 90], gamma: 0.1, itersPerEpoch };
+  const { lr, warmupIters, decayEpochs } = RECIPES.reference;
+  return { baseLr: lr, warmupIters, warmupRatio: WARMUP_RATIO, decayEpochs, gamma: DECAY_GAMMA, itersPerEpoch };
 }
 
 /** The learning rate at global iteration `iter` (0-based). */

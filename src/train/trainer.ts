@@ -25,7 +25,7 @@ import { saveCheckpoint } from './checkpoint.js';
 import { LogWindow, type LogRecord } from './log-window.js';
 import type { TrainOptions } from './options.js';
 import { lockRunFolder, readLogBefore } from './run-folder.js';
-import { lrAt, type StepSchedule } from './schedule.js';
+import { DECAY_GAMMA, WARMUP_RATIO, lrAt, type StepSchedule } from './schedule.js';
 import { startRun } from './start-run.js';
 import { trainStep } from './step.js';
 
@@ -94,7 +94,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
   const itersPerEpoch = Math.floor(options.data.json.images.length / options.batchSize);
   const totalIters = Math.min(options.epochs * itersPerEpoch, options.maxIters ?? Infinity);
   const schedule: StepSchedule = {
-    baseLr: options.lr, warmupIters: options.warmupIters, warmupRatio: 1 / 3, decayEpochs: options.decayEpochs, gamma: 0.1, itersPerEpoch,
+    baseLr: options.lr, warmupIters: options.warmupIters, warmupRatio: WARMUP_RATIO, decayEpochs: options.decayEpochs, gamma: DECAY_GAMMA, itersPerEpoch,
   };
   const checkpointPath = join(outDir, CHECKPOINT_FILE);
   const logPath = join(outDir, LOG_FILE);
