@@ -3,8 +3,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { add, memory, mul, sum, tensor, tidy, toSync, zeros, type Device } from '../src/index.js';
+import type { NamedParameter } from '../src/nn/module.js';
 import { clipGradNorm } from '../src/train/clip.js';
-import { REFERENCE_SGD, SGD, type Optimizer, type ParamGroup, type ParamRecord, type SGDOptions } from '../src/train/optimizer.js';
+import { REFERENCE_SGD, SGD, type Optimizer, type ParamGroup, type SGDOptions } from '../src/train/optimizer.js';
 import { lrAt, referenceSchedule } from '../src/train/schedule.js';
 import { RECIPES, defaultDecayEpochs } from '../src/train/recipes.js';
 import { ADAMW_DEFAULTS, AdamW, type AdamWOptions } from '../src/train/adamw.js';
@@ -17,14 +18,14 @@ const CASES: Case[] = [
   { device: 'webgpu', dtype: 'float32', tol: { atol: 1e-6, rtol: 1e-5 } },
 ];
 
-const param = (name: string, group: ParamGroup, values: number[], c: Case): ParamRecord => ({
+const param = (name: string, group: ParamGroup, values: number[], c: Case): NamedParameter => ({
   name,
   group,
   tensor: tensor(values, { device: c.device, dtype: c.dtype, requiresGrad: true }),
 });
 
 /** loss = Σ c·p + ½ p², so that ∂loss/∂p = c + p depends on the current parameters. */
-function backwardOnce(params: readonly ParamRecord[], coeffs: Record<string, number[]>): void {
+function backwardOnce(params: readonly NamedParameter[], coeffs: Record<string, number[]>): void {
   tidy(() => {
     const terms = params.map((p) => {
       const c = tensor(coeffs[p.name], { device: p.tensor.device, dtype: p.tensor.dtype });
@@ -35,7 +36,7 @@ function backwardOnce(params: readonly ParamRecord[], coeffs: Record<string, num
 }
 
 /** `steps` updates, each after a backward pass of `backwardOnce` with that step's coefficients. */
-function runSteps(optimizer: Optimizer, params: readonly ParamRecord[], steps: readonly Record<string, number[]>[]): void {
+function runSteps(optimizer: Optimizer, params: readonly NamedParameter[], steps: readonly Record<string, number[]>[]): void {
   for (const step of steps) {
     backwardOnce(params, step);
     optimizer.step();

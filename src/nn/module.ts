@@ -90,7 +90,7 @@ export class Parameter extends ModuleBuffer {
   }
 }
 
-/** A trainable parameter as an optimizer takes it (src/train/optimizer.ts's ParamRecord). */
+/** A trainable parameter as an optimizer takes it (`Module.trainableParameters()` hands these to src/train/optimizer.ts). */
 export interface NamedParameter {
   readonly name: string;
   readonly tensor: Tensor;

@@ -10,11 +10,12 @@
  * where it learns faster at small batches (README, "The recipe").
  */
 import { noGrad } from '../autograd/index.js';
+import type { NamedParameter } from '../nn/module.js';
 import { tensor, zerosLike } from '../ops/creation.js';
 import { adamwUpdate_ } from '../ops/multi-tensor.js';
 import { keep } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { Optimizer, parameterFor, stateCopy, type GroupOptions, type ParamGroup, type ParamRecord } from './optimizer.js';
+import { Optimizer, parameterFor, stateCopy, type GroupOptions, type ParamGroup } from './optimizer.js';
 
 export interface AdamWOptions {
   lr: number;
@@ -44,7 +45,7 @@ export class AdamW extends Optimizer {
   steps = 0;
   private readonly moments = new Map<string, { m: Tensor; v: Tensor }>();
 
-  constructor(params: readonly ParamRecord[], options: Partial<AdamWOptions> = {}) {
+  constructor(params: readonly NamedParameter[], options: Partial<AdamWOptions> = {}) {
     const { lr, betas, eps, weightDecay, groups } = { ...ADAMW_DEFAULTS, ...options };
     super('AdamW', params, lr, weightDecay, groups);
     for (const beta of betas) if (!(beta >= 0 && beta < 1)) throw new Error(`AdamW: betas must be in [0, 1), got [${betas.join(', ')}]`);

@@ -24,8 +24,6 @@ import { shapeStr, shapesEqual } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { RECIPES } from './recipes.js';
 
-/** A trainable tensor as a module hands it to the optimizer (`Module.trainableParameters()`). */
-export type ParamRecord = NamedParameter;
 export type { ParamGroup };
 
 export interface GroupOptions {
@@ -55,10 +53,10 @@ export abstract class Optimizer {
   /** The learning rate of the next `step()` (before group multipliers); a schedule sets it every iteration. */
   lr: number;
   readonly weightDecay: number;
-  readonly params: readonly ParamRecord[];
+  readonly params: readonly NamedParameter[];
   protected readonly groups: Partial<Record<ParamGroup, GroupOptions>>;
 
-  protected constructor(readonly name: string, params: readonly ParamRecord[], lr: number, weightDecay: number, groups: Partial<Record<ParamGroup, GroupOptions>>) {
+  protected constructor(readonly name: string, params: readonly NamedParameter[], lr: number, weightDecay: number, groups: Partial<Record<ParamGroup, GroupOptions>>) {
     if (!(lr >= 0)) throw new Error(`${name}: lr must be ≥ 0, got ${lr}`);
     if (!(weightDecay >= 0)) throw new Error(`${name}: weight decay must be ≥ 0, got ${weightDecay}`);
     const seen = new Set<string>();
@@ -87,7 +85,7 @@ export abstract class Optimizer {
   abstract step(clip?: Tensor | null): void;
 
   /** The parameters that have a gradient this step. */
-  protected withGrad(): ParamRecord[] {
+  protected withGrad(): NamedParameter[] {
     return this.params.filter((p) => p.tensor.grad);
   }
 
@@ -136,7 +134,7 @@ export class SGD extends Optimizer {
   /** Momentum buffers by parameter name, created on a parameter's first step. Owned here, outside any tidy scope. */
   private readonly buffers = new Map<string, Tensor>();
 
-  constructor(params: readonly ParamRecord[], options: Partial<SGDOptions> = {}) {
+  constructor(params: readonly NamedParameter[], options: Partial<SGDOptions> = {}) {
     const { lr, momentum, weightDecay, groups } = { ...REFERENCE_SGD, ...options };
     super('SGD', params, lr, weightDecay, groups);
     if (!(momentum >= 0 && momentum < 1)) throw new Error(`SGD: momentum must be in [0, 1), got ${momentum}`);
