@@ -13,9 +13,9 @@ import { runKernel, type DeviceKernel } from '../backend/device-kernel.js';
 import type { ConvGeometry } from '../kernels/conv-geometry.js';
 import { conv2dForward, conv2dInputGrad, conv2dWeightGrad } from '../kernels/reference/conv2d.js';
 import { conv2dForwardGpu, conv2dInputGradGpu, conv2dWeightGradGpu } from './conv2d-gpu.js';
-import { isFloat, type TypedArray } from '../tensor/dtype.js';
+import { isFloat } from '../tensor/dtype.js';
 import { shapeStr } from '../tensor/shape.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { cpuData, type Tensor } from '../tensor/tensor.js';
 import { record } from './record.js';
 import { sum } from './reduce.js';
 import { intPair, type IntPair } from './window-options.js';
@@ -64,18 +64,16 @@ export function conv2dGeometry(xShape: readonly number[], wShape: readonly numbe
   };
 }
 
-const data = (t: Tensor): TypedArray => t.storage().data;
-
 const FORWARD: DeviceKernel<[Tensor, Tensor, Tensor | null, ConvGeometry], Tensor> = {
-  cpu: (x, w, b, g) => cpuBackend.fromArray(conv2dForward(data(x), data(w), b && data(b), g, x.dtype), [g.batch, g.outChannels, g.outH, g.outW], x.dtype, 'conv2d'),
+  cpu: (x, w, b, g) => cpuBackend.fromArray(conv2dForward(cpuData(x), cpuData(w), b && cpuData(b), g, x.dtype), [g.batch, g.outChannels, g.outH, g.outW], x.dtype, 'conv2d'),
   webgpu: conv2dForwardGpu,
 };
 const INPUT_GRAD: DeviceKernel<[Tensor, Tensor, ConvGeometry], Tensor> = {
-  cpu: (dy, w, g) => cpuBackend.fromArray(conv2dInputGrad(data(dy), data(w), g, dy.dtype), [g.batch, g.inChannels, g.height, g.width], dy.dtype, 'conv2d input grad'),
+  cpu: (dy, w, g) => cpuBackend.fromArray(conv2dInputGrad(cpuData(dy), cpuData(w), g, dy.dtype), [g.batch, g.inChannels, g.height, g.width], dy.dtype, 'conv2d input grad'),
   webgpu: conv2dInputGradGpu,
 };
 const WEIGHT_GRAD: DeviceKernel<[Tensor, Tensor, ConvGeometry], Tensor> = {
-  cpu: (dy, x, g) => cpuBackend.fromArray(conv2dWeightGrad(data(dy), data(x), g, dy.dtype), [g.outChannels, g.inChannels / g.groups, g.kernelH, g.kernelW], dy.dtype, 'conv2d weight grad'),
+  cpu: (dy, x, g) => cpuBackend.fromArray(conv2dWeightGrad(cpuData(dy), cpuData(x), g, dy.dtype), [g.outChannels, g.inChannels / g.groups, g.kernelH, g.kernelW], dy.dtype, 'conv2d weight grad'),
   webgpu: conv2dWeightGradGpu,
 };
 

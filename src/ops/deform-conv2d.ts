@@ -22,7 +22,7 @@ import { isFloat, type TypedArray } from '../tensor/dtype.js';
 import { gradEnabled } from '../tensor/engine.js';
 import { tidy } from '../tensor/scope.js';
 import { shapeStr } from '../tensor/shape.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { cpuData, type Tensor } from '../tensor/tensor.js';
 import { conv2dOutputSize } from './conv2d.js';
 import { add } from './elementwise.js';
 import { commonDevice, record } from './record.js';
@@ -40,9 +40,12 @@ export interface DeformConv2dOptions {
 
 type Operands = DeformConvOperands<Tensor>;
 
-const data = (t: Tensor): TypedArray => t.storage('deformConv2d').data;
-const arrays = (a: Operands): DeformConvOperands<TypedArray> =>
-  ({ x: data(a.x), offset: data(a.offset), mask: a.mask && data(a.mask), weight: data(a.weight) });
+const arrays = (a: Operands): DeformConvOperands<TypedArray> => ({
+  x: cpuData(a.x, 'deformConv2d'),
+  offset: cpuData(a.offset, 'deformConv2d'),
+  mask: a.mask && cpuData(a.mask, 'deformConv2d'),
+  weight: cpuData(a.weight, 'deformConv2d'),
+});
 
 const forwardKernel: DeviceKernel<[Operands, DeformConvGeometry], Tensor> = {
   cpu: (a, g) => cpuBackend.fromArray(deformConv2dForward(arrays(a), g, a.x.dtype), [g.batch, g.outChannels, g.outH, g.outW], a.x.dtype, 'deformConv2d'),
@@ -51,7 +54,7 @@ const forwardKernel: DeviceKernel<[Operands, DeformConvGeometry], Tensor> = {
 
 const backwardKernel: DeviceKernel<[Tensor, Operands, DeformConvGeometry], DeformConvGrads<Tensor>> = {
   cpu: (grad, a, g) => {
-    const d = deformConv2dBackward(data(grad), arrays(a), g, a.x.dtype);
+    const d = deformConv2dBackward(cpuData(grad, 'deformConv2d'), arrays(a), g, a.x.dtype);
     const wrap = (values: TypedArray, like: Tensor) => cpuBackend.fromArray(values, like.shape, like.dtype, 'deformConv2d.grad');
     return { x: wrap(d.x, a.x), offset: wrap(d.offset, a.offset), weight: wrap(d.weight, a.weight), mask: d.mask && wrap(d.mask, a.mask!) };
   },

@@ -9,15 +9,13 @@ import { gpuDevice, launch } from '../backend/launch.js';
 import { emptyGpu } from '../backend/webgpu-backend.js';
 import { groupNormBackward, groupNormForward, type GroupNormDims } from '../kernels/reference/group-norm.js';
 import { groupNormBackwardKernel, groupNormForwardKernel, groupNormSchedule, type GroupNormSchedule } from '../kernels/wgsl/group-norm.js';
-import { isFloat, type TypedArray } from '../tensor/dtype.js';
+import { isFloat } from '../tensor/dtype.js';
 import { gradEnabled } from '../tensor/engine.js';
 import { shapeStr, sizeOf } from '../tensor/shape.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { cpuData, type Tensor } from '../tensor/tensor.js';
 import { commonDevice, record } from './record.js';
 import { sum } from './reduce.js';
 import { reshape } from './shape.js';
-
-const data = (t: Tensor | null): TypedArray | null => t && t.storage().data;
 
 /** Forces a kernel schedule (tests run both on one adapter); null: the device's own (`groupNormSchedule`). */
 export const groupNormKernels: { schedule: GroupNormSchedule | null } = { schedule: null };
@@ -29,7 +27,7 @@ const present = (tensors: (Tensor | null)[]): Tensor[] => tensors.filter((t): t 
 
 const FORWARD: DeviceKernel<[Tensor, Tensor | null, Tensor | null, GroupNormDims, number], { y: Tensor; stats: Tensor }> = {
   cpu(x, weight, bias, dims, eps) {
-    const { y, stats } = groupNormForward(data(x)!, data(weight), data(bias), dims, eps, x.dtype);
+    const { y, stats } = groupNormForward(cpuData(x), weight && cpuData(weight), bias && cpuData(bias), dims, eps, x.dtype);
     return {
       y: cpuBackend.fromArray(y, x.shape, x.dtype, 'groupNorm'),
       stats: cpuBackend.fromArray(stats, [dims.batch, dims.groups, 2], x.dtype, 'groupNorm'),
@@ -47,7 +45,7 @@ type Grads = { dx: Tensor; dWeight: Tensor; dBias: Tensor };
 
 const BACKWARD: DeviceKernel<[Tensor, Tensor, Tensor, Tensor | null, GroupNormDims], Grads> = {
   cpu(g, x, stats, weight, dims) {
-    const r = groupNormBackward(data(g)!, data(x)!, data(stats)!, data(weight), dims, x.dtype);
+    const r = groupNormBackward(cpuData(g), cpuData(x), cpuData(stats), weight && cpuData(weight), dims, x.dtype);
     const perSample = [dims.batch, dims.channels];
     return {
       dx: cpuBackend.fromArray(r.dx, x.shape, x.dtype, 'groupNormBackward'),

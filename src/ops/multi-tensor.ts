@@ -15,11 +15,8 @@ import { adamwUpdate, sgdUpdate, sumOfSquares, type AdamWStep, type PerTensor } 
 import {
   ADAMW_BINDINGS, adamwKernel, clipScaleKernel, packSize, partialsPerPack, sgdBindings, sgdKernel, sumOfSquaresKernel,
 } from '../kernels/wgsl/multi-tensor.js';
-import type { TypedArray } from '../tensor/dtype.js';
 import { tensor } from './creation.js';
-import type { Tensor } from '../tensor/tensor.js';
-
-const data = (t: Tensor): TypedArray => t.storage().data;
+import { cpuData, type Tensor } from '../tensor/tensor.js';
 
 /** Consecutive runs of at most `size` indices into a list of `count`. */
 function packs(count: number, size: number): number[][] {
@@ -45,7 +42,7 @@ function checkLists(op: string, lists: Record<string, readonly (Tensor | null)[]
 
 const CLIP_SCALE: DeviceKernel<[readonly Tensor[], number], Tensor> = {
   cpu(grads, maxNorm) {
-    const norm = Math.sqrt(sumOfSquares(grads.map(data)));
+    const norm = Math.sqrt(sumOfSquares(grads.map((t) => cpuData(t))));
     const scale = maxNorm > 0 ? Math.min(1, maxNorm / (norm + 1e-6)) : 1;
     return tensor([norm, scale], { dtype: grads[0]!.dtype, device: 'cpu' });
   },
@@ -83,8 +80,8 @@ type SgdArgs = [params: readonly Tensor[], grads: readonly Tensor[], buffers: re
 
 const SGD_UPDATE: DeviceKernel<SgdArgs, void> = {
   cpu(params, grads, buffers, hyper, momentum, clip) {
-    const scale = clip ? data(clip)[1]! : 1;
-    params.forEach((p, i) => sgdUpdate(data(p), data(grads[i]!), buffers[i] ? data(buffers[i]!) : null, { ...hyper[i]!, momentum, scale }));
+    const scale = clip ? cpuData(clip)[1]! : 1;
+    params.forEach((p, i) => sgdUpdate(cpuData(p), cpuData(grads[i]!), buffers[i] ? cpuData(buffers[i]!) : null, { ...hyper[i]!, momentum, scale }));
   },
   webgpu(params, grads, buffers, hyper, momentum, clip) {
     const device = gpuDevice();
@@ -111,8 +108,8 @@ type AdamWArgs = [params: readonly Tensor[], grads: readonly Tensor[], m: readon
 
 const ADAMW_UPDATE: DeviceKernel<AdamWArgs, void> = {
   cpu(params, grads, m, v, hyper, step, clip) {
-    const scale = clip ? data(clip)[1]! : 1;
-    params.forEach((p, i) => adamwUpdate(data(p), data(grads[i]!), data(m[i]!), data(v[i]!), { ...step, ...hyper[i]!, scale }));
+    const scale = clip ? cpuData(clip)[1]! : 1;
+    params.forEach((p, i) => adamwUpdate(cpuData(p), cpuData(grads[i]!), cpuData(m[i]!), cpuData(v[i]!), { ...step, ...hyper[i]!, scale }));
   },
   webgpu(params, grads, m, v, hyper, step, clip) {
     const device = gpuDevice();

@@ -153,6 +153,11 @@ export class Tensor {
   }
 }
 
+/** The typed array behind a CPU tensor, as the CPU kernels read and write it. */
+export function cpuData(t: Tensor, usedBy?: string): TypedArray {
+  return t.storage(usedBy).data;
+}
+
 function checkFinite(t: Tensor, data: TypedArray): void {
   if (!isFloat(t.dtype)) return;
   for (let i = 0; i < data.length; i++) {
