@@ -17,12 +17,12 @@ export interface AcquiredDevice {
   dawn: boolean;
 }
 
-export const NO_ADAPTER_HELP =
+const NO_ADAPTER_HELP =
   'no WebGPU adapter found. Dawn needs a Vulkan driver: install your GPU vendor\'s driver, or on Debian 12 run ' +
   '`sudo bash scripts/setup-vulkan.sh` (libvulkan1 + Mesa lavapipe >= 23 from bookworm-backports); on Ubuntu 24.04 ' +
   '`apt install libvulkan1 mesa-vulkan-drivers`.';
 
-export const NO_BROWSER_WEBGPU_HELP =
+const NO_BROWSER_WEBGPU_HELP =
   'this browser offers no WebGPU adapter. Use a recent Chrome or Edge (WebGPU is on by default), or start Chromium ' +
   'with --enable-unsafe-webgpu; the page must be served from https:// or http://localhost.';
 

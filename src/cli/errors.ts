@@ -22,8 +22,8 @@ export class UsageError extends Error {
   }
 }
 
-export const USAGE_EXIT_CODE = 2;
-export const BUG_EXIT_CODE = 1;
+const USAGE_EXIT_CODE = 2;
+const BUG_EXIT_CODE = 1;
 
 export interface CliIO {
   stderr(text: string): void;
@@ -61,7 +61,7 @@ const FILE_SYSTEM_ERRORS: Record<string, string> = {
  * `PATH: what the file system said (CODE, syscall)` for a Node file system error, else null. A write on an open
  * file (a full disk) names no path; the line then says what failed without it.
  */
-export function fileSystemError(error: unknown): string | null {
+function fileSystemError(error: unknown): string | null {
   const e = error as NodeJS.ErrnoException;
   if (!(error instanceof Error) || typeof e.code !== 'string' || !(e.code in FILE_SYSTEM_ERRORS)) return null;
   const what = `${FILE_SYSTEM_ERRORS[e.code]} (${e.code}, ${e.syscall ?? 'file system'})`;

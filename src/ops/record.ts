@@ -30,7 +30,7 @@ function backendOf(op: string, inputs: readonly Tensor[]): Backend {
 }
 
 /** Whether an op on these inputs records a backward rule: gradients are on and some input requires one. */
-export function recordsGraph(inputs: readonly Tensor[]): boolean {
+function recordsGraph(inputs: readonly Tensor[]): boolean {
   return gradEnabled() && inputs.some((t) => t.requiresGrad);
 }
 

@@ -142,7 +142,7 @@ export function referenceScale(config: SmprConfig): ScaleTarget {
 }
 
 /** The largest square crop a config may train at: past it a batch's tensors outgrow any GPU's bindings. */
-export const MAX_INPUT_SIZE = 4096;
+const MAX_INPUT_SIZE = 4096;
 
 export function validateConfig(config: SmprConfig): void {
   const fail = (message: string) => {

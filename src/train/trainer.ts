@@ -31,7 +31,7 @@ import { trainStep } from './step.js';
 
 export const CHECKPOINT_FILE = 'last.safetensors';
 export const LOG_FILE = 'log.jsonl';
-export const CURVE_FILE = 'loss.png';
+const CURVE_FILE = 'loss.png';
 
 export interface TrainResult {
   model: SmprModel;

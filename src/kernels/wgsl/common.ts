@@ -7,7 +7,7 @@ import { wgslType, type DType } from '../../tensor/dtype.js';
 import type { DeviceInfo } from '../program.js';
 
 /** The largest rank the strided kernels index (8 values in two vec4s). */
-export const MAX_RANK = 8;
+const MAX_RANK = 8;
 
 /** Writes 32-bit params in the order the kernel's `struct Params` declares them. */
 export class ParamWriter {
