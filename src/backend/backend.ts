@@ -16,8 +16,8 @@ export interface Backend {
   readonly device: Device;
   fromArray(data: TypedArray, shape: Shape, dtype: DType, op?: string): Tensor;
   unary(op: UnaryOp, x: Tensor): Tensor;
-  /** Broadcasting binary op; `outShape` is the broadcast shape, `outDtype` the result type. */
-  binary(op: BinaryOp, a: Tensor, b: Tensor, outShape: Shape, outDtype: DType): Tensor;
+  /** Broadcasting binary op on operands of one dtype, which the result has too; `outShape` is the broadcast shape. */
+  binary(op: BinaryOp, a: Tensor, b: Tensor, outShape: Shape): Tensor;
   where(cond: Tensor, a: Tensor, b: Tensor, outShape: Shape): Tensor;
   cast(x: Tensor, dtype: DType): Tensor;
   /** Reduces one axis, keeping it with size 1. */

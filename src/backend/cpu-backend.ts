@@ -14,8 +14,8 @@ export const cpuBackend: Backend = {
   device: 'cpu',
   fromArray: (values, shape, dtype, op = 'tensor') => new Tensor(Storage.cpu(values), shape, dtype, op),
   unary: (op, x) => cpuBackend.fromArray(ref.unary(op, cpuData(x), x.dtype), x.shape, x.dtype, op),
-  binary: (op, a, b, outShape, outDtype) =>
-    cpuBackend.fromArray(ref.binary(op, cpuData(a), a.shape, cpuData(b), b.shape, outShape, outDtype), outShape, outDtype, op),
+  binary: (op, a, b, outShape) =>
+    cpuBackend.fromArray(ref.binary(op, cpuData(a), a.shape, cpuData(b), b.shape, outShape, a.dtype), outShape, a.dtype, op),
   where: (c, a, b, outShape) =>
     cpuBackend.fromArray(ref.where(cpuData(c), c.shape, cpuData(a), a.shape, cpuData(b), b.shape, outShape, a.dtype), outShape, a.dtype, 'where'),
   cast: (x, dtype) => cpuBackend.fromArray(ref.cast(cpuData(x), dtype), x.shape, dtype, 'cast'),

@@ -49,8 +49,8 @@ export const webgpuBackend: Backend = {
     return new Tensor(Storage.gpu(buffer, () => rt.release(buffer)), shape, dtype, op);
   },
   unary: (op, x) => elementwise(op, [{ t: x, name: 'x' }], x.shape, x.dtype, elementwiseFor(op, UNARY[op], x.dtype).wgsl),
-  binary: (op, a, b, outShape, outDtype) =>
-    elementwise(op, [{ t: a, name: 'a' }, { t: b, name: 'b' }], outShape, outDtype, elementwiseFor(op, BINARY[op], a.dtype).wgsl),
+  binary: (op, a, b, outShape) =>
+    elementwise(op, [{ t: a, name: 'a' }, { t: b, name: 'b' }], outShape, a.dtype, elementwiseFor(op, BINARY[op], a.dtype).wgsl),
   where: (c, a, b, outShape) =>
     elementwise('where', [{ t: c, name: 'c' }, { t: a, name: 'a' }, { t: b, name: 'b' }], outShape, a.dtype, `select(b, a, c != ${wgslType(c.dtype)}(0))`),
   cast: (x, dtype) => elementwise('cast', [{ t: x, name: 'x' }], x.shape, dtype, 'T(x)'),

@@ -33,7 +33,7 @@ function binary(op: BinaryOp, a: Operand, b: Operand, grads?: (g: Tensor, a: Ten
     const dtype = checkDtypes(op, ta, tb);
     elementwiseFor(op, BINARY[op], dtype); // an op undefined for the dtype is an error here, before any kernel
     const outShape = broadcastShapes(op, ta.shape, tb.shape);
-    return record(op, [ta, tb], (be) => be.binary(op, ta, tb, outShape, dtype), (g, out) => {
+    return record(op, [ta, tb], (be) => be.binary(op, ta, tb, outShape), (g, out) => {
       if (!grads) return [null, null];
       const [ga, gb] = grads(g, ta, tb, out);
       return [ga && sumTo(ga, ta.shape), gb && sumTo(gb, tb.shape)];
