@@ -125,6 +125,7 @@ export class BasicBlock extends Module implements Layer {
   private readonly bn2: NormLayer;
   private readonly downsample: ConvNorm | null;
 
+  // `_style` is unused (a basic block has one place for its stride); it is here so that ResNet can build either block with one `new Block(...)`.
   constructor(inplanes: number, planes: number, stride: number, _style: ResNetStyle, init: BlockOptions) {
     super();
     this.conv1 = this.addModule('conv1', conv(inplanes, planes, 3, stride, init));
