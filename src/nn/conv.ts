@@ -23,6 +23,14 @@ export function defaultConvInit(weightShape: readonly number[]): Initializer {
   return uniform(-bound, bound);
 }
 
+/** A conv's initial weight of `shape` ([Cout, …]) and bias [Cout], or null for the bias when `options.bias` is false. */
+export function convWeightAndBias(shape: readonly number[], options: Omit<Conv2dOptions, 'groups'>): { weight: Tensor; bias: Tensor | null } {
+  const init = defaultConvInit(shape);
+  const weight = initTensor(shape, options.weightInit ?? init, options);
+  const bias = (options.bias ?? true) ? initTensor([shape[0]!], options.biasInit ?? init, options) : null;
+  return { weight, bias };
+}
+
 export class Conv2d extends Module {
   readonly weight: Parameter;
   readonly bias: Parameter | null;
@@ -46,9 +54,9 @@ export class Conv2d extends Module {
     this.padding = intPair('Conv2d', 'padding', options.padding, 0, 0);
     this.dilation = intPair('Conv2d', 'dilation', options.dilation, 1, 1);
     const shape = [outChannels, inChannels / this.groups, ...intPair('Conv2d', 'kernelSize', kernelSize, 1, 1)];
-    const init = defaultConvInit(shape);
-    this.weight = this.addParameter('weight', initTensor(shape, options.weightInit ?? init, options), 'weight');
-    this.bias = (options.bias ?? true) ? this.addParameter('bias', initTensor([outChannels], options.biasInit ?? init, options), 'bias') : null;
+    const { weight, bias } = convWeightAndBias(shape, options);
+    this.weight = this.addParameter('weight', weight, 'weight');
+    this.bias = bias && this.addParameter('bias', bias, 'bias');
   }
 
   forward(x: Tensor): Tensor {

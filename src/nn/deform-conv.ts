@@ -6,9 +6,8 @@
 import { deformConv2d } from '../ops/deform-conv2d.js';
 import { shapeStr } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { defaultConvInit, type Conv2dOptions } from './conv.js';
+import { convWeightAndBias, type Conv2dOptions } from './conv.js';
 import { intPair, type IntPair } from '../ops/window-options.js';
-import { initTensor } from './init.js';
 import { Module, type Parameter } from './module.js';
 
 export interface DeformConv2dOptions extends Omit<Conv2dOptions, 'groups'> {
@@ -41,9 +40,9 @@ export class DeformConv2d extends Module {
     this.padding = intPair('DeformConv2d', 'padding', options.padding, 0, 0);
     this.dilation = intPair('DeformConv2d', 'dilation', options.dilation, 1, 1);
     const shape = [outChannels, inChannels, ...this.kernelSize];
-    const init = defaultConvInit(shape);
-    this.weight = this.addParameter('weight', initTensor(shape, options.weightInit ?? init, options), 'weight');
-    this.bias = (options.bias ?? true) ? this.addParameter('bias', initTensor([outChannels], options.biasInit ?? init, options), 'bias') : null;
+    const { weight, bias } = convWeightAndBias(shape, options);
+    this.weight = this.addParameter('weight', weight, 'weight');
+    this.bias = bias && this.addParameter('bias', bias, 'bias');
   }
 
   /** Offset channels the layer expects: 2 (dy, dx) × taps × groups. */
