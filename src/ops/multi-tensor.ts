@@ -25,7 +25,6 @@ function packs(count: number, size: number): number[][] {
   return out;
 }
 
-
 /** Every list as long as the first; each tensor the size of its row's first, and all of one dtype and device. */
 function checkLists(op: string, lists: Record<string, readonly (Tensor | null)[]>): void {
   const [[firstName, first]] = Object.entries(lists) as [string, readonly Tensor[]][];

@@ -19,7 +19,6 @@ import type { Tensor } from '../tensor/tensor.js';
 import { commonDevice, record } from './record.js';
 import { intPair, type IntPair } from './window-options.js';
 
-
 export interface Pool2dOptions {
   kernelSize: IntPair;
   /** Defaults to kernelSize. */
