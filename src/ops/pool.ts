@@ -4,7 +4,7 @@
  * Max pooling (padding acts as −∞) records each output's argmax; the backward routes gradients to those pixels
  * with a gather-form kernel (see kernels/wgsl/pool.ts), so ties send the whole gradient to the first maximum,
  * as torch. Average pooling (padding counts as zeros, torch's count_include_pad) is linear: its backward is its
- * adjoint, and the adjoint's gradient is the average again, so double backward works.
+ * adjoint, and the adjoint's gradient is the average again (linear-pair.ts), so double backward works.
  */
 import { cpuBackend } from '../backend/cpu-backend.js';
 import { runKernel, type DeviceKernel } from '../backend/device-kernel.js';
@@ -16,6 +16,7 @@ import { isFloat } from '../tensor/dtype.js';
 import { gradEnabled } from '../tensor/engine.js';
 import { shapeStr } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { linearPass, type LinearPair } from './linear-pair.js';
 import { commonDevice, record } from './record.js';
 import { intPair, type IntPair } from './window-options.js';
 
@@ -99,29 +100,15 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor {
   return y;
 }
 
-type AvgPass = 'forward' | 'adjoint';
-
-const AVERAGE: DeviceKernel<[AvgPass, Tensor, Pool2dDims, readonly number[]], Tensor> = {
-  cpu: (pass, src, dims, outShape) =>
-    cpuBackend.fromArray((pass === 'forward' ? avgPool2dForward : avgPool2dAdjoint)(src.storage().data, dims, src.dtype), outShape, src.dtype, avgOpName(pass)),
-  webgpu(pass, src, dims, outShape) {
-    const out = emptyGpu(outShape, src.dtype, avgOpName(pass));
-    launch((pass === 'forward' ? avgPool2dForwardKernel : avgPool2dAdjointKernel)(dims, gpuDevice()), [src, out]);
-    return out;
-  },
+/** Average pooling and its adjoint, which spreads each output's gradient evenly over its window. */
+const AVERAGE: LinearPair<Pool2dDims> = {
+  names: { forward: 'avgPool2d', adjoint: 'avgPool2dBackward' },
+  reference: { forward: avgPool2dForward, adjoint: avgPool2dAdjoint },
+  program: (pass, dims, _dtype, device) => (pass === 'forward' ? avgPool2dForwardKernel : avgPool2dAdjointKernel)(dims, device),
 };
-
-const avgOpName = (pass: AvgPass): string => (pass === 'forward' ? 'avgPool2d' : 'avgPool2dBackward');
 
 /** torch.nn.functional.avg_pool2d (count_include_pad, floor mode) over the last two dimensions of [C, H, W] or [N, C, H, W]. */
 export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor {
   const { dims, outShape } = poolDims('avgPool2d', x, options);
-  return averageOrAdjoint('forward', x, dims, outShape, x.shape);
-}
-
-/** One pass of the average pooling pair, recorded with the other pass as its gradient. */
-function averageOrAdjoint(pass: AvgPass, src: Tensor, dims: Pool2dDims, outShape: readonly number[], srcShape: readonly number[]): Tensor {
-  const device = commonDevice(avgOpName(pass), [src]);
-  const other: AvgPass = pass === 'forward' ? 'adjoint' : 'forward';
-  return record(avgOpName(pass), [src], () => runKernel(device, AVERAGE, pass, src, dims, outShape), (g) => [averageOrAdjoint(other, g, dims, srcShape, outShape)]);
+  return linearPass(AVERAGE, 'forward', x, dims, outShape);
 }

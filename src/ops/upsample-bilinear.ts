@@ -3,18 +3,14 @@
  * mode='bilinear', align_corners=False): HRFPN's upsampling of the coarse HRNet branches. With a scale factor
  * the output is ⌊H·s⌋ × ⌊W·s⌋ and the source coordinates step by 1/s (torch's default,
  * recompute_scale_factor=None); with a size they step by H/h. The map is linear: the backward is its adjoint,
- * and the adjoint's gradient the resize again, so double backward works.
+ * and the adjoint's gradient the resize again (linear-pair.ts), so double backward works.
  */
-import { cpuBackend } from '../backend/cpu-backend.js';
-import { runKernel, type DeviceKernel } from '../backend/device-kernel.js';
-import { gpuDevice, launch } from '../backend/launch.js';
-import { emptyGpu } from '../backend/webgpu-backend.js';
 import { upsampleBilinear, upsampleBilinearAdjoint, type BilinearDims } from '../kernels/reference/upsample-bilinear.js';
-import { upsampleBilinearKernel, type BilinearPass } from '../kernels/wgsl/upsample-bilinear.js';
+import { upsampleBilinearKernel } from '../kernels/wgsl/upsample-bilinear.js';
 import { isFloat } from '../tensor/dtype.js';
 import { shapeStr } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { commonDevice, record } from './record.js';
+import { linearPass, type LinearPair } from './linear-pair.js';
 
 export interface UpsampleBilinearOptions {
   /** Output = ⌊input·s⌋ per axis; a number or [sh, sw], each > 0. */
@@ -23,17 +19,11 @@ export interface UpsampleBilinearOptions {
   size?: readonly [number, number];
 }
 
-const opName = (pass: BilinearPass): string => (pass === 'forward' ? 'upsampleBilinear2d' : 'upsampleBilinear2dBackward');
-
-const REFERENCE = { forward: upsampleBilinear, adjoint: upsampleBilinearAdjoint };
-
-const KERNEL: DeviceKernel<[BilinearPass, Tensor, BilinearDims, readonly number[]], Tensor> = {
-  cpu: (pass, src, dims, outShape) => cpuBackend.fromArray(REFERENCE[pass](src.storage().data, dims, src.dtype), outShape, src.dtype, opName(pass)),
-  webgpu(pass, src, dims, outShape) {
-    const out = emptyGpu(outShape, src.dtype, opName(pass));
-    launch(upsampleBilinearKernel(pass, dims, gpuDevice()), [src, out]);
-    return out;
-  },
+/** The bilinear resize and its adjoint. */
+const BILINEAR: LinearPair<BilinearDims> = {
+  names: { forward: 'upsampleBilinear2d', adjoint: 'upsampleBilinear2dBackward' },
+  reference: { forward: upsampleBilinear, adjoint: upsampleBilinearAdjoint },
+  program: (pass, dims, _dtype, device) => upsampleBilinearKernel(pass, dims, device),
 };
 
 function resizeDims(x: Tensor, options: UpsampleBilinearOptions): BilinearDims {
@@ -62,12 +52,5 @@ function resizeDims(x: Tensor, options: UpsampleBilinearOptions): BilinearDims {
 export function upsampleBilinear2d(x: Tensor, options: UpsampleBilinearOptions): Tensor {
   const dims = resizeDims(x, options);
   const lead = x.shape.slice(0, -2);
-  return resample('forward', x, dims, [...lead, dims.outHeight, dims.outWidth], x.shape);
-}
-
-/** One pass of the resize/adjoint pair, recorded with the other pass as its gradient. */
-function resample(pass: BilinearPass, src: Tensor, dims: BilinearDims, outShape: readonly number[], srcShape: readonly number[]): Tensor {
-  const device = commonDevice(opName(pass), [src]);
-  const other: BilinearPass = pass === 'forward' ? 'adjoint' : 'forward';
-  return record(opName(pass), [src], () => runKernel(device, KERNEL, pass, src, dims, outShape), (g) => [resample(other, g, dims, srcShape, outShape)]);
+  return linearPass(BILINEAR, 'forward', x, dims, [...lead, dims.outHeight, dims.outWidth]);
 }
