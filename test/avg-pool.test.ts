@@ -8,6 +8,7 @@ import { avgPool2d, type AvgPool2dOptions } from '../src/ops/pool.js';
 import { loadGolden } from './golden.js';
 import { expectClose, fromGolden, gradcheck } from './util.js';
 import { poolCaseArb } from './arbitraries.js';
+import { SPECIALISE_AFTER } from '../src/backend/program-cache.js';
 
 // A window sums up to kh·kw = 64 values in the golden cases, and each input's gradient up to ⌈k/s⌉² = 64
 // upstream values: in float32 that is a few tens of ulps of the sum's magnitude.
@@ -59,6 +60,22 @@ test('the WGSL kernels match the reference on random shapes, kernels, strides an
       expectClose(gpu.dx, cpu.dx, { atol: 1e-6, rtol: 1e-5 }, 'dx');
     }),
     { numRuns: 40 },
+  );
+});
+
+// A shape's first uses run the general kernels (the shape as parameters), the later ones the specialised (the shape
+// as constants), which must give the same bits: the test above checks the general ones against the reference.
+test('from a shape\'s SPECIALISE_AFTER-th use the specialised kernels run, and give the general ones\' bits', async () => {
+  await fc.assert(
+    fc.asyncProperty(poolCaseArb(4, 3), async ({ shape, options, seed }) => {
+      const runs = [];
+      for (let use = 1; use <= SPECIALISE_AFTER + 1; use++) runs.push(await pool('webgpu', shape, options, seed));
+      for (const run of runs.slice(1)) {
+        expect(Array.from(run.y)).toEqual(Array.from(runs[0]!.y));
+        expect(Array.from(run.dx)).toEqual(Array.from(runs[0]!.dx));
+      }
+    }),
+    { numRuns: 12 },
   );
 });
 

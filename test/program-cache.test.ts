@@ -2,7 +2,7 @@
 // bounded, least recently used out first.
 import { expect, test } from 'vitest';
 import * as T from '../src/index.js';
-import { cachedProgram, MAX_PROGRAMS } from '../src/backend/program-cache.js';
+import { cachedProgram, MAX_PROGRAMS, SPECIALISE_AFTER, specialisedProgram } from '../src/backend/program-cache.js';
 import type { DeviceInfo, Program } from '../src/kernels/program.js';
 import { webgpu } from '../src/tensor/engine.js';
 
@@ -28,6 +28,16 @@ test('a key is built once per device; the least recently used key goes first whe
   expect(built).toEqual([]);
   get('k0');
   expect(built).toEqual(['k0']);
+});
+
+test('a key gets its general program for its first SPECIALISE_AFTER − 1 uses and its specialised one from then on, each built once', () => {
+  const d = device();
+  const built: string[] = [];
+  const get = (key: string) => specialisedProgram(d, key, () => (built.push(`${key} general`), program(`${key} general`)), () => (built.push(`${key} specialised`), program(`${key} specialised`))).label;
+  const labels = Array.from({ length: SPECIALISE_AFTER + 2 }, () => get('pool'));
+  expect(labels).toEqual([...Array(SPECIALISE_AFTER - 1).fill('pool general'), ...Array(3).fill('pool specialised')]);
+  expect(get('another')).toBe('another general'); // counted per key
+  expect(built).toEqual(['pool general', 'pool specialised', 'another general']);
 });
 
 test('ops hand the runtime the same program for the same arguments, and the same results', async () => {

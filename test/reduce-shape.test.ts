@@ -4,6 +4,7 @@ import { describe, expect, test } from 'vitest';
 import * as T from '../src/index.js';
 import { shapeArb, sizeOf, valuesFor } from './arbitraries.js';
 import { expectClose } from './util.js';
+import { SPECIALISE_AFTER } from '../src/backend/program-cache.js';
 
 const RUNS = { numRuns: 15 };
 // Sums of up to a few hundred float32 values in a different order than the CPU's sequential loop.
@@ -71,6 +72,27 @@ describe('shape ops', () => {
         },
       ),
       RUNS,
+    );
+  });
+
+  // A spec's first uses run the general window kernel (the spec as parameters), later ones the specialised (as
+  // constants), which must give the same values; the tests around check the general one against the reference.
+  test('from a spec\'s SPECIALISE_AFTER-th use the specialised window kernel runs, and gives the same values: permute, pad with -Inf, broadcast, flip', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        shapeArb(4, 4).chain((s) => fc.tuple(fc.constant(s), fc.shuffledSubarray([...s.keys()], { minLength: s.length, maxLength: s.length }), fc.integer())),
+        async ([shape, perm, seed]) => {
+          const x = valuesFor(shape, seed);
+          const ops = (t: T.Tensor) => [T.permute(t, perm), T.pad(t, shape.map(() => [1, 0] as [number, number]), -Infinity), T.broadcastTo(t, [2, ...shape]), T.flip(t, [...shape.keys()])];
+          const cpu = T.tidy(() => ops(T.tensor(x, shape)).map((y) => Array.from(y.toArraySync())));
+          for (let use = 1; use <= SPECIALISE_AFTER + 1; use++) {
+            const outs = T.tidy(() => ops(T.tensor(x, shape, { device: 'webgpu' })).map((y) => T.keep(y)));
+            for (const [k, y] of outs.entries()) expect(Array.from(await y.toArray()), `op ${k}, use ${use}`).toEqual(cpu[k]);
+            T.dispose(outs);
+          }
+        },
+      ),
+      { numRuns: 8 },
     );
   });
 

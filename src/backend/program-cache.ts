@@ -28,3 +28,26 @@ export function cachedProgram(device: DeviceInfo, key: string, build: () => Prog
   cache.set(key, program);
   return program;
 }
+
+/** The uses of a key after which `specialisedProgram` hands out the specialised program. */
+export const SPECIALISE_AFTER = 3;
+const uses = new WeakMap<DeviceInfo, Map<string, number>>();
+
+/**
+ * A kernel in two forms: `general`, its shape passed as parameters, one pipeline for every shape; and
+ * `specialised`, the shape written in as constants, faster (a CPU adapter divides by a runtime value one lane at a
+ * time) but one pipeline to compile per shape. A key's first uses get the general program, so that a shape seen
+ * once or twice (a test over random shapes, an image of a new size) compiles nothing new; from the
+ * SPECIALISE_AFTER-th on (every step of a training loop) the specialised one. Both compute the same values in the
+ * same order, so which one ran never shows in a result.
+ */
+export function specialisedProgram(device: DeviceInfo, key: string, general: () => Program, specialised: () => Program): Program {
+  let counts = uses.get(device);
+  if (!counts) uses.set(device, (counts = new Map()));
+  const n = (counts.get(key) ?? 0) + 1;
+  if (n <= SPECIALISE_AFTER) {
+    if (counts.size >= MAX_PROGRAMS) counts.clear();
+    counts.set(key, n);
+  }
+  return n < SPECIALISE_AFTER ? cachedProgram(device, key, general) : cachedProgram(device, `${key}|specialised`, specialised);
+}

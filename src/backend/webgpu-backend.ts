@@ -14,7 +14,7 @@ import { Storage } from '../tensor/storage.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Backend } from './backend.js';
 import { gpuDevice, launch } from './launch.js';
-import { cachedProgram } from './program-cache.js';
+import { cachedProgram, specialisedProgram } from './program-cache.js';
 
 /** A fresh, uninitialised GPU tensor. */
 export function emptyGpu(shape: Shape, dtype: DType, op: string): Tensor {
@@ -66,7 +66,8 @@ export const webgpuBackend: Backend = {
     // The fill as written (−0 and 0 differ in the program's bits; String() would print both as 0).
     const fill = Object.is(spec.fill, -0) ? '-0' : String(spec.fill);
     const key = `window|${x.dtype}|${outShape.join(',')}|${spec.coef.join(',')}|${spec.shift.join(',')}|${spec.step.join(',')}|${spec.bound.join(',')}|${fill}`;
-    return into('window', outShape, x.dtype, cachedProgram(device, key, () => windowKernel(outShape, spec, x.dtype, device)), [x]);
+    const program = specialisedProgram(device, key, () => windowKernel(outShape, spec, x.dtype, device, 'general'), () => windowKernel(outShape, spec, x.dtype, device, 'specialised'));
+    return into('window', outShape, x.dtype, program, [x]);
   },
   concat(xs, axis, outShape) {
     const out = emptyGpu(outShape, xs[0].dtype, 'concat');

@@ -11,7 +11,9 @@ import { runKernel, type DeviceKernel } from '../backend/device-kernel.js';
 import { gpuDevice, launch } from '../backend/launch.js';
 import { emptyGpu } from '../backend/webgpu-backend.js';
 import { avgPool2dAdjoint, avgPool2dForward, maxPool2dBackward, maxPool2dForward, type Pool2dDims } from '../kernels/reference/pool.js';
-import { avgPool2dAdjointKernel, avgPool2dForwardKernel, maxPool2dBackwardKernel, maxPool2dForwardKernel } from '../kernels/wgsl/pool.js';
+import { avgPool2dAdjointKernel, avgPool2dForwardKernel, maxPool2dBackwardKernel, maxPool2dForwardKernel, type PoolForm } from '../kernels/wgsl/pool.js';
+import type { DeviceInfo, Program } from '../kernels/program.js';
+import { specialisedProgram } from '../backend/program-cache.js';
 import { isFloat } from '../tensor/dtype.js';
 import { gradEnabled } from '../tensor/engine.js';
 import { shapeStr } from '../tensor/shape.js';
@@ -29,6 +31,13 @@ export interface Pool2dOptions {
 }
 
 export type MaxPool2dOptions = Pool2dOptions;
+
+/** A pooling kernel's program for these dims: general for a shape's first uses, then specialised (program-cache.ts). */
+function poolProgram(kernel: (dims: Pool2dDims, device: DeviceInfo, form: PoolForm) => Program, label: string, dims: Pool2dDims): Program {
+  const device = gpuDevice();
+  const key = `${label}|${[dims.planes, dims.height, dims.width, dims.outHeight, dims.outWidth, ...dims.kernel, ...dims.stride, ...dims.padding].join(',')}`;
+  return specialisedProgram(device, key, () => kernel(dims, device, 'general'), () => kernel(dims, device, 'specialised'));
+}
 export type AvgPool2dOptions = Pool2dOptions;
 
 const FORWARD: DeviceKernel<[Tensor, Pool2dDims, number[]], { y: Tensor; indices: Tensor }> = {
@@ -38,7 +47,7 @@ const FORWARD: DeviceKernel<[Tensor, Pool2dDims, number[]], { y: Tensor; indices
   },
   webgpu(x, dims, outShape) {
     const out = { y: emptyGpu(outShape, x.dtype, 'maxPool2d'), indices: emptyGpu(outShape, 'int32', 'maxPool2d') };
-    launch(maxPool2dForwardKernel(dims, gpuDevice()), [x, out.y, out.indices]);
+    launch(poolProgram(maxPool2dForwardKernel, 'maxPool2d', dims), [x, out.y, out.indices]);
     return out;
   },
 };
@@ -48,7 +57,7 @@ const BACKWARD: DeviceKernel<[Tensor, Tensor, Pool2dDims, readonly number[]], Te
     cpuBackend.fromArray(maxPool2dBackward(g.storage().data, indices.storage().data, dims, g.dtype), inShape, g.dtype, 'maxPool2dBackward'),
   webgpu(g, indices, dims, inShape) {
     const dx = emptyGpu(inShape, g.dtype, 'maxPool2dBackward');
-    launch(maxPool2dBackwardKernel(dims, gpuDevice()), [g, indices, dx]);
+    launch(poolProgram(maxPool2dBackwardKernel, 'maxPool2dBackward', dims), [g, indices, dx]);
     return dx;
   },
 };
@@ -104,7 +113,7 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor {
 const AVERAGE: LinearPair<Pool2dDims> = {
   names: { forward: 'avgPool2d', adjoint: 'avgPool2dBackward' },
   reference: { forward: avgPool2dForward, adjoint: avgPool2dAdjoint },
-  program: (pass, dims, _dtype, device) => (pass === 'forward' ? avgPool2dForwardKernel : avgPool2dAdjointKernel)(dims, device),
+  program: (pass, dims) => (pass === 'forward' ? poolProgram(avgPool2dForwardKernel, 'avgPool2d', dims) : poolProgram(avgPool2dAdjointKernel, 'avgPool2dBackward', dims)),
 };
 
 /** torch.nn.functional.avg_pool2d (count_include_pad, floor mode) over the last two dimensions of [C, H, W] or [N, C, H, W]. */
