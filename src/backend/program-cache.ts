@@ -5,6 +5,9 @@
  * GEMM's WGSL text takes ~150 µs to build, and the runtime's pipeline cache then hashes the whole text again.
  * Handing back the Program built before skips both: its code is the same string, whose hash V8 keeps.
  *
+ * Kernels that come in a general and a specialised form (the window gather, pooling) get the one a key's use count
+ * calls for from `specialisedProgram`.
+ *
  * One cache per device description (a new runtime starts empty), least recently used first out past MAX_PROGRAMS,
  * so that it stays bounded; the runtime's compiled pipelines (one per distinct WGSL text) are not, and inference
  * over images of ever new sizes grows those.

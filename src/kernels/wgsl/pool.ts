@@ -7,20 +7,21 @@
  *              ⌈kh/sh⌉·⌈kw/sw⌉) and sums what each sends it: max, the gradient of an output that chose this
  *              pixel; average, every output's gradient over kh·kw. Every pixel is written exactly once, so
  *              overlapping windows need no atomics (WGSL has no float atomics).
- * The shape is written into the WGSL as constants, not passed as parameters, as the convolutions' GEMMs do: an
- * invocation finds its pixel and its windows by dividing by the sizes and strides, and an integer division by a
- * runtime value is a loop of its own on a CPU adapter (lavapipe's SIMD lanes divide one at a time), where a
- * constant divisor compiles to a multiply and a shift. For the same reason the backward visits a fixed
- * ⌈k/s⌉ × ⌈k/s⌉ outputs per pixel (the most whose windows can hold it), skipping those past the edge, so that its
- * loops unroll. The tiny model's stem max-pool at batch 8 (3×3, stride 2, over 8×32×64²) on lavapipe went from
- * 4.0 to 2.4 ms forward and from 14.9 to 5.3 ms backward (one dispatch each, fastest of nine).
+ * Each comes in two forms (program-cache.ts's `specialisedProgram` picks): the shape as parameters, one pipeline
+ * for all shapes; or as constants, as the convolutions' GEMMs have it. An invocation finds its pixel and its windows
+ * by dividing by the sizes and strides, and an integer division by a runtime value is a loop of its own on a CPU
+ * adapter (lavapipe's SIMD lanes divide one at a time), where a constant divisor compiles to a multiply and a
+ * shift. The backward visits a fixed ⌈k/s⌉ × ⌈k/s⌉ outputs per pixel (the most whose windows can hold it),
+ * skipping those past the edge, so that with constants its loops unroll. The tiny model's stem max-pool at batch 8 (3×3, stride 2, over 8×32×64²) on lavapipe went from
+ * 4.0 to 2.4 ms forward and from 14.9 to 5.3 ms backward (one dispatch each, fastest of nine), parameters against
+ * constants.
  */
 import { IS_NAN_WGSL } from '../elementwise-ops.js';
 import type { Pool2dDims } from '../reference/pool.js';
 import type { DeviceInfo, Program } from '../program.js';
 import { gridStride1d, kernel1d, ParamWriter, storage, uniform } from './common.js';
 
-/** General: the shape as the parameters `p` (uniform binding `binding`); specialised: as a constant `p`. */
+/** General: the shape as the parameters `p`, a uniform after the storage bindings; specialised: a constant `p`. */
 export type PoolForm = 'general' | 'specialised';
 
 /** The bindings, then `p`: the shape, read the same way (p.height, …) in either form. */
