@@ -12,9 +12,9 @@
  * by dividing by the sizes and strides, and an integer division by a runtime value is a loop of its own on a CPU
  * adapter (lavapipe's SIMD lanes divide one at a time), where a constant divisor compiles to a multiply and a
  * shift. The backward visits a fixed ⌈k/s⌉ × ⌈k/s⌉ outputs per pixel (the most whose windows can hold it),
- * skipping those past the edge, so that with constants its loops unroll. The tiny model's stem max-pool at batch 8 (3×3, stride 2, over 8×32×64²) on lavapipe went from
- * 4.0 to 2.4 ms forward and from 14.9 to 5.3 ms backward (one dispatch each, fastest of nine), parameters against
- * constants.
+ * skipping those past the edge, so that with constants its loops unroll. The tiny model's stem max-pool at batch
+ * 8 (3×3, stride 2, over 8×32×64²) on lavapipe went from 4.0 to 2.4 ms forward and from 14.9 to 5.3 ms backward
+ * (one dispatch each, fastest of nine), parameters against constants.
  */
 import { IS_NAN_WGSL } from '../elementwise-ops.js';
 import type { Pool2dDims } from '../reference/pool.js';
