@@ -3,6 +3,7 @@
 import { expect } from 'vitest';
 import { tensor, tidy, type Device, type Tensor, type TypedArray } from '../src/index.js';
 import type { GoldenTensor } from './golden.js';
+import { SPECIALISE_AFTER } from '../src/backend/program-cache.js';
 import { drawText, textHeight, textWidth } from '../src/data/draw.js';
 import { createImage, type Image } from '../src/data/image.js';
 
@@ -91,4 +92,16 @@ export function readYAxis(image: Image, s: number, labels: readonly string[]): {
     return band(drawn, y) === band(image, y);
   }) ?? null;
   return { rows, labels: rows.map(labelAt), top, bottom };
+}
+
+/**
+ * Runs `f` until its kernels have passed from their general to their specialised programs (program-cache.ts),
+ * and expects every run's arrays to have the first run's bits.
+ */
+export async function expectSameBitsEveryUse(f: () => Promise<Record<string, ArrayLike<number> | readonly number[]>>): Promise<void> {
+  const first = await f();
+  for (let use = 2; use <= SPECIALISE_AFTER + 1; use++) {
+    const run = await f();
+    for (const [name, values] of Object.entries(first)) expect(Array.from(run[name]!), `${name}, use ${use}`).toEqual(Array.from(values));
+  }
 }
