@@ -29,6 +29,12 @@ export interface DeviceInfo {
   };
 }
 
+/**
+ * How a kernel that comes in two forms takes its shape: as parameters (`general`: one pipeline for every shape) or
+ * written into the WGSL as constants (`specialised`: one pipeline per shape, its index arithmetic folded).
+ */
+export type ProgramForm = 'general' | 'specialised';
+
 /** One dispatch: its WGSL (also the pipeline-cache key), its uniform words and its grid. */
 export interface Program {
   /** Names the kernel in error messages and profiles. */

@@ -11,8 +11,8 @@ import { runKernel, type DeviceKernel } from '../backend/device-kernel.js';
 import { gpuDevice, launch } from '../backend/launch.js';
 import { emptyGpu } from '../backend/webgpu-backend.js';
 import { avgPool2dAdjoint, avgPool2dForward, maxPool2dBackward, maxPool2dForward, type Pool2dDims } from '../kernels/reference/pool.js';
-import { avgPool2dAdjointKernel, avgPool2dForwardKernel, maxPool2dBackwardKernel, maxPool2dForwardKernel, type PoolForm } from '../kernels/wgsl/pool.js';
-import type { DeviceInfo, Program } from '../kernels/program.js';
+import { avgPool2dAdjointKernel, avgPool2dForwardKernel, maxPool2dBackwardKernel, maxPool2dForwardKernel } from '../kernels/wgsl/pool.js';
+import type { DeviceInfo, Program, ProgramForm } from '../kernels/program.js';
 import { specialisedProgram } from '../backend/program-cache.js';
 import { isFloat } from '../tensor/dtype.js';
 import { gradEnabled } from '../tensor/engine.js';
@@ -33,7 +33,7 @@ export interface Pool2dOptions {
 export type MaxPool2dOptions = Pool2dOptions;
 
 /** A pooling kernel's program for these dims: general for a shape's first uses, then specialised (program-cache.ts). */
-function poolProgram(kernel: (dims: Pool2dDims, device: DeviceInfo, form: PoolForm) => Program, label: string, dims: Pool2dDims): Program {
+function poolProgram(kernel: (dims: Pool2dDims, device: DeviceInfo, form: ProgramForm) => Program, label: string, dims: Pool2dDims): Program {
   const device = gpuDevice();
   const key = `${label}|${[dims.planes, dims.height, dims.width, dims.outHeight, dims.outWidth, ...dims.kernel, ...dims.stride, ...dims.padding].join(',')}`;
   return specialisedProgram(device, key, () => kernel(dims, device, 'general'), () => kernel(dims, device, 'specialised'));

@@ -18,14 +18,11 @@
  */
 import { IS_NAN_WGSL } from '../elementwise-ops.js';
 import type { Pool2dDims } from '../reference/pool.js';
-import type { DeviceInfo, Program } from '../program.js';
+import type { DeviceInfo, Program, ProgramForm } from '../program.js';
 import { gridStride1d, kernel1d, ParamWriter, storage, uniform } from './common.js';
 
-/** General: the shape as the parameters `p`, a uniform after the storage bindings; specialised: a constant `p`. */
-export type PoolForm = 'general' | 'specialised';
-
-/** The bindings, then `p`: the shape, read the same way (p.height, …) in either form. */
-function declarations(bindings: string[], n: number, d: Pool2dDims, form: PoolForm): { code: string; params?: Uint32Array } {
+/** The bindings, then `p`, the shape, read the same way (p.height, …) in either form: a uniform, or a constant. */
+function declarations(bindings: string[], n: number, d: Pool2dDims, form: ProgramForm): { code: string; params?: Uint32Array } {
   const values = { n, height: d.height, width: d.width, outHeight: d.outHeight, outWidth: d.outWidth, kh: d.kernel[0], kw: d.kernel[1], sh: d.stride[0], sw: d.stride[1], ph: d.padding[0], pw: d.padding[1] };
   const struct = `struct Params { ${Object.keys(values).map((k) => `${k}: u32`).join(', ')} }`;
   if (form === 'general') {
@@ -70,7 +67,7 @@ const AVERAGE: PoolKind = {
   gather: 'acc += g[o];',
 };
 
-function forwardKernel(label: string, kind: PoolKind, dims: Pool2dDims, device: DeviceInfo, form: PoolForm): Program {
+function forwardKernel(label: string, kind: PoolKind, dims: Pool2dDims, device: DeviceInfo, form: ProgramForm): Program {
   const n = dims.planes * dims.outHeight * dims.outWidth;
   const { code: head, params } = declarations(kind.forwardBindings, n, dims, form);
   const code = `
@@ -98,7 +95,7 @@ ${kernel1d('p.n', `  let ow = i % p.outWidth;
   return { label, code, params, workgroups: gridStride1d(n, device) };
 }
 
-function backwardKernel(label: string, kind: PoolKind, dims: Pool2dDims, scale: string, device: DeviceInfo, form: PoolForm): Program {
+function backwardKernel(label: string, kind: PoolKind, dims: Pool2dDims, scale: string, device: DeviceInfo, form: ProgramForm): Program {
   const n = dims.planes * dims.height * dims.width;
   const { code: head, params } = declarations(kind.backwardBindings, n, dims, form);
   // The first output along one axis whose window reaches coordinate c: ⌈(c + pad − k + 1) / s⌉, at least 0.
@@ -130,14 +127,14 @@ ${kernel1d('p.n', `  let w = i % p.width;
 }
 
 /** Bindings: x, y, indices (int32). */
-export const maxPool2dForwardKernel = (dims: Pool2dDims, device: DeviceInfo, form: PoolForm) => forwardKernel('maxPool2d', MAX, dims, device, form);
+export const maxPool2dForwardKernel = (dims: Pool2dDims, device: DeviceInfo, form: ProgramForm) => forwardKernel('maxPool2d', MAX, dims, device, form);
 
 /** Bindings: g, indices, dx. */
-export const maxPool2dBackwardKernel = (dims: Pool2dDims, device: DeviceInfo, form: PoolForm) => backwardKernel('maxPool2dBackward', MAX, dims, '', device, form);
+export const maxPool2dBackwardKernel = (dims: Pool2dDims, device: DeviceInfo, form: ProgramForm) => backwardKernel('maxPool2dBackward', MAX, dims, '', device, form);
 
 /** Bindings: x, y. */
-export const avgPool2dForwardKernel = (dims: Pool2dDims, device: DeviceInfo, form: PoolForm) => forwardKernel('avgPool2d', AVERAGE, dims, device, form);
+export const avgPool2dForwardKernel = (dims: Pool2dDims, device: DeviceInfo, form: ProgramForm) => forwardKernel('avgPool2d', AVERAGE, dims, device, form);
 
 /** The adjoint of the average (its gradient). Bindings: g, dx. */
-export const avgPool2dAdjointKernel = (dims: Pool2dDims, device: DeviceInfo, form: PoolForm) =>
+export const avgPool2dAdjointKernel = (dims: Pool2dDims, device: DeviceInfo, form: ProgramForm) =>
   backwardKernel('avgPool2dBackward', AVERAGE, dims, ' / f32(p.kh * p.kw)', device, form);

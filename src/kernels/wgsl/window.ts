@@ -12,10 +12,10 @@
 import { wgslType, type DType } from '../../tensor/dtype.js';
 import { sizeOf, type Shape } from '../../tensor/shape.js';
 import type { WindowSpec } from '../reference/window.js';
-import type { DeviceInfo, Program } from '../program.js';
+import type { DeviceInfo, Program, ProgramForm } from '../program.js';
 import { dimAt, DIMS_TYPE, gridStride1d, kernel1d, ParamWriter, storage, uniform } from './common.js';
 
-export function windowKernel(outShape: Shape, spec: WindowSpec, dtype: DType, device: DeviceInfo, form: 'general' | 'specialised'): Program {
+export function windowKernel(outShape: Shape, spec: WindowSpec, dtype: DType, device: DeviceInfo, form: ProgramForm): Program {
   const T = wgslType(dtype);
   const fill = new ParamWriter();
   if (T === 'f32') fill.f32(spec.fill);
