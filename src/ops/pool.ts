@@ -32,7 +32,7 @@ export interface Pool2dOptions {
 
 export type MaxPool2dOptions = Pool2dOptions;
 
-/** A pooling kernel's program for these dims: general for a shape's first uses, then specialised (program-cache.ts). */
+/** A max-pooling kernel's program for these dims: general for a shape's first uses, then specialised (program-cache.ts). */
 function poolProgram(kernel: (dims: Pool2dDims, device: DeviceInfo, form: ProgramForm) => Program, label: string, dims: Pool2dDims): Program {
   const device = gpuDevice();
   const key = `${label}|${[dims.planes, dims.height, dims.width, dims.outHeight, dims.outWidth, ...dims.kernel, ...dims.stride, ...dims.padding].join(',')}`;
@@ -113,7 +113,7 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor {
 const AVERAGE: LinearPair<Pool2dDims> = {
   names: { forward: 'avgPool2d', adjoint: 'avgPool2dBackward' },
   reference: { forward: avgPool2dForward, adjoint: avgPool2dAdjoint },
-  program: (pass, dims) => (pass === 'forward' ? poolProgram(avgPool2dForwardKernel, 'avgPool2d', dims) : poolProgram(avgPool2dAdjointKernel, 'avgPool2dBackward', dims)),
+  program: (pass, dims, _dtype, device) => (pass === 'forward' ? avgPool2dForwardKernel : avgPool2dAdjointKernel)(dims, device),
 };
 
 /** torch.nn.functional.avg_pool2d (count_include_pad, floor mode) over the last two dimensions of [C, H, W] or [N, C, H, W]. */

@@ -7,8 +7,8 @@
  *              ⌈kh/sh⌉·⌈kw/sw⌉) and sums what each sends it: max, the gradient of an output that chose this
  *              pixel; average, every output's gradient over kh·kw. Every pixel is written exactly once, so
  *              overlapping windows need no atomics (WGSL has no float atomics).
- * Each comes in two forms (program-cache.ts's `specialisedProgram` picks): the shape as parameters, one pipeline
- * for all shapes; or as constants, as the convolutions' GEMMs have it. An invocation finds its pixel and its windows
+ * Max pooling's come in two forms (program-cache.ts's `specialisedProgram` picks): the shape as parameters, one
+ * pipeline for all shapes; or as constants, as the convolutions' GEMMs have it. An invocation finds its pixel and its windows
  * by dividing by the sizes and strides, and an integer division by a runtime value is a loop of its own on a CPU
  * adapter (lavapipe's SIMD lanes divide one at a time), where a constant divisor compiles to a multiply and a
  * shift. The backward visits a fixed ⌈k/s⌉ × ⌈k/s⌉ outputs per pixel (the most whose windows can hold it),
@@ -132,9 +132,12 @@ export const maxPool2dForwardKernel = (dims: Pool2dDims, device: DeviceInfo, for
 /** Bindings: g, indices, dx. */
 export const maxPool2dBackwardKernel = (dims: Pool2dDims, device: DeviceInfo, form: ProgramForm) => backwardKernel('maxPool2dBackward', MAX, dims, '', device, form);
 
+// Average pooling has the general form only: it divides by kh·kw, and a compiler may turn a division by a
+// constant into a multiplication by its reciprocal, whose rounding differs, so the two forms' bits could too.
+
 /** Bindings: x, y. */
-export const avgPool2dForwardKernel = (dims: Pool2dDims, device: DeviceInfo, form: ProgramForm) => forwardKernel('avgPool2d', AVERAGE, dims, device, form);
+export const avgPool2dForwardKernel = (dims: Pool2dDims, device: DeviceInfo) => forwardKernel('avgPool2d', AVERAGE, dims, device, 'general');
 
 /** The adjoint of the average (its gradient). Bindings: g, dx. */
-export const avgPool2dAdjointKernel = (dims: Pool2dDims, device: DeviceInfo, form: ProgramForm) =>
-  backwardKernel('avgPool2dBackward', AVERAGE, dims, ' / f32(p.kh * p.kw)', device, form);
+export const avgPool2dAdjointKernel = (dims: Pool2dDims, device: DeviceInfo) =>
+  backwardKernel('avgPool2dBackward', AVERAGE, dims, ' / f32(p.kh * p.kw)', device, 'general');
