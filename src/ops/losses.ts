@@ -12,7 +12,7 @@ import { focalLossKernel, type FocalPass } from '../kernels/wgsl/focal-loss.js';
 import { isFloat } from '../tensor/dtype.js';
 import { gradEnabled } from '../tensor/engine.js';
 import { shapeStr, shapesEqual } from '../tensor/shape.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { cpuData, type Tensor } from '../tensor/tensor.js';
 import { abs, mul, sub } from './elementwise.js';
 import { commonDevice, composite, record } from './record.js';
 import { mean, sum } from './reduce.js';
@@ -27,7 +27,7 @@ function gpuFocal(pass: FocalPass, inputs: Tensor[], params: FocalParams, scale 
 
 const FORWARD: DeviceKernel<[Tensor, Tensor, FocalParams], Tensor> = {
   cpu: (logits, targets, params) =>
-    cpuBackend.fromArray(focalLossForward(logits.storage().data, targets.storage().data, params, logits.dtype), logits.shape, logits.dtype, 'focalLoss'),
+    cpuBackend.fromArray(focalLossForward(cpuData(logits), cpuData(targets), params, logits.dtype), logits.shape, logits.dtype, 'focalLoss'),
   webgpu: (logits, targets, params) => gpuFocal('forward', [logits, targets], params),
 };
 
@@ -35,7 +35,7 @@ const FORWARD: DeviceKernel<[Tensor, Tensor, FocalParams], Tensor> = {
 const BACKWARD: DeviceKernel<[Tensor, Tensor, Tensor, FocalParams, number], Tensor> = {
   cpu: (g, logits, targets, params, scale) =>
     cpuBackend.fromArray(
-      focalLossBackward(g.storage().data, logits.storage().data, targets.storage().data, params, scale, logits.dtype),
+      focalLossBackward(cpuData(g), cpuData(logits), cpuData(targets), params, scale, logits.dtype),
       logits.shape, logits.dtype, 'focalLossBackward',
     ),
   webgpu: (g, logits, targets, params, scale) => gpuFocal('backward', [logits, targets, g], params, scale),

@@ -13,7 +13,7 @@ import { pairwiseOksKernel } from '../kernels/wgsl/pairwise-oks.js';
 import { isFloat } from '../tensor/dtype.js';
 import { gradEnabled } from '../tensor/engine.js';
 import { shapeStr, shapesEqual, type Shape } from '../tensor/shape.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { cpuData, type Tensor } from '../tensor/tensor.js';
 import { tensor } from './creation.js';
 import { commonDevice, record } from './record.js';
 
@@ -21,7 +21,7 @@ type Inputs = [poses: Tensor, people: Tensor, visible: Tensor, area: Tensor, val
 
 const KERNEL: DeviceKernel<[Inputs, PairwiseOksDims], Tensor> = {
   cpu: (inputs, dims) => {
-    const [poses, people, visible, area, valid, kappa] = inputs.map((t) => t.storage().data);
+    const [poses, people, visible, area, valid, kappa] = inputs.map((t) => cpuData(t));
     return cpuBackend.fromArray(pairwiseOksReference(poses, people, visible, area, valid, kappa, dims, inputs[0].dtype), [dims.batch, dims.poses, dims.people], inputs[0].dtype, 'pairwiseOks');
   },
   webgpu: (inputs, dims) => {

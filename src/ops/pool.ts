@@ -17,7 +17,7 @@ import { specialisedProgram } from '../backend/program-cache.js';
 import { isFloat } from '../tensor/dtype.js';
 import { gradEnabled } from '../tensor/engine.js';
 import { shapeStr } from '../tensor/shape.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { cpuData, type Tensor } from '../tensor/tensor.js';
 import { linearPass, type LinearPair } from './linear-pair.js';
 import { commonDevice, record } from './record.js';
 import { intPair, type IntPair } from './window-options.js';
@@ -31,6 +31,7 @@ export interface Pool2dOptions {
 }
 
 export type MaxPool2dOptions = Pool2dOptions;
+export type AvgPool2dOptions = Pool2dOptions;
 
 /** A max-pooling kernel's program for these dims: general for a shape's first uses, then specialised (program-cache.ts). */
 function poolProgram(kernel: (dims: Pool2dDims, device: DeviceInfo, form: ProgramForm) => Program, label: string, dims: Pool2dDims): Program {
@@ -38,11 +39,10 @@ function poolProgram(kernel: (dims: Pool2dDims, device: DeviceInfo, form: Progra
   const key = `${label}|${[dims.planes, dims.height, dims.width, dims.outHeight, dims.outWidth, ...dims.kernel, ...dims.stride, ...dims.padding].join(',')}`;
   return specialisedProgram(device, key, () => kernel(dims, device, 'general'), () => kernel(dims, device, 'specialised'));
 }
-export type AvgPool2dOptions = Pool2dOptions;
 
 const FORWARD: DeviceKernel<[Tensor, Pool2dDims, number[]], { y: Tensor; indices: Tensor }> = {
   cpu(x, dims, outShape) {
-    const { y, indices } = maxPool2dForward(x.storage().data, dims, x.dtype);
+    const { y, indices } = maxPool2dForward(cpuData(x), dims, x.dtype);
     return { y: cpuBackend.fromArray(y, outShape, x.dtype, 'maxPool2d'), indices: cpuBackend.fromArray(indices, outShape, 'int32', 'maxPool2d') };
   },
   webgpu(x, dims, outShape) {
@@ -54,7 +54,7 @@ const FORWARD: DeviceKernel<[Tensor, Pool2dDims, number[]], { y: Tensor; indices
 
 const BACKWARD: DeviceKernel<[Tensor, Tensor, Pool2dDims, readonly number[]], Tensor> = {
   cpu: (g, indices, dims, inShape) =>
-    cpuBackend.fromArray(maxPool2dBackward(g.storage().data, indices.storage().data, dims, g.dtype), inShape, g.dtype, 'maxPool2dBackward'),
+    cpuBackend.fromArray(maxPool2dBackward(cpuData(g), cpuData(indices), dims, g.dtype), inShape, g.dtype, 'maxPool2dBackward'),
   webgpu(g, indices, dims, inShape) {
     const dx = emptyGpu(inShape, g.dtype, 'maxPool2dBackward');
     launch(poolProgram(maxPool2dBackwardKernel, 'maxPool2dBackward', dims), [g, indices, dx]);
