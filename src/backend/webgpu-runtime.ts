@@ -300,12 +300,7 @@ export class WebGPURuntime {
    * reused. A buffer the pool did not make has no number to key it by, and gets a bind group of its own.
    */
   private bindGroup(pipeline: Pipeline, buffers: readonly GPUBuffer[], uniform: UniformSlot | null): GPUBindGroup {
-    let key: string | null = String(pipeline.id);
-    for (const buffer of buffers) {
-      const pooled = this.buffers.get(buffer);
-      key = pooled && key !== null ? `${key},${pooled.id}` : null;
-    }
-    if (key !== null && uniform) key += `@${uniform.offset}:${uniform.size}`;
+    const key = this.bindGroupKey(pipeline, buffers, uniform);
     const cached = key === null ? undefined : this.bindGroups.get(key);
     if (cached) return cached;
     const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
@@ -316,6 +311,17 @@ export class WebGPURuntime {
       this.bindGroups.set(key, group);
     }
     return group;
+  }
+
+  /** Pipeline, buffers and slot as the cache's key; null when a buffer is not the pool's. */
+  private bindGroupKey(pipeline: Pipeline, buffers: readonly GPUBuffer[], uniform: UniformSlot | null): string | null {
+    let key = String(pipeline.id);
+    for (const buffer of buffers) {
+      const pooled = this.buffers.get(buffer);
+      if (!pooled) return null;
+      key += `,${pooled.id}`;
+    }
+    return uniform ? `${key}@${uniform.offset}:${uniform.size}` : key;
   }
 
   /** Records one dispatch; nothing runs until the next submit. */
