@@ -30,9 +30,8 @@ export function pngSize(bytes: Uint8Array, source: string): ImageSize {
  * are opaque, and a transparent PNG has no single right background.
  */
 export function decodePng(bytes: Buffer, source: string): Image {
-  pngSize(bytes, source);
-  checkChunksComplete(bytes, source);
-  checkImageDataComplete(bytes, source);
+  const size = pngSize(bytes, source);
+  checkImageDataComplete(bytes, size, imageData(bytes, source), source);
   let png: PNG;
   try {
     png = PNG.sync.read(bytes);
@@ -43,10 +42,12 @@ export function decodePng(bytes: Buffer, source: string): Image {
 }
 
 /**
- * Walks the chunk list so that a cut-off file is reported as truncated rather than as whatever the inflater says:
- * every chunk (length, type, data, CRC) must fit in the buffer, and the list must end with IEND.
+ * The IDAT chunks' data, from a walk of the chunk list that reports a cut-off file as truncated rather than as
+ * whatever the inflater says: every chunk (length, type, data, CRC) must fit in the buffer, and the list must end
+ * with IEND.
  */
-function checkChunksComplete(bytes: Buffer, source: string): void {
+function imageData(bytes: Buffer, source: string): Buffer[] {
+  const parts: Buffer[] = [];
   let offset = PNG_SIGNATURE.length;
   while (offset + 8 <= bytes.length) {
     const length = bytes.readUInt32BE(offset);
@@ -55,7 +56,8 @@ function checkChunksComplete(bytes: Buffer, source: string): void {
     if (end > bytes.length) {
       throw new UserError(`${source}: truncated PNG (chunk ${type} needs ${end} bytes, file has ${bytes.length})`);
     }
-    if (type === 'IEND') return;
+    if (type === 'IEND') return parts;
+    if (type === 'IDAT') parts.push(bytes.subarray(offset + 8, offset + 8 + length));
     offset = end;
   }
   throw new UserError(`${source}: truncated PNG (no IEND chunk after ${bytes.length} bytes)`);
@@ -69,17 +71,10 @@ const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
  * header claims more pixels than its data holds is refused here. Interlaced files are left to pngjs, which inflates
  * those exactly and fails on short data itself.
  */
-function checkImageDataComplete(bytes: Buffer, source: string): void {
-  const { width, height } = pngSize(bytes, source);
+function checkImageDataComplete(bytes: Buffer, { width, height }: ImageSize, parts: Buffer[], source: string): void {
   const [depth, colourType, interlace] = [bytes[24]!, bytes[25]!, bytes[28]!];
   const channels = CHANNELS[colourType];
   if (interlace !== 0 || channels === undefined) return;
-  const parts: Buffer[] = [];
-  for (let offset = PNG_SIGNATURE.length; offset + 8 <= bytes.length;) {
-    const length = bytes.readUInt32BE(offset);
-    if (bytes.toString('latin1', offset + 4, offset + 8) === 'IDAT') parts.push(bytes.subarray(offset + 8, offset + 8 + length));
-    offset += 12 + length;
-  }
   const needed = (Math.ceil((width * channels * depth) / 8) + 1) * height;
   let inflated: number;
   try {
