@@ -7,11 +7,11 @@
  *              ⌈kh/sh⌉·⌈kw/sw⌉) and sums what each sends it: max, the gradient of an output that chose this
  *              pixel; average, every output's gradient over kh·kw. Every pixel is written exactly once, so
  *              overlapping windows need no atomics (WGSL has no float atomics).
- * Max pooling's come in two forms (program-cache.ts's `specialisedProgram` picks): the shape as parameters, one
- * pipeline for all shapes; or as constants, as the convolutions' GEMMs have it. An invocation finds its pixel and its windows
- * by dividing by the sizes and strides, and an integer division by a runtime value is a loop of its own on a CPU
- * adapter (lavapipe's SIMD lanes divide one at a time), where a constant divisor compiles to a multiply and a
- * shift. The backward visits a fixed ⌈k/s⌉ × ⌈k/s⌉ outputs per pixel (the most whose windows can hold it),
+ * The max-pooling kernels come in two forms (program-cache.ts's `specialisedProgram` picks): the shape as
+ * parameters, one pipeline for all shapes; or as constants, as the convolutions' GEMMs have it. An invocation finds
+ * its pixel and its windows by dividing by the sizes and strides, and an integer division by a runtime value is a
+ * loop of its own on a CPU adapter (lavapipe's SIMD lanes divide one at a time), where a constant divisor compiles
+ * to a multiply and a shift. The backward visits a fixed ⌈k/s⌉ × ⌈k/s⌉ outputs per pixel (the most whose windows can hold it),
  * skipping those past the edge, so that with constants its loops unroll. The tiny model's stem max-pool at batch
  * 8 (3×3, stride 2, over 8×32×64²) on lavapipe went from 4.0 to 2.4 ms forward and from 14.9 to 5.3 ms backward
  * (one dispatch each, fastest of nine), parameters against constants.
