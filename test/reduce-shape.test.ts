@@ -18,6 +18,9 @@ async function gpuAndCpu(f: (device: T.Device) => T.Tensor): Promise<[ArrayLike<
 }
 
 const axesArb = (rank: number) => fc.subarray([...Array(rank).keys()]);
+/** A shape of rank ≤ maxRank (sides ≤ 4), a permutation of its axes, and a seed for its values. */
+const shapePermutationSeedArb = (maxRank: number) =>
+  shapeArb(maxRank, 4).chain((s) => fc.tuple(fc.constant(s), fc.shuffledSubarray([...s.keys()], { minLength: s.length, maxLength: s.length }), fc.integer()));
 
 describe('reductions', () => {
   for (const op of ['sum', 'mean', 'max', 'min'] as const) {
@@ -64,7 +67,7 @@ describe('shape ops', () => {
   test('permute by a random permutation', async () => {
     await fc.assert(
       fc.asyncProperty(
-        shapeArb(5, 4).chain((s) => fc.tuple(fc.constant(s), fc.shuffledSubarray([...s.keys()], { minLength: s.length, maxLength: s.length }), fc.integer())),
+        shapePermutationSeedArb(5),
         async ([shape, perm, seed]) => {
           const x = valuesFor(shape, seed);
           const [gpu, cpu] = await gpuAndCpu((device) => T.tidy(() => T.permute(T.tensor(x, shape, { device }), perm)));
@@ -80,7 +83,7 @@ describe('shape ops', () => {
   test('from a spec\'s SPECIALISE_AFTER-th use the specialised window kernel runs, and gives the same values: permute, pad with -Inf, broadcast, flip', async () => {
     await fc.assert(
       fc.asyncProperty(
-        shapeArb(4, 4).chain((s) => fc.tuple(fc.constant(s), fc.shuffledSubarray([...s.keys()], { minLength: s.length, maxLength: s.length }), fc.integer())),
+        shapePermutationSeedArb(4),
         async ([shape, perm, seed]) => {
           const x = valuesFor(shape, seed);
           const ops = (t: T.Tensor) => [T.permute(t, perm), T.pad(t, shape.map(() => [1, 0] as [number, number]), -Infinity), T.broadcastTo(t, [2, ...shape]), T.flip(t, [...shape.keys()])];
