@@ -129,6 +129,27 @@ describe('sgdUpdate_ and adamwUpdate_', () => {
     disposeAll(p, g, b);
   });
 
+  it('builds a pack\'s program once: steps with new values on the same tensors compile nothing and stay exact, each switch its own program', async () => {
+    const sizes = [700, 3, 2500, 64, 1, 999, 256, 257, 40];
+    const run = async (momentum: number, clipped: boolean, step: number) => {
+      const [p, g, b] = [arrays(sizes, step), arrays(sizes, step + 1), arrays(sizes, step + 2)];
+      const hyper = sizes.map((_, i) => ({ lr: 0.01 * step * (1 + (i % 3)), weightDecay: i % 2 ? 1e-4 * step : 0 }));
+      const scale = clipped ? 0.25 * step : 1;
+      const [gp, gg, gb] = [onGpu(p), onGpu(g), onGpu(b)];
+      const clip = clipped ? tensor([1, scale], { device: 'webgpu' }) : null;
+      sgdUpdate_(gp, gg, momentum ? gb : gb.map(() => null), hyper, momentum, clip);
+      sizes.forEach((_, i) => sgdUpdate(p[i]!, g[i]!, momentum ? b[i]! : null, { ...hyper[i]!, momentum, scale }));
+      (await readAll(gp)).forEach((v, i) => expectClose(v, p[i]!, F32, `momentum ${momentum}, clipped ${clipped}, step ${step}: param ${i}`));
+      if (momentum) (await readAll(gb)).forEach((v, i) => expectClose(v, b[i]!, F32, `momentum ${momentum} step ${step}: buffer ${i}`));
+      disposeAll(gp, gg, gb, [clip]);
+    };
+    const switches = [[0.9, true], [0, true], [0.9, false], [0, false]] as const;
+    for (const [momentum, clipped] of switches) await run(momentum, clipped, 1);
+    const pipelines = memory().pipelines;
+    for (const [momentum, clipped] of switches) await run(momentum === 0 ? 0 : 0.5, clipped, 2);
+    expect(memory().pipelines).toBe(pipelines);
+  });
+
   it('sizes packs by the adapter limit, and refuses a limit too small for one tensor', () => {
     expect(packSize(device(16, true), 3, 1)).toBe(5);
     expect(packSize(device(8, false), 4, 1)).toBe(1);

@@ -10,10 +10,11 @@
  */
 import { runKernel, type DeviceKernel } from '../backend/device-kernel.js';
 import { gpuDevice, launch } from '../backend/launch.js';
+import { cachedProgram } from '../backend/program-cache.js';
 import { emptyGpu } from '../backend/webgpu-backend.js';
 import { adamwUpdate, sgdUpdate, sumOfSquares, type AdamWStep, type PerTensor } from '../kernels/reference/optimizer-update.js';
 import {
-  ADAMW_BINDINGS, adamwKernel, clipScaleKernel, packSize, partialsPerPack, sgdBindings, sgdKernel, sumOfSquaresKernel,
+  ADAMW_BINDINGS, adamwKernel, adamwParams, clipScaleKernel, packSize, partialsPerPack, sgdBindings, sgdKernel, sgdParams, sumOfSquaresKernel,
 } from '../kernels/wgsl/multi-tensor.js';
 import { tensor } from './creation.js';
 import { cpuData, type Tensor } from '../tensor/tensor.js';
@@ -54,7 +55,7 @@ const CLIP_SCALE: DeviceKernel<[readonly Tensor[], number], Tensor> = {
     let offset = 0;
     for (const pack of groups) {
       const sizes = pack.map((g) => g.size);
-      launch(sumOfSquaresKernel(dtype, sizes, device, offset), [...pack, partials]);
+      launch(cachedProgram(device, `sumOfSquares|${dtype}|${sizes}|${offset}`, () => sumOfSquaresKernel(dtype, sizes, device, offset)), [...pack, partials]);
       offset += partialsPerPack(sizes, device);
     }
     const out = emptyGpu([2], dtype, 'clipScale');
@@ -84,9 +85,14 @@ const SGD_UPDATE: DeviceKernel<SgdArgs, void> = {
   },
   webgpu(params, grads, buffers, hyper, momentum, clip) {
     const device = gpuDevice();
-    for (const pack of packs(params.length, packSize(device, sgdBindings(momentum), 1))) {
-      const tensors = pack.flatMap((i) => [params[i]!, grads[i]!, ...(momentum ? [buffers[i]!] : [])]);
-      launch(sgdKernel(params[0]!.dtype, pack.map((i) => hyper[i]!), pack.map((i) => params[i]!.size), device, momentum, clip !== null), clip ? [...tensors, clip] : tensors);
+    const dtype = params[0]!.dtype;
+    const withBuffer = momentum !== 0;
+    for (const pack of packs(params.length, packSize(device, sgdBindings(withBuffer), 1))) {
+      const tensors = pack.flatMap((i) => [params[i]!, grads[i]!, ...(withBuffer ? [buffers[i]!] : [])]);
+      const sizes = pack.map((i) => params[i]!.size);
+      // The WGSL depends on the pack's sizes and switches, not on the step's values: built once, its uniform each step.
+      const program = cachedProgram(device, `sgdUpdate|${dtype}|${sizes}|${withBuffer}|${clip !== null}`, () => sgdKernel(dtype, sizes, device, withBuffer, clip !== null));
+      launch({ ...program, params: sgdParams(sizes, pack.map((i) => hyper[i]!), momentum) }, clip ? [...tensors, clip] : tensors);
     }
   },
 };
@@ -112,9 +118,12 @@ const ADAMW_UPDATE: DeviceKernel<AdamWArgs, void> = {
   },
   webgpu(params, grads, m, v, hyper, step, clip) {
     const device = gpuDevice();
+    const dtype = params[0]!.dtype;
     for (const pack of packs(params.length, packSize(device, ADAMW_BINDINGS, 1))) {
       const tensors = pack.flatMap((i) => [params[i]!, grads[i]!, m[i]!, v[i]!]);
-      launch(adamwKernel(params[0]!.dtype, pack.map((i) => hyper[i]!), pack.map((i) => params[i]!.size), device, step, clip !== null), clip ? [...tensors, clip] : tensors);
+      const sizes = pack.map((i) => params[i]!.size);
+      const program = cachedProgram(device, `adamwUpdate|${dtype}|${sizes}|${clip !== null}`, () => adamwKernel(dtype, sizes, device, clip !== null));
+      launch({ ...program, params: adamwParams(sizes, pack.map((i) => hyper[i]!), step) }, clip ? [...tensors, clip] : tensors);
     }
   },
 };

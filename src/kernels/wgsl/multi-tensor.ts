@@ -16,6 +16,7 @@
  */
 import { wgslType, type DType } from '../../tensor/dtype.js';
 import type { DeviceInfo, Program } from '../program.js';
+import type { AdamWStep, PerTensor } from '../reference/optimizer-update.js';
 import { ParamWriter, storage, uniform, WORKGROUP_1D as WG, workgroupTree } from './common.js';
 
 const MAX_PACK = 8;
@@ -39,10 +40,27 @@ function workgroupsPerTensor(sizes: readonly number[], device: DeviceInfo): numb
 }
 
 /**
+ * The uniform of a pack: its tensors' sizes, learning rates and weight decays, then the instance's scalars (f32,
+ * in the order its `scalars` names them).
+ */
+function packParams(sizes: readonly number[], hyper: readonly PerTensor[] | null, scalars: readonly number[]): Uint32Array {
+  const pad = (values: number[]) => [...values, ...Array(MAX_PACK - values.length).fill(0)];
+  const perTensor = hyper ?? sizes.map(() => ({ lr: 0, weightDecay: 0 }));
+  return new ParamWriter()
+    .u32(...pad([...sizes]))
+    .f32(...pad(perTensor.map((h) => h.lr)))
+    .f32(...pad(perTensor.map((h) => h.weightDecay)))
+    .f32(...scalars)
+    .u32(0)
+    .finish();
+}
+
+/**
  * The template. `body(k)` is the WGSL run for element `i` of tensor k, with the tensor's bindings named
  * `${name}${k}` and its uniforms `n(k)`, `lr(k)`, `wd(k)` in scope; `shared` bindings follow the pack's.
  * `declarations` go at module scope, `setup` and `finish` run once per invocation around the loop (the sum of
- * squares reduces there).
+ * squares reduces there). The program has no params: `packParams` writes them, so that a caller may reuse one
+ * program for every step (the values change, the WGSL does not).
  */
 function packKernel(spec: {
   label: string;
@@ -51,15 +69,13 @@ function packKernel(spec: {
   device: DeviceInfo;
   perTensor: readonly PackBinding[];
   shared: readonly PackBinding[];
-  /** Extra f32 uniforms shared by the pack, in order. */
-  scalars: readonly (readonly [name: string, value: number])[];
-  perTensorLr?: readonly { lr: number; weightDecay: number }[];
+  /** Names of the extra f32 uniforms shared by the pack, in order. */
+  scalars: readonly string[];
   body: (k: number) => string;
   declarations?: string;
   setup?: string;
   finish?: string;
 }): Program {
-  const T = wgslType(spec.dtype);
   const count = spec.sizes.length;
   const G = workgroupsPerTensor(spec.sizes, spec.device);
   const bindings: string[] = [];
@@ -68,14 +84,7 @@ function packKernel(spec: {
     for (const b of spec.perTensor) bindings.push(storage(binding++, `${b.name}${k}`, spec.dtype, b.write));
   }
   for (const b of spec.shared) bindings.push(storage(binding++, b.name, spec.dtype, b.write));
-  const lr = spec.perTensorLr ?? spec.sizes.map(() => ({ lr: 0, weightDecay: 0 }));
-  const pad = (values: number[]) => [...values, ...Array(MAX_PACK - values.length).fill(0)];
-  const writer = new ParamWriter()
-    .u32(...pad([...spec.sizes]))
-    .f32(...pad(lr.map((h) => h.lr)))
-    .f32(...pad(lr.map((h) => h.weightDecay)))
-    .f32(...spec.scalars.map(([, v]) => v))
-    .u32(0);
+  const T = wgslType(spec.dtype);
   const cases = spec.sizes
     .map((_, k) => `    case ${k}u: {
       for (var i = wid.x * ${WG}u + lid; i < n(${k}u); i += ${G * WG}u) {
@@ -84,7 +93,7 @@ ${spec.body(k)}
     }`)
     .join('\n');
   const code = `
-struct Params { n: array<vec4<u32>, 2>, lr: array<vec4<f32>, 2>, wd: array<vec4<f32>, 2>, ${spec.scalars.map(([name]) => `${name}: f32`).join(', ')}${spec.scalars.length ? ',' : ''} pad: u32 }
+struct Params { n: array<vec4<u32>, 2>, lr: array<vec4<f32>, 2>, wd: array<vec4<f32>, 2>, ${spec.scalars.map((name) => `${name}: f32`).join(', ')}${spec.scalars.length ? ',' : ''} pad: u32 }
 ${bindings.join('\n')}
 ${uniform(binding)}
 fn n(k: u32) -> u32 { return p.n[k / 4u][k % 4u]; }
@@ -100,7 +109,7 @@ ${cases}
   }
 ${spec.finish ?? ''}
 }`;
-  return { label: spec.label, code, params: writer.finish(), workgroups: [G, count] };
+  return { label: spec.label, code, workgroups: [G, count] };
 }
 
 /**
@@ -110,7 +119,7 @@ ${spec.finish ?? ''}
 export function sumOfSquaresKernel(dtype: DType, sizes: readonly number[], device: DeviceInfo, offset: number): Program {
   const G = workgroupsPerTensor(sizes, device);
   const T = wgslType(dtype);
-  return packKernel({
+  const program = packKernel({
     label: 'sumOfSquares', dtype, sizes, device,
     perTensor: [{ name: 'g', write: false }],
     shared: [{ name: 'partials', write: true }],
@@ -122,6 +131,7 @@ export function sumOfSquaresKernel(dtype: DType, sizes: readonly number[], devic
     finish: `  tree[lid] = acc;${workgroupTree('tree[lid] += tree[o];')}
   if (lid == 0u) { partials[${offset}u + wid.y * ${G}u + wid.x] = tree[0]; }`,
   });
+  return { ...program, params: packParams(sizes, null, []) };
 }
 
 /** Slots of the partials buffer that `sumOfSquaresKernel` fills for a pack of these sizes. */
@@ -157,20 +167,23 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 }
 
 /** Bindings per tensor of the SGD update: parameter, gradient and, with momentum, the momentum buffer. */
-export const sgdBindings = (momentum: number): number => (momentum ? 3 : 2);
+export const sgdBindings = (momentum: boolean): number => (momentum ? 3 : 2);
 
 /** The clipping scale s: `clip` holds [‖g‖, s] (`clipScaleKernel`); unclipped steps bind no such buffer. */
 const clipBinding = (clipped: boolean): PackBinding[] => (clipped ? [{ name: 'clip', write: false }] : []);
 const scaleOf = (clipped: boolean, T: string): string => (clipped ? 'clip[1]' : `${T}(1)`);
 
-/** In-place SGD over a pack: p, g[, b] per tensor, then `clip` ([‖g‖, s]) when `clipped`. */
-export function sgdKernel(dtype: DType, hyper: readonly { lr: number; weightDecay: number }[], sizes: readonly number[], device: DeviceInfo, momentum: number, clipped: boolean): Program {
+/**
+ * In-place SGD over a pack: p, g[, b] per tensor, then `clip` ([‖g‖, s]) when `clipped`. The learning rates,
+ * weight decays and μ are uniforms (`sgdParams`).
+ */
+export function sgdKernel(dtype: DType, sizes: readonly number[], device: DeviceInfo, momentum: boolean, clipped: boolean): Program {
   const T = wgslType(dtype);
   return packKernel({
-    label: 'sgdUpdate', dtype, sizes, device, perTensorLr: hyper,
+    label: 'sgdUpdate', dtype, sizes, device,
     perTensor: [{ name: 'param', write: true }, { name: 'grad', write: false }, ...(momentum ? [{ name: 'buf', write: true }] : [])],
     shared: clipBinding(clipped),
-    scalars: [['momentum', momentum]],
+    scalars: ['momentum'],
     body: (k) => `        let d = ${scaleOf(clipped, T)} * grad${k}[i] + wd(${k}u) * param${k}[i];
 ${momentum ? `        let direction = ${T}(p.momentum) * buf${k}[i] + d;
         buf${k}[i] = direction;` : '        let direction = d;'}
@@ -178,24 +191,24 @@ ${momentum ? `        let direction = ${T}(p.momentum) * buf${k}[i] + d;
   });
 }
 
+/** The uniform of `sgdKernel` for one step. */
+export const sgdParams = (sizes: readonly number[], hyper: readonly PerTensor[], momentum: number): Uint32Array => packParams(sizes, hyper, [momentum]);
+
 /** Bindings per tensor of the AdamW update: parameter, gradient, first and second moments. */
 export const ADAMW_BINDINGS = 4;
 
-/** In-place AdamW over a pack: p, g, m, v per tensor, then `clip` when `clipped`. */
-export function adamwKernel(
-  dtype: DType,
-  hyper: readonly { lr: number; weightDecay: number }[],
-  sizes: readonly number[],
-  device: DeviceInfo,
-  step: { beta1: number; beta2: number; eps: number; correction1: number; correction2: number },
-  clipped: boolean,
-): Program {
+/** AdamW's scalars for one step: its betas and ε, and the bias corrections. */
+type AdamWScalars = Omit<AdamWStep, keyof PerTensor | 'scale'>;
+const ADAMW_SCALARS = ['beta1', 'beta2', 'eps', 'correction1', 'correction2'] as const satisfies readonly (keyof AdamWScalars)[];
+
+/** In-place AdamW over a pack: p, g, m, v per tensor, then `clip` when `clipped`; the step's values are uniforms (`adamwParams`). */
+export function adamwKernel(dtype: DType, sizes: readonly number[], device: DeviceInfo, clipped: boolean): Program {
   const T = wgslType(dtype);
   return packKernel({
-    label: 'adamwUpdate', dtype, sizes, device, perTensorLr: hyper,
+    label: 'adamwUpdate', dtype, sizes, device,
     perTensor: [{ name: 'param', write: true }, { name: 'grad', write: false }, { name: 'm', write: true }, { name: 'v', write: true }],
     shared: clipBinding(clipped),
-    scalars: [['beta1', step.beta1], ['beta2', step.beta2], ['eps', step.eps], ['correction1', step.correction1], ['correction2', step.correction2]],
+    scalars: ADAMW_SCALARS,
     body: (k) => `        let g = ${scaleOf(clipped, T)} * grad${k}[i];
         let mNew = ${T}(p.beta1) * m${k}[i] + (${T}(1) - ${T}(p.beta1)) * g;
         let vNew = ${T}(p.beta2) * v${k}[i] + (${T}(1) - ${T}(p.beta2)) * g * g;
@@ -204,3 +217,7 @@ export function adamwKernel(
         param${k}[i] = param${k}[i] * (${T}(1) - lr(${k}u) * wd(${k}u)) - (lr(${k}u) / ${T}(p.correction1)) * mNew / (sqrt(vNew / ${T}(p.correction2)) + ${T}(p.eps));`,
   });
 }
+
+/** The uniform of `adamwKernel` for one step. */
+export const adamwParams = (sizes: readonly number[], hyper: readonly PerTensor[], step: AdamWScalars): Uint32Array =>
+  packParams(sizes, hyper, ADAMW_SCALARS.map((name) => step[name]));
