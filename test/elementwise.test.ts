@@ -127,6 +127,23 @@ describe('the two devices agree where WGSL and JavaScript differ by nature', () 
     }
   });
 
+  test("relu's and abs's gradients at NaN, ±Inf and 0 are PyTorch's, on both (relu passes g at a NaN x and drops any g at x ≤ 0)", async () => {
+    // PyTorch 1.13: x.grad after relu(x).backward(g) and abs(x).backward(ones) for these x and g, and torch.sign(x).
+    const x = [Number.NaN, -1, 0, 2, Infinity, -Infinity];
+    const g = [1, Number.NaN, Infinity, 3, 4, 5];
+    const torch = { relu: [1, 0, 0, 3, 4, 0], abs: [0, -1, 0, 1, 1, -1], sign: [0, -1, 0, 1, 1, -1] };
+    for (const device of ['webgpu', 'cpu'] as const) {
+      const input = T.tensor(x, { device, requiresGrad: true });
+      T.relu(input).backward(T.tensor(g, { device }));
+      expect(Array.from(await input.grad!.toArray()), `relu gradient on ${device}`).toEqual(torch.relu);
+      input.grad!.dispose();
+      input.grad = null;
+      T.sum(T.abs(input)).backward();
+      expect(Array.from(await input.grad!.toArray()), `abs gradient on ${device}`).toEqual(torch.abs);
+      expect(Array.from(await T.sign(T.tensor(x, { device })).toArray()), `sign on ${device}`).toEqual(torch.sign);
+    }
+  });
+
   test('a NaN anywhere wins argmax (its first index) and max pooling (its gradient too), on both', async () => {
     for (let at = 0; at < 4; at++) {
       const x = [1, 3, 2, 0.5].map((v, i) => (i === at ? Number.NaN : v));

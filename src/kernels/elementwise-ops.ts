@@ -5,7 +5,7 @@
 import type { DType } from '../tensor/dtype.js';
 
 export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'sign' | 'relu' | 'sigmoid' | 'tanh' | 'floor' | 'round' | 'step';
-export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'gt' | 'ge' | 'lt' | 'le' | 'eq' | 'ne';
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'gt' | 'ge' | 'lt' | 'le' | 'eq' | 'ne' | 'reluBackward';
 
 interface ElementwiseDef<F> {
   cpu: F;
@@ -46,7 +46,8 @@ export const UNARY: Record<UnaryOp, ElementwiseDef<(x: number) => number>> = {
   log: { cpu: Math.log, wgsl: 'log(x)', integers: 'none' },
   sqrt: { cpu: Math.sqrt, wgsl: 'sqrt(x)', integers: 'none' },
   abs: { cpu: Math.abs, wgsl: 'abs(x)', integers: 'all' },
-  sign: { cpu: Math.sign, wgsl: 'sign(x)', integers: 'signed' },
+  // torch.sign(NaN) is 0, and so abs's gradient g·sign(x) is 0 there (JavaScript's Math.sign gives NaN).
+  sign: { cpu: (x) => (Number.isNaN(x) ? 0 : Math.sign(x)), wgsl: 'sign(x)', wgslFloat: 'select(sign(x), T(0), isNan(x))', integers: 'signed' },
   relu: { cpu: (x) => (x > 0 || Number.isNaN(x) ? x : 0), wgsl: 'max(x, T(0))', wgslFloat: nanPropagating('max(x, 0.0)', ['x']), integers: 'all' },
   /** 1 where x > 0, else 0: the derivative of relu. */
   step: { cpu: (x) => (x > 0 ? 1 : 0), wgsl: 'T(x > T(0))', integers: 'all' },
@@ -94,6 +95,11 @@ export const BINARY: Record<BinaryOp, ElementwiseDef<(a: number, b: number) => n
   le: { cpu: (a, b) => +(a <= b), wgsl: 'T(a <= b)', integers: 'all' },
   eq: { cpu: (a, b) => +(a === b), wgsl: 'T(a == b)', integers: 'all' },
   ne: { cpu: (a, b) => +(a !== b), wgsl: 'T(a != b)', integers: 'all' },
+  /**
+   * relu's gradient g = a at x = b, torch's threshold_backward: 0 where x ≤ 0, whatever g is (an infinite or NaN g
+   * too), and g elsewhere, a NaN x included (relu passed the NaN on). One kernel, where g·step(x) took two.
+   */
+  reluBackward: { cpu: (g, x) => (x <= 0 ? 0 : g), wgsl: 'select(a, T(0), b <= T(0) && !isNan(b))', integers: 'none' },
 };
 
 /** The op's definition for a dtype: its scalar function and WGSL expression, or why it has none. */

@@ -71,6 +71,9 @@ export const minimum = (a: Operand, b: Operand): Tensor =>
     return [share(g, gt(a, b), tie), share(g, lt(a, b), tie)];
   });
 
+/** relu's gradient: g where x > 0 or x is NaN, else 0 (torch's threshold_backward); linear in g, so twice differentiable. */
+export const reluBackward = (g: Operand, x: Operand): Tensor => binary('reluBackward', g, x, (gg, _g, x) => [reluBackward(gg, x), null]);
+
 // Comparisons return 0/1 in the operands' dtype and have no gradient.
 export const gt = (a: Operand, b: Operand): Tensor => binary('gt', a, b);
 export const ge = (a: Operand, b: Operand): Tensor => binary('ge', a, b);
@@ -84,7 +87,7 @@ export const exp = (x: Tensor): Tensor => unary('exp', x, (g, _x, out) => mul(g,
 export const log = (x: Tensor): Tensor => unary('log', x, (g, x) => div(g, x));
 export const sqrt = (x: Tensor): Tensor => unary('sqrt', x, (g, _x, out) => div(g, mul(out, 2)));
 export const abs = (x: Tensor): Tensor => unary('abs', x, (g, x) => mul(g, sign(x)));
-export const relu = (x: Tensor): Tensor => unary('relu', x, (g, x) => mul(g, step(x)));
+export const relu = (x: Tensor): Tensor => unary('relu', x, (g, x) => reluBackward(g, x));
 export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x, (g, _x, s) => mul(g, mul(s, sub(1, s))));
 export const tanh = (x: Tensor): Tensor => unary('tanh', x, (g, _x, t) => mul(g, sub(1, mul(t, t))));
 // Piecewise-constant: zero gradient, so none is recorded.
