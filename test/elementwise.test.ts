@@ -71,6 +71,29 @@ describe('binary ops on webgpu match the cpu reference, with broadcasting', () =
   });
 });
 
+describe('addN', () => {
+  test('equals a chain of adds bit for bit, on both devices, past the operands one kernel binds', async () => {
+    await fc.assert(
+      fc.asyncProperty(shapeArb(), fc.integer({ min: 1, max: 40 }), fc.integer(), async (shape, n, seed) => {
+        const values = Array.from({ length: n }, (_, k) => valuesFor(shape, seed + k, -1e3, 1e3));
+        for (const device of ['webgpu', 'cpu'] as const) {
+          const xs = values.map((v) => T.tensor(v, shape, { device }));
+          const [summed, chained] = T.tidy(() => [T.addN(xs), xs.slice(1).reduce((total, x) => T.add(total, x), T.add(xs[0]!, 0))]);
+          expect(new Uint32Array((await summed.toArray()).buffer), `${n} tensors on ${device}`).toEqual(new Uint32Array((await chained.toArray()).buffer));
+          T.dispose([...xs, summed, chained]);
+        }
+      }),
+      RUNS,
+    );
+  });
+
+  test('refuses an empty list and tensors of different shapes or dtypes, naming the tensor', () => {
+    expect(() => T.addN([])).toThrow('addN: needs at least one tensor');
+    expect(() => T.addN([T.zeros([2, 3]), T.zeros([2, 3]), T.zeros([3, 2])])).toThrow('addN: tensors must share one shape and dtype; tensor 0 is float32 [2, 3], tensor 2 float32 [3, 2]');
+    expect(() => T.addN([T.zeros([2]), T.zeros([2], { dtype: 'int32' })])).toThrow('tensor 1 int32 [2]');
+  });
+});
+
 test('where broadcasts condition and both branches', async () => {
   await fc.assert(
     fc.asyncProperty(broadcastPairArb(3), fc.integer(), async ([sa, sb], seed) => {

@@ -4,7 +4,7 @@
 import { describe, expect, test } from 'vitest';
 import * as T from '../src/index.js';
 import { valuesFor } from './arbitraries.js';
-import { expectClose, gradcheck } from './util.js';
+import { dispatchLabels, expectClose, gradcheck } from './util.js';
 
 const f64 = (shape: number[], seed: number, min = -2, max = 2) =>
   T.tensor(Float64Array.from(valuesFor(shape, seed, min, max)), shape, { dtype: 'float64', requiresGrad: true });
@@ -68,6 +68,10 @@ describe('gradcheck (float64, central differences)', () => {
       const b = f64(transB ? [5, 4] : [4, 5], 20);
       gradcheck((a, b) => project(T.matmul(a, b, { transA, transB })), [a, b]);
     }
+  });
+  test('addN, one input used twice', () => {
+    const [a, b] = [f64([2, 3], 5), f64([2, 3], 6)];
+    gradcheck((a, b) => project(T.addN([a, T.mul(b, a), b, a])), [a, b]);
   });
   test('cast between float types passes the gradient', () => {
     gradcheck((x) => project(T.cast(T.cast(x, 'float32'), 'float64')), [f64([3], 21)], { atol: 1e-4, rtol: 1e-4 }, 1e-3);
@@ -150,6 +154,20 @@ describe('accumulation and graph control', () => {
     T.sum(T.mul(x, x)).backward();
     T.sum(T.add(x, x)).backward();
     expect(Array.from(x.grad!.toArraySync())).toEqual([2 + 2, 4 + 2, 6 + 2]);
+  });
+
+  test('a tensor used n times gets its gradient in one addN, its contributions added in the order they arrive; constants get none', async () => {
+    // x feeds five branches; backward reaches them last-made first, so x's gradient is ((g₄ + g₃) + g₂) + … .
+    const x = T.tensor(valuesFor([64], 7), [64], { device: 'webgpu', requiresGrad: true });
+    const scales = [0.1, 3, -7, 1e3, 0.3];
+    const loss = T.sum(T.addN(scales.map((s, i) => T.mul(T.mul(x, s), i + 1))));
+    const labels = dispatchLabels(() => loss.backward());
+    const contributions = scales.map((s, i) => T.mul(T.mul(T.onesLike(x), i + 1), s)).reverse();
+    const expected = contributions.slice(1).reduce((total, c) => T.add(total, c), contributions[0]!);
+    expect(new Uint32Array((await x.grad!.toArray()).buffer)).toEqual(new Uint32Array((await expected.toArray()).buffer));
+    // The sum's broadcast, then per branch one mul for each of its two muls (none for the constants' gradients, no
+    // sums of those to their shape), then x's one addN: no pairwise adds.
+    expect(labels).toEqual(['window', ...scales.flatMap(() => ['mul', 'mul']), 'addN']);
   });
 
   test('grad returns gradients without touching .grad', () => {

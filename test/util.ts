@@ -1,7 +1,7 @@
-// Shared test helpers: tolerant comparison, tensors from golden cases, float64 finite-difference gradchecks, and a
-// chart's y axis read back from its pixels.
+// Shared test helpers: tolerant comparison, tensors from golden cases, float64 finite-difference gradchecks, a
+// chart's y axis read back from its pixels, and the kernels a piece of code dispatches.
 import { expect } from 'vitest';
-import { tensor, tidy, type Device, type Tensor, type TypedArray } from '../src/index.js';
+import { tensor, tidy, webgpu, type Device, type Tensor, type TypedArray } from '../src/index.js';
 import type { GoldenTensor } from './golden.js';
 import { SPECIALISE_AFTER } from '../src/backend/program-cache.js';
 import { drawText, textHeight, textWidth } from '../src/data/draw.js';
@@ -104,4 +104,21 @@ export async function expectSameBitsEveryUse(f: () => Promise<Record<string, Arr
     const run = await f();
     for (const [name, values] of Object.entries(first)) expect(Array.from(run[name]!), `${name}, use ${use}`).toEqual(Array.from(values));
   }
+}
+
+/** The labels of the kernels `f` dispatches, in order. */
+export function dispatchLabels(f: () => void): string[] {
+  const rt = webgpu();
+  const labels: string[] = [];
+  const dispatch = rt.dispatch.bind(rt);
+  rt.dispatch = (kernel, args) => {
+    labels.push(kernel.label);
+    dispatch(kernel, args);
+  };
+  try {
+    f();
+  } finally {
+    rt.dispatch = dispatch;
+  }
+  return labels;
 }

@@ -9,7 +9,7 @@
  * Rules are written with the engine's own ops. Without `createGraph` they run under no-grad; with it they are
  * recorded like any forward op, so the gradient can itself be differentiated (double backward).
  */
-import { add } from '../ops/elementwise.js';
+import { add, addN } from '../ops/elementwise.js';
 import { onesLike } from '../ops/creation.js';
 import { keep, tidy } from '../tensor/scope.js';
 import { withGradDisabled, withGradEnabled } from '../tensor/engine.js';
@@ -67,10 +67,11 @@ function propagate(root: Tensor, seed: Tensor | undefined, createGraph: boolean,
   checkRoot(root, seed);
   const run = <T>(fn: () => T): T => (createGraph ? withGradEnabled(fn) : withGradDisabled(fn));
   const pending = new PendingGradients(seed, createGraph);
-  pending.accumulate(root, seed ?? run(() => onesLike(root)), add);
+  pending.accumulate(root, seed ?? run(() => onesLike(root)));
+  const sum = (parts: Tensor[]) => run(() => addN(parts));
 
   for (const node of topologicalOrder(root)) {
-    const g = pending.take(node);
+    const g = pending.take(node, sum);
     if (!g) continue;
     if (wanted?.has(node)) wanted.set(node, keep(tidy(() => run(() => clone(g)))));
     if (!node.gradFn) {
@@ -85,7 +86,7 @@ function propagate(root: Tensor, seed: Tensor | undefined, createGraph: boolean,
       pending.release(g);
       continue;
     }
-    for (const [input, gi] of applyRule(node, g, createGraph, run)) pending.accumulate(input, gi, (a, b) => run(() => add(a, b)));
+    for (const [input, gi] of applyRule(node, g, createGraph, run)) pending.accumulate(input, gi);
     pending.release(g);
   }
 }

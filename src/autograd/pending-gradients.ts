@@ -9,7 +9,8 @@
 import type { Tensor } from '../tensor/tensor.js';
 
 export class PendingGradients {
-  private readonly byNode = new Map<Tensor, Tensor>();
+  /** Each node's contributions so far, in arrival order: summed once, when the node is taken. */
+  private readonly byNode = new Map<Tensor, Tensor[]>();
   private readonly holders = new Map<Tensor, number>();
 
   constructor(
@@ -17,24 +18,27 @@ export class PendingGradients {
     private readonly keepAll: boolean,
   ) {}
 
-  /** Removes and returns `node`'s gradient. The caller now holds it, until `release`. */
-  take(node: Tensor): Tensor | undefined {
-    const g = this.byNode.get(node);
+  /**
+   * Removes and returns `node`'s gradient: its one contribution, or `sum` of all of them (one kernel, where adding
+   * each as it arrived took one per contribution after the first). The caller now holds it, until `release`.
+   */
+  take(node: Tensor, sum: (parts: Tensor[]) => Tensor): Tensor | undefined {
+    const parts = this.byNode.get(node);
+    if (!parts) return undefined;
     this.byNode.delete(node);
-    return g;
+    if (parts.length === 1) return parts[0];
+    const total = sum(parts);
+    this.holders.set(total, 1);
+    for (const part of parts) this.release(part);
+    return total;
   }
 
-  /** Adds `g` to what `node` has received so far; `sum` makes the new total. */
-  accumulate(node: Tensor, g: Tensor, sum: (a: Tensor, b: Tensor) => Tensor): void {
-    const previous = this.byNode.get(node);
-    if (!previous) {
-      this.put(node, g);
-      return;
-    }
-    this.put(node, sum(previous, g));
-    this.release(previous);
-    // g went into the sum and was never held itself: free it unless another entry holds it.
-    if (!this.holders.get(g)) this.free(g);
+  /** Adds `g` to what `node` has received so far. */
+  accumulate(node: Tensor, g: Tensor): void {
+    const parts = this.byNode.get(node);
+    if (parts) parts.push(g);
+    else this.byNode.set(node, [g]);
+    this.holders.set(g, (this.holders.get(g) ?? 0) + 1);
   }
 
   /** Lets go of a tensor taken from the table. */
@@ -52,11 +56,6 @@ export class PendingGradients {
     if (this.holders.get(g) !== 1 || g === this.seed || this.keepAll) return false;
     this.holders.set(g, 0);
     return true;
-  }
-
-  private put(node: Tensor, g: Tensor): void {
-    this.byNode.set(node, g);
-    this.holders.set(g, (this.holders.get(g) ?? 0) + 1);
   }
 
   private free(g: Tensor): void {

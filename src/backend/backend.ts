@@ -19,6 +19,8 @@ export interface Backend {
   /** Broadcasting binary op on operands of one dtype, which the result has too; `outShape` is the broadcast shape. */
   binary(op: BinaryOp, a: Tensor, b: Tensor, outShape: Shape): Tensor;
   where(cond: Tensor, a: Tensor, b: Tensor, outShape: Shape): Tensor;
+  /** The sum of tensors of one shape and dtype, added in list order: ((x₀ + x₁) + x₂) + …, as a chain of `add`s would. */
+  addN(xs: readonly Tensor[]): Tensor;
   cast(x: Tensor, dtype: DType): Tensor;
   /** Reduces one axis, keeping it with size 1. */
   reduce(op: ReduceOp, x: Tensor, axis: number): Tensor;

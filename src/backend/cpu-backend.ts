@@ -18,6 +18,7 @@ export const cpuBackend: Backend = {
     cpuBackend.fromArray(ref.binary(op, cpuData(a), a.shape, cpuData(b), b.shape, outShape, a.dtype), outShape, a.dtype, op),
   where: (c, a, b, outShape) =>
     cpuBackend.fromArray(ref.where(cpuData(c), c.shape, cpuData(a), a.shape, cpuData(b), b.shape, outShape, a.dtype), outShape, a.dtype, 'where'),
+  addN: (xs) => cpuBackend.fromArray(ref.addN(xs.map((x) => cpuData(x)), xs[0]!.dtype), xs[0]!.shape, xs[0]!.dtype, 'addN'),
   cast: (x, dtype) => cpuBackend.fromArray(ref.cast(cpuData(x), dtype), x.shape, dtype, 'cast'),
   reduce: (op, x, axis) => {
     const shape = x.shape.map((d, i) => (i === axis ? 1 : d));

@@ -53,6 +53,20 @@ export const webgpuBackend: Backend = {
     elementwise(op, [{ t: a, name: 'a' }, { t: b, name: 'b' }], outShape, a.dtype, elementwiseFor(op, BINARY[op], a.dtype).wgsl),
   where: (c, a, b, outShape) =>
     elementwise('where', [{ t: c, name: 'c' }, { t: a, name: 'a' }, { t: b, name: 'b' }], outShape, a.dtype, `select(b, a, c != ${wgslType(c.dtype)}(0))`),
+  addN(xs) {
+    // As many operands per kernel as the adapter binds beside the output; past that, the running sum leads the next kernel.
+    const perKernel = gpuDevice().limits.maxStorageBuffersPerShaderStage - 1;
+    let total: Tensor | null = null;
+    for (let start = 0; start < xs.length; ) {
+      const operands = total ? [total, ...xs.slice(start, start + perKernel - 1)] : xs.slice(start, start + perKernel);
+      start += total ? operands.length - 1 : operands.length;
+      const inputs = operands.map((t, k) => ({ t, name: `x${k}` }));
+      const next = elementwise('addN', inputs, xs[0]!.shape, xs[0]!.dtype, inputs.map((i) => i.name).join(' + '));
+      total?.dispose();
+      total = next;
+    }
+    return total!;
+  },
   cast: (x, dtype) => elementwise('cast', [{ t: x, name: 'x' }], x.shape, dtype, 'T(x)'),
   reduce(op, x, axis) {
     const [outer, r, inner] = splitAtAxis(x.shape, axis);

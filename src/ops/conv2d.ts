@@ -16,7 +16,7 @@ import { conv2dForwardGpu, conv2dInputGradGpu, conv2dWeightGradGpu } from './con
 import { isFloat } from '../tensor/dtype.js';
 import { shapeStr } from '../tensor/shape.js';
 import { cpuData, type Tensor } from '../tensor/tensor.js';
-import { record } from './record.js';
+import { needs, record } from './record.js';
 import { sum } from './reduce.js';
 import { intPair, type IntPair } from './window-options.js';
 
@@ -76,8 +76,6 @@ const WEIGHT_GRAD: DeviceKernel<[Tensor, Tensor, ConvGeometry], Tensor> = {
   cpu: (dy, x, g) => cpuBackend.fromArray(conv2dWeightGrad(cpuData(dy), cpuData(x), g, dy.dtype), [g.outChannels, g.inChannels / g.groups, g.kernelH, g.kernelW], dy.dtype, 'conv2d weight grad'),
   webgpu: conv2dWeightGradGpu,
 };
-
-const needs = (t: Tensor, grad: () => Tensor): Tensor | null => (t.requiresGrad ? grad() : null);
 
 function forward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
   return record('conv2d', b ? [x, w, b] : [x, w], (be) => runKernel(be.device, FORWARD, x, w, b, g), (dy) => [

@@ -5,10 +5,10 @@
  */
 import { BINARY, UNARY, elementwiseFor, type BinaryOp, type UnaryOp } from '../kernels/elementwise-ops.js';
 import { isFloat, type DType } from '../tensor/dtype.js';
-import { broadcastShapes } from '../tensor/shape.js';
+import { broadcastShapes, shapeStr, shapesEqual } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { scalarLike } from './creation.js';
-import { composite, record } from './record.js';
+import { composite, needs, record } from './record.js';
 import { sumTo } from './reduce.js';
 
 export type Operand = Tensor | number;
@@ -27,7 +27,16 @@ function operands(op: string, a: Operand, b: Operand, like?: Tensor): [Tensor, T
   return [typeof a === 'number' ? scalarLike(a, other) : a, typeof b === 'number' ? scalarLike(b, other) : b];
 }
 
-function binary(op: BinaryOp, a: Operand, b: Operand, grads?: (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => [Tensor | null, Tensor | null]): Tensor {
+/**
+ * Each side's gradient as a function, called only for a side that requires one (the other is often a constant);
+ * null where the op is flat in that side.
+ */
+type SideGrad = (() => Tensor) | null;
+type BinaryGrads = (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => [SideGrad, SideGrad];
+
+const sideGrad = (t: Tensor, grad: SideGrad): Tensor | null => (grad ? needs(t, () => sumTo(grad(), t.shape)) : null);
+
+function binary(op: BinaryOp, a: Operand, b: Operand, grads?: BinaryGrads): Tensor {
   return composite(tensorsAmong(a, b), () => {
     const [ta, tb] = operands(op, a, b);
     const dtype = checkDtypes(op, ta, tb);
@@ -36,7 +45,7 @@ function binary(op: BinaryOp, a: Operand, b: Operand, grads?: (g: Tensor, a: Ten
     return record(op, [ta, tb], (be) => be.binary(op, ta, tb, outShape), (g, out) => {
       if (!grads) return [null, null];
       const [ga, gb] = grads(g, ta, tb, out);
-      return [ga && sumTo(ga, ta.shape), gb && sumTo(gb, tb.shape)];
+      return [sideGrad(ta, ga), sideGrad(tb, gb)];
     });
   });
 }
@@ -46,15 +55,15 @@ function unary(op: UnaryOp, x: Tensor, grad?: (g: Tensor, x: Tensor, out: Tensor
   return record(op, [x], (be) => be.unary(op, x), (g, out) => [grad ? grad(g, x, out) : null]);
 }
 
-export const add = (a: Operand, b: Operand): Tensor => binary('add', a, b, (g) => [g, g]);
-export const sub = (a: Operand, b: Operand): Tensor => binary('sub', a, b, (g) => [g, neg(g)]);
-export const mul = (a: Operand, b: Operand): Tensor => binary('mul', a, b, (g, a, b) => [mul(g, b), mul(g, a)]);
+export const add = (a: Operand, b: Operand): Tensor => binary('add', a, b, (g) => [() => g, () => g]);
+export const sub = (a: Operand, b: Operand): Tensor => binary('sub', a, b, (g) => [() => g, () => neg(g)]);
+export const mul = (a: Operand, b: Operand): Tensor => binary('mul', a, b, (g, a, b) => [() => mul(g, b), () => mul(g, a)]);
 /** d(a/b)/db = −a/b² = −out/b. */
 export const div = (a: Operand, b: Operand): Tensor =>
-  binary('div', a, b, (g, _a, b, out) => [div(g, b), neg(mul(g, div(out, b)))]);
+  binary('div', a, b, (g, _a, b, out) => [() => div(g, b), () => neg(mul(g, div(out, b)))]);
 /** d(aᵇ)/da = b·aᵇ⁻¹; d(aᵇ)/db = aᵇ·ln a (only meaningful for a > 0). */
 export const pow = (a: Operand, b: Operand): Tensor =>
-  binary('pow', a, b, (g, a, b, out) => [mul(g, mul(b, pow(a, sub(b, 1)))), mul(g, mul(out, log(a)))]);
+  binary('pow', a, b, (g, a, b, out) => [() => mul(g, mul(b, pow(a, sub(b, 1)))), () => mul(g, mul(out, log(a)))]);
 /**
  * A side's share of the gradient of maximum or minimum, PyTorch's rule: all of it where that side won, none where
  * it lost, half at a tie (and all of it beside a NaN, which neither wins nor loses).
@@ -63,16 +72,16 @@ const share = (g: Tensor, lost: Tensor, tie: Tensor): Tensor => mul(g, sub(1, ad
 export const maximum = (a: Operand, b: Operand): Tensor =>
   binary('maximum', a, b, (g, a, b) => {
     const tie = eq(a, b);
-    return [share(g, lt(a, b), tie), share(g, gt(a, b), tie)];
+    return [() => share(g, lt(a, b), tie), () => share(g, gt(a, b), tie)];
   });
 export const minimum = (a: Operand, b: Operand): Tensor =>
   binary('minimum', a, b, (g, a, b) => {
     const tie = eq(a, b);
-    return [share(g, gt(a, b), tie), share(g, lt(a, b), tie)];
+    return [() => share(g, gt(a, b), tie), () => share(g, lt(a, b), tie)];
   });
 
 /** relu's gradient: g where x > 0 or x is NaN, else 0 (torch's threshold_backward); linear in g, so twice differentiable. */
-export const reluBackward = (g: Operand, x: Operand): Tensor => binary('reluBackward', g, x, (gg, _g, x) => [reluBackward(gg, x), null]);
+export const reluBackward = (g: Operand, x: Operand): Tensor => binary('reluBackward', g, x, (gg, _g, x) => [() => reluBackward(gg, x), null]);
 
 // Comparisons return 0/1 in the operands' dtype and have no gradient.
 export const gt = (a: Operand, b: Operand): Tensor => binary('gt', a, b);
@@ -110,9 +119,25 @@ export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
     const outShape = broadcastShapes('where', broadcastShapes('where', cond.shape, ta.shape), tb.shape);
     return record('where', [cond, ta, tb], (be) => be.where(cond, ta, tb, outShape), (g) => {
       const zero = scalarLike(0, g);
-      return [null, sumTo(where(cond, g, zero), ta.shape), sumTo(where(cond, zero, g), tb.shape)];
+      return [null, needs(ta, () => sumTo(where(cond, g, zero), ta.shape)), needs(tb, () => sumTo(where(cond, zero, g), tb.shape))];
     });
   });
+}
+
+/**
+ * x₀ + x₁ + … for tensors of one shape and dtype (tf.addN), in list order, so that it equals a chain of `add`s
+ * bit for bit; one kernel for up to as many tensors as the adapter binds. Each input's gradient is g.
+ */
+export function addN(xs: readonly Tensor[]): Tensor {
+  if (xs.length === 0) throw new Error('addN: needs at least one tensor');
+  const [first] = xs;
+  xs.forEach((x, i) => {
+    if (!shapesEqual(x.shape, first!.shape) || x.dtype !== first!.dtype) {
+      throw new Error(`addN: tensors must share one shape and dtype; tensor 0 is ${first!.dtype} ${shapeStr(first!.shape)}, tensor ${i} ${x.dtype} ${shapeStr(x.shape)}`);
+    }
+  });
+  if (xs.length === 1) return add(first!, 0);
+  return record('addN', xs, (be) => be.addN(xs), (g) => xs.map(() => g));
 }
 
 /** Converts the dtype. The gradient passes through between float types. */

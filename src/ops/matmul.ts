@@ -8,7 +8,7 @@
 import { isFloat } from '../tensor/dtype.js';
 import { broadcastShapes, shapeStr, sizeOf } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { record } from './record.js';
+import { needs, record } from './record.js';
 import { sumTo } from './reduce.js';
 import { broadcastTo, reshape } from './shape.js';
 
@@ -35,10 +35,10 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     const b3 = reshape(broadcastTo(b, [...batchShape, ...b.shape.slice(-2)]), [batch, ...b.shape.slice(-2)]);
     return be.matmul(a3, b3, { batch, m, n, k, transA, transB }, outShape);
   }, (g) => {
-    const [ga, gb] = !transA && !transB ? [matmul(g, b, { transB: true }), matmul(a, g, { transA: true })]
-      : transA && !transB ? [matmul(b, g, { transB: true }), matmul(a, g)]
-      : !transA && transB ? [matmul(g, b), matmul(g, a, { transA: true })]
-      : [matmul(b, g, { transA: true, transB: true }), matmul(g, a, { transA: true, transB: true })];
-    return [sumTo(ga, a.shape), sumTo(gb, b.shape)];
+    const [ga, gb] = !transA && !transB ? [() => matmul(g, b, { transB: true }), () => matmul(a, g, { transA: true })]
+      : transA && !transB ? [() => matmul(b, g, { transB: true }), () => matmul(a, g)]
+      : !transA && transB ? [() => matmul(g, b), () => matmul(g, a, { transA: true })]
+      : [() => matmul(b, g, { transA: true, transB: true }), () => matmul(g, a, { transA: true, transB: true })];
+    return [needs(a, () => sumTo(ga(), a.shape)), needs(b, () => sumTo(gb(), b.shape))];
   });
 }

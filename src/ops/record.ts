@@ -65,6 +65,9 @@ export function record(
   return out;
 }
 
+/** An input's gradient, computed only when the input requires one: a rule's other inputs may be constants. */
+export const needs = (t: Tensor, grad: () => Tensor): Tensor | null => (t.requiresGrad ? grad() : null);
+
 /** `setNanCheck('each-op')`: on the CPU the op's output is checked at once; on the GPU a kernel notes it for the next read. */
 function checkOutput(op: string, out: Tensor): void {
   const storage = out.storage(op);

@@ -6,7 +6,7 @@
 import type { WindowSpec } from '../kernels/reference/window.js';
 import { broadcastShapes, broadcastStrides, normalizeAxis, normalizeAxes, shapeStr, shapesEqual, sizeOf, stridesOf, type Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { composite, record } from './record.js';
+import { composite, needs, record } from './record.js';
 import { sumTo } from './reduce.js';
 
 /** Effectively unbounded, for dimensions that never leave the input (permute, broadcast). */
@@ -146,9 +146,9 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   return record('concat', xs, (be) => be.concat([...xs], a, outShape), (g) => {
     let offset = 0;
     return xs.map((x) => {
-      const part = narrow(g, a, offset, x.shape[a]);
+      const start = offset;
       offset += x.shape[a];
-      return part;
+      return needs(x, () => narrow(g, a, start, x.shape[a]));
     });
   });
 }

@@ -41,6 +41,14 @@ export function binary(op: BinaryOp, a: TypedArray, aShape: Shape, b: TypedArray
   return out;
 }
 
+/** Σ xs in list order; the typed array rounds (or wraps) each partial sum, as one add at a time would. */
+export function addN(xs: readonly TypedArray[], dtype: DType): TypedArray {
+  const out = typedArrayFor(dtype, xs[0]!.length);
+  out.set(xs[0]!);
+  for (const x of xs.slice(1)) for (let i = 0; i < out.length; i++) out[i] += x[i];
+  return out;
+}
+
 export function where(
   cond: TypedArray, condShape: Shape, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, outShape: Shape, dtype: DType,
 ): TypedArray {
