@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { smpr } from './cli-run.js';
 import { createImage } from '../src/data/image.js';
 import { decodePng, encodePng, writePng } from '../src/data/png.js';
@@ -25,6 +25,52 @@ import { Interrupted, UserError } from '../src/errors.js';
 import { runCli } from '../src/cli/errors.js';
 import { StderrFilter } from '../src/cli/quiet-dawn.js';
 import { readYAxis } from './util.js';
+
+// A full disk for the files a test names (`fullDisk`): writing bytes to them fails with ENOSPC as Node reports it, on
+// the open file and so naming no path; zero bytes still go through, as on a real full disk. /dev/full fails writes
+// so too, but a run reads its log back, and /dev/full reads are endless.
+const disk = vi.hoisted(() => ({ full: null as ((path: string) => boolean) | null }));
+vi.mock('node:fs', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:fs')>();
+  const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { errno: -28, code: 'ENOSPC', syscall: 'write' });
+  const full = (path: unknown) => typeof path === 'string' && disk.full !== null && disk.full(path);
+  const size = (data: unknown) => (typeof data === 'string' ? data.length : (data as ArrayBufferView).byteLength);
+  const fullFds = new Set<number>();
+  return {
+    ...real,
+    openSync: (path: string, ...rest: unknown[]) => {
+      const fd = (real.openSync as (...args: unknown[]) => number)(path, ...rest);
+      if (full(path)) fullFds.add(fd);
+      else fullFds.delete(fd);
+      return fd;
+    },
+    writeSync: (fd: number, ...rest: unknown[]) => {
+      if (fullFds.has(fd)) throw enospc();
+      return (real.writeSync as (...args: unknown[]) => number)(fd, ...rest);
+    },
+    writeFileSync: (path: string, data: string | ArrayBufferView, ...rest: unknown[]) => {
+      if (full(path) && size(data) > 0) {
+        real.writeFileSync(path, ''); // what open(2) with O_TRUNC leaves before the first write fails
+        throw enospc();
+      }
+      return (real.writeFileSync as (...args: unknown[]) => void)(path, data, ...rest);
+    },
+    appendFileSync: (path: string, data: string | ArrayBufferView, ...rest: unknown[]) => {
+      if (full(path) && size(data) > 0) throw enospc();
+      return (real.appendFileSync as (...args: unknown[]) => void)(path, data, ...rest);
+    },
+  };
+});
+
+/** Runs `body` with writes to the paths `full` picks failing as on a full disk. */
+async function fullDisk<T>(full: (path: string) => boolean, body: () => Promise<T>): Promise<T> {
+  disk.full = full;
+  try {
+    return await body();
+  } finally {
+    disk.full = null;
+  }
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'smpr-reliability-'));
 const path = (...parts: string[]) => join(dir, ...parts);
@@ -257,6 +303,13 @@ describe('training runs', () => {
     mkdirSync(run, { recursive: true });
     symlinkSync('/dev/full', join(run, 'loss.png'));
     await expectUserError(['train', '--data', dataset('full-disk'), '--out', run, '--max-iters', '2', '--batch', '2', '--log-every', '1'], /cannot write .*loss\.png: ENOSPC/);
+  });
+
+  test("a log line that cannot be appended (a full disk) names the log", async () => {
+    // Node's error for the failed write named no file: the line said only that no space was left.
+    const run = path('full-log');
+    await fullDisk((p) => p === join(run, 'log.jsonl'), () =>
+      expectUserError(['train', '--data', dataset('full-log-data'), '--out', run, '--max-iters', '2', '--batch', '2', '--log-every', '1'], /cannot write .*full-log\/log\.jsonl: ENOSPC/));
   });
 
   test('synth replaces only a dataset: an images/ folder with no annotations beside it is not its to delete', async () => {

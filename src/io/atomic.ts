@@ -3,7 +3,7 @@
  * stays on one filesystem and is atomic), which is fsynced and then renamed over the target. A reader — or a
  * training run resumed after a crash — sees either the old file or the complete new one, never a torn write.
  */
-import { closeSync, existsSync, fsyncSync, openSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
 
@@ -37,8 +37,7 @@ export function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>): voi
       // The temp file could not even be created there (e.g. the folder is a file): nothing to clean, and the
       // error to report is the first one.
     }
-    if (isFsError(error)) throw new UserError(`cannot write ${path}: ${error.message}`);
-    throw error;
+    throw writeFailure(path, error);
   }
   syncDirectory(dirname(path));
 }
@@ -53,9 +52,25 @@ export function writeOutputFile(path: string, data: string | Uint8Array): void {
   try {
     writeFileSync(path, bytes);
   } catch (error) {
-    if (isFsError(error)) throw new UserError(`cannot write ${path}: ${error.message}`);
-    throw error;
+    throw writeFailure(path, error);
   }
+}
+
+/**
+ * Appends `text` to `path` (a run's log, a line at a time). Node's error for a write that fails on the open file
+ * (a full disk) names no path; this one does.
+ */
+export function appendOutputFile(path: string, text: string): void {
+  try {
+    appendFileSync(path, text);
+  } catch (error) {
+    throw writeFailure(path, error);
+  }
+}
+
+/** What to throw for `error` met writing `path`: a file-system failure as a UserError naming the file, anything else as it is. */
+function writeFailure(path: string, error: unknown): unknown {
+  return isFsError(error) ? new UserError(`cannot write ${path}: ${error.message}`) : error;
 }
 
 /** Makes the rename itself durable. Some platforms cannot open a directory for fsync; the rename is then as durable as the OS makes it. */

@@ -7,8 +7,7 @@
  * Determinism: every batch is a function of (seed, iteration) alone (batch-loader.ts), so a run resumed from a
  * checkpoint at iteration t sees exactly the batches an uninterrupted run would have seen.
  */
-import { appendFileSync } from 'node:fs';
-import { writeOutputFile } from '../io/atomic.js';
+import { appendOutputFile, writeOutputFile } from '../io/atomic.js';
 import { join } from 'node:path';
 import { dropReason, toTrainingPeople } from '../coco/person.js';
 import { makeBatch, type Batch } from '../data/augment.js';
@@ -121,7 +120,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
       throw new UserError(`train: diverged in iterations ${first}–${iter + 1} (${nonFinite(record)}): lower --lr or keep --clip on; ${kept}`);
     }
     records.push(record);
-    appendFileSync(logPath, JSON.stringify(record) + '\n');
+    appendOutputFile(logPath, JSON.stringify(record) + '\n');
     progress?.update(iter + 1, { loss: record.loss, 'img/s': record.imagesPerSecond });
   }
 
