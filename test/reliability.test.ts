@@ -312,6 +312,18 @@ describe('training runs', () => {
       expectUserError(['train', '--data', dataset('full-log-data'), '--out', run, '--max-iters', '2', '--batch', '2', '--log-every', '1'], /cannot write .*full-log\/log\.jsonl: ENOSPC/));
   });
 
+  test('a resumed run whose log cannot be rewritten (a full disk) names the log and keeps it whole', async () => {
+    const { data } = await trained();
+    const run = path('full-resume');
+    mkdirSync(run, { recursive: true });
+    for (const file of ['last.safetensors', 'log.jsonl']) copyFileSync(path('base-run', file), join(run, file));
+    const log = readFileSync(join(run, 'log.jsonl'));
+    // The temporary file of an atomic rewrite is named after the log too.
+    await fullDisk((p) => p.includes('log.jsonl'), () =>
+      expectUserError(['train', '--data', data, '--out', run, '--epochs', '1', '--batch', '2', '--resume'], /cannot write .*full-resume\/log\.jsonl: ENOSPC/));
+    expect(readFileSync(join(run, 'log.jsonl')).equals(log)).toBe(true);
+  });
+
   test('synth replaces only a dataset: an images/ folder with no annotations beside it is not its to delete', async () => {
     const out = path('photos');
     mkdirSync(join(out, 'images'), { recursive: true });

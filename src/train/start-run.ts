@@ -3,8 +3,9 @@
  * checkpoint, whose log is cut back to the checkpoint so that log and weights agree. Every file is checked
  * against the config before anything is built: a mismatch costs a second, not a model.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { UserError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import type { NamedParameter } from '../nn/module.js';
 import type { SmprConfig } from '../smpr/config.js';
 import { SMPR_LOSS_WEIGHTS } from '../smpr/loss.js';
@@ -124,8 +125,9 @@ export async function startRun(options: TrainOptions, device: Device, checkpoint
     await loadFrom('--resume', checkpointPath, () => optimizer.loadStateDict(saved.optimizer));
     for (const t of [...saved.model.values(), ...Object.values(saved.optimizer)]) t.dispose();
     // Keep the log consistent with the checkpoint: drop records of iterations after it (and a torn last line).
+    // Atomically: a rewrite cut off by a full disk would lose the records it was to keep.
     const kept = readLogBefore<LogRecord>(logPath, saved.info.step);
-    writeFileSync(logPath, kept.map((r) => JSON.stringify(r) + '\n').join(''));
+    writeFileAtomic(logPath, kept.map((r) => Buffer.from(JSON.stringify(r) + '\n')));
     return { model, params, optimizer, startIter: saved.info.step, settings };
   }
   if (options.backboneWeights) await loadBackboneWeights(model, options.backboneWeights);
@@ -133,6 +135,6 @@ export async function startRun(options: TrainOptions, device: Device, checkpoint
     await loadFrom('--weights', options.initWeights!, () => model.loadStateDict(init.model));
     for (const t of [...init.model.values(), ...Object.values(init.optimizer)]) t.dispose();
   }
-  writeFileSync(logPath, '');
+  writeFileAtomic(logPath, []);
   return { model, params, optimizer, startIter: 0, settings };
 }
