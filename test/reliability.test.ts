@@ -260,6 +260,10 @@ describe('training runs', () => {
     await expectUserError([...common.slice(0, -1), '1', '--seed', '5', '--out', run, '--resume'], /was trained otherwise \(--seed 0 there, 5 here; --batch 2 there, 1 here\)/);
     await expectUserError([...common, '--no-heatmap', '--out', run, '--resume'], /was trained otherwise \(loss weights \(--heatmap\) /);
     await expectUserError([...common, '--out', run, '--resume', '--weights', checkpoint], /train --resume: --weights only starts a new run/);
+    // A run folder whose checkpoint is weights only (smpr export's) was resumed with a fresh optimizer, silently.
+    const exported = path('exported-run');
+    expect((await smpr('export', '--weights', checkpoint, '--out', join(exported, 'last.safetensors'))).code).toBe(0);
+    await expectUserError([...common, '--out', exported, '--resume'], /train --resume: .*exported-run.*last\.safetensors holds weights only \(no optimizer state, as smpr export writes\), so there is no run to continue; start a new run from it with --weights .*last\.safetensors and another --out/);
     const other = path('other-data'); // as many images as the run's data, other people
     writeSynthDataset(other, { images: 4, width: 64, height: 64, seed: 4, personScale: [0.6, 0.9] });
     await expectUserError(['train', '--data', other, '--epochs', '2', '--batch', '2', '--out', run, '--resume'], /was trained otherwise \(--data 4 images, \d+ annotations, content [0-9a-f]{8} there, 4 images, \d+ annotations, content [0-9a-f]{8} here\)/);

@@ -38,8 +38,8 @@ export interface TrainOptions {
    */
   initWeights?: string;
   /**
-   * Continue from `outDir/last.safetensors`, with the settings it was trained with (an error if there is none, or
-   * if any differs); without it, `outDir` must not hold a run already.
+   * Continue from `outDir/last.safetensors`, with the settings it was trained with (an error if there is none, if
+   * it holds weights only, or if any setting differs); without it, `outDir` must not hold a run already.
    */
   resume?: boolean;
   /** Also save a checkpoint every this many iterations (besides every epoch's end). */

@@ -90,6 +90,11 @@ export async function startRun(options: TrainOptions, device: Device, checkpoint
     throw new UserError(`train --resume: ${options.initWeights ? '--weights' : '--backbone-weights'} only starts a new run; a resumed run continues from ${checkpointPath}`);
   }
   const saved = options.resume ? readCheckpoint(checkpointPath) : null;
+  // Every checkpoint a run saves names its optimizer; a file without one (smpr export's) has no optimizer state to
+  // continue, and resuming from it would restart the optimizer unnoticed.
+  if (saved && !saved.info.optimizer) {
+    throw new UserError(`train --resume: ${checkpointPath} holds weights only (no optimizer state, as smpr export writes), so there is no run to continue; start a new run from it with --weights ${checkpointPath} and another --out`);
+  }
   // A .pth of the authors' mmdet SMPR names no config: it is taken to be --config's model.
   const init = !saved && options.initWeights ? readModelWeights(options.initWeights, config) : null;
   if (init && JSON.stringify(init.info.config) !== JSON.stringify(config)) {
