@@ -60,6 +60,8 @@ describe('user mistakes exit with code 2 and one line', () => {
     ['a results file that is not JSON', ['eval', '--data', join(dir, 'results-data'), '--results', join(dir, 'nan.json')], /nan\.json: not valid JSON \([ -~]*\)\s*$/],
     ['an image given as the results', ['eval', '--data', join(dir, 'results-data'), '--results', join(dir, 'a-png.png')], /a-png\.png: not valid JSON \([ -~]*\)\s*$/],
     ['unknown bench suite', ['bench', '--suite', 'kernels,kernel'], /bench: --suite: no suite 'kernel'; choose from batching, kernels/],
+    // A thousand worker threads (some 10 MB each) were all started before the first step.
+    ['more workers than are of use', ['train', '--data', dir, '--out', join(dir, 'r'), '--workers', '1000'], /train: --workers must be ≤ 64, got 1000/],
     ['training size too small for HRFPN', ['train', '--data', dir, '--out', dir, '--config', 'hrnet_w32', '--size', '32'], /train: --size 32: SmprConfig 'hrnet_w32': inputSize 32 is below 64/],
   ];
   for (const [name, argv, message] of cases) {
@@ -297,6 +299,7 @@ describe('train hands the trainer what its flags say', () => {
     expect(options.config).toMatchObject({ name: 'tiny', inputSize: 64, neck: 'fpn' });
     expect(options.loss).toEqual({ positives: 'init', poseWeights: 'uniform', weights: { ...SMPR_LOSS_WEIGHTS, heatmap: 0 } });
     expect(options.data.json.images).toHaveLength(2);
+    expect((await trainOptions('--workers', '64')).workers).toBe(64);
   });
 
   test("--recipe fills in the flags left out; --clip defaults to the config's (none for HRNet)", async () => {

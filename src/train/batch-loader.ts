@@ -39,6 +39,13 @@ export interface BatchLoaderOptions {
 /** Workers by default: one per core beyond the main thread's, at most 4 (beyond that, decoding outruns the step). */
 export const defaultWorkers = (): number => Math.max(1, Math.min(4, availableParallelism() - 1));
 
+/**
+ * The most workers `smpr train` starts. Each is a thread with its own heap and its own copy of the modules (about
+ * 10 MB resident on Linux), all started before the first step: a thousand would hold some 10 GB for no faster a
+ * run, since a few already decode faster than the step consumes.
+ */
+export const MAX_WORKERS = 64;
+
 /** A 32-bit hash of a few integers, to seed independent RNG streams. */
 function mix(...values: number[]): number {
   let h = 0x9e3779b9;

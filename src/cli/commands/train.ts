@@ -3,7 +3,7 @@ import { DEFAULT_GRAD_CLIP, PRESETS, gradClipOf, SIZE_DIVISOR, type PresetName }
 import { evaluateDataset } from '../../smpr/evaluate.js';
 import { SMPR_LOSS_WEIGHTS } from '../../smpr/loss.js';
 import { formatCocoKeypointSummary } from '../../coco/eval.js';
-import { defaultWorkers } from '../../train/batch-loader.js';
+import { MAX_WORKERS, defaultWorkers } from '../../train/batch-loader.js';
 import { OPTIMIZERS, type OptimizerName } from '../../train/options.js';
 import { CHECKPOINT_FILE, LOG_FILE, train } from '../../train/trainer.js';
 import { defineCommand } from '../args.js';
@@ -58,7 +58,7 @@ export const trainCommand = defineCommand({
     out: { type: 'string', required: true, description: 'run folder', valueName: 'DIR' },
     resume: { type: 'boolean', description: `continue the run in --out from its ${CHECKPOINT_FILE}, with its data, seed, batch and loss (the schedule may change)` },
     'save-every': { type: 'number', integer: true, min: 1, description: 'also save a checkpoint every N iterations (default: at every epoch end only)' },
-    workers: { type: 'number', integer: true, min: 0, description: `threads reading and augmenting images ahead of the step (0: none) (default: ${defaultWorkers()} on this machine)` },
+    workers: { type: 'number', integer: true, min: 0, max: MAX_WORKERS, description: `threads reading and augmenting images ahead of the step (0: none; at most ${MAX_WORKERS}: each costs memory and start-up, and a few already outrun the step) (default: ${defaultWorkers()} on this machine)` },
     'log-every': { type: 'number', integer: true, min: 1, default: 10, description: 'iterations between log lines' },
   },
   async run({ flags }) {
