@@ -345,6 +345,16 @@ describe('training runs', () => {
     expect(readdirSync(out)).toEqual(['predictions']);
   });
 
+  test("demo writes its pictures whole or not at all, naming the one it could not write", async () => {
+    // They were written in place: a full disk left a cut-off picture, and the error named no file.
+    const { checkpoint } = await trained();
+    const out = path('demo-full');
+    const pictures = join(out, 'predictions');
+    await fullDisk((p) => p.startsWith(pictures + '/'), () =>
+      expectUserError(['demo', '--out', out, '--train-images', '4', '--val-images', '1', '--batch', '2', '--epochs', '1', '--weights', checkpoint], /cannot write .*demo-full\/predictions\/[^/]+\.png: ENOSPC/));
+    expect(readdirSync(pictures)).toEqual([]);
+  }, 120_000);
+
   test('export, convert and eval --json refuse to write over their input', async () => {
     const { data, checkpoint } = await trained();
     const before = readFileSync(checkpoint);

@@ -8,9 +8,6 @@ import { join } from 'node:path';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { SYNTH_DEFAULTS } from '../../data/synth/dataset.js';
 import { writeSynthDataset } from '../../data/synth/write.js';
-import { cloneImage } from '../../data/image.js';
-import { writePng } from '../../data/png.js';
-import { drawPoses } from '../../data/draw.js';
 import { loadCocoSample } from '../../data/coco.js';
 import { formatCocoKeypointSummary } from '../../coco/eval.js';
 import { gradClipOf, smprConfig } from '../../smpr/config.js';
@@ -25,6 +22,7 @@ import { defineCommand } from '../args.js';
 import { UsageError } from '../errors.js';
 import { SHIPPED_WEIGHTS, loadCheckpointModel, openDataset, openGpu } from '../model-io.js';
 import { progressBar } from '../progress.js';
+import { writeOverlay } from '../overlay.js';
 
 export const demoCommand = defineCommand({
   name: 'demo',
@@ -90,9 +88,7 @@ export const demoCommand = defineCommand({
       for (const image of val.json.images.slice(0, 4)) {
         const sample = await loadCocoSample(val, image);
         const people = (await predictImage(shipped, sample.image, image.id)).filter((p) => p.score > 0.1);
-        const overlay = cloneImage(sample.image);
-        drawPoses(overlay, people, config.keypoints, { scoreText: true });
-        writePng(join(picturesDir, image.file_name), overlay);
+        writeOverlay(join(picturesDir, image.file_name), sample.image, people, config.keypoints);
       }
       process.stdout.write(`the shipped model's predictions: ${picturesDir}\n`);
       shipped.dispose();

@@ -1,11 +1,9 @@
 import { existsSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { UserError } from '../../errors.js';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { cloneImage } from '../../data/image.js';
 import { readImage, readImageSize } from '../../data/image-file.js';
-import { encodePng } from '../../data/png.js';
 import { writeFileAtomic } from '../../io/atomic.js';
-import { drawPoses } from '../../data/draw.js';
+import { writeOverlay } from '../overlay.js';
 import type { CocoKeypointResult } from '../../coco/format.js';
 import { predictImage } from '../../smpr/predict.js';
 import { defineCommand } from '../args.js';
@@ -44,13 +42,10 @@ export const predictCommand = defineCommand({
         const image = await readImage(path);
         const people = await predictImage(model, image, imageIds[i]!, { flip: flags.flip, nms: flags.nms as 'soft' | 'oks' });
         all.push(...people);
-        const overlay = cloneImage(image);
-        drawPoses(overlay, people.filter((p) => p.score > flags['min-score']), model.config.keypoints, { scoreText: true });
+        const shown = people.filter((p) => p.score > flags['min-score']);
         const overlayPath = join(flags.out, names[i]!);
-        // Atomically: a full disk leaves no cut-off picture behind, and the error names the file.
-        writeFileAtomic(overlayPath, [encodePng(overlay)]);
-        const shown = people.filter((p) => p.score > flags['min-score']).length;
-        process.stdout.write(`${path}: ${shown} people above ${flags['min-score']} (${people.length} detections) → ${overlayPath}\n`);
+        writeOverlay(overlayPath, image, shown, model.config.keypoints);
+        process.stdout.write(`${path}: ${shown.length} people above ${flags['min-score']} (${people.length} detections) → ${overlayPath}\n`);
         done += 1;
       }
     } finally {
