@@ -23,7 +23,7 @@ import { lockRunFolder, readLogBefore } from '../src/train/run-folder.js';
 import { train } from '../src/train/trainer.js';
 import { Interrupted, UserError } from '../src/errors.js';
 import { runCli } from '../src/cli/errors.js';
-import { StderrFilter } from '../src/cli/quiet-dawn.js';
+import { FILTERED_ENV, StderrFilter } from '../src/cli/quiet-dawn.js';
 import { readYAxis } from './util.js';
 
 // A full disk for the files a test names (`fullDisk`): writing bytes to them fails with ENOSPC as Node reports it, on
@@ -169,6 +169,19 @@ describe('outputs are checked before any work', () => {
     await expectUserError(['predict', '--out', join(file, 'p'), path('base', 'images', '000001.png')], /cannot create the folder \(ENOTDIR\)/);
     await expectUserError(['eval', '--data', data, '--json', join(file, 'e.json')], /--json .*a-file: is a file, not a folder/);
   });
+
+  // procfs answers ENOENT to a mkdir under /proc although /proc exists, and Node's recursive mkdir then retried
+  // forever. Run as a child with a deadline: in this process the loop would hang the test, not fail it. The child
+  // runs the command itself (as the CLI's stderr-filtering parent has it do), so that the kill reaches the loop.
+  test.skipIf(!existsSync('/proc/self'))('--out where the file system takes no folders (/proc) is one line, not a hang', () => {
+    const cli = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+    const child = spawnSync(process.execPath, [cli, 'synth', '--out', '/proc/smpr-no-such/data', '--images', '1'], {
+      encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL', env: { ...process.env, [FILTERED_ENV]: 'pipe' },
+    });
+    expect(child.signal, 'synth did not return within 30 s').toBeNull();
+    expect(child.stderr).toMatch(/^smpr: --out \/proc\/smpr-no-such\/data: cannot create the folder \(E[A-Z]+\)\n$/);
+    expect(child.status).toBe(2);
+  }, 60_000);
 
   test('an atomic write under a file reports the real reason, not the failed clean-up', () => {
     expect(() => writeFileAtomic(join(file, 'x.safetensors'), [new Uint8Array(4)])).toThrow(/cannot write .*a-file\/x\.safetensors: ENOTDIR/);

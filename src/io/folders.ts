@@ -8,7 +8,7 @@ export function prepareFolder(flag: string, dir: string): void {
   if (dir === '') throw new UserError(`${flag}: needs a folder name, got ''`);
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UserError(`${flag} ${dir}: is a file, not a folder`);
   try {
-    mkdirSync(dir, { recursive: true });
+    makeFolders(dir);
   } catch (error) {
     throw new UserError(`${flag} ${dir}: cannot create the folder (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
@@ -17,6 +17,24 @@ export function prepareFolder(flag: string, dir: string): void {
     accessSync(dir, constants.W_OK);
   } catch {
     throw new UserError(`${flag} ${dir}: the folder is not writable`);
+  }
+}
+
+/**
+ * `mkdir -p`, one folder at a time down from the nearest that exists. Node's recursive mkdir never returns where a
+ * file system answers ENOENT for a folder whose parent exists (procfs: `/proc/x`): it makes the parent again, is
+ * told it exists, and retries the child, forever.
+ */
+function makeFolders(dir: string): void {
+  const missing: string[] = [];
+  for (let d = resolve(dir); !existsSync(d) && dirname(d) !== d; d = dirname(d)) missing.push(d);
+  for (const d of missing.reverse()) {
+    try {
+      mkdirSync(d);
+    } catch (error) {
+      // Made meanwhile by someone else: as good as made here.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(d).isDirectory()) throw error;
+    }
   }
 }
 
