@@ -56,7 +56,7 @@ export const trainCommand = defineCommand({
     'backbone-weights': { type: 'string', description: 'pretrained backbone (safetensors or a PyTorch .pth with torchvision ResNet names, e.g. torchvision\'s resnet18-*.pth, fc.* skipped; or mmdetection HRNet weights for the HRNet presets)', valueName: 'FILE' },
     weights: { type: 'string', description: 'start from this model (an smpr checkpoint or exported weights of the same --config, or a .pth of the authors\' mmdet SMPR in --config\'s layout); the optimizer starts afresh', valueName: 'FILE' },
     out: { type: 'string', required: true, description: 'run folder', valueName: 'DIR' },
-    resume: { type: 'boolean', description: `continue the run in --out from its ${CHECKPOINT_FILE}, with its data, seed, batch and loss (the schedule may change)` },
+    resume: { type: 'boolean', description: `continue the run in --out from its ${CHECKPOINT_FILE} (as train saved it; exported weights start a new run with --weights), with its data, seed, batch and loss (the schedule may change)` },
     'save-every': { type: 'number', integer: true, min: 1, description: 'also save a checkpoint every N iterations (default: at every epoch end only)' },
     workers: { type: 'number', integer: true, min: 0, max: MAX_WORKERS, description: `threads reading and augmenting images ahead of the step (0: none; at most ${MAX_WORKERS}: each costs memory and start-up, and a few already outrun the step) (default: ${defaultWorkers()} on this machine)` },
     'log-every': { type: 'number', integer: true, min: 1, default: 10, description: 'iterations between log lines' },
