@@ -21,8 +21,8 @@ function values(count: number, random: Random): Float32Array {
 /** Random operands for d on the GPU, and their product computed by the float64 reference. */
 function operands(d: MatmulDims, seed: number): { ag: Tensor; bg: Tensor; expected: ArrayLike<number> } {
   const random = new Random(seed);
-  const a = values(d.batch * d.m * d.k, random);
-  const b = values(d.batch * d.k * d.n, random);
+  const a = values((d.sharedA ? 1 : d.batch) * d.m * d.k, random);
+  const b = values((d.sharedB ? 1 : d.batch) * d.k * d.n, random);
   return {
     ag: tensor(a, [a.length], { device: 'webgpu' }),
     bg: tensor(b, [b.length], { device: 'webgpu' }),
@@ -49,6 +49,8 @@ const dims = fc.record({
   k: fc.integer({ min: 1, max: 50 }),
   transA: fc.boolean(),
   transB: fc.boolean(),
+  sharedA: fc.boolean(),
+  sharedB: fc.boolean(),
 });
 
 /** Runs random shapes through the template with the tile `tileFor` picks, against the float64 reference. */

@@ -102,7 +102,7 @@ export const webgpuBackend: Backend = {
     into('indexAdd', outShape, src.dtype, indexAddKernel(src.dtype, outer, rows, inner, index.size, gpuDevice()), [src, index]),
   matmul: (a, b, dims, outShape) => {
     const device = gpuDevice();
-    const key = `matmul|${dims.batch},${dims.m},${dims.n},${dims.k}|${dims.transA},${dims.transB}`;
+    const key = `matmul|${dims.batch},${dims.m},${dims.n},${dims.k}|${dims.transA},${dims.transB}|${dims.sharedA ?? false},${dims.sharedB ?? false}`;
     const program = cachedProgram(device, key, () => matmulKernel(dims, gemmTarget(device)));
     return into('matmul', outShape, a.dtype, program, [a, b]);
   },

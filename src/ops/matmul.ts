@@ -31,9 +31,14 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const batch = sizeOf(batchShape);
   const outShape = [...batchShape, m, n];
   return record('matmul', [a, b], (be) => {
-    const a3 = reshape(broadcastTo(a, [...batchShape, ...a.shape.slice(-2)]), [batch, ...a.shape.slice(-2)]);
-    const b3 = reshape(broadcastTo(b, [...batchShape, ...b.shape.slice(-2)]), [batch, ...b.shape.slice(-2)]);
-    return be.matmul(a3, b3, { batch, m, n, k, transA, transB }, outShape);
+    // An operand without a batch of its own is one matrix that every entry reads in place; a batched one is
+    // broadcast (copied) to the whole batch.
+    const asBatch = (t: Tensor): Tensor => {
+      const matrix = t.shape.slice(-2);
+      return sizeOf(t.shape.slice(0, -2)) === 1 ? reshape(t, [1, ...matrix]) : reshape(broadcastTo(t, [...batchShape, ...matrix]), [batch, ...matrix]);
+    };
+    const [a3, b3] = [asBatch(a), asBatch(b)];
+    return be.matmul(a3, b3, { batch, m, n, k, transA, transB, sharedA: a3.shape[0] !== batch, sharedB: b3.shape[0] !== batch }, outShape);
   }, (g) => {
     const [ga, gb] = !transA && !transB ? [() => matmul(g, b, { transB: true }), () => matmul(a, g, { transA: true })]
       : transA && !transB ? [() => matmul(b, g, { transB: true }), () => matmul(a, g)]
