@@ -1,17 +1,19 @@
 /**
  * GroupNorm as one fused op: a single kernel computes each (sample, group)'s mean and variance and normalises,
- * and a single kernel computes dx together with the per-sample terms of dγ and dβ (summed over the batch here).
- * The forward keeps (mean, rstd) per group for the backward pass when a gradient is needed.
+ * and a single kernel computes dx together with the per-sample terms of dγ and dβ, which one more sums over the
+ * batch. The forward keeps (mean, rstd) per group for the backward pass when a gradient is needed.
  */
 import { cpuBackend } from '../backend/cpu-backend.js';
 import { runKernel, type DeviceKernel } from '../backend/device-kernel.js';
 import { gpuDevice, launch } from '../backend/launch.js';
+import { cachedProgram } from '../backend/program-cache.js';
 import { emptyGpu } from '../backend/webgpu-backend.js';
-import { groupNormBackward, groupNormForward, type GroupNormDims } from '../kernels/reference/group-norm.js';
-import { groupNormBackwardKernel, groupNormForwardKernel, groupNormSchedule, type GroupNormSchedule } from '../kernels/wgsl/group-norm.js';
+import { groupNormBackward, groupNormBatchTotals, groupNormForward, type GroupNormDims } from '../kernels/reference/group-norm.js';
+import { groupNormBackwardKernel, groupNormBatchTotalsKernel, groupNormForwardKernel, groupNormSchedule, type GroupNormSchedule } from '../kernels/wgsl/group-norm.js';
 import { isFloat } from '../tensor/dtype.js';
 import { gradEnabled } from '../tensor/engine.js';
 import { shapeStr, sizeOf } from '../tensor/shape.js';
+import type { Device } from '../tensor/storage.js';
 import { cpuData, type Tensor } from '../tensor/tensor.js';
 import { commonDevice, record } from './record.js';
 import { sum } from './reduce.js';
@@ -21,6 +23,10 @@ import { reshape } from './shape.js';
 export const groupNormKernels: { schedule: GroupNormSchedule | null } = { schedule: null };
 
 const schedule = (): GroupNormSchedule => groupNormKernels.schedule ?? groupNormSchedule(gpuDevice());
+
+/** The cache key of a GroupNorm program: its pass, dims, schedule and switches (eps, affine tensors). */
+const programKey = (pass: string, dims: GroupNormDims, s: GroupNormSchedule, ...switches: unknown[]): string =>
+  `groupNorm ${pass}|${dims.batch},${dims.channels},${dims.groups},${dims.spatial}|${s.kind === 'subgroup' ? s.lanes : 'workgroup'}|${switches.join(',')}`;
 
 /** The optional affine tensors have no binding when absent. */
 const present = (tensors: (Tensor | null)[]): Tensor[] => tensors.filter((t): t is Tensor => t !== null);
@@ -36,7 +42,9 @@ const FORWARD: DeviceKernel<[Tensor, Tensor | null, Tensor | null, GroupNormDims
   webgpu(x, weight, bias, dims, eps) {
     const y = emptyGpu(x.shape, x.dtype, 'groupNorm');
     const stats = emptyGpu([dims.batch, dims.groups, 2], x.dtype, 'groupNorm');
-    launch(groupNormForwardKernel(dims, eps, weight !== null, bias !== null, schedule()), present([x, weight, bias, y, stats]));
+    const s = schedule();
+    const program = cachedProgram(gpuDevice(), programKey('forward', dims, s, eps, weight !== null, bias !== null), () => groupNormForwardKernel(dims, eps, weight !== null, bias !== null, s));
+    launch(program, present([x, weight, bias, y, stats]));
     return { y, stats };
   },
 };
@@ -60,8 +68,28 @@ const BACKWARD: DeviceKernel<[Tensor, Tensor, Tensor, Tensor | null, GroupNormDi
       dWeight: emptyGpu(perSample, x.dtype, 'groupNormBackward'),
       dBias: emptyGpu(perSample, x.dtype, 'groupNormBackward'),
     };
-    launch(groupNormBackwardKernel(dims, weight !== null, schedule()), present([g, x, stats, weight, grads.dx, grads.dWeight, grads.dBias]));
+    const s = schedule();
+    const program = cachedProgram(gpuDevice(), programKey('backward', dims, s, weight !== null), () => groupNormBackwardKernel(dims, weight !== null, s));
+    launch(program, present([g, x, stats, weight, grads.dx, grads.dWeight, grads.dBias]));
     return grads;
+  },
+};
+
+type Totals = { weight: Tensor; bias: Tensor };
+
+const BATCH_TOTALS: DeviceKernel<[Tensor, Tensor, GroupNormDims], Totals> = {
+  cpu(dWeight, dBias, dims) {
+    const totals = groupNormBatchTotals(cpuData(dWeight), cpuData(dBias), dims, dWeight.dtype);
+    return {
+      weight: cpuBackend.fromArray(totals.weight, [dims.channels], dWeight.dtype, 'groupNormBatchTotals'),
+      bias: cpuBackend.fromArray(totals.bias, [dims.channels], dWeight.dtype, 'groupNormBatchTotals'),
+    };
+  },
+  webgpu(dWeight, dBias, dims) {
+    const totals = { weight: emptyGpu([dims.channels], dWeight.dtype, 'groupNormBatchTotals'), bias: emptyGpu([dims.channels], dWeight.dtype, 'groupNormBatchTotals') };
+    const device = gpuDevice();
+    launch(cachedProgram(device, `groupNorm totals|${dims.channels},${dims.batch}`, () => groupNormBatchTotalsKernel(dims, device)), [dWeight, dBias, totals.weight, totals.bias]);
+    return totals;
   },
 };
 
@@ -71,11 +99,24 @@ function checkAffine(name: string, t: Tensor | null, x: Tensor, channels: number
   }
 }
 
-/** Sums a per-sample partial gradient over the batch when `param` wants it (a batch of one is a view), and frees the partials. */
-function batchTotal(param: Tensor | null, perSample: Tensor): Tensor | null {
-  const total = !param?.requiresGrad ? null : perSample.shape[0] === 1 ? reshape(perSample, [perSample.shape[1]!]) : sum(perSample, 0);
-  perSample.dispose();
-  return total;
+/**
+ * dγ and dβ for the affine tensors that want them: the per-sample terms summed over the batch, both in one kernel
+ * where both are wanted (a batch of one is a view); frees the terms.
+ */
+function batchTotals(device: Device, dims: GroupNormDims, weight: Tensor | null, bias: Tensor | null, dWeight: Tensor, dBias: Tensor): (Tensor | null)[] {
+  const wantsWeight = weight?.requiresGrad ?? false;
+  const wantsBias = bias?.requiresGrad ?? false;
+  let totals: (Tensor | null)[];
+  if (wantsWeight && wantsBias && dims.batch > 1) {
+    const both = runKernel(device, BATCH_TOTALS, dWeight, dBias, dims);
+    totals = [both.weight, both.bias];
+  } else {
+    const total = (wanted: boolean, perSample: Tensor) => (!wanted ? null : dims.batch === 1 ? reshape(perSample, [dims.channels]) : sum(perSample, 0));
+    totals = [total(wantsWeight, dWeight), total(wantsBias, dBias)];
+  }
+  dWeight.dispose();
+  dBias.dispose();
+  return totals;
 }
 
 /**
@@ -103,7 +144,7 @@ export function groupNorm(x: Tensor, groups: number, weight: Tensor | null = nul
   }, (g) => {
     if (gradEnabled()) throw new Error('groupNorm: double backward is not supported (the backward pass is a fused kernel)');
     const { dx, dWeight, dBias } = runKernel(device, BACKWARD, g, x, stats, weight, dims);
-    const grads = [dx, batchTotal(weight, dWeight), batchTotal(bias, dBias)];
+    const grads = [dx, ...batchTotals(device, dims, weight, bias, dWeight, dBias)];
     return grads.filter((_, k) => [x, weight, bias][k] !== null);
   });
   return y;

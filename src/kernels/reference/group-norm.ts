@@ -84,3 +84,16 @@ export function groupNormBackward(
   }
   return { dx, dWeight, dBias };
 }
+
+/**
+ * dγ and dβ: their per-sample terms ([N, C] each, from groupNormBackward) summed over the batch, in batch order
+ * (as a sum over axis 0 adds them).
+ */
+export function groupNormBatchTotals(dWeight: TypedArray, dBias: TypedArray, dims: GroupNormDims, dtype: DType): { weight: TypedArray; bias: TypedArray } {
+  const total = (perSample: TypedArray) => {
+    const out = typedArrayFor(dtype, dims.channels);
+    for (let n = 0; n < dims.batch; n++) for (let c = 0; c < dims.channels; c++) out[c] += perSample[n * dims.channels + c];
+    return out;
+  };
+  return { weight: total(dWeight), bias: total(dBias) };
+}

@@ -27,7 +27,7 @@
  */
 import type { GroupNormDims } from '../reference/group-norm.js';
 import type { DeviceInfo, Program } from '../program.js';
-import { blockGrid, ParamWriter, storage, uniform, WORKGROUP_1D as WG, workgroupTree } from './common.js';
+import { blockGrid, gridStride1d, kernel1d, ParamWriter, storage, uniform, WORKGROUP_1D as WG, workgroupTree } from './common.js';
 
 /** 'subgroup' with its lane count, or 'workgroup'. */
 export type GroupNormSchedule = { kind: 'subgroup'; lanes: number } | { kind: 'workgroup' };
@@ -225,4 +225,28 @@ ${ENTRY}
     wB[lid] += wB[o];`)}
 ${inputGradient('lid', `${WG}u`, 'wA[0]', 'wB[0]', gamma)}`;
   return { label: 'groupNormBackward', code, params: params(dims, 0), workgroups: blockGrid(dims.batch * dims.groups) };
+}
+
+/**
+ * Bindings: dWeight [N, C], dBias [N, C] (the backward kernel's per-sample terms), then their totals over the
+ * batch, [C] each. Invocation c adds up column c of both, in batch order as a sum over axis 0 would: one dispatch
+ * where two reductions took one each.
+ */
+export function groupNormBatchTotalsKernel(dims: GroupNormDims, device: DeviceInfo): Program {
+  const code = `
+struct Params { channels: u32, batch: u32 }
+${storage(0, 'dWeight', 'float32')}
+${storage(1, 'dBias', 'float32')}
+${storage(2, 'weightTotal', 'float32', true)}
+${storage(3, 'biasTotal', 'float32', true)}
+${uniform(4)}
+${kernel1d('p.channels', `  var w = 0.0;
+  var b = 0.0;
+  for (var n = 0u; n < p.batch; n++) {
+    w += dWeight[n * p.channels + i];
+    b += dBias[n * p.channels + i];
+  }
+  weightTotal[i] = w;
+  biasTotal[i] = b;`)}`;
+  return { label: 'groupNormBatchTotals', code, params: new ParamWriter().u32(dims.channels, dims.batch).finish(), workgroups: gridStride1d(dims.channels, device) };
 }
