@@ -18,7 +18,9 @@
  * next chunk instead of allocating another.
  */
 import { flushQueue, gpuDevice, launch } from '../backend/launch.js';
+import { cachedProgram } from '../backend/program-cache.js';
 import { emptyGpu } from '../backend/webgpu-backend.js';
+import type { DeviceInfo, Program } from '../kernels/program.js';
 import type { DeformConvGeometry, DeformConvGrads, DeformConvOperands } from '../kernels/reference/deform-conv2d.js';
 import {
   deformGradBoundKernel,
@@ -56,9 +58,16 @@ function planChunks(g: DeformConvGeometry): DeformChunk[] {
   return chunks;
 }
 
+/** A program of this file, built once for what its builder is given (`args`: plain data, which names it whole). */
+function deformProgram(name: string, args: unknown[], build: (device: DeviceInfo) => Program): Program {
+  const device = gpuDevice();
+  return cachedProgram(device, `deformConv2d ${name}|${JSON.stringify(args)}`, () => build(device));
+}
+
 function sample(pass: DeformPass, a: DeformConvOperands<Tensor>, g: DeformConvGeometry, chunk: DeformChunk, outputs: Tensor[]): void {
   const inputs = [a.x, a.offset, ...(a.mask ? [a.mask] : [])];
-  launch(deformSamplingKernel(pass, a.mask !== null, g, chunk, gpuDevice()), [...inputs, ...outputs]);
+  const hasMask = a.mask !== null;
+  launch(deformProgram('sampling', [pass, hasMask, g, chunk], (device) => deformSamplingKernel(pass, hasMask, g, chunk, device)), [...inputs, ...outputs]);
 }
 
 /** The chunk's column matrix, viewed as [nc, weight groups, Cin/groups·KH·KW, rows·OW] for the GEMMs. */
@@ -104,7 +113,6 @@ export function deformConv2dGpu(a: DeformConvOperands<Tensor>, g: DeformConvGeom
 
 /** Gradients of sum(y · grad) for x, offset, weight and mask. Call inside `tidy`. */
 export function deformConv2dGpuBackward(grad: Tensor, a: DeformConvOperands<Tensor>, g: DeformConvGeometry): DeformConvGrads<Tensor> {
-  const device = gpuDevice();
   const gx = emptyGpu(a.x.shape, 'float32', 'deformConv2d.gradX');
   const gOffset = emptyGpu(a.offset.shape, 'float32', 'deformConv2d.gradOffset');
   const gMask = a.mask && emptyGpu(a.mask.shape, 'float32', 'deformConv2d.gradMask');
@@ -121,11 +129,13 @@ export function deformConv2dGpuBackward(grad: Tensor, a: DeformConvOperands<Tens
     // The input gradient's exact fixed-point sum (kernels/wgsl/deform-sampling.ts): bound, scatter, resolve.
     const bound = emptyGpu([1], 'uint32', 'deformConv2d.gradBound');
     const acc = emptyGpu([chunk.nc, g.inChannels, g.height, g.width, 2], 'uint32', 'deformConv2d.gradAccumulator');
-    launch(zeroFillKernel(1, device), [bound]);
-    launch(zeroFillKernel(acc.size, device), [acc]);
-    launch(deformGradBoundKernel(a.mask !== null, g, chunk, device), [gcol, ...(a.mask ? [a.mask] : []), bound]);
+    const hasMask = a.mask !== null;
+    const accumulate = chunk.r0 > 0;
+    launch(deformProgram('zero', [1], (device) => zeroFillKernel(1, device)), [bound]);
+    launch(deformProgram('zero', [acc.size], (device) => zeroFillKernel(acc.size, device)), [acc]);
+    launch(deformProgram('bound', [hasMask, g, chunk], (device) => deformGradBoundKernel(hasMask, g, chunk, device)), [gcol, ...(a.mask ? [a.mask] : []), bound]);
     sample('backward', a, g, chunk, [gcol, bound, acc, gOffset, ...(gMask ? [gMask] : [])]);
-    launch(deformGradResolveKernel(g, chunk, chunk.r0 > 0, device), [acc, bound, gx]);
+    launch(deformProgram('resolve', [g, chunk, accumulate], (device) => deformGradResolveKernel(g, chunk, accumulate, device)), [acc, bound, gx]);
     gcol.dispose();
     acc.dispose();
     bound.dispose();

@@ -6,6 +6,7 @@
 import { cpuBackend } from '../backend/cpu-backend.js';
 import { runKernel, type DeviceKernel } from '../backend/device-kernel.js';
 import { gpuDevice, launch } from '../backend/launch.js';
+import { cachedProgram } from '../backend/program-cache.js';
 import { emptyGpu } from '../backend/webgpu-backend.js';
 import { focalLossBackward, focalLossForward, type FocalParams } from '../kernels/reference/focal-loss.js';
 import { focalLossKernel, type FocalPass } from '../kernels/wgsl/focal-loss.js';
@@ -21,7 +22,10 @@ export type Reduction = 'none' | 'sum' | 'mean';
 
 function gpuFocal(pass: FocalPass, inputs: Tensor[], params: FocalParams, scale = 1): Tensor {
   const out = emptyGpu(inputs[0].shape, 'float32', pass === 'forward' ? 'focalLoss' : 'focalLossBackward');
-  launch(focalLossKernel(pass, out.size, params, gpuDevice(), scale, pass === 'backward' && inputs[2].size === 1), [...inputs, out]);
+  const device = gpuDevice();
+  const scalarGrad = pass === 'backward' && inputs[2].size === 1;
+  const key = `focalLoss ${pass}|${out.size}|${params.alpha},${params.gamma}|${scale}|${scalarGrad}`;
+  launch(cachedProgram(device, key, () => focalLossKernel(pass, out.size, params, device, scale, scalarGrad)), [...inputs, out]);
   return out;
 }
 
