@@ -6,6 +6,7 @@
 import { cpuBackend } from '../backend/cpu-backend.js';
 import { runKernel, type DeviceKernel } from '../backend/device-kernel.js';
 import { gpuDevice, launch } from '../backend/launch.js';
+import { cachedProgram } from '../backend/program-cache.js';
 import { emptyGpu } from '../backend/webgpu-backend.js';
 import type { DeviceInfo, Program } from '../kernels/program.js';
 import type { DType, TypedArray } from '../tensor/dtype.js';
@@ -38,7 +39,9 @@ function passKernel<Dims>(pair: LinearPair<Dims>): DeviceKernel<[LinearPass, Ten
     cpu: (pass, src, dims, outShape) => cpuBackend.fromArray(pair.reference[pass](cpuData(src), dims, src.dtype), outShape, src.dtype, pair.names[pass]),
     webgpu(pass, src, dims, outShape) {
       const out = emptyGpu(outShape, src.dtype, pair.names[pass]);
-      launch(pair.program(pass, dims, src.dtype, gpuDevice()), [src, out]);
+      const device = gpuDevice();
+      // Dims are plain sizes, so their JSON names the program whole.
+      launch(cachedProgram(device, `${pair.names[pass]}|${JSON.stringify(dims)}|${src.dtype}`, () => pair.program(pass, dims, src.dtype, device)), [src, out]);
       return out;
     },
   };
