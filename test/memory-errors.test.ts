@@ -3,6 +3,7 @@ import { describe, expect, test } from 'vitest';
 import * as T from '../src/index.js';
 import { webgpu } from '../src/tensor/engine.js';
 import { SPECIALISE_AFTER } from '../src/backend/program-cache.js';
+import { MAX_BIND_GROUPS } from '../src/backend/webgpu-runtime.js';
 
 describe('memory', () => {
   test('a tidy scope returns bytes and buffers in use to where they started', async () => {
@@ -188,6 +189,25 @@ describe('memory', () => {
     }
     sgd.dispose();
     for (const t of [w1, w2, x]) t.dispose();
+  });
+
+  test('past its bound the bind-group cache starts again, and what it binds after is still right', async () => {
+    // A bind group's key holds its uniform slot, and a submit's outputs each get a buffer of their own: 9000 adds
+    // of 20 tensors make more distinct keys than the cache keeps.
+    const xs = Array.from({ length: 20 }, (_, i) => T.full([4], i, { device: 'webgpu' }));
+    let most = 0;
+    let wrong = 0;
+    for (let i = 0; i < 9000; i++) {
+      const [a, b] = [i % 20, Math.floor(i / 20) % 20];
+      const y = T.add(xs[a]!, xs[b]!);
+      most = Math.max(most, T.memory().bindGroups);
+      if (i % 997 === 0 && (await y.toArray())[3] !== a + b) wrong += 1;
+      y.dispose();
+    }
+    expect(most).toBe(MAX_BIND_GROUPS);
+    expect(T.memory().bindGroups).toBeLessThan(most);
+    expect(wrong).toBe(0);
+    T.dispose(xs);
   });
 
   test('pipelines are compiled once per kernel variant', async () => {

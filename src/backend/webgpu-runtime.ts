@@ -27,7 +27,7 @@ const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we
 /** Parameter slots per submit; a batch that needs more is submitted early. */
 const UNIFORM_ARENA_SLOTS = 512;
 /** Bind groups kept; past this the cache starts again (an SMPR-R50 training step makes about 1700). */
-const MAX_BIND_GROUPS = 8192;
+export const MAX_BIND_GROUPS = 8192;
 /** How long a wait for a CPU adapter's work sleeps between Dawn's polls (sleeping-wait.ts). */
 const CPU_ADAPTER_POLL_MS = 1;
 
