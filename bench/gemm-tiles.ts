@@ -14,6 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { initWebGPU } from '../src/index.js';
 import { launch } from '../src/backend/launch.js';
 import { emptyGpu } from '../src/backend/webgpu-backend.js';
+import { SPECIALISE_AFTER } from '../src/backend/program-cache.js';
 import type { ConvGeometry } from '../src/kernels/conv-geometry.js';
 import { chooseTile, gemmKernel, gemmTarget, kSplits, type GemmShape, type GemmTarget, type GemmTile } from '../src/kernels/wgsl/gemm.js';
 import { forwardShape, inputGradShape, weightGradShape } from '../src/kernels/wgsl/conv2d.js';
@@ -100,9 +101,12 @@ const schedule = flag('schedule') ?? 'device';
 if (schedule !== 'device' && schedule !== 'workgroup') throw new Error(`gemm-tiles: --schedule must be 'device' or 'workgroup', got '${schedule}'`);
 const target: GemmTarget = { ...gemmTarget(rt.deviceInfo), ...(schedule === 'workgroup' ? { cpu: false } : {}) };
 
-/** Median ms of one run on the GPU's clock (or wall clock), after a warm-up that also compiles the pipeline. */
+/**
+ * Median ms of one run on the GPU's clock (or wall clock), after a warm-up that also compiles the pipelines: as many
+ * runs as it takes a shape to get its specialised programs (program-cache.ts), which the timed runs then use.
+ */
 async function time(run: () => Tensor, repeats = 3): Promise<number> {
-  dispose([run()]);
+  for (let i = 0; i < SPECIALISE_AFTER; i++) dispose([run()]);
   await rt.sync();
   const samples: number[] = [];
   for (let i = 0; i < repeats; i++) {

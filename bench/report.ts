@@ -4,6 +4,7 @@
  */
 import { writeOutputFile } from '../src/io/atomic.js';
 import { webgpu } from '../src/tensor/engine.js';
+import { SPECIALISE_AFTER } from '../src/backend/program-cache.js';
 
 export interface BenchRow {
   suite: string;
@@ -30,11 +31,12 @@ export function median(values: number[]): number {
 
 /**
  * Times `run` (which records GPU work) end to end: each repetition is followed by a full GPU sync, so the
- * time covers recording, submission and execution. Returns the median in ms.
+ * time covers recording, submission and execution. Returns the median in ms. The warm-up defaults to as many runs
+ * as it takes a shape to get its specialised programs (program-cache.ts), so that none is compiled while timed.
  */
 export async function timeGpu(run: () => void | Promise<void>, options: { warmup?: number; repeats?: number } = {}): Promise<number> {
   const rt = webgpu();
-  for (let i = 0; i < (options.warmup ?? 2); i++) {
+  for (let i = 0; i < (options.warmup ?? SPECIALISE_AFTER); i++) {
     await run();
     await rt.sync();
   }

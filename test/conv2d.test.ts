@@ -11,7 +11,7 @@ import { conv2d, conv2dGeometry, conv2dOutputSize, type Conv2dOptions } from '..
 import { conv2dForwardGpu, conv2dInputGradGpu, conv2dWeightGradGpu, tilesFor, type TileChooser } from '../src/ops/conv2d-gpu.js';
 import { Random, add, dispose, grad, memory, mul, ones, randn, sum, tensor, tidy, webgpu, zeros } from '../src/index.js';
 import { loadGolden, type GoldenCase } from './golden.js';
-import { expectClose, fromGolden, gradcheck } from './util.js';
+import { expectClose, expectSameBitsEveryUse, fromGolden, gradcheck } from './util.js';
 
 const F64 = { atol: 1e-10, rtol: 1e-10 };
 /**
@@ -175,6 +175,26 @@ describe('conv2d WGSL matches the reference', () => {
       expect(Object.keys(g).filter((k) => g[k as keyof ConvGeometry] !== g0[k as keyof ConvGeometry]), field).toEqual([field]);
       await compareWithReference(g, true, 1, () => tile, field !== 'dilationW');
     }
+  });
+
+  // A shape's first uses run the general programs (the geometry as uniforms), later ones the specialised (as
+  // constants): the same fused multiply-adds in the same order, so the same bits, split-K partials included.
+  it('the general and the specialised programs give the same bits, in all three passes', async () => {
+    const target = gemmTarget(gpuDevice());
+    const long = conv2dGeometry([4, 3, 24, 20], [4, 3, 3, 3], { padding: 1 });
+    await fc.assert(fc.asyncProperty(fc.oneof(geometry, fc.constant(long)), fc.nat(), async (g, seed) => {
+      const random = new Random(seed);
+      const gpu = (shape: number[]) => tensor(values(shape.reduce((a, b) => a * b, 1), random), shape, { device: 'webgpu' });
+      const [x, w, b, dy] = [gpu([g.batch, g.inChannels, g.height, g.width]), gpu([g.outChannels, g.inChannels / g.groups, g.kernelH, g.kernelW]), gpu([g.outChannels]), gpu([g.batch, g.outChannels, g.outH, g.outW])];
+      const tiles = tilesFor(target);
+      await expectSameBitsEveryUse(async () => {
+        const passes = { forward: conv2dForwardGpu(x, w, b, g, tiles), inputGrad: conv2dInputGradGpu(dy, w, g, tiles), weightGrad: conv2dWeightGradGpu(dy, x, g, tiles) };
+        const read = Object.fromEntries(await Promise.all(Object.entries(passes).map(async ([name, t]) => [name, await t.toArray()] as const)));
+        dispose(Object.values(passes));
+        return read;
+      });
+      dispose([x, w, b, dy]);
+    }), { numRuns: 5 });
   });
 
   it('the wide case does get 128×128 tiles with 32 KiB', () => {

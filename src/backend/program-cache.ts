@@ -5,8 +5,8 @@
  * GEMM's WGSL text takes ~150 µs to build, and the runtime's pipeline cache then hashes the whole text again.
  * Handing back the Program built before skips both: its code is the same string, whose hash V8 keeps.
  *
- * Kernels that come in a general and a specialised form (the window gather, max pooling) get the one a key's use count
- * calls for from `specialisedProgram`.
+ * Kernels that come in a general and a specialised form (the window gather, max pooling, the convolutions) get the
+ * one a key's use count calls for from `specialisedProgram`.
  *
  * One cache per device description (a new runtime starts empty), least recently used first out past MAX_PROGRAMS,
  * so that it stays bounded; the runtime's compiled pipelines (one per distinct WGSL text) are not, and inference
@@ -42,9 +42,9 @@ const uses = new WeakMap<DeviceInfo, Map<string, number>>();
  * time) but one pipeline to compile per shape. A key's first uses get the general program, so that a shape seen
  * once or twice (a test over random shapes, an image of a new size) compiles nothing new; from the
  * SPECIALISE_AFTER-th on (every step of a training loop) the specialised one. The two must give the same values,
- * so only kernels that move, compare and add values have both (a compiler may compile a division by a constant
- * as a multiplication, and contract a product and a sum differently once it sees constants); the sign of a zero
- * may still differ, once the compiler folds 0 + x to x.
+ * so only kernels whose float arithmetic is moves, comparisons, adds and explicit fma() have both (a compiler may
+ * compile a division by a constant as a multiplication, and contract a product and a sum differently once it sees
+ * constants); the sign of a zero may still differ, once the compiler folds 0 + x to x.
  */
 export function specialisedProgram(device: DeviceInfo, key: string, general: () => Program, specialised: () => Program): Program {
   let counts = uses.get(device);

@@ -8,18 +8,32 @@
  *                                       the stride that lands inside dy.
  *   weight grad   dw = dy · im2col(x)ᵀ: M = Cout/g, N = Cin/g·KH·KW, K = batch·OH·OW. The long reduction is
  *                                       split over workgroups (split-K) and the partials summed by the reduce kernel.
- * The geometry is baked into the WGSL as constants (one pipeline per conv shape), so the index arithmetic divides
- * by constants. A 1×1, stride-1, unpadded convolution is a plain GEMM over channels and loads without any of it.
+ * The loaders name the geometry (CIN, OH, KW, …) in one of two forms (ProgramForm): 'specialised' writes it in as
+ * constants, one pipeline per conv shape, whose index arithmetic divides by constants; 'general' makes the names
+ * private variables filled from the uniform, one pipeline for convs of every size, so that an image of a new size
+ * compiles nothing. A 1×1, stride-1, unpadded convolution is a plain GEMM over channels and loads without any of it.
  */
 import type { ConvGeometry } from '../conv-geometry.js';
+import type { ProgramForm } from '../program.js';
 import type { GemmOperands, GemmShape } from './gemm.js';
 
-function constants(g: ConvGeometry): string {
-  const c = {
+/** The names the loaders use for the geometry, and their values. */
+function geometryNames(g: ConvGeometry): [string, number][] {
+  return Object.entries({
     CIN: g.inChannels, COUT: g.outChannels, CING: g.inChannels / g.groups, COUTG: g.outChannels / g.groups, H: g.height, W: g.width, OH: g.outH, OW: g.outW,
     KH: g.kernelH, KW: g.kernelW, SH: g.strideH, SW: g.strideW, PH: g.padH, PW: g.padW, DH: g.dilationH, DW: g.dilationW,
+  });
+}
+
+/** The geometry in the form asked for: the `decls`, `params` and `setup` of a GEMM instance. */
+function geometry(g: ConvGeometry, form: ProgramForm): Pick<GemmOperands, 'decls' | 'params' | 'setup'> {
+  const names = geometryNames(g);
+  if (form === 'specialised') return { decls: names.map(([name, v]) => `const ${name} = ${v}u;`).join('\n') };
+  return {
+    decls: names.map(([name]) => `var<private> ${name}: u32;`).join('\n'),
+    params: names,
+    setup: names.map(([name]) => `  ${name} = p.${name};`).join('\n'),
   };
-  return Object.entries(c).map(([name, v]) => `const ${name} = ${v}u;`).join('\n');
 }
 
 /** A plain GEMM over channels: no kernel window, no stride, no padding. */
@@ -53,11 +67,13 @@ function im2colDecls(g: ConvGeometry): string {
 }`;
 }
 
-export function forwardOperands(g: ConvGeometry, withBias: boolean): GemmOperands {
+export function forwardOperands(g: ConvGeometry, withBias: boolean, form: ProgramForm): GemmOperands {
+  const names = geometry(g, form);
   return {
     label: 'conv2d',
     buffers: withBias ? ['x', 'w', 'bias', 'y'] : ['x', 'w', 'y'],
-    decls: `${constants(g)}\n${im2colDecls(g)}`,
+    ...names,
+    decls: `${names.decls}\n${im2colDecls(g)}`,
     loadA: '  return w[(z * COUTG + row) * CING * KH * KW + k];',
     loadB: '  return im2col(z, k, col);',
     storeC: `  let co = z * COUTG + row;
@@ -66,7 +82,7 @@ export function forwardOperands(g: ConvGeometry, withBias: boolean): GemmOperand
   };
 }
 
-export function inputGradOperands(g: ConvGeometry): GemmOperands {
+export function inputGradOperands(g: ConvGeometry, form: ProgramForm): GemmOperands {
   const loadB = isPointwise(g)
     ? `  let img = col / (H * W);
   return dy[(img * COUT + z * COUTG + k) * H * W + col % (H * W)];`
@@ -86,7 +102,7 @@ export function inputGradOperands(g: ConvGeometry): GemmOperands {
   return {
     label: 'conv2d input grad',
     buffers: ['dy', 'w', 'dx'],
-    decls: constants(g),
+    ...geometry(g, form),
     // Wᵀ: row = input channel within the group, k = (output channel, kh, kw).
     loadA: '  return w[((z * COUTG + k / (KH * KW)) * CING + row) * KH * KW + k % (KH * KW)];',
     loadB,
@@ -95,11 +111,13 @@ export function inputGradOperands(g: ConvGeometry): GemmOperands {
   };
 }
 
-export function weightGradOperands(g: ConvGeometry): GemmOperands {
+export function weightGradOperands(g: ConvGeometry, form: ProgramForm): GemmOperands {
+  const names = geometry(g, form);
   return {
     label: 'conv2d weight grad',
     buffers: ['dy', 'x', 'dw'],
-    decls: `${constants(g)}\n${im2colDecls(g)}`,
+    ...names,
+    decls: `${names.decls}\n${im2colDecls(g)}`,
     loadA: '  return dy[((k / (OH * OW)) * COUT + z * COUTG + row) * OH * OW + k % (OH * OW)];',
     loadB: '  return im2col(z, col, k);',
     storeC: '  dw[(z * p.m + row) * p.n + col] = v;',

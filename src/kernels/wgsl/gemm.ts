@@ -40,6 +40,10 @@ export interface GemmOperands {
   buffers: string[];
   /** Module-scope WGSL the functions use (constants, helpers). */
   decls?: string;
+  /** More u32 fields of the `Params` uniform, after the template's own, with their values. */
+  params?: readonly (readonly [name: string, value: number])[];
+  /** WGSL run first in `main` (filling private variables from those params). */
+  setup?: string;
   /** Body of `fn loadA(z: u32, row: u32, k: u32) -> f32`. */
   loadA: string;
   /** Body of `fn loadB(z: u32, k: u32, col: u32) -> f32`. */
@@ -182,7 +186,7 @@ export function gemmKernel(ops: GemmOperands, shape: GemmShape, tile: GemmTile, 
   // bound it cannot see. GPU compilers ('workgroup') get the constant, unroll, and keep the block in registers.
   const fmas = lines(rm * rn, (i) => `    acc[${i}] = fma(a${Math.floor(i / rn)}, b${i % rn}, acc[${i}]);`);
   const code = `// ${ops.label}: ${tile.staging} schedule, ${bm}×${bn} tile, ${rm}×${rn} per invocation${subgroup ? '' : `, k slabs of ${tile.tk}`}
-${subgroup ? 'enable subgroups;\n' : ''}struct Params { m: u32, n: u32, k: u32, kChunk: u32, batch: u32, block: u32 }
+${subgroup ? 'enable subgroups;\n' : ''}struct Params { m: u32, n: u32, k: u32, kChunk: u32, batch: u32, block: u32${(ops.params ?? []).map(([name]) => `, ${name}: u32`).join('')} }
 ${bindings}
 @group(0) @binding(${ops.buffers.length}) var<uniform> p: Params;
 ${ops.decls ?? ''}
@@ -200,7 +204,7 @@ var<workgroup> tileB: array<vec4<f32>, ${(tile.tk * bn) / 4}>;  // [k][column qu
 `}
 @compute @workgroup_size(${wx}, ${wy})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, ${subgroup ? '@builtin(subgroup_invocation_id) lane: u32' : `@builtin(local_invocation_id) lid: vec3<u32>,
-        @builtin(local_invocation_index) li: u32`}) {
+        @builtin(local_invocation_index) li: u32`}) {${ops.setup ? `\n${ops.setup}` : ''}
   let z = wid.z % p.batch;
   let kBegin = (wid.z / p.batch) * p.kChunk;
   let kEnd = min(p.k, kBegin + p.kChunk);
@@ -216,7 +220,7 @@ ${subgroup ? subgroupLoop(tile, col, fmas) : workgroupLoop(tile, fmas)}
     if (row < p.m && col < p.n) { storeC(wid.z, row, col, acc[i]); }
   }
 }`;
-  const params = new ParamWriter().u32(shape.m, shape.n, shape.k, kChunk(shape.k, tile), shape.batch, rm * rn).finish();
+  const params = new ParamWriter().u32(shape.m, shape.n, shape.k, kChunk(shape.k, tile), shape.batch, rm * rn, ...(ops.params ?? []).map(([, value]) => value)).finish();
   return { label: ops.label, code, params, workgroups: [gridX, ceilDiv(shape.m, bm) * fold, shape.batch * tile.splits] };
 }
 
