@@ -170,6 +170,19 @@ describe('accumulation and graph control', () => {
     expect(labels).toEqual(['window', ...scales.flatMap(() => ['mul', 'mul']), 'addN']);
   });
 
+  test("the graph keeps its own list of addN's and concat's inputs: the caller changing theirs later changes nothing", () => {
+    const [a, b, c] = [1, 2, 3].map((v) => T.tensor([v, v], { dtype: 'float64', requiresGrad: true }));
+    const summed = [a!, b!];
+    const joined = [a!, b!];
+    const loss = T.add(T.sum(T.addN(summed)), T.sum(T.mul(T.concat(joined), T.tensor([1, 2, 3, 4], { dtype: 'float64' }))));
+    summed.push(c!);
+    joined[1] = c!;
+    loss.backward();
+    expect(Array.from(a!.grad!.toArraySync())).toEqual([2, 3]);
+    expect(Array.from(b!.grad!.toArraySync())).toEqual([4, 5]);
+    expect(c!.grad).toBeNull();
+  });
+
   test('grad returns gradients without touching .grad', () => {
     const x = T.tensor([1, 2], { requiresGrad: true });
     const y = T.tensor([5], { requiresGrad: true });

@@ -191,6 +191,22 @@ describe('memory', () => {
     for (const t of [w1, w2, x]) t.dispose();
   });
 
+  test('backward frees what a fused rule computes for inputs that need no gradient (dx for a constant x)', () => {
+    const values = (shape: number[]) => T.tensor(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i + 1)), shape, { device: 'webgpu' });
+    const cases: [string, () => { leaf: T.Tensor; loss: T.Tensor }][] = [
+      ['groupNorm, weight only', () => { const w = T.ones([4], { device: 'webgpu', requiresGrad: true }); return { leaf: w, loss: T.sum(T.mul(T.groupNorm(values([2, 4, 3]), 2, w, null), values([2, 4, 3]))) }; }],
+      ['deformConv2d, weight only', () => { const w = T.ones([3, 2, 3, 3], { device: 'webgpu', requiresGrad: true }); return { leaf: w, loss: T.sum(T.deformConv2d(values([1, 2, 5, 5]), T.mul(values([1, 18, 3, 3]), 0.5), w)) }; }],
+    ];
+    for (const [name, make] of cases) {
+      const { leaf, loss } = make();
+      const before = T.memory().buffersInUse;
+      loss.backward();
+      // Only the leaf's new .grad is left.
+      expect(T.memory().buffersInUse - before, name).toBe(1);
+      T.dispose([leaf, leaf.grad!, loss]);
+    }
+  });
+
   test('past its bound the bind-group cache starts again, and what it binds after is still right', async () => {
     // A bind group's key holds its uniform slot, and a submit's outputs each get a buffer of their own: 9000 adds
     // of 20 tensors make more distinct keys than the cache keeps.

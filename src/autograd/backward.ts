@@ -118,6 +118,12 @@ function applyRule(node: Tensor, g: Tensor, createGraph: boolean, run: <T>(fn: (
     }
     out.push([input, gi]);
   });
+  // A gradient the rule made for an input that needs none (a fused kernel's dx for a constant x) is nobody's:
+  // freed here, or it would outlive the rule's tidy.
+  if (!createGraph) {
+    const unwanted = new Set(inputGrads.filter((gi): gi is Tensor => gi !== null && gi !== g && !out.some(([, kept]) => kept === gi)));
+    for (const gi of unwanted) gi.dispose();
+  }
   return out;
 }
 

@@ -137,7 +137,8 @@ export function addN(xs: readonly Tensor[]): Tensor {
     }
   });
   if (xs.length === 1) return add(first!, 0);
-  return record('addN', xs, (be) => be.addN(xs), (g) => xs.map(() => g));
+  const inputs = [...xs]; // the graph keeps its own list: the caller may change theirs later
+  return record('addN', inputs, (be) => be.addN(inputs), (g) => inputs.map(() => g));
 }
 
 /** Converts the dtype. The gradient passes through between float types. */

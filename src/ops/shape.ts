@@ -143,9 +143,10 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
     }
   }
   const outShape = xs[0].shape.map((d, i) => (i === a ? xs.reduce((n, x) => n + x.shape[a], 0) : d));
-  return record('concat', xs, (be) => be.concat([...xs], a, outShape), (g) => {
+  const inputs = [...xs]; // the graph keeps its own list: the caller may change theirs later
+  return record('concat', inputs, (be) => be.concat(inputs, a, outShape), (g) => {
     let offset = 0;
-    return xs.map((x) => {
+    return inputs.map((x) => {
       const start = offset;
       offset += x.shape[a];
       return needs(x, () => narrow(g, a, start, x.shape[a]));
