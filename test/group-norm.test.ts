@@ -128,6 +128,16 @@ describe('the default eps is torch\'s 1e-5', () => {
   }
 });
 
+test('one shape with two values of eps, back to back on webgpu: each gets its own program (eps is in its key)', async () => {
+  const data = Float32Array.from(values(2 * 4 * 9, 22, 0, 1e-3));
+  for (const eps of [1e-5, 1e-3, 1e-5]) {
+    const [gpu, cpu] = [tensor(data, [2, 4, 3, 3], { device: 'webgpu' }), tensor(Float64Array.from(data), [2, 4, 3, 3], { dtype: 'float64' })];
+    const y = groupNorm(gpu, 2, null, null, eps);
+    expectClose(await y.toArray(), groupNorm(cpu, 2, null, null, eps).toArraySync(), { atol: 1e-4, rtol: 1e-4 }, `eps ${eps}`);
+    dispose([gpu, y]);
+  }
+});
+
 describe('float64 gradchecks', () => {
   const make = (shape: number[], seed: number, mean = 0) => tensor(values(shape.reduce((a, b) => a * b, 1), seed, mean), shape, { dtype: 'float64', requiresGrad: true });
 

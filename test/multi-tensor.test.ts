@@ -129,7 +129,7 @@ describe('sgdUpdate_ and adamwUpdate_', () => {
     disposeAll(p, g, b);
   });
 
-  it('builds a pack\'s program once: steps with new values on the same tensors compile nothing and stay exact, each switch its own program', async () => {
+  it('builds a pack\'s program once: SGD and AdamW steps with new values on the same tensors compile nothing and stay exact, each switch its own program', async () => {
     const sizes = [700, 3, 2500, 64, 1, 999, 256, 257, 40];
     const run = async (momentum: number, clipped: boolean, step: number) => {
       const [p, g, b] = [arrays(sizes, step), arrays(sizes, step + 1), arrays(sizes, step + 2)];
@@ -143,10 +143,25 @@ describe('sgdUpdate_ and adamwUpdate_', () => {
       if (momentum) (await readAll(gb)).forEach((v, i) => expectClose(v, b[i]!, F32, `momentum ${momentum} step ${step}: buffer ${i}`));
       disposeAll(gp, gg, gb, [clip]);
     };
+    const adamw = async (clipped: boolean, t: number) => {
+      const [p, g, m] = [arrays(sizes, t), arrays(sizes, t + 1), arrays(sizes, t + 2, 0.1)];
+      const v = arrays(sizes, t + 3, 0.1).map((a) => a.map((x) => x * x));
+      const hyper = sizes.map((_, i) => ({ lr: 1e-3 * t * (1 + (i % 2)), weightDecay: i % 3 ? 0.05 : 0 }));
+      const step = { beta1: 0.9, beta2: 0.999, eps: 1e-8, correction1: 1 - 0.9 ** t, correction2: 1 - 0.999 ** t };
+      const scale = clipped ? 0.3 * t : 1;
+      const [gp, gg, gm, gv] = [onGpu(p), onGpu(g), onGpu(m), onGpu(v)];
+      const clip = clipped ? tensor([1, scale], { device: 'webgpu' }) : null;
+      adamwUpdate_(gp, gg, gm, gv, hyper, step, clip);
+      sizes.forEach((_, i) => adamwUpdate(p[i]!, g[i]!, m[i]!, v[i]!, { ...step, ...hyper[i]!, scale }));
+      (await readAll(gp)).forEach((x, i) => expectClose(x, p[i]!, F32, `AdamW, clipped ${clipped}, step ${t}: param ${i}`));
+      disposeAll(gp, gg, gm, gv, [clip]);
+    };
     const switches = [[0.9, true], [0, true], [0.9, false], [0, false]] as const;
     for (const [momentum, clipped] of switches) await run(momentum, clipped, 1);
+    for (const clipped of [true, false]) await adamw(clipped, 1);
     const pipelines = memory().pipelines;
     for (const [momentum, clipped] of switches) await run(momentum === 0 ? 0 : 0.5, clipped, 2);
+    for (const clipped of [true, false]) await adamw(clipped, 2);
     expect(memory().pipelines).toBe(pipelines);
   });
 

@@ -49,7 +49,7 @@ export const UNARY: Record<UnaryOp, ElementwiseDef<(x: number) => number>> = {
   // torch.sign(NaN) is 0, and so abs's gradient g·sign(x) is 0 there (JavaScript's Math.sign gives NaN).
   sign: { cpu: (x) => (Number.isNaN(x) ? 0 : Math.sign(x)), wgsl: 'sign(x)', wgslFloat: 'select(sign(x), T(0), isNan(x))', integers: 'signed' },
   relu: { cpu: (x) => (x > 0 || Number.isNaN(x) ? x : 0), wgsl: 'max(x, T(0))', wgslFloat: nanPropagating('max(x, 0.0)', ['x']), integers: 'all' },
-  /** 1 where x > 0, else 0: the derivative of relu. */
+  /** 1 where x > 0, else 0. */
   step: { cpu: (x) => (x > 0 ? 1 : 0), wgsl: 'T(x > T(0))', integers: 'all' },
   sigmoid: {
     cpu: sigmoid,

@@ -86,13 +86,17 @@ export function groupNormBackward(
 }
 
 /**
- * dγ and dβ: their per-sample terms ([N, C] each, from groupNormBackward) summed over the batch, in batch order
- * (as a sum over axis 0 adds them).
+ * dγ and dβ: their per-sample terms ([N, C] each, from groupNormBackward) summed over the batch, in batch order and
+ * in float64, rounded once (as the reference sum over axis 0 adds them).
  */
 export function groupNormBatchTotals(dWeight: TypedArray, dBias: TypedArray, dims: GroupNormDims, dtype: DType): { weight: TypedArray; bias: TypedArray } {
   const total = (perSample: TypedArray) => {
     const out = typedArrayFor(dtype, dims.channels);
-    for (let n = 0; n < dims.batch; n++) for (let c = 0; c < dims.channels; c++) out[c] += perSample[n * dims.channels + c];
+    for (let c = 0; c < dims.channels; c++) {
+      let s = 0;
+      for (let n = 0; n < dims.batch; n++) s += perSample[n * dims.channels + c];
+      out[c] = s;
+    }
     return out;
   };
   return { weight: total(dWeight), bias: total(dBias) };
