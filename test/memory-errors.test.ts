@@ -324,6 +324,13 @@ describe('bad input', () => {
     expect(() => T.manualSeed(-1)).toThrow('manualSeed: the seed must be an integer in [0, 2^32), got -1');
     expect(() => T.setDefaultDevice('tpu' as T.Device)).toThrow("device 'tpu' is not one of cpu, webgpu");
   });
+  test('broadcastTo refuses a size no tensor has, which broadcasting alone let through (the GPU hung on [-2], the CPU made a [2.5] tensor)', () => {
+    for (const device of ['cpu', 'webgpu'] as const) {
+      expect(() => T.broadcastTo(T.zeros([1], { device }), [-2])).toThrow('broadcastTo: shape [-2] must hold non-negative integers');
+      expect(() => T.broadcastTo(T.zeros([1], { device }), [2.5])).toThrow('broadcastTo: shape [2.5] must hold non-negative integers');
+    }
+    expect(T.broadcastTo(T.zeros([1]), [0]).shape).toEqual([0]);
+  });
   test('ragged nested arrays and wrong value counts', () => {
     expect(() => T.tensor([[1, 2], [3]])).toThrow(/ragged/);
     expect(() => T.tensor(new Float32Array(5), [2, 3])).toThrow(/5 values do not fill shape \[2, 3\]/);

@@ -4,7 +4,7 @@
  * broadcast ↔ sum, concat ↔ slices, indexSelect ↔ indexAdd.
  */
 import type { WindowSpec } from '../kernels/reference/window.js';
-import { broadcastShapes, broadcastStrides, normalizeAxis, normalizeAxes, shapeStr, shapesEqual, sizeOf, stridesOf, type Shape } from '../tensor/shape.js';
+import { broadcastShapes, broadcastStrides, checkShape, normalizeAxis, normalizeAxes, shapeStr, shapesEqual, sizeOf, stridesOf, type Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { composite, needs, record } from './record.js';
 import { sumTo } from './reduce.js';
@@ -125,6 +125,8 @@ export function flip(x: Tensor, axes: number | number[]): Tensor {
 
 /** Repeats size-1 dimensions (and adds leading ones) to reach `shape`, by NumPy's broadcasting rules. */
 export function broadcastTo(x: Tensor, shape: Shape): Tensor {
+  // A size that broadcasting lets through but no tensor has (−2, 2.5) crashed the CPU and hung the GPU.
+  checkShape('broadcastTo', shape);
   const target = broadcastShapes('broadcastTo', x.shape, shape);
   if (!shapesEqual(target, shape)) {
     throw new Error(`broadcastTo: cannot broadcast ${shapeStr(x.shape)} to ${shapeStr(shape)}`);
