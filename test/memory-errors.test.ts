@@ -331,6 +331,13 @@ describe('bad input', () => {
     }
     expect(T.broadcastTo(T.zeros([1]), [0]).shape).toEqual([0]);
   });
+  test('concat refuses scalars, as torch.cat does (the CPU returned one scalar, the GPU failed to dispatch); stack joins them', async () => {
+    for (const device of ['cpu', 'webgpu'] as const) {
+      const [a, b] = [T.tensor([1], { device }), T.tensor([2], { device })].map((t) => T.reshape(t, []));
+      expect(() => T.concat([a!, b!])).toThrow('concat: tensor 0 is a scalar (shape []), which has no axis to concatenate along; stack scalars instead');
+      expect(Array.from(await T.stack([a!, b!]).toArray())).toEqual([1, 2]);
+    }
+  });
   test('ragged nested arrays and wrong value counts', () => {
     expect(() => T.tensor([[1, 2], [3]])).toThrow(/ragged/);
     expect(() => T.tensor(new Float32Array(5), [2, 3])).toThrow(/5 values do not fill shape \[2, 3\]/);

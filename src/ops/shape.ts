@@ -138,6 +138,9 @@ export function broadcastTo(x: Tensor, shape: Shape): Tensor {
 
 export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   if (xs.length === 0) throw new Error('concat: needs at least one tensor');
+  // As torch.cat: a scalar has no axis to join along (the CPU returned one scalar, the GPU failed to dispatch).
+  const scalar = xs.findIndex((x) => x.rank === 0);
+  if (scalar >= 0) throw new Error(`concat: tensor ${scalar} is a scalar (shape []), which has no axis to concatenate along; stack scalars instead`);
   const a = normalizeAxis('concat', axis, xs[0].rank);
   for (const x of xs) {
     if (x.rank !== xs[0].rank || x.dtype !== xs[0].dtype || x.shape.some((d, i) => i !== a && d !== xs[0].shape[i])) {
