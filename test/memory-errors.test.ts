@@ -338,6 +338,14 @@ describe('bad input', () => {
       expect(Array.from(await T.stack([a!, b!]).toArray())).toEqual([1, 2]);
     }
   });
+  test('arange refuses non-finite bounds and more elements than a tensor holds (a [NaN]-shaped tensor, a RangeError, a failed buffer before)', () => {
+    for (const device of ['cpu', 'webgpu'] as const) {
+      expect(() => T.arange(0, Number.NaN, 1, { device })).toThrow('arange: start, end and step must be finite, got 0, NaN, 1');
+      expect(() => T.arange(0, 5, Number.NaN, { device })).toThrow('arange: start, end and step must be finite, got 0, 5, NaN');
+      expect(() => T.arange(0, Infinity, 1, { device })).toThrow('arange: start, end and step must be finite');
+      expect(() => T.arange(0, 1e12, 1, { device })).toThrow('arange: shape [1000000000000] has 1.00e+12 elements, more than one tensor can hold');
+    }
+  });
   test('ragged nested arrays and wrong value counts', () => {
     expect(() => T.tensor([[1, 2], [3]])).toThrow(/ragged/);
     expect(() => T.tensor(new Float32Array(5), [2, 3])).toThrow(/5 values do not fill shape \[2, 3\]/);

@@ -100,7 +100,10 @@ export function arange(start: number, end?: number, step = 1, options: CreateOpt
   if ([start, end ?? 0, step].some((v) => typeof v !== 'number')) throw new Error('arange: start, end and step are numbers; options come fourth: arange(start, end, step, options)');
   if (end === undefined) [start, end] = [0, start];
   if (step === 0) throw new Error('arange: step must not be 0');
+  // A NaN bound made a [NaN]-shaped tensor, an infinite one a RangeError from the typed array.
+  if (![start, end, step].every(Number.isFinite)) throw new Error(`arange: start, end and step must be finite, got ${start}, ${end}, ${step}`);
   const n = Math.max(0, Math.ceil((end - start) / step));
+  checkShape('arange', [n]);
   const dtype = options.dtype ?? (Number.isInteger(start) && Number.isInteger(step) ? 'int32' : 'float32');
   const data = typedArrayFor(dtype, n);
   for (let i = 0; i < n; i++) data[i] = start + i * step;
