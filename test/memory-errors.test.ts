@@ -346,6 +346,13 @@ describe('bad input', () => {
       expect(() => T.arange(0, 1e12, 1, { device })).toThrow('arange: shape [1000000000000] has 1.00e+12 elements, more than one tensor can hold');
     }
   });
+  test('random samples refuse an integer dtype (they were truncated to mostly zeros) and a reversed or NaN range', () => {
+    expect(() => T.randn([4], { dtype: 'int32' })).toThrow('randn: samples need a floating-point dtype, got int32');
+    expect(() => T.rand([4], { dtype: 'uint32', device: 'webgpu' })).toThrow('rand: samples need a floating-point dtype, got uint32');
+    expect(() => T.rand([4], { low: 2, high: 1 })).toThrow('rand: needs finite low ≤ high, got low 2, high 1');
+    expect(() => T.rand([4], { low: Number.NaN })).toThrow('rand: needs finite low ≤ high, got low NaN, high 1');
+    expect(T.rand([2], { dtype: 'float64', low: 1, high: 1 }).toArraySync()).toEqual(new Float64Array([1, 1]));
+  });
   test('ragged nested arrays and wrong value counts', () => {
     expect(() => T.tensor([[1, 2], [3]])).toThrow(/ragged/);
     expect(() => T.tensor(new Float32Array(5), [2, 3])).toThrow(/5 values do not fill shape \[2, 3\]/);

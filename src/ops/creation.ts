@@ -110,6 +110,12 @@ export function arange(start: number, end?: number, step = 1, options: CreateOpt
   return finish(data, [n], dtype, options, 'arange');
 }
 
+/** Random samples are real numbers: an integer dtype would truncate them silently (torch.randn refuses it too). */
+function floatDtype(op: string, dtype: DType = 'float32'): DType {
+  if (!isFloat(dtype)) throw new Error(`${op}: samples need a floating-point dtype, got ${dtype}; cast the result if integers are wanted`);
+  return dtype;
+}
+
 export interface RandomOptions extends CreateOptions {
   random?: Random;
 }
@@ -118,7 +124,7 @@ export interface RandomOptions extends CreateOptions {
 export function randn(shape: Shape, options: RandomOptions = {}): Tensor {
   checkShape('randn', shape);
   const random = options.random ?? defaultRandom();
-  const dtype = options.dtype ?? 'float32';
+  const dtype = floatDtype('randn', options.dtype);
   const data = typedArrayFor(dtype, sizeOf(shape));
   for (let i = 0; i < data.length; i++) data[i] = random.normal();
   return finish(data, shape, dtype, options, 'randn');
@@ -128,9 +134,11 @@ export function randn(shape: Shape, options: RandomOptions = {}): Tensor {
 export function rand(shape: Shape, options: RandomOptions & { low?: number; high?: number } = {}): Tensor {
   checkShape('rand', shape);
   const random = options.random ?? defaultRandom();
-  const dtype = options.dtype ?? 'float32';
+  const dtype = floatDtype('rand', options.dtype);
+  const { low = 0, high = 1 } = options;
+  if (!(Number.isFinite(low) && Number.isFinite(high) && low <= high)) throw new Error(`rand: needs finite low ≤ high, got low ${low}, high ${high}`);
   const data = typedArrayFor(dtype, sizeOf(shape));
-  for (let i = 0; i < data.length; i++) data[i] = random.uniform(options.low ?? 0, options.high ?? 1);
+  for (let i = 0; i < data.length; i++) data[i] = random.uniform(low, high);
   return finish(data, shape, dtype, options, 'rand');
 }
 
