@@ -353,6 +353,15 @@ describe('bad input', () => {
     expect(() => T.rand([4], { low: Number.NaN })).toThrow('rand: needs finite low ≤ high, got low NaN, high 1');
     expect(T.rand([2], { dtype: 'float64', low: 1, high: 1 }).toArraySync()).toEqual(new Float64Array([1, 1]));
   });
+  test('a number that an integer tensor would truncate is refused (int32 + 1.5 gave 2, not 2.5); integers still join', async () => {
+    for (const device of ['cpu', 'webgpu'] as const) {
+      const ints = T.tensor([1, 2], { dtype: 'int32', device });
+      expect(() => T.add(ints, 1.5)).toThrow('add: the number 1.5 would be truncated to the int32 of the tensor it meets; cast the tensor to float32 first');
+      expect(() => T.mul(0.5, ints)).toThrow('mul: the number 0.5 would be truncated');
+      expect(() => T.where(ints, Number.NaN, 0)).toThrow('where: the number NaN would be truncated');
+      expect(Array.from(await T.add(ints, 2).toArray())).toEqual([3, 4]);
+    }
+  });
   test('ragged nested arrays and wrong value counts', () => {
     expect(() => T.tensor([[1, 2], [3]])).toThrow(/ragged/);
     expect(() => T.tensor(new Float32Array(5), [2, 3])).toThrow(/5 values do not fill shape \[2, 3\]/);

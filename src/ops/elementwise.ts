@@ -6,7 +6,7 @@
 import { BINARY, UNARY, elementwiseFor, type BinaryOp, type UnaryOp } from '../kernels/elementwise-ops.js';
 import { isFloat, type DType } from '../tensor/dtype.js';
 import { broadcastShapes, shapeStr, shapesEqual } from '../tensor/shape.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
 import { scalarLike } from './creation.js';
 import { composite, needs, record } from './record.js';
 import { sumTo } from './reduce.js';
@@ -18,13 +18,24 @@ function checkDtypes(op: string, a: Tensor, b: Tensor): DType {
   return a.dtype;
 }
 
-const tensorsAmong = (...operands: Operand[]): Tensor[] => operands.filter((x): x is Tensor => typeof x !== 'number');
+const tensorsAmong = (...operands: Operand[]): Tensor[] => operands.filter((x): x is Tensor => x instanceof Tensor);
 
 /** The operands as tensors; a number takes the dtype and device of the other operand, or of `like` when both are numbers. */
 function operands(op: string, a: Operand, b: Operand, like?: Tensor): [Tensor, Tensor] {
-  const other = typeof a !== 'number' ? a : typeof b !== 'number' ? b : like;
+  const other = a instanceof Tensor ? a : b instanceof Tensor ? b : like;
   if (!other) throw new Error(`${op}: at least one operand must be a tensor`);
-  return [typeof a === 'number' ? scalarLike(a, other) : a, typeof b === 'number' ? scalarLike(b, other) : b];
+  const asTensor = (x: Operand): Tensor => {
+    if (typeof x !== 'number') {
+      if (!(x instanceof Tensor)) throw new Error(`${op}: operands must be tensors or numbers, got ${x === null ? 'null' : typeof x}`);
+      return x;
+    }
+    // The number takes the tensor's dtype: in an integer one, 1.5 would silently become 1 (PyTorch promotes to float).
+    if (!isFloat(other.dtype) && !Number.isInteger(x)) {
+      throw new Error(`${op}: the number ${x} would be truncated to the ${other.dtype} of the tensor it meets; cast the tensor to float32 first`);
+    }
+    return scalarLike(x, other);
+  };
+  return [asTensor(a), asTensor(b)];
 }
 
 /**
