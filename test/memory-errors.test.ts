@@ -362,6 +362,12 @@ describe('bad input', () => {
       expect(Array.from(await T.add(ints, 2).toArray())).toEqual([3, 4]);
     }
   });
+  test('shapes and operands of the wrong JavaScript type name the op instead of a TypeError from inside it', () => {
+    expect(() => T.zeros(3 as unknown as number[])).toThrow('full: shape must be an array of sizes, got number 3');
+    expect(() => T.randn(3 as unknown as number[])).toThrow('randn: shape must be an array of sizes, got number 3');
+    expect(() => T.add(T.zeros([2]), null as unknown as number)).toThrow('add: operands must be tensors or numbers, got null');
+    expect(() => T.mul(undefined as unknown as number, T.zeros([2]))).toThrow('mul: operands must be tensors or numbers, got undefined');
+  });
   test('ragged nested arrays and wrong value counts', () => {
     expect(() => T.tensor([[1, 2], [3]])).toThrow(/ragged/);
     expect(() => T.tensor(new Float32Array(5), [2, 3])).toThrow(/5 values do not fill shape \[2, 3\]/);

@@ -64,6 +64,7 @@ export function broadcastStrides(shape: Shape, target: Shape): number[] {
 const MAX_ELEMENTS = 2 ** 31 - 1;
 
 export function checkShape(op: string, shape: Shape): void {
+  if (!Array.isArray(shape)) throw new Error(`${op}: shape must be an array of sizes, got ${typeof shape} ${String(shape)}`);
   if (!shape.every((d) => Number.isInteger(d) && d >= 0)) {
     throw new Error(`${op}: shape ${shapeStr(shape)} must hold non-negative integers`);
   }
