@@ -368,6 +368,10 @@ describe('bad input', () => {
     expect(() => T.add(T.zeros([2]), null as unknown as number)).toThrow('add: operands must be tensors or numbers, got null');
     expect(() => T.mul(undefined as unknown as number, T.zeros([2]))).toThrow('mul: operands must be tensors or numbers, got undefined');
   });
+  test('an unknown dtype is refused on the GPU as on the CPU, before any kernel (it was a WGSL compile error at the next read)', async () => {
+    expect(() => T.cast(T.ones([2], { device: 'webgpu' }), 'float16' as T.DType)).toThrow("dtype 'float16' is not one of float32, float64, int32, uint32");
+    await expect(T.zeros([1], { device: 'webgpu' }).toArray()).resolves.toEqual(new Float32Array([0]));
+  });
   test('ragged nested arrays and wrong value counts', () => {
     expect(() => T.tensor([[1, 2], [3]])).toThrow(/ragged/);
     expect(() => T.tensor(new Float32Array(5), [2, 3])).toThrow(/5 values do not fill shape \[2, 3\]/);

@@ -40,4 +40,6 @@ export function wgslType(dtype: DType): 'f32' | 'i32' | 'u32' {
     case 'uint32': return 'u32';
     case 'float64': throw new Error('float64 is not available on the webgpu device (WGSL has no f64); use the cpu device');
   }
+  // Unchecked, an unknown dtype became 'array<undefined>' in a kernel's WGSL: a compile error at the next read.
+  throw new Error(`dtype '${String(dtype)}' is not one of float32, float64, int32, uint32`);
 }
