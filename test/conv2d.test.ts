@@ -258,6 +258,10 @@ describe('conv2d errors and sizes', () => {
     ['stride 0', () => conv2d(x, zeros([2, 6, 3, 3]), null, { stride: 0 }), /conv2d: stride must be an integer ≥ 1/],
     ['negative padding', () => conv2d(x, zeros([2, 6, 3, 3]), null, { padding: [-1, 0] }), /conv2d: padding must be an integer ≥ 0/],
     ['dtypes', () => conv2d(x, zeros([2, 6, 3, 3], { dtype: 'float64' })), /conv2d: input, weight and bias must share one float dtype/],
+    // Options where the bias goes read as a bias of dtype undefined.
+    ['options in the place of the bias', () => conv2d(x, zeros([2, 6, 3, 3]), { stride: 2 } as unknown as null), /conv2d: bias must be a tensor or null, got \{"stride":2\}; options come fourth/],
+    // JSON writes NaN as null, which is not what was given.
+    ['a NaN stride is named NaN', () => conv2d(x, zeros([2, 6, 3, 3]), null, { stride: [1, Number.NaN] }), /conv2d: stride must be an integer ≥ 1 or a pair of them, got \[1,NaN\]$/],
   ];
   for (const [name, f, message] of cases) it(name, () => expect(f).toThrow(message));
 

@@ -15,10 +15,10 @@ import { conv2dForward, conv2dInputGrad, conv2dWeightGrad } from '../kernels/ref
 import { conv2dForwardGpu, conv2dInputGradGpu, conv2dWeightGradGpu } from './conv2d-gpu.js';
 import { isFloat } from '../tensor/dtype.js';
 import { shapeStr } from '../tensor/shape.js';
-import { cpuData, type Tensor } from '../tensor/tensor.js';
+import { cpuData, Tensor } from '../tensor/tensor.js';
 import { needs, record } from './record.js';
 import { sum } from './reduce.js';
-import { intPair, type IntPair } from './window-options.js';
+import { intPair, optionValue, type IntPair } from './window-options.js';
 
 export interface Conv2dOptions {
   stride?: IntPair;
@@ -104,6 +104,8 @@ function weightGrad(dy: Tensor, x: Tensor, g: ConvGeometry): Tensor {
  * Differentiable in all three (twice, too).
  */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {
+  // Options passed third, where the bias goes, would otherwise be reported as a bias of dtype undefined.
+  if (bias != null && !(bias instanceof Tensor)) throw new Error(`conv2d: bias must be a tensor or null, got ${optionValue(bias)}; options come fourth: conv2d(x, weight, bias, options)`);
   if (x.dtype !== weight.dtype || !isFloat(x.dtype) || (bias && bias.dtype !== x.dtype)) {
     throw new Error(`conv2d: input, weight and bias must share one float dtype; got ${x.dtype}, ${weight.dtype}${bias ? `, ${bias.dtype}` : ''}`);
   }

@@ -11,6 +11,7 @@ import { isFloat } from '../tensor/dtype.js';
 import { shapeStr } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { linearPass, type LinearPair } from './linear-pair.js';
+import { optionValue } from './window-options.js';
 
 export interface UpsampleBilinearOptions {
   /** Output = ⌊input·s⌋ per axis; a number or [sh, sw], each > 0. */
@@ -36,15 +37,15 @@ function resizeDims(x: Tensor, options: UpsampleBilinearOptions): BilinearDims {
   const { scaleFactor, size } = options;
   if ((scaleFactor === undefined) === (size === undefined)) throw new Error(`${op}: give exactly one of scaleFactor and size`);
   if (size !== undefined) {
-    if (size.length !== 2 || !size.every((v) => Number.isInteger(v) && v >= 1)) throw new Error(`${op}: size must be two integers ≥ 1, got ${JSON.stringify(size)}`);
+    if (size.length !== 2 || !size.every((v) => Number.isInteger(v) && v >= 1)) throw new Error(`${op}: size must be two integers ≥ 1, got ${optionValue(size)}`);
     return { planes, height, width, outHeight: size[0], outWidth: size[1], scaleH: height / size[0], scaleW: width / size[1] };
   }
   const factors: readonly number[] = typeof scaleFactor === 'number' ? [scaleFactor, scaleFactor] : scaleFactor!;
   if (factors.length !== 2 || !factors.every((v) => Number.isFinite(v) && v > 0)) {
-    throw new Error(`${op}: scaleFactor must be a number > 0 or a pair of them, got ${JSON.stringify(scaleFactor)}`);
+    throw new Error(`${op}: scaleFactor must be a number > 0 or a pair of them, got ${optionValue(scaleFactor)}`);
   }
   const [outHeight, outWidth] = [Math.floor(height * factors[0]), Math.floor(width * factors[1])];
-  if (outHeight < 1 || outWidth < 1) throw new Error(`${op}: scaleFactor ${JSON.stringify(scaleFactor)} leaves ${shapeStr(x.shape)} empty`);
+  if (outHeight < 1 || outWidth < 1) throw new Error(`${op}: scaleFactor ${optionValue(scaleFactor)} leaves ${shapeStr(x.shape)} empty`);
   return { planes, height, width, outHeight, outWidth, scaleH: 1 / factors[0], scaleW: 1 / factors[1] };
 }
 
