@@ -166,6 +166,14 @@ describe('errors', () => {
     expect(() => groupNorm(x, 3, null, tensor([[0, 0, 0, 0, 0, 0]]))).toThrow('groupNorm: bias must be a float32 vector of length 6');
   });
 
+  test('eps negative or NaN (the GPU gave NaN everywhere, the CPU numbers)', () => {
+    for (const device of ['cpu', 'webgpu'] as const) {
+      const y = tensor(values(24, 1), [1, 6, 2, 2], { device, dtype: 'float32' });
+      expect(() => groupNorm(y, 3, null, null, -1)).toThrow('groupNorm: eps must be a finite number ≥ 0, got -1');
+      expect(() => groupNorm(y, 3, null, null, Number.NaN)).toThrow('groupNorm: eps must be a finite number ≥ 0, got NaN');
+    }
+  });
+
   test('rank below 2', () => {
     expect(() => groupNorm(tensor([1, 2, 3]), 1)).toThrow('groupNorm: input must be [N, C, ...], got [3]');
   });

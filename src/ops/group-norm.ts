@@ -130,6 +130,8 @@ export function groupNorm(x: Tensor, groups: number, weight: Tensor | null = nul
   if (!Number.isInteger(groups) || groups < 1 || channels % groups !== 0) {
     throw new Error(`groupNorm: input ${shapeStr(x.shape)} has ${channels} channels, which ${groups} groups do not divide`);
   }
+  // A negative or NaN eps makes the variance's square root NaN: refused here rather than found in the output.
+  if (!(Number.isFinite(eps) && eps >= 0)) throw new Error(`groupNorm: eps must be a finite number ≥ 0, got ${eps}`);
   checkAffine('weight', weight, x, channels);
   checkAffine('bias', bias, x, channels);
   const inputs = present([x, weight, bias]);
