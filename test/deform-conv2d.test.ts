@@ -309,6 +309,19 @@ describe('deformConv2d: errors', () => {
     ['kernel larger than the padded input', () => deformConv2d(x(), z(2, 18, 1, 1), w(), null, { dilation: 3 }), /does not fit input \[2, 4, 5, 5\]/],
     ['bad stride', () => deformConv2d(x(), z(2, 18, 3, 3), w(), null, { stride: 0 }), /stride must be an integer ≥ 1/],
     ['mixed dtypes', () => deformConv2d(x(), tensor(new Float64Array(2 * 18 * 9), [2, 18, 3, 3]), w()), /share one float dtype/],
+    // The GPU's GEMMs failed on it with a matmul error about a [.., 0, NaN] view.
+    ['no output channels', () => deformConv2d(x(), z(2, 18, 3, 3), z(0, 4, 3, 3)), /deformConv2d: weight \[0, 4, 3, 3\] has no output channels/],
   ];
   for (const [label, f, message] of cases) it(label, () => expect(() => tidy(f)).toThrow(message));
+
+  it('an empty batch gives an empty output and zero weight gradient on both devices (the GPU failed in concat)', async () => {
+    for (const device of ['cpu', 'webgpu'] as const) {
+      const e = (shape: number[], requiresGrad = false) => tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape, { device, requiresGrad });
+      const weight = tensor(new Float32Array(3 * 4 * 9).fill(1), [3, 4, 3, 3], { device, requiresGrad: true });
+      const y = deformConv2d(e([0, 4, 5, 5], true), e([0, 18, 3, 3]), weight);
+      expect(y.shape, device).toEqual([0, 3, 3, 3]);
+      sum(y).backward();
+      expect(Array.from(await weight.grad!.toArray()), device).toEqual(new Array(3 * 4 * 9).fill(0));
+    }
+  });
 });

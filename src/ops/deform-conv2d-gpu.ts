@@ -31,6 +31,7 @@ import {
   type DeformPass,
 } from '../kernels/wgsl/deform-sampling.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { zeros } from './creation.js';
 import { add } from './elementwise.js';
 import { matmul } from './matmul.js';
 import { sum } from './reduce.js';
@@ -108,6 +109,8 @@ export function deformConv2dGpu(a: DeformConvOperands<Tensor>, g: DeformConvGeom
     }
     flushBetween(chunks, k);
   }
+  // An empty batch has no chunks (the CPU kernel returns the empty result too).
+  if (!images.length) return emptyGpu([0, g.outChannels, g.outH, g.outW], 'float32', 'deformConv2d');
   return images.length === 1 ? images[0] : concat(images, 0);
 }
 
@@ -141,5 +144,5 @@ export function deformConv2dGpuBackward(grad: Tensor, a: DeformConvOperands<Tens
     bound.dispose();
     flushBetween(chunks, k);
   }
-  return { x: gx, offset: gOffset, weight: view(gWeight!, a.weight.shape), mask: gMask };
+  return { x: gx, offset: gOffset, weight: gWeight ? view(gWeight, a.weight.shape) : zeros(a.weight.shape, { device: 'webgpu' }), mask: gMask };
 }

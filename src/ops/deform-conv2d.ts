@@ -75,6 +75,8 @@ function geometry(x: Tensor, offset: Tensor, weight: Tensor, bias: Tensor | null
   const [batch, inChannels, height, width] = x.shape;
   const [outChannels, weightChannels, kernelH, kernelW] = weight.shape;
   const taps = kernelH * kernelW;
+  // As conv2d: no output channels left the GPU's GEMMs a [.., 0, NaN] view.
+  if (outChannels === 0) throw new Error(`deformConv2d: weight ${shapeStr(weight.shape)} has no output channels`);
   if (weightChannels === 0 || inChannels % weightChannels !== 0) {
     throw new Error(`deformConv2d: input has ${inChannels} channels but weight ${shapeStr(weight.shape)} expects a multiple of ${weightChannels} (channels per group)`);
   }
