@@ -188,6 +188,15 @@ describe('state dicts and devices', () => {
     b.dispose();
   });
 
+  test('state that is not a map of tensors is named, not a TypeError from comparing shapes', async () => {
+    const conv = new Conv2d(3, 4, 1);
+    await expect(conv.loadStateDict({ weight: new Float32Array(12), bias: 2 } as unknown as Record<string, Tensor>)).rejects.toThrow(
+      "loadStateDict (Conv2d): not tensors: 'weight' (Float32Array), 'bias' (Number)",
+    );
+    await expect(conv.loadStateDict(null as unknown as Record<string, Tensor>)).rejects.toThrow('loadStateDict (Conv2d): expected a Map or record of tensors, got null');
+    conv.dispose();
+  });
+
   test('missing, unexpected and mis-shaped keys are errors naming the keys and shapes; a failed load changes nothing', async () => {
     const net = new Net(1);
     const before = Array.from(net.body.at(0).conv.weight.tensor.toArraySync());

@@ -14,7 +14,7 @@ import { toTypedArray, type TypedArray } from '../tensor/dtype.js';
 import { keep } from '../tensor/scope.js';
 import { shapeStr, shapesEqual } from '../tensor/shape.js';
 import type { Device } from '../tensor/storage.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
 
 /** A hint for the optimizer: mmdet gives non-norm biases 2× lr and no weight decay, and treats the rest alike. */
 export type ParamGroup = 'weight' | 'bias' | 'norm';
@@ -209,7 +209,11 @@ export abstract class Module {
    * Shape mismatches are always errors; missing and unexpected keys are errors when `strict` (the default).
    */
   async loadStateDict(state: ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>>, options: LoadOptions = {}): Promise<LoadResult> {
+    if (state === null || typeof state !== 'object') throw new Error(`loadStateDict (${this.constructor.name}): expected a Map or record of tensors, got ${state === null ? 'null' : typeof state}`);
     const entries = state instanceof Map ? new Map(state) : new Map(Object.entries(state));
+    // A typed array or a number where a tensor belongs has no shape to compare: named here, not a TypeError below.
+    const notTensors = [...entries].filter(([, t]) => !(t instanceof Tensor)).map(([k, t]) => `'${k}' (${t?.constructor?.name ?? String(t)})`);
+    if (notTensors.length) throw new Error(`loadStateDict (${this.constructor.name}): not tensors: ${listKeys(notTensors)}`);
     const slots = this.namedSlots();
     const ignored = new Set<string>();
     for (const [path, m] of this.namedModules()) for (const k of m.ignoredStateKeys) ignored.add(join(path, k));
