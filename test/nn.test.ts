@@ -197,6 +197,13 @@ describe('state dicts and devices', () => {
     conv.dispose();
   });
 
+  test('Conv2d refuses channel and group counts that are not positive integers when built, not at the first forward', () => {
+    // 0 input channels made an infinite init bound, −1 a typed-array RangeError, groups 1.5 a weight of 2 channels per group.
+    expect(() => new Conv2d(0, 4, 3)).toThrow('Conv2d: inChannels must be a positive integer, got 0');
+    expect(() => new Conv2d(3, -1, 3)).toThrow('Conv2d: outChannels must be a positive integer, got -1');
+    expect(() => new Conv2d(3, 3, 3, { groups: 1.5 })).toThrow('Conv2d: groups must be a positive integer, got 1.5');
+  });
+
   test('missing, unexpected and mis-shaped keys are errors naming the keys and shapes; a failed load changes nothing', async () => {
     const net = new Net(1);
     const before = Array.from(net.body.at(0).conv.weight.tensor.toArraySync());

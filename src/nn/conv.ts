@@ -47,6 +47,10 @@ export class Conv2d extends Module {
   ) {
     super();
     this.groups = options.groups ?? 1;
+    // Checked here, not at the first forward: 0 input channels made an infinite init bound, −1 a typed-array crash.
+    for (const [name, n] of [['inChannels', inChannels], ['outChannels', outChannels], ['groups', this.groups]] as const) {
+      if (!Number.isInteger(n) || n < 1) throw new Error(`Conv2d: ${name} must be a positive integer, got ${n}`);
+    }
     if (inChannels % this.groups !== 0 || outChannels % this.groups !== 0) {
       throw new Error(`Conv2d: ${inChannels} input and ${outChannels} output channels must both divide into ${this.groups} groups`);
     }
