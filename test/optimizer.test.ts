@@ -2,7 +2,7 @@
 // optimizer updates through).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { add, memory, mul, sum, tensor, tidy, toSync, zeros, type Device } from '../src/index.js';
+import { add, memory, mul, sum, tensor, tidy, toSync, zeros, type Device, type Tensor as T } from '../src/index.js';
 import type { NamedParameter } from '../src/nn/module.js';
 import { clipGradNorm } from '../src/train/clip.js';
 import { REFERENCE_SGD, SGD, type Optimizer, type ParamGroup, type SGDOptions } from '../src/train/optimizer.js';
@@ -229,8 +229,34 @@ describe('SGD', () => {
     const leaf = tensor([1], { requiresGrad: true });
     expect(() => new SGD([{ name: 'y', group: 'weight', tensor: mul(leaf, 2) }])).toThrow("parameter 'y' is the result of an op ('mul')");
     expect(() => new SGD([], { momentum: 1 })).toThrow('momentum must be in [0, 1), got 1');
-    expect(() => new SGD([], { lr: -1 })).toThrow('lr must be ≥ 0, got -1');
-    expect(() => new SGD([], { weightDecay: NaN })).toThrow('weight decay must be ≥ 0, got NaN');
+    expect(() => new SGD([], { lr: -1 })).toThrow('SGD: lr must be a finite number ≥ 0, got -1');
+    expect(() => new SGD([], { lr: Infinity })).toThrow('SGD: lr must be a finite number ≥ 0, got Infinity');
+    expect(() => new SGD([], { weightDecay: NaN })).toThrow('SGD: weight decay must be a finite number ≥ 0, got NaN');
+    expect(() => new AdamW([], { groups: { bias: { lrMult: NaN } } })).toThrow("AdamW: the bias group's lrMult must be a finite number ≥ 0, got NaN");
+    expect(() => new SGD([], { groups: { norm: { weightDecay: -1 } } })).toThrow("SGD: the norm group's weight decay must be a finite number ≥ 0, got -1");
+    expect(() => new SGD([tensor([1], { requiresGrad: true })] as unknown as NamedParameter[])).toThrow('SGD: params must be { name, tensor, group } entries (module.trainableParameters()), got Tensor');
+  });
+
+  it('a learning rate a schedule set to NaN or below 0 is refused at the step, leaving the parameters as they were (they became NaN)', () => {
+    for (const Optim of [SGD, AdamW]) {
+      const p = param('w', 'weight', [1, 2], CASES[0]);
+      const optimizer = new Optim([p], { lr: 0.1 });
+      backwardOnce([p], { w: [1, 1] });
+      for (const lr of [NaN, -0.1]) {
+        optimizer.lr = lr;
+        expect(() => optimizer.step(), Optim.name).toThrow(`${Optim.name}: lr must be a finite number ≥ 0, got ${lr}`);
+      }
+      expect(Array.from(p.tensor.toArraySync())).toEqual([1, 2]);
+      if (optimizer instanceof AdamW) expect(optimizer.steps, 'a refused step is not counted').toBe(0);
+    }
+  });
+
+  it('optimizer state that is not a tensor, or a step count on the GPU, is named (a TypeError, or a toArraySync error, before)', () => {
+    const p = param('w', 'weight', [1, 2], CASES[0]);
+    expect(() => new SGD([p]).loadStateDict({ 'momentum.w': new Float32Array(2) as unknown as T })).toThrow("SGD.loadStateDict: 'momentum.w' is not a tensor (Float32Array)");
+    const adamw = new AdamW([p]);
+    expect(() => adamw.loadStateDict({ 'exp_avg.w': zeros([2]), 'exp_avg_sq.w': 0 as unknown as T })).toThrow("AdamW.loadStateDict: 'exp_avg_sq.w' is not a tensor (Number)");
+    expect(() => adamw.loadStateDict({ step: tensor([3], { device: 'webgpu' }) })).toThrow("AdamW.loadStateDict: 'step' must be a one-element CPU tensor, as stateDict() gives it; got [1] on webgpu");
   });
 });
 

@@ -14,7 +14,8 @@ import type { NamedParameter } from '../nn/module.js';
 import { tensor, zerosLike } from '../ops/creation.js';
 import { adamwUpdate_ } from '../ops/multi-tensor.js';
 import { keep } from '../tensor/scope.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
+import { shapeStr } from '../tensor/shape.js';
 import { Optimizer, parameterFor, stateCopy, type GroupOptions, type ParamGroup } from './optimizer.js';
 
 export interface AdamWOptions {
@@ -55,9 +56,9 @@ export class AdamW extends Optimizer {
   }
 
   step(clip: Tensor | null = null): void {
+    const active = this.withGrad();
     this.steps += 1;
     const [beta1, beta2] = this.betas;
-    const active = this.withGrad();
     noGrad(() => {
       for (const p of active) {
         if (!this.moments.has(p.name)) this.moments.set(p.name, { m: keep(zerosLike(p.tensor)), v: keep(zerosLike(p.tensor)) });
@@ -95,13 +96,18 @@ export class AdamW extends Optimizer {
     let steps = 0;
     for (const [key, saved] of Object.entries(state)) {
       if (key === STEP) {
+        // stateDict() gives it on the CPU; read here synchronously, so it must be there.
+        if (!(saved instanceof Tensor) || saved.device !== 'cpu' || saved.size !== 1) {
+          throw new Error(`AdamW.loadStateDict: '${STEP}' must be a one-element CPU tensor, as stateDict() gives it; got ${saved instanceof Tensor ? `${shapeStr(saved.shape)} on ${saved.device}` : String(saved)}`);
+        }
         steps = saved.toArraySync()[0];
         continue;
       }
       const prefix = [EXP_AVG, EXP_AVG_SQ].find((pre) => key.startsWith(pre));
       if (!prefix) throw new Error(`AdamW.loadStateDict: unknown state key '${key}' (expected ${EXP_AVG}<parameter>, ${EXP_AVG_SQ}<parameter> or ${STEP})`);
       const name = key.slice(prefix.length);
-      const entry = loaded.get(name) ?? { param: parameterFor(this, key, name, saved.shape) };
+      const param = parameterFor(this, key, name, saved);
+      const entry = loaded.get(name) ?? { param };
       entry[prefix === EXP_AVG ? 'm' : 'v'] = saved;
       loaded.set(name, entry);
     }

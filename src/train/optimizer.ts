@@ -21,7 +21,7 @@ import { cast } from '../ops/elementwise.js';
 import { sgdUpdate_ } from '../ops/multi-tensor.js';
 import { keep } from '../tensor/scope.js';
 import { shapeStr, shapesEqual } from '../tensor/shape.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
 import { RECIPES } from './recipes.js';
 
 export type { ParamGroup };
@@ -57,10 +57,16 @@ export abstract class Optimizer {
   protected readonly groups: Partial<Record<ParamGroup, GroupOptions>>;
 
   protected constructor(readonly name: string, params: readonly NamedParameter[], lr: number, weightDecay: number, groups: Partial<Record<ParamGroup, GroupOptions>>) {
-    if (!(lr >= 0)) throw new Error(`${name}: lr must be ≥ 0, got ${lr}`);
-    if (!(weightDecay >= 0)) throw new Error(`${name}: weight decay must be ≥ 0, got ${weightDecay}`);
+    checkRate(name, 'lr', lr);
+    checkRate(name, 'weight decay', weightDecay);
+    for (const [group, g] of Object.entries(groups)) {
+      if (g?.lrMult !== undefined) checkRate(name, `the ${group} group's lrMult`, g.lrMult);
+      if (g?.weightDecay !== undefined) checkRate(name, `the ${group} group's weight decay`, g.weightDecay);
+    }
+    if (!Array.isArray(params)) throw new Error(`${name}: params must be an array of named parameters (module.trainableParameters()), got ${typeof params}`);
     const seen = new Set<string>();
     for (const p of params) {
+      if (!(p?.tensor instanceof Tensor)) throw new Error(`${name}: params must be { name, tensor, group } entries (module.trainableParameters()), got ${p?.constructor?.name ?? String(p)}`);
       if (seen.has(p.name)) throw new Error(`${name}: parameter name '${p.name}' appears twice`);
       seen.add(p.name);
       if (!p.tensor.requiresGrad) throw new Error(`${name}: parameter '${p.name}' (shape ${shapeStr(p.tensor.shape)}) does not require grad`);
@@ -84,8 +90,10 @@ export abstract class Optimizer {
    */
   abstract step(clip?: Tensor | null): void;
 
-  /** The parameters that have a gradient this step. */
+  /** The parameters that have a gradient this step; the first thing a step asks, before it changes anything. */
   protected withGrad(): NamedParameter[] {
+    // `lr` is a public field that schedules set every step: a NaN or negative one would spoil every parameter silently.
+    checkRate(this.name, 'lr', this.lr);
     return this.params.filter((p) => p.tensor.grad);
   }
 
@@ -107,8 +115,14 @@ export abstract class Optimizer {
   abstract dispose(): void;
 }
 
+function checkRate(optimizer: string, name: string, value: number): void {
+  if (!(Number.isFinite(value) && value >= 0)) throw new Error(`${optimizer}: ${name} must be a finite number ≥ 0, got ${value}`);
+}
+
 /** A parameter by name, or an error naming the optimizer and the key it came from. */
-export function parameterFor(optimizer: Optimizer, key: string, name: string, shape: readonly number[]): Tensor {
+export function parameterFor(optimizer: Optimizer, key: string, name: string, saved: Tensor): Tensor {
+  if (!(saved instanceof Tensor)) throw new Error(`${optimizer.name}.loadStateDict: '${key}' is not a tensor (${(saved as unknown)?.constructor?.name ?? String(saved)})`);
+  const { shape } = saved;
   const param = optimizer.params.find((p) => p.name === name)?.tensor;
   if (!param) throw new Error(`${optimizer.name}.loadStateDict: no parameter named '${name}' (state key '${key}')`);
   if (!shapesEqual(shape, param.shape)) {
@@ -166,7 +180,7 @@ export class SGD extends Optimizer {
   loadStateDict(state: Record<string, Tensor>): void {
     const entries = Object.entries(state).map(([key, saved]) => {
       if (!key.startsWith(MOMENTUM)) throw new Error(`SGD.loadStateDict: unknown state key '${key}' (SGD keeps only ${MOMENTUM}<parameter>)`);
-      return { name: key.slice(MOMENTUM.length), saved, param: parameterFor(this, key, key.slice(MOMENTUM.length), saved.shape) };
+      return { name: key.slice(MOMENTUM.length), saved, param: parameterFor(this, key, key.slice(MOMENTUM.length), saved) };
     });
     this.dispose();
     for (const { name, saved, param } of entries) this.buffers.set(name, stateCopy(saved, param));
