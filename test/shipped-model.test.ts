@@ -55,6 +55,19 @@ test('weights that are finite but overflow the network are refused by predict, n
   model.dispose();
 });
 
+test('predictImage refuses an image whose data does not match its size, an empty list of scales and a bad scale or image id, instead of finding nobody', async () => {
+  const { model } = await loadCheckpointModel(SHIPPED_WEIGHTS);
+  const image = createImage(64, 64, [90, 120, 60]);
+  // A short data array was read past its end (no people); scales [] made no pass at all; a NaN scale a [NaN]-sized tensor.
+  await expect(predictImage(model, { width: 64, height: 64, data: new Uint8Array(5) }, 1)).rejects.toThrow('predictImage: a 64×64 RGB image needs 12288 bytes of data, got 5');
+  await expect(predictImage(model, { width: 0, height: 0, data: new Uint8Array(0) }, 1)).rejects.toThrow("predictImage: the image's width and height must be positive integers, got 0×0");
+  await expect(predictImage(model, image, 1, { scales: [] })).rejects.toThrow('predictImage: options.scales must list at least one { long, short } scale, got []');
+  await expect(predictImage(model, image, 1, { scales: [{ long: Number.NaN, short: 64 }] })).rejects.toThrow('predictImage: a scale\'s long and short sides must be numbers > 0, got {"long":NaN,"short":64}');
+  await expect(predictImage(model, image, Number.NaN)).rejects.toThrow("predictImage: imageId must be an integer (COCO's image_id), got NaN");
+  await expect(predictImage(model, image, 1)).resolves.toBeInstanceOf(Array);
+  model.dispose();
+});
+
 describe('predictImage on non-square images, where the padded and the valid size differ', () => {
   let model: SmprModel;
   beforeAll(async () => {

@@ -31,6 +31,17 @@ export function createImage(width: number, height: number, fill: Rgb = [0, 0, 0]
   return { width, height, data };
 }
 
+/** Refuses an image whose size is not positive integers or whose data does not hold its width × height × 3 bytes. */
+export function checkImage(op: string, image: Image): void {
+  const { width, height, data } = image ?? {};
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
+    throw new Error(`${op}: the image's width and height must be positive integers, got ${width}×${height}`);
+  }
+  if (!(data instanceof Uint8Array) || data.length !== width * height * 3) {
+    throw new Error(`${op}: a ${width}×${height} RGB image needs ${width * height * 3} bytes of data, got ${data instanceof Uint8Array ? data.length : String(data)}`);
+  }
+}
+
 export function cloneImage(image: Image): Image {
   return { width: image.width, height: image.height, data: image.data.slice() };
 }

@@ -4,10 +4,11 @@
  * into one buffer), and decoded on the CPU, where top-k, NMS and the COCO output are cheap and simple.
  */
 import { testTransform, type ScaleTarget } from '../data/augment.js';
-import type { Image } from '../data/image.js';
+import { checkImage, type Image } from '../data/image.js';
 import { noGrad } from '../autograd/index.js';
 import { tensor } from '../ops/creation.js';
 import { concat, flatten } from '../ops/shape.js';
+import { optionValue } from '../ops/window-options.js';
 import { tidy } from '../tensor/scope.js';
 import { UserError } from '../errors.js';
 import type { CocoKeypointResult } from '../coco/format.js';
@@ -95,7 +96,13 @@ async function runPass(model: SmprModel, image: Image, scale: ScaleTarget, optio
 
 /** People in one image, in COCO results format, in the image's own pixel coordinates. */
 export async function predictImage(model: SmprModel, image: Image, imageId: number, options: PredictOptions = {}): Promise<CocoKeypointResult[]> {
+  // A short data array was read past its end as zeros and black bytes: no people, without a word.
+  checkImage('predictImage', image);
+  if (!Number.isInteger(imageId)) throw new Error(`predictImage: imageId must be an integer (COCO's image_id), got ${imageId}`);
   const scales = options.scales ?? [referenceScale(model.config)];
+  if (!Array.isArray(scales) || scales.length === 0) throw new Error(`predictImage: options.scales must list at least one { long, short } scale, got ${optionValue(scales)}`);
+  const bad = scales.findIndex((s) => ![s?.long, s?.short].every((v) => Number.isFinite(v) && v > 0));
+  if (bad >= 0) throw new Error(`predictImage: a scale's long and short sides must be numbers > 0, got ${optionValue(scales[bad])}`);
   const post: PostprocessOptions = { ...options, imageId, sigmas: options.sigmas ?? model.config.keypoints.sigmas };
   if (scales.length === 1 && !options.flip) {
     const pass = await runPass(model, image, scales[0], options);
