@@ -372,6 +372,11 @@ describe('bad input', () => {
     expect(() => T.cast(T.ones([2], { device: 'webgpu' }), 'float16' as T.DType)).toThrow("dtype 'float16' is not one of float32, float64, int32, uint32");
     await expect(T.zeros([1], { device: 'webgpu' }).toArray()).resolves.toEqual(new Float32Array([0]));
   });
+  test('a Random seed that is not an integer is refused: NaN and 1.5 were silently the seeds 0 and 1', () => {
+    expect(() => new T.Random(Number.NaN)).toThrow('Random: the seed must be an integer, got NaN');
+    expect(() => new T.Random(1.5)).toThrow('Random: the seed must be an integer, got 1.5');
+    expect(new T.Random(-1).next()).toBe(new T.Random(2 ** 32 - 1).next()); // any integer, mod 2³²
+  });
   test('ragged nested arrays and wrong value counts', () => {
     expect(() => T.tensor([[1, 2], [3]])).toThrow(/ragged/);
     expect(() => T.tensor(new Float32Array(5), [2, 3])).toThrow(/5 values do not fill shape \[2, 3\]/);

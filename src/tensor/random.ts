@@ -7,6 +7,8 @@ export class Random {
   private state: number;
 
   constructor(seed = 0) {
+    // Any integer is a seed (taken mod 2³²); NaN and 1.5 silently were the seeds 0 and 1.
+    if (!Number.isInteger(seed)) throw new Error(`Random: the seed must be an integer, got ${String(seed)}`);
     this.state = seed >>> 0;
   }
 
