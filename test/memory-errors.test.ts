@@ -377,6 +377,9 @@ describe('bad input', () => {
     expect(() => new T.Random(1.5)).toThrow('Random: the seed must be an integer, got 1.5');
     expect(new T.Random(-1).next()).toBe(new T.Random(2 ** 32 - 1).next()); // any integer, mod 2³²
   });
+  test('noGrad refuses an async function: gradients were off only until its first await, and recorded after it', () => {
+    expect(() => T.noGrad(async () => 1)).toThrow('noGrad: the function returned a Promise; noGrad is synchronous');
+  });
   test('ragged nested arrays and wrong value counts', () => {
     expect(() => T.tensor([[1, 2], [3]])).toThrow(/ragged/);
     expect(() => T.tensor(new Float32Array(5), [2, 3])).toThrow(/5 values do not fill shape \[2, 3\]/);

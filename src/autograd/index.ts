@@ -5,7 +5,12 @@ import { withGradDisabled } from '../tensor/engine.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /** Runs `fn` without recording gradients (inference, optimizer updates). */
-export const noGrad = <T>(fn: () => T): T => withGradDisabled(fn);
+export function noGrad<T>(fn: () => T): T {
+  const result = withGradDisabled(fn);
+  // Gradients are off only until the first await: the rest of an async function would record a graph after all.
+  if (result instanceof Promise) throw new Error('noGrad: the function returned a Promise; noGrad is synchronous (await outside, or call noGrad inside)');
+  return result;
+}
 
 /** The same values (shared storage), cut from the graph: no gradient flows back through the result. */
 export const detach = (x: Tensor): Tensor => view(x, x.shape);
