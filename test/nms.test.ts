@@ -206,3 +206,22 @@ describe('oksNms', () => {
     );
   });
 });
+
+describe('bad input', () => {
+  const two = [corners(0, 0, 10, 10, 0.9), corners(0, 0, 10, 9, 0.8), corners(50, 50, 60, 60, 0.7)];
+  test('a NaN threshold is refused: no overlap exceeds it, so nothing was suppressed', () => {
+    expect(() => hardNms(two, { iouThr: Number.NaN })).toThrow('hardNms: iouThr must be a finite number, got NaN');
+    expect(() => softNmsLinear(two, { iouThr: Number.NaN })).toThrow('softNmsLinear: iouThr must be a finite number, got NaN');
+    expect(() => oksNms(two, { oksThr: Number.NaN, sigmas: [0.1, 0.1] })).toThrow('oksNms: oksThr must be a finite number, got NaN');
+  });
+  test('maxDets that is negative or fractional is refused: soft-NMS kept all but the last pose for −1', () => {
+    expect(softNmsLinear(two, { maxDets: 2 })).toHaveLength(2);
+    expect(() => softNmsLinear(two, { maxDets: -1 })).toThrow('softNmsLinear: maxDets must be an integer ≥ 0, got -1');
+    expect(() => hardNms(two, { iouThr: 0.5, maxDets: 1.5 })).toThrow('hardNms: maxDets must be an integer ≥ 0, got 1.5');
+  });
+  test('a NaN score, keypoints not in pairs and missing options are named', () => {
+    expect(() => softNmsLinear([corners(0, 0, 1, 1, Number.NaN)])).toThrow('softNmsLinear: pose 0 has score NaN and 4 keypoint values; scores must not be NaN');
+    expect(() => hardNms([{ keypoints: [1, 2, 3], score: 1 }], { iouThr: 0.5 })).toThrow('hardNms: pose 0 has score 1 and 3 keypoint values; scores must not be NaN, and keypoints come in 2s');
+    expect(() => (hardNms as unknown as (p: ScoredPose[]) => KeptPose[])(two)).toThrow('hardNms: options are required (iouThr)');
+  });
+});

@@ -85,6 +85,7 @@ function boxArea(box: Box): number {
  * IoU with a kept one is ≥ `iouThr`.
  */
 export function hardNms(poses: readonly ScoredPose[], options: HardNmsOptions): KeptPose[] {
+  checkNms('hardNms', poses, options, { iouThr: options?.iouThr });
   const boxes = poses.map((pose) => poseBox(pose.keypoints, options.valuesPerKeypoint));
   return greedySuppression(poses, (kept, candidate) => boxIou(boxes[kept], boxes[candidate]) >= options.iouThr, options.maxDets);
 }
@@ -95,6 +96,7 @@ export function hardNms(poses: readonly ScoredPose[], options: HardNmsOptions): 
  * labelled, and its scale is the area of its pseudo box, (x2 − x1)·(y2 − y1).
  */
 export function oksNms(poses: readonly ScoredPose[], options: OksNmsOptions): KeptPose[] {
+  checkNms('oksNms', poses, options, { oksThr: options?.oksThr });
   const sigmas = options.sigmas ?? COCO_SIGMAS;
   const layout = options.valuesPerKeypoint ?? 2;
   const asLabelled = poses.map((pose, i) => toLabelledTriples(pose.keypoints, layout, sigmas.length, i));
@@ -121,6 +123,7 @@ export function oksNms(poses: readonly ScoredPose[], options: OksNmsOptions): Ke
 export function softNmsLinear(poses: readonly ScoredPose[], options: SoftNmsOptions = {}): KeptPose[] {
   const iouThr = options.iouThr ?? 0.3;
   const minScore = options.minScore ?? 1e-3;
+  checkNms('softNmsLinear', poses, options, { iouThr, minScore });
   const boxes = poses.map((pose) => poseBox(pose.keypoints, options.valuesPerKeypoint));
   const scores = poses.map((pose) => pose.score);
   const order = poses.map((_, i) => i);
@@ -146,6 +149,25 @@ export function softNmsLinear(poses: readonly ScoredPose[], options: SoftNmsOpti
     }
   }
   return order.slice(0, Math.min(remaining, options.maxDets ?? Infinity)).map((index) => ({ index, score: scores[index] }));
+}
+
+/**
+ * Refuses what would make suppression silently wrong: a NaN score (sorting by it is undefined), a NaN threshold
+ * (no overlap exceeds it, so nothing is suppressed), a maxDets that is negative or fractional (soft-NMS's slice
+ * took −1 as "all but the last").
+ */
+function checkNms(op: string, poses: readonly ScoredPose[], options: PoseLayoutOptions | undefined, thresholds: Record<string, number | undefined>): void {
+  if (!options) throw new Error(`${op}: options are required (${Object.keys(thresholds).join(', ')})`);
+  for (const [name, value] of Object.entries(thresholds)) {
+    if (!Number.isFinite(value)) throw new Error(`${op}: ${name} must be a finite number, got ${value}`);
+  }
+  const { maxDets = Infinity, valuesPerKeypoint = 2 } = options;
+  if (maxDets !== Infinity && !(Number.isInteger(maxDets) && maxDets >= 0)) throw new Error(`${op}: maxDets must be an integer ≥ 0, got ${maxDets}`);
+  if (valuesPerKeypoint !== 2 && valuesPerKeypoint !== 3) throw new Error(`${op}: valuesPerKeypoint must be 2 or 3, got ${valuesPerKeypoint}`);
+  const bad = poses.findIndex((p) => Number.isNaN(p.score) || p.keypoints.length === 0 || p.keypoints.length % valuesPerKeypoint !== 0);
+  if (bad >= 0) {
+    throw new Error(`${op}: pose ${bad} has score ${poses[bad]!.score} and ${poses[bad]!.keypoints.length} keypoint values; scores must not be NaN, and keypoints come in ${valuesPerKeypoint}s`);
+  }
 }
 
 /**
