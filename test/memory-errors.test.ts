@@ -257,6 +257,20 @@ describe('bad input', () => {
     x.dispose();
     expect(() => T.relu(x)).toThrow(/relu: tensor #\d+ \(full, shape \[2, 2\]\) was already disposed/);
   });
+  test('backward through a graph whose intermediates a tidy scope freed names backward and the tensor, not the op inside a rule', () => {
+    for (const device of ['cpu', 'webgpu'] as const) {
+      const w = T.ones([2], { device, requiresGrad: true });
+      // The rule's own error was "mul: tensor #… (exp) was already disposed": an op the user never called.
+      const y = T.tidy(() => T.sum(T.exp(w)));
+      expect(() => y.backward()).toThrow(/^backward: the gradient of 'exp' needs tensor #\d+ \(exp, shape \[2\]\), which was disposed \(a tidy scope frees the intermediates of a graph made in it: call backward\(\) inside that scope\)$/);
+      expect(() => T.tidy(() => T.sum(T.mul(w, 2))).backward()).toThrow(/^backward: the gradient of 'mul' needs tensor #\d+ \(full, shape \[\]\), which was disposed/);
+      const inside = T.tidy(() => {
+        T.sum(T.exp(w)).backward();
+        return w.grad!;
+      });
+      expect(inside.shape).toEqual([2]);
+    }
+  });
   test('float64 on webgpu', () => {
     expect(() => T.zeros([2], { device: 'webgpu', dtype: 'float64' })).toThrow(/float64 is not available on the webgpu device/);
   });

@@ -108,7 +108,19 @@ function applyRule(node: Tensor, g: Tensor, createGraph: boolean, run: <T>(fn: (
   const gradFn = node.gradFn!;
   // A rule's intermediates (views, broadcasts) die with it; with createGraph they are part of the new graph.
   const rule = () => run(() => gradFn.backward(g));
-  const inputGrads = createGraph ? rule() : tidy(rule);
+  let inputGrads: (Tensor | null)[];
+  try {
+    inputGrads = createGraph ? rule() : tidy(rule);
+  } catch (error) {
+    // The rule's own error names an op the user never called ('mul: tensor #16 (exp) was already disposed').
+    const gone = [...gradFn.inputs, node].find((t) => t.disposed);
+    if (!gone) throw error;
+    throw new Error(
+      `backward: the gradient of '${gradFn.op}' needs tensor #${gone.id} (${gone.op}, shape ${shapeStr(gone.shape)}), which was disposed ` +
+        '(a tidy scope frees the intermediates of a graph made in it: call backward() inside that scope)',
+      { cause: error },
+    );
+  }
   const out: [Tensor, Tensor][] = [];
   gradFn.inputs.forEach((input, k) => {
     const gi = inputGrads[k];
