@@ -394,6 +394,11 @@ describe('bad input', () => {
   test('noGrad refuses an async function: gradients were off only until its first await, and recorded after it', () => {
     expect(() => T.noGrad(async () => 1)).toThrow('noGrad: the function returned a Promise; noGrad is synchronous');
   });
+  test('mean refuses an integer dtype, as torch.mean does: the division truncated (mean of [1, 2] was 1)', () => {
+    for (const device of ['cpu', 'webgpu'] as const) {
+      expect(() => T.mean(T.tensor([1, 2], { dtype: 'int32', device }))).toThrow('mean: needs a floating-point dtype, got int32; cast the tensor first');
+    }
+  });
   test('ragged nested arrays and wrong value counts', () => {
     expect(() => T.tensor([[1, 2], [3]])).toThrow(/ragged/);
     expect(() => T.tensor(new Float32Array(5), [2, 3])).toThrow(/5 values do not fill shape \[2, 3\]/);

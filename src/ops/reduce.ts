@@ -2,6 +2,7 @@
  * Reductions over any set of axes. Runs of adjacent reduced axes are merged first (a contiguous tensor can be
  * reshaped for free), so reducing N, H and W of an NCHW tensor is two single-axis kernels, not three.
  */
+import { isFloat } from '../tensor/dtype.js';
 import { normalizeAxes, shapeStr, shapesEqual, type Shape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Backend } from '../backend/backend.js';
@@ -63,6 +64,8 @@ export function sum(x: Tensor, axis?: number | number[], options: ReduceOptions 
 }
 
 export function mean(x: Tensor, axis?: number | number[], options: ReduceOptions = {}): Tensor {
+  // The division would truncate an integer mean (mean([1, 2]) was 1); torch.mean refuses integer dtypes too.
+  if (!isFloat(x.dtype)) throw new Error(`mean: needs a floating-point dtype, got ${x.dtype}; cast the tensor first`);
   const axes = normalizeAxes('mean', axis, x.rank);
   const count = axes.reduce((n, a) => n * x.shape[a], 1);
   return composite([x], () => div(sum(x, axes, options), count));
