@@ -399,6 +399,12 @@ describe('bad input', () => {
       expect(() => T.mean(T.tensor([1, 2], { dtype: 'int32', device }))).toThrow('mean: needs a floating-point dtype, got int32; cast the tensor first');
     }
   });
+  test('a scalar to squeeze, an axis that is not a number and tensors not in an array name the op (an undefined size, TypeErrors before)', () => {
+    expect(() => T.squeeze(T.zeros([]), 0)).toThrow('squeeze: a scalar has no axis 0 to squeeze');
+    expect(() => T.sum(T.zeros([2, 3]), '1' as unknown as number)).toThrow('sum: axis must be a number or an array of them, got string 1');
+    expect(() => T.concat(T.zeros([2, 3]) as unknown as T.Tensor[])).toThrow('concat: needs an array of at least one tensor');
+    expect(() => T.stack(T.zeros([2, 3]) as unknown as T.Tensor[])).toThrow('stack: needs an array of at least one tensor');
+  });
   test('ragged nested arrays and wrong value counts', () => {
     expect(() => T.tensor([[1, 2], [3]])).toThrow(/ragged/);
     expect(() => T.tensor(new Float32Array(5), [2, 3])).toThrow(/5 values do not fill shape \[2, 3\]/);

@@ -41,6 +41,7 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
 
 export function squeeze(x: Tensor, axis?: number): Tensor {
   if (axis === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
+  if (x.rank === 0) throw new Error(`squeeze: a scalar has no axis ${axis} to squeeze`);
   const a = normalizeAxis('squeeze', axis, x.rank);
   if (x.shape[a] !== 1) throw new Error(`squeeze: axis ${axis} of shape ${shapeStr(x.shape)} has size ${x.shape[a]}, not 1`);
   return reshape(x, x.shape.filter((_, i) => i !== a));
@@ -137,7 +138,7 @@ export function broadcastTo(x: Tensor, shape: Shape): Tensor {
 }
 
 export function concat(xs: readonly Tensor[], axis = 0): Tensor {
-  if (xs.length === 0) throw new Error('concat: needs at least one tensor');
+  if (!Array.isArray(xs as unknown) || xs.length === 0) throw new Error('concat: needs an array of at least one tensor');
   // As torch.cat: a scalar has no axis to join along (the CPU returned one scalar, the GPU failed to dispatch).
   const scalar = xs.findIndex((x) => x.rank === 0);
   if (scalar >= 0) throw new Error(`concat: tensor ${scalar} is a scalar (shape []), which has no axis to concatenate along; stack scalars instead`);
@@ -160,7 +161,7 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
 }
 
 export function stack(xs: readonly Tensor[], axis = 0): Tensor {
-  if (xs.length === 0) throw new Error('stack: needs at least one tensor');
+  if (!Array.isArray(xs as unknown) || xs.length === 0) throw new Error('stack: needs an array of at least one tensor');
   const a = normalizeAxis('stack', axis, xs[0].rank + 1);
   return composite(xs, () => concat(xs.map((x) => unsqueeze(x, a)), a));
 }

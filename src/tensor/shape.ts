@@ -29,6 +29,7 @@ export function normalizeAxis(op: string, axis: number, rank: number): number {
 /** Normalises, sorts and de-duplicates a list of axes; undefined means all axes. */
 export function normalizeAxes(op: string, axes: number | readonly number[] | undefined, rank: number): number[] {
   if (axes === undefined) return [...Array(rank).keys()];
+  if (typeof axes !== 'number' && !Array.isArray(axes)) throw new Error(`${op}: axis must be a number or an array of them, got ${typeof axes} ${String(axes)}`);
   const list = (typeof axes === 'number' ? [axes] : axes).map((a) => normalizeAxis(op, a, rank));
   const sorted = [...new Set(list)].sort((a, b) => a - b);
   if (sorted.length !== list.length) throw new Error(`${op}: repeated axis in [${axes}]`);
