@@ -405,6 +405,9 @@ describe('bad input', () => {
     expect(() => T.concat(T.zeros([2, 3]) as unknown as T.Tensor[])).toThrow('concat: needs an array of at least one tensor');
     expect(() => T.stack(T.zeros([2, 3]) as unknown as T.Tensor[])).toThrow('stack: needs an array of at least one tensor');
   });
+  test("setNanCheck refuses a mode it does not know: 'yes' silently turned on the plain check", () => {
+    expect(() => T.setNanCheck('yes' as unknown as boolean)).toThrow(`setNanCheck: mode must be true, false or 'each-op', got "yes"`);
+  });
   test('ragged nested arrays and wrong value counts', () => {
     expect(() => T.tensor([[1, 2], [3]])).toThrow(/ragged/);
     expect(() => T.tensor(new Float32Array(5), [2, 3])).toThrow(/5 values do not fill shape \[2, 3\]/);

@@ -82,6 +82,8 @@ let nanCheck: boolean | 'each-op' = false;
  * appeared, not a later one that only carried it along. Costs one extra dispatch per op.
  */
 export function setNanCheck(mode: boolean | 'each-op'): void {
+  // Any other value ('yes', 'each op') would silently turn on the plain check, not the one asked for.
+  if (mode !== true && mode !== false && mode !== 'each-op') throw new Error(`setNanCheck: mode must be true, false or 'each-op', got ${JSON.stringify(mode)}`);
   nanCheck = mode;
 }
 
