@@ -40,6 +40,10 @@ describe('PNG files', () => {
     expect(Buffer.from(back.data).equals(Buffer.from(image.data))).toBe(true);
   });
 
+  it('createImage refuses more pixels than the image limit instead of a RangeError from the typed array', () => {
+    expect(() => createImage(100_000, 100_000)).toThrow('createImage: 100000×100000 pixels is over the limit of 50 megapixels');
+  });
+
   it('stores RGB in HWC order', () => {
     const image = createImage(2, 1, [1, 2, 3]);
     image.data.set([200, 100, 50], 3); // pixel (1, 0)

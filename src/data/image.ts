@@ -26,6 +26,7 @@ export function createImage(width: number, height: number, fill: Rgb = [0, 0, 0]
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
     throw new Error(`createImage: width and height must be positive integers, got ${width}×${height}`);
   }
+  checkPixelLimit({ width, height }, 'createImage'); // past it, a RangeError from the typed array
   const data = new Uint8Array(width * height * 3);
   for (let i = 0; i < data.length; i += 3) data.set(fill, i);
   return { width, height, data };
