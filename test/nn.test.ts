@@ -204,6 +204,12 @@ describe('state dicts and devices', () => {
     expect(() => new Conv2d(3, 3, 3, { groups: 1.5 })).toThrow('Conv2d: groups must be a positive integer, got 1.5');
   });
 
+  test('DeformConv2d checks its counts as Conv2d does', () => {
+    expect(() => new DeformConv2d(0, 4, 3)).toThrow('DeformConv2d: inChannels must be a positive integer, got 0');
+    expect(() => new DeformConv2d(3, -1, 3)).toThrow('DeformConv2d: outChannels must be a positive integer, got -1');
+    expect(() => new DeformConv2d(4, 4, 3, { deformGroups: 0 })).toThrow('DeformConv2d: deformGroups must be a positive integer, got 0');
+  });
+
   test('missing, unexpected and mis-shaped keys are errors naming the keys and shapes; a failed load changes nothing', async () => {
     const net = new Net(1);
     const before = Array.from(net.body.at(0).conv.weight.tensor.toArraySync());

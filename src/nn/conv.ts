@@ -23,6 +23,16 @@ export function defaultConvInit(weightShape: readonly number[]): Initializer {
   return uniform(-bound, bound);
 }
 
+/**
+ * A conv layer's channel and group counts, each a positive integer; checked when the layer is built, not at the
+ * first forward: 0 input channels made an infinite init bound, −1 a typed-array RangeError.
+ */
+export function checkCounts(layer: string, counts: Record<string, number>): void {
+  for (const [name, n] of Object.entries(counts)) {
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${layer}: ${name} must be a positive integer, got ${n}`);
+  }
+}
+
 /** A conv's initial weight of `shape` ([Cout, …]) and bias [Cout], or null for the bias when `options.bias` is false. */
 export function convWeightAndBias(shape: readonly number[], options: Omit<Conv2dOptions, 'groups'>): { weight: Tensor; bias: Tensor | null } {
   const init = defaultConvInit(shape);
@@ -47,10 +57,7 @@ export class Conv2d extends Module {
   ) {
     super();
     this.groups = options.groups ?? 1;
-    // Checked here, not at the first forward: 0 input channels made an infinite init bound, −1 a typed-array crash.
-    for (const [name, n] of [['inChannels', inChannels], ['outChannels', outChannels], ['groups', this.groups]] as const) {
-      if (!Number.isInteger(n) || n < 1) throw new Error(`Conv2d: ${name} must be a positive integer, got ${n}`);
-    }
+    checkCounts('Conv2d', { inChannels, outChannels, groups: this.groups });
     if (inChannels % this.groups !== 0 || outChannels % this.groups !== 0) {
       throw new Error(`Conv2d: ${inChannels} input and ${outChannels} output channels must both divide into ${this.groups} groups`);
     }

@@ -6,7 +6,7 @@
 import { deformConv2d } from '../ops/deform-conv2d.js';
 import { shapeStr } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { convWeightAndBias, type Conv2dOptions } from './conv.js';
+import { checkCounts, convWeightAndBias, type Conv2dOptions } from './conv.js';
 import { intPair, type IntPair } from '../ops/window-options.js';
 import { Module, type Parameter } from './module.js';
 
@@ -32,6 +32,7 @@ export class DeformConv2d extends Module {
   ) {
     super();
     this.deformGroups = options.deformGroups ?? 1;
+    checkCounts('DeformConv2d', { inChannels, outChannels, deformGroups: this.deformGroups });
     if (inChannels % this.deformGroups !== 0) {
       throw new Error(`DeformConv2d: ${inChannels} input channels do not divide into ${this.deformGroups} deformable groups`);
     }
