@@ -210,6 +210,11 @@ describe('state dicts and devices', () => {
     expect(() => new DeformConv2d(4, 4, 3, { deformGroups: 0 })).toThrow('DeformConv2d: deformGroups must be a positive integer, got 0');
   });
 
+  test('FrozenBatchNorm2d refuses a NaN or negative eps, which made every output NaN', () => {
+    expect(() => new FrozenBatchNorm2d(4, { eps: Number.NaN })).toThrow('FrozenBatchNorm2d: eps must be a finite number ≥ 0, got NaN');
+    expect(() => new FrozenBatchNorm2d(4, { eps: -1 })).toThrow('FrozenBatchNorm2d: eps must be a finite number ≥ 0, got -1');
+  });
+
   test('missing, unexpected and mis-shaped keys are errors naming the keys and shapes; a failed load changes nothing', async () => {
     const net = new Net(1);
     const before = Array.from(net.body.at(0).conv.weight.tensor.toArraySync());

@@ -67,6 +67,8 @@ export class FrozenBatchNorm2d extends Module {
   constructor(readonly channels: number, options: BatchNormOptions = {}) {
     super();
     this.eps = options.eps ?? 1e-5;
+    // As groupNorm's: a NaN or negative eps turned every output NaN.
+    if (!(Number.isFinite(this.eps) && this.eps >= 0)) throw new Error(`FrozenBatchNorm2d: eps must be a finite number ≥ 0, got ${this.eps}`);
     this.trainAffine = options.trainAffine ?? false;
     this.weight = this.addParameter('weight', initTensor([channels], constant(1), options), 'norm', !this.trainAffine);
     this.bias = this.addParameter('bias', initTensor([channels], constant(0), options), 'norm', !this.trainAffine);
