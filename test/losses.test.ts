@@ -215,6 +215,13 @@ describe('errors', () => {
     expect(() => l1Loss(a, b)).toThrow('l1Loss: pred [2, 3] and target [3, 2] must have the same shape');
   });
 
+  test('a weight must broadcast to the loss, not past it (a [2, 1, 3] weight made a [2, 2, 3] loss), and name the loss when it cannot', () => {
+    expect(() => bceWithLogits(a, a, { weight: tensor(new Float32Array(6), [2, 1, 3]), reduction: 'none' })).toThrow("bceWithLogits: weight [2, 1, 3] must broadcast to the loss's shape [2, 3]");
+    expect(() => l1Loss(a, a, { weight: tensor(new Float32Array(5), [5]) })).toThrow('l1Loss: shapes [5] and [2, 3] cannot be broadcast');
+    expect(() => l1Loss(a, a, { weight: tensor(new Float64Array(3), [3]) })).toThrow('l1Loss: weight is float64 but the loss is float32');
+    expect(bceWithLogits(a, a, { weight: tensor([1, 0, 1]), reduction: 'none' }).shape).toEqual([2, 3]);
+  });
+
   test('dtypes, reduction and γ', () => {
     expect(() => sigmoidFocalLoss(a, tensor(new Float64Array(6), [2, 3]))).toThrow('sigmoidFocalLoss: logits and targets must be floats of one dtype, got float32 and float64');
     expect(() => bceWithLogits(a, a, { reduction: 'avg' as Reduction })).toThrow("bceWithLogits: reduction must be 'none', 'sum' or 'mean', got 'avg'");

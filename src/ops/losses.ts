@@ -12,7 +12,7 @@ import { focalLossBackward, focalLossForward, type FocalParams } from '../kernel
 import { focalLossKernel, type FocalPass } from '../kernels/wgsl/focal-loss.js';
 import { isFloat } from '../tensor/dtype.js';
 import { gradEnabled } from '../tensor/engine.js';
-import { shapeStr, shapesEqual } from '../tensor/shape.js';
+import { broadcastShapes, shapeStr, shapesEqual } from '../tensor/shape.js';
 import { cpuData, type Tensor } from '../tensor/tensor.js';
 import { abs, mul, sub } from './elementwise.js';
 import { commonDevice, composite, record } from './record.js';
@@ -54,6 +54,17 @@ function checkReduction(op: string, reduction: Reduction): void {
   if (reduction !== 'none' && reduction !== 'sum' && reduction !== 'mean') {
     throw new Error(`${op}: reduction must be 'none', 'sum' or 'mean', got '${reduction}'`);
   }
+}
+
+/**
+ * The weight must broadcast to the loss's own shape: one that broadcast it larger ([2, 1, 3] for [2, 3]) silently
+ * made the loss larger, and its mean a mean over copies (torch's in-place multiply refuses it).
+ */
+function checkWeight(op: string, weight: Tensor, like: Tensor): void {
+  if (!shapesEqual(broadcastShapes(op, weight.shape, like.shape), like.shape)) {
+    throw new Error(`${op}: weight ${shapeStr(weight.shape)} must broadcast to the loss's shape ${shapeStr(like.shape)}`);
+  }
+  if (weight.dtype !== like.dtype) throw new Error(`${op}: weight is ${weight.dtype} but the loss is ${like.dtype}`);
 }
 
 function reduce(loss: Tensor, reduction: Reduction): Tensor {
@@ -114,6 +125,7 @@ export function bceWithLogits(logits: Tensor, targets: Tensor, options: Weighted
   const bce = { alpha: -1, gamma: 0 };
   if (!weight) return focalLoss('bceWithLogits', logits, targets, bce, reduction);
   checkReduction('bceWithLogits', reduction);
+  checkWeight('bceWithLogits', weight, logits);
   return composite([logits, targets, weight], () => reduce(mul(focalLoss('bceWithLogits', logits, targets, bce, 'none'), weight), reduction));
 }
 
@@ -122,6 +134,7 @@ export function l1Loss(pred: Tensor, target: Tensor, options: WeightedLossOption
   const { weight, reduction = 'mean' } = options;
   checkPair('l1Loss', pred, target, ['pred', 'target']);
   checkReduction('l1Loss', reduction);
+  if (weight) checkWeight('l1Loss', weight, pred);
   return composite(weight ? [pred, target, weight] : [pred, target], () => {
     const loss = abs(sub(pred, target));
     return reduce(weight ? mul(loss, weight) : loss, reduction);
