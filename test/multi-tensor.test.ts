@@ -178,4 +178,19 @@ describe('sgdUpdate_ and adamwUpdate_', () => {
     expect(() => sgdUpdate_(p, [tensor([1])], [null], [{ lr: 1, weightDecay: 0 }], 0, null)).toThrow('grads[0] is 1 float32 on cpu, expected 2 float32 on cpu');
     expect(() => sgdUpdate_(p, [tensor([1, 1])], [null], [{ lr: 1, weightDecay: 0 }], 0.9, null)).toThrow('momentum > 0 needs a buffer for every parameter');
   });
+
+  it('rejects hyper-parameters that would spoil the parameters silently, and a clip tensor that is not [norm, scale]', () => {
+    const p = [tensor([1, 2])];
+    const g = [tensor([1, 1])];
+    const step = { beta1: 0.9, beta2: 0.999, eps: 1e-8, correction1: 0.1, correction2: 0.001 };
+    expect(() => sgdUpdate_(p, g, [null], [{ lr: Number.NaN, weightDecay: 0 }], 0, null)).toThrow('sgdUpdate_: hyper[0] must have a finite lr and weightDecay ≥ 0, got {"lr":NaN,"weightDecay":0}');
+    expect(() => sgdUpdate_(p, g, [null], [{ lr: 0.1, weightDecay: -1 }], 0, null)).toThrow('sgdUpdate_: hyper[0] must have a finite lr and weightDecay ≥ 0');
+    expect(() => sgdUpdate_(p, g, [tensor([0, 0])], [{ lr: 0.1, weightDecay: 0 }], 1, null)).toThrow('sgdUpdate_: momentum must be in [0, 1), got 1');
+    expect(() => sgdUpdate_(p, g, [null], [{ lr: 0.1, weightDecay: 0 }], 0, tensor([1]))).toThrow('sgdUpdate_: clip must be clipScale\'s [norm, scale], a 2-element float32 tensor on cpu; got 1 float32 on cpu');
+    const m = [tensor([0, 0])];
+    const v = [tensor([0, 0])];
+    expect(() => adamwUpdate_(p, g, m, v, [{ lr: 0.1, weightDecay: 0 }], { ...step, eps: 0 }, null)).toThrow('adamwUpdate_: eps must be in');
+    expect(() => adamwUpdate_(p, g, m, v, [{ lr: 0.1, weightDecay: 0 }], { ...step, correction1: 0 }, null)).toThrow('adamwUpdate_: correction1 must be in');
+    expect(Array.from(p[0]!.toArraySync()), 'nothing was updated').toEqual([1, 2]);
+  });
 });

@@ -17,6 +17,7 @@ import {
   ADAMW_BINDINGS, adamwKernel, adamwParams, clipScaleKernel, packSize, partialsPerPack, sgdBindings, sgdKernel, sgdParams, sumOfSquaresKernel,
 } from '../kernels/wgsl/multi-tensor.js';
 import { tensor } from './creation.js';
+import { optionValue } from './window-options.js';
 import { cpuData, type Tensor } from '../tensor/tensor.js';
 
 /** Consecutive runs of at most `size` indices into a list of `count`. */
@@ -37,6 +38,23 @@ function checkLists(op: string, lists: Record<string, readonly (Tensor | null)[]
         throw new Error(`${op}: ${name}[${i}] is ${t.size} ${t.dtype} on ${t.device}, expected ${first[i]!.size} ${lead.dtype} on ${lead.device}`);
       }
     });
+  }
+}
+
+/**
+ * The update's numbers and its clip scale: a NaN or negative lr or weight decay spoils every parameter silently,
+ * and a clip tensor that is not [‖g‖, s] beside the parameters is read out of bounds (robust access gives 0s).
+ */
+function checkUpdate(op: string, params: readonly Tensor[], hyper: readonly PerTensor[], numbers: Record<string, [number, number, number]>, clip: Tensor | null): void {
+  if (hyper.length !== params.length) throw new Error(`${op}: ${hyper.length} hyper-parameter sets for ${params.length} params`);
+  const bad = hyper.findIndex((h) => ![h?.lr, h?.weightDecay].every((v) => Number.isFinite(v) && v >= 0));
+  if (bad >= 0) throw new Error(`${op}: hyper[${bad}] must have a finite lr and weightDecay ≥ 0, got ${optionValue(hyper[bad])}`);
+  for (const [name, [value, low, high]] of Object.entries(numbers)) {
+    if (!(value >= low && value < high)) throw new Error(`${op}: ${name} must be in [${low}, ${high}), got ${value}`);
+  }
+  const lead = params[0];
+  if (clip && lead && (clip.size !== 2 || clip.dtype !== lead.dtype || clip.device !== lead.device)) {
+    throw new Error(`${op}: clip must be clipScale's [norm, scale], a 2-element ${lead.dtype} tensor on ${lead.device}; got ${clip.size} ${clip.dtype} on ${clip.device}`);
   }
 }
 
@@ -102,9 +120,9 @@ const SGD_UPDATE: DeviceKernel<SgdArgs, void> = {
  * `clipScale`'s [‖g‖, s], or null for s = 1.
  */
 export function sgdUpdate_(...args: SgdArgs): void {
-  const [params, grads, buffers, hyper, momentum] = args;
+  const [params, grads, buffers, hyper, momentum, clip] = args;
   checkLists('sgdUpdate_', { params, grads, buffers });
-  if (hyper.length !== params.length) throw new Error(`sgdUpdate_: ${hyper.length} hyper-parameter sets for ${params.length} params`);
+  checkUpdate('sgdUpdate_', params, hyper, { momentum: [momentum, 0, 1] }, clip);
   if (momentum && buffers.some((b) => !b)) throw new Error('sgdUpdate_: momentum > 0 needs a buffer for every parameter');
   if (params.length) runKernel(params[0]!.device, SGD_UPDATE, ...args);
 }
@@ -130,8 +148,12 @@ const ADAMW_UPDATE: DeviceKernel<AdamWArgs, void> = {
 
 /** AdamW in place for every parameter (see the reference for the formula); `clip` as for `sgdUpdate_`. */
 export function adamwUpdate_(...args: AdamWArgs): void {
-  const [params, grads, m, v, hyper] = args;
+  const [params, grads, m, v, hyper, step, clip] = args;
   checkLists('adamwUpdate_', { params, grads, m, v });
-  if (hyper.length !== params.length) throw new Error(`adamwUpdate_: ${hyper.length} hyper-parameter sets for ${params.length} params`);
+  // eps > 0 keeps the division finite; the corrections 1 − βᵗ are in (0, 1] for β in [0, 1) and t ≥ 1.
+  checkUpdate('adamwUpdate_', params, hyper, {
+    beta1: [step.beta1, 0, 1], beta2: [step.beta2, 0, 1], eps: [step.eps, Number.MIN_VALUE, Infinity],
+    correction1: [step.correction1, Number.MIN_VALUE, 1 + Number.EPSILON], correction2: [step.correction2, Number.MIN_VALUE, 1 + Number.EPSILON],
+  }, clip);
   if (params.length) runKernel(params[0]!.device, ADAMW_UPDATE, ...args);
 }
