@@ -370,11 +370,22 @@ describe('bad input', () => {
   test('a number that an integer tensor would truncate is refused (int32 + 1.5 gave 2, not 2.5); integers still join', async () => {
     for (const device of ['cpu', 'webgpu'] as const) {
       const ints = T.tensor([1, 2], { dtype: 'int32', device });
-      expect(() => T.add(ints, 1.5)).toThrow('add: the number 1.5 would be truncated to the int32 of the tensor it meets; cast the tensor to float32 first');
-      expect(() => T.mul(0.5, ints)).toThrow('mul: the number 0.5 would be truncated');
-      expect(() => T.where(ints, Number.NaN, 0)).toThrow('where: the number NaN would be truncated');
+      expect(() => T.add(ints, 1.5)).toThrow('add: the number 1.5 is not a value of int32, the dtype of the tensor it meets; cast the tensor to float32 first');
+      expect(() => T.mul(0.5, ints)).toThrow('mul: the number 0.5 is not a value of int32');
+      expect(() => T.where(ints, Number.NaN, 0)).toThrow('where: the number NaN is not a value of int32');
+      // −1 became 4294967295 in a uint32 tensor.
+      expect(() => T.add(T.tensor([1], { dtype: 'uint32', device }), -1)).toThrow('add: the number -1 is not a value of uint32');
       expect(Array.from(await T.add(ints, 2).toArray())).toEqual([3, 4]);
     }
+  });
+  test('full refuses a value its integer dtype does not hold, as torch.full refuses the overflow: NaN became 0 and −1 became 4294967295', () => {
+    for (const device of ['cpu', 'webgpu'] as const) {
+      expect(() => T.full([2], Number.NaN, { dtype: 'int32', device })).toThrow('full: NaN is not a value of int32');
+      expect(() => T.full([2], -1, { dtype: 'uint32', device })).toThrow('full: -1 is not a value of uint32');
+      expect(() => T.full([2], 2 ** 31, { dtype: 'int32', device })).toThrow('full: 2147483648 is not a value of int32');
+      expect(() => T.full([2], undefined as unknown as number, { device })).toThrow('full: the value must be a number, got undefined');
+    }
+    expect(Array.from(T.full([2], 2 ** 32 - 1, { dtype: 'uint32' }).toArraySync())).toEqual([2 ** 32 - 1, 2 ** 32 - 1]);
   });
   test('shapes and operands of the wrong JavaScript type name the op instead of a TypeError from inside it', () => {
     expect(() => T.zeros(3 as unknown as number[])).toThrow('full: shape must be an array of sizes, got number 3');

@@ -1,6 +1,6 @@
 /** Creating tensors: from data, constant fills, ranges and seeded random values, on either device. */
 import { backendFor } from '../backend/index.js';
-import { dtypeOf, isFloat, toTypedArray, typedArrayFor, type DType, type TypedArray } from '../tensor/dtype.js';
+import { dtypeOf, holdsValue, isFloat, toTypedArray, typedArrayFor, type DType, type TypedArray } from '../tensor/dtype.js';
 import { defaultRandom, type Random } from '../tensor/random.js';
 import { checkShape, shapeStr, sizeOf, type Shape } from '../tensor/shape.js';
 import type { Device } from '../tensor/storage.js';
@@ -82,6 +82,9 @@ export function tensor(values: Nested | TypedArray, shapeOrOptions?: Shape | Cre
 export function full(shape: Shape, value: number, options: CreateOptions = {}): Tensor {
   checkShape('full', shape);
   const dtype = options.dtype ?? 'float32';
+  if (typeof value !== 'number') throw new Error(`full: the value must be a number, got ${typeof value}`);
+  // An integer dtype stored NaN as 0 and −1 as 4294967295 without a word (torch.full refuses the overflow too).
+  if (!holdsValue(dtype, value)) throw new Error(`full: ${value} is not a value of ${dtype}`);
   const data = typedArrayFor(dtype, sizeOf(shape));
   data.fill(value);
   return finish(data, shape, dtype, options, 'full');

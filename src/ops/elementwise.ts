@@ -4,7 +4,7 @@
  * other operand's dtype and device (as tensors of their own, hence `composite`: record.ts).
  */
 import { BINARY, UNARY, elementwiseFor, type BinaryOp, type UnaryOp } from '../kernels/elementwise-ops.js';
-import { isFloat, type DType } from '../tensor/dtype.js';
+import { holdsValue, isFloat, type DType } from '../tensor/dtype.js';
 import { broadcastShapes, shapeStr, shapesEqual } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { scalarLike } from './creation.js';
@@ -30,8 +30,8 @@ function operands(op: string, a: Operand, b: Operand, like?: Tensor): [Tensor, T
       return x;
     }
     // The number takes the tensor's dtype: in an integer one, 1.5 would silently become 1 (PyTorch promotes to float).
-    if (!isFloat(other.dtype) && !Number.isInteger(x)) {
-      throw new Error(`${op}: the number ${x} would be truncated to the ${other.dtype} of the tensor it meets; cast the tensor to float32 first`);
+    if (!holdsValue(other.dtype, x)) {
+      throw new Error(`${op}: the number ${x} is not a value of ${other.dtype}, the dtype of the tensor it meets; cast the tensor to float32 first`);
     }
     return scalarLike(x, other);
   };

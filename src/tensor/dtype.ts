@@ -30,6 +30,14 @@ export function dtypeOf(array: TypedArray): DType {
 
 export const isFloat = (dtype: DType): boolean => dtype === 'float32' || dtype === 'float64';
 
+const INTEGER_RANGE: Partial<Record<DType, readonly [number, number]>> = { int32: [-(2 ** 31), 2 ** 31 - 1], uint32: [0, 2 ** 32 - 1] };
+
+/** Whether a tensor of `dtype` holds `value` as it is: any number for a float, an integer in range for the others. */
+export function holdsValue(dtype: DType, value: number): boolean {
+  const range = INTEGER_RANGE[dtype];
+  return !range || (Number.isInteger(value) && value >= range[0] && value <= range[1]);
+}
+
 export const bytesPerElement = (dtype: DType): number => (dtype === 'float64' ? 8 : 4);
 
 /** The WGSL scalar type a tensor of this dtype is stored as. */
