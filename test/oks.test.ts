@@ -87,6 +87,13 @@ describe('oks (pycocotools computeOks)', () => {
     expect(() => oks([1, 2, 2], uniformPose(0, 0, 0), 100)).toThrow(/expected 51 values/);
   });
 
+  test('an area that is negative or NaN is refused (−1 gave Infinity)', () => {
+    const [gt, dt] = [uniformPose(10, 10, 2), uniformPose(15, 10, 2)];
+    expect(() => oks(gt, dt, -1)).toThrow('oks: area must be a finite number ≥ 0, got -1');
+    expect(() => oks(gt, dt, Number.NaN)).toThrow('oks: area must be a finite number ≥ 0, got NaN');
+    expect(oks(gt, dt, 0)).toBeGreaterThanOrEqual(0);
+  });
+
   test('the variance is (2σ)² as numpy forms it: 0.026 → 0.0027040000000000007', () => {
     expect(keypointVariance(COCO_SIGMAS[NOSE])).toBe(0.0027040000000000007);
   });

@@ -48,6 +48,8 @@ export function oks(
   gtBox?: CocoBox,
 ): number {
   const numKeypoints = checkKeypointLengths('oks', gt, dt, sigmas);
+  // A negative area gave an OKS above 1 (Infinity for −1), a NaN one NaN.
+  if (!(Number.isFinite(area) && area >= 0)) throw new Error(`oks: area must be a finite number ≥ 0, got ${area}`);
   const labelled = labelledKeypoints(gt, numKeypoints);
   const scale = area + NUMPY_EPS;
 
