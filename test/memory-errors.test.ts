@@ -387,6 +387,15 @@ describe('bad input', () => {
     }
     expect(Array.from(T.full([2], 2 ** 32 - 1, { dtype: 'uint32' }).toArraySync())).toEqual([2 ** 32 - 1, 2 ** 32 - 1]);
   });
+  test("pad's fill value and clamp's bounds must be values of the tensor's dtype (pad filled an int32 tensor with 1 for 1.5)", () => {
+    for (const device of ['cpu', 'webgpu'] as const) {
+      expect(() => T.pad(T.zeros([2], { dtype: 'int32', device }), [[1, 1]], 1.5)).toThrow('pad: the value 1.5 is not a value of int32, the tensor\'s dtype');
+      expect(() => T.pad(T.zeros([2], { dtype: 'uint32', device }), [[1, 1]], -1)).toThrow('pad: the value -1 is not a value of uint32');
+      // The error named maximum, which clamp is made of.
+      expect(() => T.clamp(T.zeros([2], { dtype: 'int32', device }), 0.5, 3)).toThrow('clamp: the bound 0.5 is not a value of int32');
+      expect(() => T.clamp(T.zeros([2], { device }), undefined as unknown as number, 3)).toThrow('clamp: the bound undefined is not a value of float32');
+    }
+  });
   test('shapes and operands of the wrong JavaScript type name the op instead of a TypeError from inside it', () => {
     expect(() => T.zeros(3 as unknown as number[])).toThrow('full: shape must be an array of sizes, got number 3');
     expect(() => T.randn(3 as unknown as number[])).toThrow('randn: shape must be an array of sizes, got number 3');

@@ -119,8 +119,12 @@ export const step = (x: Tensor): Tensor => unary('step', x);
 
 export const square = (x: Tensor): Tensor => mul(x, x);
 /** The gradient passes where low ≤ x ≤ high, bounds included (torch.clamp), and not at a NaN. */
-export const clamp = (x: Tensor, low: number, high: number): Tensor =>
-  record('clamp', [x], () => minimum(maximum(x, low), high), (g) => [mul(g, mul(ge(x, low), le(x, high)))]);
+export function clamp(x: Tensor, low: number, high: number): Tensor {
+  // Checked here so that the error names clamp, not the maximum and minimum it is made of.
+  const bad = [low, high].findIndex((v) => typeof v !== 'number' || !holdsValue(x.dtype, v));
+  if (bad >= 0) throw new Error(`clamp: the bound ${[low, high][bad]} is not a value of ${x.dtype}, the tensor's dtype`);
+  return record('clamp', [x], () => minimum(maximum(x, low), high), (g) => [mul(g, mul(ge(x, low), le(x, high)))]);
+}
 
 /** cond ? a : b elementwise (cond nonzero means true), broadcasting all three; two numbers take cond's dtype. */
 export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
