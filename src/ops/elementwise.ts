@@ -1,7 +1,8 @@
 /**
  * Elementwise ops with NumPy broadcasting, and their gradients. A gradient flowing into a broadcast operand is
  * summed back to the operand's shape (`sumTo`). Plain numbers are accepted wherever a tensor is, and take the
- * other operand's dtype and device (as tensors of their own, hence `composite`: record.ts).
+ * other operand's dtype and device (as tensors of their own, hence `composite`: record.ts); a number that dtype
+ * cannot hold (1.5 or NaN for int32, −1 for uint32) is an error rather than truncated, as nothing promotes here.
  */
 import { BINARY, UNARY, elementwiseFor, type BinaryOp, type UnaryOp } from '../kernels/elementwise-ops.js';
 import { holdsValue, isFloat, type DType } from '../tensor/dtype.js';
