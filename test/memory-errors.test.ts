@@ -264,6 +264,11 @@ describe('bad input', () => {
       const y = T.tidy(() => T.sum(T.exp(w)));
       expect(() => y.backward()).toThrow(/^backward: the gradient of 'exp' needs tensor #\d+ \(exp, shape \[2\]\), which was disposed \(a tidy scope frees the intermediates of a graph made in it: call backward\(\) inside that scope\)$/);
       expect(() => T.tidy(() => T.sum(T.mul(w, 2))).backward()).toThrow(/^backward: the gradient of 'mul' needs tensor #\d+ \(full, shape \[\]\), which was disposed/);
+      // A rule's own error is its own, even where some input it does not need was disposed (legal: add's rule needs neither).
+      const [a, b] = [T.tensor([1, 2], { device, requiresGrad: true }), T.tensor([3, 4], { device })];
+      const y2 = T.groupNorm(T.reshape(T.add(a, b), [1, 2, 1]), 1, null, b);
+      b.dispose();
+      expect(() => T.grad(T.sum(y2), [a], { createGraph: true })).toThrow(/^groupNorm: double backward is not supported/);
       const inside = T.tidy(() => {
         T.sum(T.exp(w)).backward();
         return w.grad!;
@@ -420,7 +425,9 @@ describe('bad input', () => {
     }
   });
   test('a scalar to squeeze, an axis that is not a number and tensors not in an array name the op (an undefined size, TypeErrors before)', () => {
-    expect(() => T.squeeze(T.zeros([]), 0)).toThrow('squeeze: a scalar has no axis 0 to squeeze');
+    // torch.squeeze(scalar, 0) and (scalar, -1) are the scalar; any other axis is out of range.
+    for (const axis of [0, -1]) expect(T.squeeze(T.tensor(7), axis).shape).toEqual([]);
+    expect(() => T.squeeze(T.zeros([]), 1)).toThrow('squeeze: a scalar has no axis 1 to squeeze');
     expect(() => T.sum(T.zeros([2, 3]), '1' as unknown as number)).toThrow('sum: axis must be a number or an array of them, got string 1');
     expect(() => T.concat(T.zeros([2, 3]) as unknown as T.Tensor[])).toThrow('concat: needs an array of at least one tensor');
     expect(() => T.stack(T.zeros([2, 3]) as unknown as T.Tensor[])).toThrow('stack: needs an array of at least one tensor');

@@ -112,8 +112,10 @@ function applyRule(node: Tensor, g: Tensor, createGraph: boolean, run: <T>(fn: (
   try {
     inputGrads = createGraph ? rule() : tidy(rule);
   } catch (error) {
-    // The rule's own error names an op the user never called ('mul: tensor #16 (exp) was already disposed').
-    const gone = [...gradFn.inputs, node].find((t) => t.disposed);
+    // A rule that meets a disposed tensor names an op the user never called ('mul: tensor #16 (exp) was already
+    // disposed'): say which of the node's tensors it was, and why. Any other error is the rule's own.
+    const id = error instanceof Error ? /tensor #(\d+) .*was already disposed/.exec(error.message)?.[1] : undefined;
+    const gone = [...gradFn.inputs, node].find((t) => t.disposed && String(t.id) === id);
     if (!gone) throw error;
     throw new Error(
       `backward: the gradient of '${gradFn.op}' needs tensor #${gone.id} (${gone.op}, shape ${shapeStr(gone.shape)}), which was disposed ` +

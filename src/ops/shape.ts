@@ -42,6 +42,7 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
 
 export function squeeze(x: Tensor, axis?: number): Tensor {
   if (axis === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
+  if (x.rank === 0 && (axis === 0 || axis === -1)) return reshape(x, []); // torch.squeeze(scalar, 0) is the scalar
   if (x.rank === 0) throw new Error(`squeeze: a scalar has no axis ${axis} to squeeze`);
   const a = normalizeAxis('squeeze', axis, x.rank);
   if (x.shape[a] !== 1) throw new Error(`squeeze: axis ${axis} of shape ${shapeStr(x.shape)} has size ${x.shape[a]}, not 1`);
