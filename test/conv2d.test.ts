@@ -178,15 +178,13 @@ describe('conv2d WGSL matches the reference', () => {
   });
 
   // A shape's first uses run the general programs (the geometry as uniforms), later ones the specialised (as
-  // constants): the same fused multiply-adds in the same order, so the same bits, split-K partials included.
-  it('the general and the specialised programs give the same bits, in all three passes', async () => {
-    const target = gemmTarget(gpuDevice());
-    const long = conv2dGeometry([4, 3, 24, 20], [4, 3, 3, 3], { padding: 1 });
-    await fc.assert(fc.asyncProperty(fc.oneof(geometry, fc.constant(long)), fc.nat(), async (g, seed) => {
+  // constants): the same fused multiply-adds in the same order, so the same bits, split-K partials included, in the
+  // adapter's own schedule and in the workgroup-memory one a GPU trains with.
+  it('the general and the specialised programs give the same bits, in all three passes and both schedules', async () => {
+    const sameBits = async (g: ConvGeometry, seed: number, tiles: TileChooser) => {
       const random = new Random(seed);
       const gpu = (shape: number[]) => tensor(values(shape.reduce((a, b) => a * b, 1), random), shape, { device: 'webgpu' });
       const [x, w, b, dy] = [gpu([g.batch, g.inChannels, g.height, g.width]), gpu([g.outChannels, g.inChannels / g.groups, g.kernelH, g.kernelW]), gpu([g.outChannels]), gpu([g.batch, g.outChannels, g.outH, g.outW])];
-      const tiles = tilesFor(target);
       await expectSameBitsEveryUse(async () => {
         const passes = { forward: conv2dForwardGpu(x, w, b, g, tiles), inputGrad: conv2dInputGradGpu(dy, w, g, tiles), weightGrad: conv2dWeightGradGpu(dy, x, g, tiles) };
         const read = Object.fromEntries(await Promise.all(Object.entries(passes).map(async ([name, t]) => [name, await t.toArray()] as const)));
@@ -194,7 +192,14 @@ describe('conv2d WGSL matches the reference', () => {
         return read;
       });
       dispose([x, w, b, dy]);
-    }), { numRuns: 5 });
+    };
+    const long = conv2dGeometry([4, 3, 24, 20], [4, 3, 3, 3], { padding: 1 });
+    for (const [schedule, numRuns] of [['native', 4], ['workgroup 2 KiB', 1]] as const) {
+      const tiles = tilesFor(TARGETS[schedule](gemmTarget(gpuDevice())));
+      expect(tiles(weightGradShape(long), true).splits, schedule).toBeGreaterThan(1);
+      await sameBits(long, 1, tiles);
+      await fc.assert(fc.asyncProperty(geometry, fc.nat(), (g, seed) => sameBits(g, seed, tiles)), { numRuns });
+    }
   });
 
   it('the wide case does get 128×128 tiles with 32 KiB', () => {
@@ -260,6 +265,9 @@ describe('conv2d errors and sizes', () => {
     ['dtypes', () => conv2d(x, zeros([2, 6, 3, 3], { dtype: 'float64' })), /conv2d: input, weight and bias must share one float dtype/],
     // Options where the bias goes read as a bias of dtype undefined.
     ['options in the place of the bias', () => conv2d(x, zeros([2, 6, 3, 3]), { stride: 2 } as unknown as null), /conv2d: bias must be a tensor or null, got \{"stride":2\}; options come fourth/],
+    // An object of a class is named by its class: a module there was dumped whole, weights and all (a million characters).
+    ['a typed array in the place of the bias', () => conv2d(x, zeros([2, 6, 3, 3]), new Float32Array(2) as unknown as null), /conv2d: bias must be a tensor or null, got Float32Array; options come fourth: conv2d\(x, weight, bias, options\)$/],
+    ['a long value is cut', () => conv2d(x, zeros([2, 6, 3, 3]), { stride: 'x'.repeat(1000) } as unknown as null), /got \{"stride":"x{189}…; options come fourth/],
     // JSON writes NaN as null, which is not what was given.
     ['a NaN stride is named NaN', () => conv2d(x, zeros([2, 6, 3, 3]), null, { stride: [1, Number.NaN] }), /conv2d: stride must be an integer ≥ 1 or a pair of them, got \[1,NaN\]$/],
   ];

@@ -189,8 +189,8 @@ describe('sgdUpdate_ and adamwUpdate_', () => {
     expect(() => sgdUpdate_(p, g, [null], [{ lr: 0.1, weightDecay: 0 }], 0, tensor([1]))).toThrow('sgdUpdate_: clip must be clipScale\'s [norm, scale], a 2-element float32 tensor on cpu; got 1 float32 on cpu');
     const m = [tensor([0, 0])];
     const v = [tensor([0, 0])];
-    expect(() => adamwUpdate_(p, g, m, v, [{ lr: 0.1, weightDecay: 0 }], { ...step, eps: 0 }, null)).toThrow('adamwUpdate_: eps must be in');
-    expect(() => adamwUpdate_(p, g, m, v, [{ lr: 0.1, weightDecay: 0 }], { ...step, correction1: 0 }, null)).toThrow('adamwUpdate_: correction1 must be in');
+    expect(() => adamwUpdate_(p, g, m, v, [{ lr: 0.1, weightDecay: 0 }], { ...step, eps: 0 }, null)).toThrow(`adamwUpdate_: eps must be in (0, ${Number.MAX_VALUE}], got 0`);
+    expect(() => adamwUpdate_(p, g, m, v, [{ lr: 0.1, weightDecay: 0 }], { ...step, correction1: 0 }, null)).toThrow('adamwUpdate_: correction1 must be in (0, 1], got 0');
     expect(Array.from(p[0]!.toArraySync()), 'nothing was updated').toEqual([1, 2]);
   });
 });

@@ -45,12 +45,16 @@ function checkLists(op: string, lists: Record<string, readonly (Tensor | null)[]
  * The update's numbers and its clip scale: a NaN or negative lr or weight decay spoils every parameter silently,
  * and a clip tensor that is not [‖g‖, s] beside the parameters is read out of bounds (robust access gives 0s).
  */
-function checkUpdate(op: string, params: readonly Tensor[], hyper: readonly PerTensor[], numbers: Record<string, [number, number, number]>, clip: Tensor | null): void {
+/** A step's scalar, the range it must lie in ([low, high) unless `openLow`: (low, high]), for checkUpdate. */
+type Ranged = [value: number, low: number, high: number, openLow?: boolean];
+
+function checkUpdate(op: string, params: readonly Tensor[], hyper: readonly PerTensor[], numbers: Record<string, Ranged>, clip: Tensor | null): void {
   if (hyper.length !== params.length) throw new Error(`${op}: ${hyper.length} hyper-parameter sets for ${params.length} params`);
   const bad = hyper.findIndex((h) => ![h?.lr, h?.weightDecay].every((v) => Number.isFinite(v) && v >= 0));
   if (bad >= 0) throw new Error(`${op}: hyper[${bad}] must have a finite lr and weightDecay ≥ 0, got ${optionValue(hyper[bad])}`);
-  for (const [name, [value, low, high]] of Object.entries(numbers)) {
-    if (!(value >= low && value < high)) throw new Error(`${op}: ${name} must be in [${low}, ${high}), got ${value}`);
+  for (const [name, [value, low, high, openLow]] of Object.entries(numbers)) {
+    const inside = openLow ? value > low && value <= high : value >= low && value < high;
+    if (!inside) throw new Error(`${op}: ${name} must be in ${openLow ? `(${low}, ${high}]` : `[${low}, ${high})`}, got ${value}`);
   }
   const lead = params[0];
   if (clip && lead && (clip.size !== 2 || clip.dtype !== lead.dtype || clip.device !== lead.device)) {
@@ -152,8 +156,8 @@ export function adamwUpdate_(...args: AdamWArgs): void {
   checkLists('adamwUpdate_', { params, grads, m, v });
   // eps > 0 keeps the division finite; the corrections 1 − βᵗ are in (0, 1] for β in [0, 1) and t ≥ 1.
   checkUpdate('adamwUpdate_', params, hyper, {
-    beta1: [step.beta1, 0, 1], beta2: [step.beta2, 0, 1], eps: [step.eps, Number.MIN_VALUE, Infinity],
-    correction1: [step.correction1, Number.MIN_VALUE, 1 + Number.EPSILON], correction2: [step.correction2, Number.MIN_VALUE, 1 + Number.EPSILON],
+    beta1: [step.beta1, 0, 1], beta2: [step.beta2, 0, 1], eps: [step.eps, 0, Number.MAX_VALUE, true],
+    correction1: [step.correction1, 0, 1, true], correction2: [step.correction2, 0, 1, true],
   }, clip);
   if (params.length) runKernel(params[0]!.device, ADAMW_UPDATE, ...args);
 }

@@ -11,6 +11,25 @@ export function intPair(op: string, name: string, value: IntPair | undefined, fa
   return [pair[0]!, pair[1]!];
 }
 
-/** An option's value as given, for an error message: JSON, except that NaN and ±Infinity keep their names (JSON writes null). */
-export const optionValue = (value: unknown): string =>
-  JSON.stringify(value, (_key, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? `@${v}@` : v))?.replace(/"@(.*?)@"/g, '$1') ?? String(value);
+/**
+ * An option's value as given, for a one-line error message: JSON, except that NaN and ±Infinity keep their names
+ * (JSON writes null), an object of a class (a tensor, a module, a typed array) is named by its class, not dumped,
+ * and the whole is cut at OPTION_CHARS.
+ */
+export function optionValue(value: unknown): string {
+  const named = (_key: string, v: unknown): unknown => {
+    if (typeof v === 'number' && !Number.isFinite(v)) return `@${v}@`;
+    if (typeof v === 'bigint') return `@${v}n@`;
+    const kind = typeof v === 'object' && v !== null && !Array.isArray(v) ? Object.getPrototypeOf(v)?.constructor?.name : undefined;
+    return kind && kind !== 'Object' ? `@${kind}@` : v;
+  };
+  let text: string;
+  try {
+    text = JSON.stringify(value, named)?.replace(/"@(.*?)@"/g, '$1') ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > OPTION_CHARS ? `${text.slice(0, OPTION_CHARS)}…` : text;
+}
+
+const OPTION_CHARS = 200;
