@@ -44,7 +44,9 @@ const uses = new WeakMap<DeviceInfo, Map<string, number>>();
  * SPECIALISE_AFTER-th on (every step of a training loop) the specialised one. The two must give the same values,
  * so only kernels whose float arithmetic is moves, comparisons, adds and explicit fma() have both (a compiler may
  * compile a division by a constant as a multiplication, and contract a product and a sum differently once it sees
- * constants); the sign of a zero may still differ, once the compiler folds 0 + x to x.
+ * constants); the sign of a zero may still differ, once the compiler folds 0 + x to x. That fma() stays fused is
+ * the shading language's promise on Vulkan and Metal; Tint writes it for D3D12 as HLSL's mad(), which a driver may
+ * fuse or not, so there the two forms could round differently.
  */
 export function specialisedProgram(device: DeviceInfo, key: string, general: () => Program, specialised: () => Program): Program {
   let counts = uses.get(device);
