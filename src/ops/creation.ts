@@ -83,7 +83,8 @@ export function full(shape: Shape, value: number, options: CreateOptions = {}): 
   checkShape('full', shape);
   const dtype = options.dtype ?? 'float32';
   if (typeof value !== 'number') throw new Error(`full: the value must be a number, got ${typeof value}`);
-  // An integer dtype stored NaN as 0 and −1 as 4294967295 without a word (torch.full refuses the overflow too).
+  // An integer dtype stored NaN as 0 and −1 as 4294967295 without a word. Stricter than torch.full, which refuses
+  // NaN but wraps −1 and truncates 1.5: an integer tensor of a value it cannot hold is a mistake here.
   if (!holdsValue(dtype, value)) throw new Error(`full: ${value} is not a value of ${dtype}`);
   const data = typedArrayFor(dtype, sizeOf(shape));
   data.fill(value);
