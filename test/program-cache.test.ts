@@ -4,7 +4,7 @@ import { expect, test } from 'vitest';
 import * as T from '../src/index.js';
 import { cachedProgram, MAX_PROGRAMS, SPECIALISE_AFTER, specialisedProgram } from '../src/backend/program-cache.js';
 import type { DeviceInfo, Program } from '../src/kernels/program.js';
-import { webgpu } from '../src/tensor/engine.js';
+import { dispatchedKernels } from './util.js';
 
 const device = (): DeviceInfo => ({ cpu: true, subgroups: false, lanes: 0, limits: { maxStorageBufferBindingSize: 1, maxStorageBuffersPerShaderStage: 1, maxComputeWorkgroupStorageSize: 1, maxComputeInvocationsPerWorkgroup: 1 } });
 const program = (label: string): Program => ({ label, code: `// ${label}`, workgroups: [1] });
@@ -41,22 +41,11 @@ test('a key gets its general program for its first SPECIALISE_AFTER − 1 uses a
 });
 
 test('ops hand the runtime the same program for the same arguments, and the same results', async () => {
-  const rt = webgpu();
-  const codes: string[] = [];
-  const dispatch = rt.dispatch.bind(rt);
-  rt.dispatch = (kernel, args) => {
-    codes.push(kernel.code);
-    dispatch(kernel, args);
-  };
-  try {
-    const x = T.randn([2, 3, 8, 8], { device: 'webgpu' });
-    const w = T.randn([4, 3, 3, 3], { device: 'webgpu' });
-    const [a, b] = [0, 1].map(() => T.conv2d(x, w, null, { padding: 1 }));
-    expect(codes).toHaveLength(2);
-    expect(codes[1]).toBe(codes[0]);
-    expect(Array.from(await b!.toArray())).toEqual(Array.from(await a!.toArray()));
-    T.dispose([x, w, a!, b!]);
-  } finally {
-    rt.dispatch = dispatch;
-  }
+  const x = T.randn([2, 3, 8, 8], { device: 'webgpu' });
+  const w = T.randn([4, 3, 3, 3], { device: 'webgpu' });
+  const { kernels, result: [a, b] } = dispatchedKernels(() => [0, 1].map(() => T.conv2d(x, w, null, { padding: 1 })));
+  expect(kernels).toHaveLength(2);
+  expect(kernels[1]!.code).toBe(kernels[0]!.code);
+  expect(Array.from(await b!.toArray())).toEqual(Array.from(await a!.toArray()));
+  T.dispose([x, w, a!, b!]);
 });

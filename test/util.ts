@@ -106,19 +106,18 @@ export async function expectSameBitsEveryUse(f: () => Promise<Record<string, Arr
   }
 }
 
-/** The labels of the kernels `f` dispatches, in order. */
-export function dispatchLabels(f: () => void): string[] {
+/** The kernels (label and WGSL) that `f` dispatches, in order, and what `f` returns. */
+export function dispatchedKernels<T>(f: () => T): { kernels: { label: string; code: string }[]; result: T } {
   const rt = webgpu();
-  const labels: string[] = [];
+  const kernels: { label: string; code: string }[] = [];
   const dispatch = rt.dispatch.bind(rt);
   rt.dispatch = (kernel, args) => {
-    labels.push(kernel.label);
+    kernels.push({ label: kernel.label, code: kernel.code });
     dispatch(kernel, args);
   };
   try {
-    f();
+    return { kernels, result: f() };
   } finally {
     rt.dispatch = dispatch;
   }
-  return labels;
 }
