@@ -167,6 +167,12 @@ describe('the two devices agree where WGSL and JavaScript differ by nature', () 
     }
   });
 
+  test('where takes a NaN condition as true (nonzero), on both, as torch.where does a NaN cast to bool', async () => {
+    const [gpu, cpu] = await both((device) => T.tidy(() => T.where(T.tensor([Number.NaN, 0, 1, -0], { device }), T.tensor([1, 2, 3, 4], { device }), -1)));
+    expect(Array.from(cpu)).toEqual([1, -1, 3, -1]);
+    expect(Array.from(gpu)).toEqual([1, -1, 3, -1]);
+  });
+
   test('a NaN anywhere wins argmax (its first index) and max pooling (its gradient too), on both', async () => {
     for (let at = 0; at < 4; at++) {
       const x = [1, 3, 2, 0.5].map((v, i) => (i === at ? Number.NaN : v));
@@ -199,12 +205,13 @@ describe('the two devices agree where WGSL and JavaScript differ by nature', () 
       expect(Array.from(cpu), name).toEqual(Array.from(gpu));
     }
     expect(Array.from(T.div(T.tensor(a, { dtype: 'int32' }), T.tensor(b, { dtype: 'int32' })).toArraySync())).toEqual([3, -3, 5, 123456, 715827882]);
-    const values = [-1.5, 5e9, 3e9, -3e9, 2.7, Infinity]; // NaN → int is indeterminate in WGSL (lavapipe: −2^31 and 0)
+    // NaN → int is indeterminate in WGSL (lavapipe gave −2^31 and 0); the engine makes it 0 on both devices.
+    const values = [-1.5, 5e9, 3e9, -3e9, 2.7, Infinity, Number.NaN];
     for (const dtype of ['int32', 'uint32'] as const) {
       const [gpu, cpu] = await both((device) => T.tidy(() => T.cast(T.tensor(values, { device }), dtype)));
       expect(Array.from(cpu), dtype).toEqual(Array.from(gpu));
     }
-    expect(Array.from(T.cast(T.tensor([...values, Number.NaN], { dtype: 'float64' }), 'int32').toArraySync())).toEqual([-1, 2147483647, 2147483647, -2147483648, 2, 2147483647, 0]);
+    expect(Array.from(T.cast(T.tensor(values, { dtype: 'float64' }), 'int32').toArraySync())).toEqual([-1, 2147483647, 2147483647, -2147483648, 2, 2147483647, 0]);
   });
 
   test('tanh keeps its relative precision near 0 on the GPU', async () => {

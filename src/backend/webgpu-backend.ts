@@ -7,7 +7,7 @@ import { gemmTarget } from '../kernels/wgsl/gemm.js';
 import { matmulKernel } from '../kernels/wgsl/matmul.js';
 import { reduceKernel } from '../kernels/wgsl/reduce.js';
 import { windowKernel } from '../kernels/wgsl/window.js';
-import { bytesPerElement, wgslType, type DType, type TypedArray } from '../tensor/dtype.js';
+import { bytesPerElement, isFloat, wgslType, type DType, type TypedArray } from '../tensor/dtype.js';
 import { webgpu } from '../tensor/engine.js';
 import { sizeOf, splitAtAxis, type Shape } from '../tensor/shape.js';
 import { Storage } from '../tensor/storage.js';
@@ -51,8 +51,10 @@ export const webgpuBackend: Backend = {
   unary: (op, x) => elementwise(op, [{ t: x, name: 'x' }], x.shape, x.dtype, elementwiseFor(op, UNARY[op], x.dtype).wgsl),
   binary: (op, a, b, outShape) =>
     elementwise(op, [{ t: a, name: 'a' }, { t: b, name: 'b' }], outShape, a.dtype, elementwiseFor(op, BINARY[op], a.dtype).wgsl),
+  // A NaN condition is true (nonzero), as on the CPU; told by its bits, since a compiler may take c != 0 as false there.
   where: (c, a, b, outShape) =>
-    elementwise('where', [{ t: c, name: 'c' }, { t: a, name: 'a' }, { t: b, name: 'b' }], outShape, a.dtype, `select(b, a, c != ${wgslType(c.dtype)}(0))`),
+    elementwise('where', [{ t: c, name: 'c' }, { t: a, name: 'a' }, { t: b, name: 'b' }], outShape, a.dtype,
+      `select(b, a, c != ${wgslType(c.dtype)}(0)${c.dtype === 'float32' ? ' || isNan(c)' : ''})`),
   addN(xs) {
     // As many operands per kernel as the adapter binds beside the output; past that, the running sum leads the next kernel.
     const perKernel = gpuDevice().limits.maxStorageBuffersPerShaderStage - 1;
@@ -67,7 +69,8 @@ export const webgpuBackend: Backend = {
     }
     return total!;
   },
-  cast: (x, dtype) => elementwise('cast', [{ t: x, name: 'x' }], x.shape, dtype, 'T(x)'),
+  // NaN to an integer is 0, as on the CPU (WGSL leaves it indeterminate: lavapipe gave −2³¹ or 0).
+  cast: (x, dtype) => elementwise('cast', [{ t: x, name: 'x' }], x.shape, dtype, x.dtype === 'float32' && !isFloat(dtype) ? 'select(T(x), T(0), isNan(x))' : 'T(x)'),
   reduce(op, x, axis) {
     const [outer, r, inner] = splitAtAxis(x.shape, axis);
     const shape = x.shape.map((d, i) => (i === axis ? 1 : d));
