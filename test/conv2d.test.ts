@@ -261,6 +261,7 @@ describe('conv2d errors and sizes', () => {
     ['rank', () => conv2d(zeros([6, 5, 5]), zeros([2, 6, 3, 3])), /conv2d: input must be \[N, C, H, W\]/],
     ['bias shape', () => conv2d(x, zeros([2, 6, 3, 3]), zeros([3])), /conv2d: bias must have shape \[2\]/],
     ['stride 0', () => conv2d(x, zeros([2, 6, 3, 3]), null, { stride: 0 }), /conv2d: stride must be an integer ≥ 1/],
+    ['an option it does not take (torch\'s padding_mode)', () => conv2d(x, zeros([2, 6, 3, 3]), null, { paddingMode: 'reflect' } as Conv2dOptions), /conv2d: unknown option 'paddingMode'; it takes stride, padding, dilation, groups/],
     ['negative padding', () => conv2d(x, zeros([2, 6, 3, 3]), null, { padding: [-1, 0] }), /conv2d: padding must be an integer ≥ 0/],
     ['dtypes', () => conv2d(x, zeros([2, 6, 3, 3], { dtype: 'float64' })), /conv2d: input, weight and bias must share one float dtype/],
     // Options where the bias goes read as a bias of dtype undefined.

@@ -308,6 +308,7 @@ describe('deformConv2d: errors', () => {
     ['weight channels', () => deformConv2d(x(), z(2, 18, 3, 3), z(3, 3, 3, 3)), /input has 4 channels but weight \[3, 3, 3, 3\] expects a multiple of 3/],
     ['kernel larger than the padded input', () => deformConv2d(x(), z(2, 18, 1, 1), w(), null, { dilation: 3 }), /does not fit input \[2, 4, 5, 5\]/],
     ['bad stride', () => deformConv2d(x(), z(2, 18, 3, 3), w(), null, { stride: 0 }), /stride must be an integer ≥ 1/],
+    ['an option it does not take', () => deformConv2d(x(), z(2, 18, 3, 3), w(), null, { groups: 2 } as object), /deformConv2d: unknown option 'groups'; it takes stride, padding, dilation, mask/],
     ['mixed dtypes', () => deformConv2d(x(), tensor(new Float64Array(2 * 18 * 9), [2, 18, 3, 3]), w()), /share one float dtype/],
     // The GPU's GEMMs failed on it with a matmul error about a [.., 0, NaN] view.
     ['no output channels', () => deformConv2d(x(), z(2, 18, 3, 3), z(0, 4, 3, 3)), /deformConv2d: weight \[0, 4, 3, 3\] has no output channels/],

@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { Random, dispose, mul, sum, tensor, type Device } from '../src/index.js';
-import { maxPool2d, type MaxPool2dOptions } from '../src/ops/pool.js';
+import { avgPool2d, maxPool2d, type MaxPool2dOptions } from '../src/ops/pool.js';
 import { loadGolden } from './golden.js';
 import { expectClose, expectSameBitsEveryUse, fromGolden, gradcheck } from './util.js';
 import { poolCaseArb } from './arbitraries.js';
@@ -110,6 +110,9 @@ describe('errors', () => {
 
   test('padding over half the kernel, bad sizes, bad rank', () => {
     expect(() => maxPool2d(x, { kernelSize: 2, padding: 2 })).toThrow('maxPool2d: padding 2×2 must be at most half the kernel 2×2');
+    // PyTorch's options this engine lacks were ignored: the result was silently other than asked for.
+    expect(() => maxPool2d(x, { kernelSize: 2, dilation: 2 } as unknown as { kernelSize: number })).toThrow("maxPool2d: unknown option 'dilation'; it takes kernelSize, stride, padding");
+    expect(() => avgPool2d(x, { kernelSize: 2, ceilMode: true } as unknown as { kernelSize: number })).toThrow("avgPool2d: unknown option 'ceilMode'; it takes kernelSize, stride, padding");
     expect(() => maxPool2d(x, { kernelSize: 0 })).toThrow('maxPool2d: kernelSize must be an integer ≥ 1 or a pair of them, got 0');
     expect(() => maxPool2d(x, { kernelSize: 2, stride: [1, 1.5] })).toThrow('maxPool2d: stride must be an integer ≥ 1 or a pair of them, got [1,1.5]');
     expect(() => maxPool2d(tensor([1, 2, 3]), { kernelSize: 1 })).toThrow('maxPool2d: input must be [C, H, W] or [N, C, H, W], got [3]');

@@ -134,6 +134,7 @@ test('errors', () => {
   expect(() => upsampleBilinear2d(x, {})).toThrow('upsampleBilinear2d: give exactly one of scaleFactor and size');
   expect(() => upsampleBilinear2d(x, { scaleFactor: 2, size: [4, 4] })).toThrow('upsampleBilinear2d: give exactly one of scaleFactor and size');
   expect(() => upsampleBilinear2d(x, { scaleFactor: 0 })).toThrow('upsampleBilinear2d: scaleFactor must be a number > 0 or a pair of them, got 0');
+  expect(() => upsampleBilinear2d(x, { scaleFactor: 2, alignCorners: true } as object)).toThrow("upsampleBilinear2d: unknown option 'alignCorners'; it takes scaleFactor, size");
   expect(() => upsampleBilinear2d(x, { scaleFactor: Number.NaN })).toThrow('upsampleBilinear2d: scaleFactor must be a number > 0 or a pair of them, got NaN');
   expect(() => upsampleBilinear2d(x, { scaleFactor: [2, Infinity] })).toThrow('upsampleBilinear2d: scaleFactor must be a number > 0 or a pair of them, got [2,Infinity]');
   expect(() => upsampleBilinear2d(x, { scaleFactor: 0.25 })).toThrow('upsampleBilinear2d: scaleFactor 0.25 leaves [1, 1, 2, 2] empty');

@@ -18,7 +18,7 @@ import { shapeStr } from '../tensor/shape.js';
 import { cpuData, Tensor } from '../tensor/tensor.js';
 import { needs, record } from './record.js';
 import { sum } from './reduce.js';
-import { intPair, optionValue, type IntPair } from './window-options.js';
+import { checkOptionNames, intPair, optionValue, type IntPair } from './window-options.js';
 
 export interface Conv2dOptions {
   stride?: IntPair;
@@ -34,6 +34,7 @@ export function conv2dOutputSize(size: number, kernel: number, stride = 1, paddi
 
 /** Validates the shapes and options and works out the output size. */
 export function conv2dGeometry(xShape: readonly number[], wShape: readonly number[], options: Conv2dOptions = {}): ConvGeometry {
+  checkOptionNames('conv2d', options, ['stride', 'padding', 'dilation', 'groups'] satisfies (keyof Conv2dOptions)[]);
   if (xShape.length !== 4 || wShape.length !== 4) {
     throw new Error(`conv2d: input must be [N, C, H, W] and weight [Cout, Cin/groups, KH, KW]; got ${shapeStr(xShape)} and ${shapeStr(wShape)}`);
   }

@@ -28,7 +28,7 @@ import { add } from './elementwise.js';
 import { commonDevice, record } from './record.js';
 import { sum } from './reduce.js';
 import { reshape } from './shape.js';
-import { intPair, type IntPair } from './window-options.js';
+import { checkOptionNames, intPair, type IntPair } from './window-options.js';
 
 export interface DeformConv2dOptions {
   stride?: IntPair;
@@ -62,6 +62,7 @@ const backwardKernel: DeviceKernel<[Tensor, Operands, DeformConvGeometry], Defor
 };
 
 function geometry(x: Tensor, offset: Tensor, weight: Tensor, bias: Tensor | null, mask: Tensor | null, options: DeformConv2dOptions): DeformConvGeometry {
+  checkOptionNames('deformConv2d', options, ['stride', 'padding', 'dilation', 'mask'] satisfies (keyof DeformConv2dOptions)[]);
   for (const [name, t] of [['x', x], ['offset', offset], ['weight', weight], ['mask', mask]] as const) {
     if (t && t.rank !== 4) throw new Error(`deformConv2d: ${name} must be 4-D, got shape ${shapeStr(t.shape)}`);
   }

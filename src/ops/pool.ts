@@ -20,7 +20,7 @@ import { shapeStr } from '../tensor/shape.js';
 import { cpuData, type Tensor } from '../tensor/tensor.js';
 import { linearPass, type LinearPair } from './linear-pair.js';
 import { commonDevice, record } from './record.js';
-import { intPair, type IntPair } from './window-options.js';
+import { checkOptionNames, intPair, type IntPair } from './window-options.js';
 
 export interface Pool2dOptions {
   kernelSize: IntPair;
@@ -67,6 +67,7 @@ function poolDims(op: string, x: Tensor, options: Pool2dOptions): { dims: Pool2d
   if (x.rank !== 3 && x.rank !== 4) throw new Error(`${op}: input must be [C, H, W] or [N, C, H, W], got ${shapeStr(x.shape)}`);
   if (!isFloat(x.dtype)) throw new Error(`${op}: needs a floating-point input, got ${x.dtype}`);
   if (options?.kernelSize === undefined) throw new Error(`${op}: options.kernelSize is required`);
+  checkOptionNames(op, options, ['kernelSize', 'stride', 'padding'] satisfies (keyof Pool2dOptions)[]);
   const kernel = intPair(op, 'kernelSize', options.kernelSize, 1, 1);
   const stride = intPair(op, 'stride', options.stride ?? kernel, 1, 1);
   const padding = intPair(op, 'padding', options.padding, 0, 0);

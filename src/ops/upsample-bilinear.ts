@@ -11,7 +11,7 @@ import { isFloat } from '../tensor/dtype.js';
 import { shapeStr } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { linearPass, type LinearPair } from './linear-pair.js';
-import { optionValue } from './window-options.js';
+import { checkOptionNames, optionValue } from './window-options.js';
 
 export interface UpsampleBilinearOptions {
   /** Output = ⌊input·s⌋ per axis; a number or [sh, sw], each > 0. */
@@ -29,6 +29,7 @@ const BILINEAR: LinearPair<BilinearDims> = {
 
 function resizeDims(x: Tensor, options: UpsampleBilinearOptions): BilinearDims {
   const op = 'upsampleBilinear2d';
+  checkOptionNames(op, options, ['scaleFactor', 'size'] satisfies (keyof UpsampleBilinearOptions)[]);
   if (x.rank !== 3 && x.rank !== 4) throw new Error(`${op}: input must be [C, H, W] or [N, C, H, W], got ${shapeStr(x.shape)}`);
   if (!isFloat(x.dtype)) throw new Error(`${op}: needs a floating-point input, got ${x.dtype}`);
   const [height, width] = x.shape.slice(-2);

@@ -33,3 +33,13 @@ export function optionValue(value: unknown): string {
 }
 
 const OPTION_CHARS = 200;
+
+/**
+ * Refuses an option `op` does not take: PyTorch's names for what this engine lacks (a pool's `dilation` or
+ * `ceilMode`) would otherwise be ignored, and the result be silently other than asked for.
+ */
+export function checkOptionNames(op: string, options: object | null | undefined, known: readonly string[]): void {
+  for (const name of Object.keys(options ?? {})) {
+    if (!known.includes(name)) throw new Error(`${op}: unknown option '${name}'; it takes ${known.join(', ')}`);
+  }
+}
