@@ -49,6 +49,8 @@ describe('configs', () => {
     expect(() => smprConfig('r50', { levels: PRESETS.r50.levels.slice(0, 2) })).toThrow(/SmprConfig 'r50': needs at least 3 levels/);
     expect(() => smprConfig('r50', { levels: [PRESETS.r50.levels[1], ...PRESETS.r50.levels.slice(1)] })).toThrow(/level 0 has stride 16/);
     expect(() => smprConfig('tiny', { inputSize: 100 })).toThrow(/inputSize 100 is not a multiple of 32/);
+    // A typo was kept beside the real field and read by nothing: inputSize stayed 128.
+    expect(() => smprConfig('tiny', { inputSiz: 64 } as object)).toThrow(/^smprConfig: unknown field 'inputSiz' \(a config has name, .*inputSize/);
     expect(() => smprConfig('tiny', { frozenStages: 7 })).toThrow(/frozenStages must be an integer in \[−1, 4\], got 7/);
     expect(() => smprConfig('tiny', { gnGroups: 5 })).toThrow(/SmprConfig 'tiny': gnGroups 5 must divide width 32/);
     expect(() => smprConfig('tiny', { gnGroups: 32 })).toThrow(/SmprConfig 'tiny': gnGroups 32 must divide .*heatmapChannels 16/);

@@ -127,12 +127,15 @@ export type PresetName = keyof typeof PRESETS;
 export function smprConfig(preset: PresetName, overrides: Partial<SmprConfig> = {}): SmprConfig {
   const base: SmprConfig | undefined = PRESETS[preset];
   if (!base) throw new Error(`smprConfig: unknown preset '${preset}' (known: ${Object.keys(PRESETS).join(', ')})`);
+  // A field of no preset (a typo: inputSiz) would be kept and read by nothing, its value silently not in effect.
+  const fields = new Set(Object.values(PRESETS).flatMap((p) => Object.keys(p)));
+  const unknown = Object.keys(overrides).filter((key) => !fields.has(key));
+  if (unknown.length) throw new Error(`smprConfig: unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} (a config has ${[...fields].join(', ')})`);
   const config = { ...base, ...overrides };
   validateConfig(config);
   return config;
 }
 
-/** Checks what the model relies on; throws naming the field. */
 /**
  * The reference's image scale at the config's input size: its (1333, 800) resize scaled, the short side to the
  * input size and the long side capped at the same ratio. Training resizes to it before cropping; testing, alone.
@@ -144,6 +147,7 @@ export function referenceScale(config: SmprConfig): ScaleTarget {
 /** The largest square crop a config may train at: past it a batch's tensors outgrow any GPU's bindings. */
 const MAX_INPUT_SIZE = 4096;
 
+/** Checks what the model relies on; throws naming the field. */
 export function validateConfig(config: SmprConfig): void {
   const fail = (message: string) => {
     throw new Error(`SmprConfig '${config.name}': ${message}`);
