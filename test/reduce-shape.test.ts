@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import * as T from '../src/index.js';
 import { shapeArb, sizeOf, valuesFor } from './arbitraries.js';
-import { expectClose } from './util.js';
+import { dispatchedKernels, expectClose } from './util.js';
 import { SPECIALISE_AFTER } from '../src/backend/program-cache.js';
 
 const RUNS = { numRuns: 15 };
@@ -76,6 +76,35 @@ describe('shape ops', () => {
       ),
       RUNS,
     );
+  });
+
+  test('a permutation that moves only axes of size 1 is a view: no kernel, the input\'s storage, the values a gather gives, and its gradient', async () => {
+    /** out[o] = x[i], the coordinates of o permuted back: the definition, written out. */
+    const permuted = (x: number[], shape: number[], perm: number[]): number[] => {
+      const outShape = perm.map((a) => shape[a]!);
+      const strides = shape.map((_, d) => shape.slice(d + 1).reduce((a, b) => a * b, 1));
+      return Array.from({ length: x.length }, (_, o) => {
+        let rest = o;
+        let index = 0;
+        for (let d = outShape.length - 1; d >= 0; d--) {
+          index += (rest % outShape[d]!) * strides[perm[d]!]!;
+          rest = Math.floor(rest / outShape[d]!);
+        }
+        return x[index]!;
+      });
+    };
+    const cases: [number[], number[]][] = [[[2, 1, 3, 4], [0, 2, 3, 1]], [[1, 5], [1, 0]], [[3, 1, 1, 2], [2, 0, 1, 3]], [[1, 1], [1, 0]]];
+    for (const [shape, perm] of cases) {
+      const values = valuesFor(shape, 3);
+      const x = T.tensor(values, shape, { device: 'webgpu', requiresGrad: true });
+      const { kernels, result: y } = dispatchedKernels(() => T.permute(x, perm));
+      expect(kernels, `${shape} by ${perm}`).toEqual([]);
+      expect(y.storage().buffer).toBe(x.storage().buffer);
+      expect(Array.from(await y.toArray())).toEqual(permuted(Array.from(Float32Array.from(values)), shape, perm));
+      T.sum(T.mul(y, T.tensor(valuesFor(y.shape, 4), y.shape, { device: 'webgpu' }))).backward();
+      expect(Array.from(await x.grad!.toArray())).toEqual(Array.from(Float32Array.from(valuesFor(y.shape, 4))));
+      T.dispose([x, x.grad!, y]);
+    }
   });
 
   // A spec's first uses run the general window kernel (the spec as parameters), later ones the specialised (as

@@ -58,8 +58,12 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   if (axes.length !== x.rank || new Set(axes).size !== x.rank) {
     throw new Error(`permute: [${perm}] is not a permutation of the ${x.rank} axes of ${shapeStr(x.shape)}`);
   }
-  const strides = stridesOf(x.shape);
   const outShape = axes.map((a) => x.shape[a]);
+  // Moving only axes of size 1 leaves every element where it was: a view, as reshape is (cls maps [N, 1, H, W] to
+  // [N, H, W, 1] in the loss), not a copy.
+  const moved = axes.filter((a) => x.shape[a] !== 1);
+  if (moved.every((a, i) => i === 0 || a > moved[i - 1]!)) return reshape(x, outShape);
+  const strides = stridesOf(x.shape);
   const inverse = axes.map((_, i) => axes.indexOf(i));
   const spec: WindowSpec = { coef: axes.map((a) => strides[a]), shift: axes.map(() => 0), step: axes.map(() => 1), bound: axes.map(() => NO_BOUND), fill: 0 };
   return gather('permute', x, outShape, spec, (g) => permute(g, inverse));
