@@ -64,9 +64,13 @@ export interface SmprLoss {
   refinePositives: Tensor;
 }
 
-/** [N, C, H, W] per level → [N, L, C], levels in order and row-major within a level (the targets' layout). */
+/**
+ * [N, C, H, W] per level → [N, L, C], levels in order and row-major within a level (the targets' layout). The
+ * levels are joined along their locations first and transposed once, not each one transposed (for C = 1 the
+ * transpose is a view).
+ */
 function flattenLevels(maps: Tensor[]): Tensor {
-  return concat(maps.map((m) => reshape(permute(m, [0, 2, 3, 1]), [m.shape[0], m.shape[2] * m.shape[3], m.shape[1]])), 1);
+  return permute(concat(maps.map((m) => reshape(m, [m.shape[0], m.shape[1], m.shape[2] * m.shape[3]])), 2), [0, 2, 1]);
 }
 
 /** Guarded division: 0 where the denominator is 0 (then the numerator is a sum of zero-weighted terms too). */
