@@ -9,8 +9,8 @@ import { holdsValue, isFloat, type DType } from '../tensor/dtype.js';
 import { broadcastShapes, shapeStr, shapesEqual } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { scalarLike } from './creation.js';
-import { composite, needs, record } from './record.js';
-import { sumTo } from './reduce.js';
+import { composite, record } from './record.js';
+import { operandGrad } from './reduce.js';
 
 export type Operand = Tensor | number;
 
@@ -46,7 +46,7 @@ function operands(op: string, a: Operand, b: Operand, like?: Tensor): [Tensor, T
 type SideGrad = (() => Tensor) | null;
 type BinaryGrads = (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => [SideGrad, SideGrad];
 
-const sideGrad = (t: Tensor, grad: SideGrad): Tensor | null => (grad ? needs(t, () => sumTo(grad(), t.shape)) : null);
+const sideGrad = (t: Tensor, grad: SideGrad): Tensor | null => (grad ? operandGrad(t, grad) : null);
 
 function binary(op: BinaryOp, a: Operand, b: Operand, grads?: BinaryGrads): Tensor {
   return composite(tensorsAmong(a, b), () => {
@@ -135,7 +135,7 @@ export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
     const outShape = broadcastShapes('where', broadcastShapes('where', cond.shape, ta.shape), tb.shape);
     return record('where', [cond, ta, tb], (be) => be.where(cond, ta, tb, outShape), (g) => {
       const zero = scalarLike(0, g);
-      return [null, needs(ta, () => sumTo(where(cond, g, zero), ta.shape)), needs(tb, () => sumTo(where(cond, zero, g), tb.shape))];
+      return [null, operandGrad(ta, () => where(cond, g, zero)), operandGrad(tb, () => where(cond, zero, g))];
     });
   });
 }

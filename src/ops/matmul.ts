@@ -8,8 +8,8 @@
 import { isFloat } from '../tensor/dtype.js';
 import { broadcastShapes, shapeStr, sizeOf } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { needs, record } from './record.js';
-import { sumTo } from './reduce.js';
+import { record } from './record.js';
+import { operandGrad } from './reduce.js';
 import { broadcastTo, reshape } from './shape.js';
 
 export interface MatmulOptions {
@@ -44,6 +44,6 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
       : transA && !transB ? [() => matmul(b, g, { transB: true }), () => matmul(a, g)]
       : !transA && transB ? [() => matmul(g, b), () => matmul(g, a, { transA: true })]
       : [() => matmul(b, g, { transA: true, transB: true }), () => matmul(g, a, { transA: true, transB: true })];
-    return [needs(a, () => sumTo(ga(), a.shape)), needs(b, () => sumTo(gb(), b.shape))];
+    return [operandGrad(a, ga), operandGrad(b, gb)];
   });
 }

@@ -8,7 +8,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { Backend } from '../backend/backend.js';
 import type { ReduceOp } from '../kernels/reference/reduce.js';
 import { div, eq, mul } from './elementwise.js';
-import { composite, record } from './record.js';
+import { composite, needs, record } from './record.js';
 import { broadcastTo, reshape, view } from './shape.js';
 
 export interface ReduceOptions {
@@ -90,6 +90,12 @@ function extremumGrad(x: Tensor, g: Tensor, out: Tensor, kept: Shape, axis: numb
 export function argmax(x: Tensor, axis: number, options: ReduceOptions = {}): Tensor {
   return reduceOp('argmax', x, axis, options);
 }
+
+/**
+ * A broadcast operand's gradient: `grad()` summed back down to `t`'s shape, computed only when `t` requires one
+ * (the other operand of a rule is often a constant).
+ */
+export const operandGrad = (t: Tensor, grad: () => Tensor): Tensor | null => needs(t, () => sumTo(grad(), t.shape));
 
 /** Sums a broadcast gradient back down to `shape` (the inverse of broadcasting). */
 export function sumTo(g: Tensor, shape: Shape): Tensor {
