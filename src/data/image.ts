@@ -22,10 +22,15 @@ export interface Image {
 export type Rgb = readonly [number, number, number];
 
 /** A new image filled with one colour (black by default). */
-export function createImage(width: number, height: number, fill: Rgb = [0, 0, 0]): Image {
+/** An image's width and height, each a positive integer; `op` names the caller in the error. */
+function checkDimensions(op: string, width: number, height: number): void {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
-    throw new Error(`createImage: width and height must be positive integers, got ${width}×${height}`);
+    throw new Error(`${op}: the image's width and height must be positive integers, got ${width}×${height}`);
   }
+}
+
+export function createImage(width: number, height: number, fill: Rgb = [0, 0, 0]): Image {
+  checkDimensions('createImage', width, height);
   checkPixelLimit({ width, height }, 'createImage'); // past it, a RangeError from the typed array
   const data = new Uint8Array(width * height * 3);
   for (let i = 0; i < data.length; i += 3) data.set(fill, i);
@@ -35,9 +40,7 @@ export function createImage(width: number, height: number, fill: Rgb = [0, 0, 0]
 /** Refuses an image whose size is not positive integers or whose data does not hold its width × height × 3 bytes. */
 export function checkImage(op: string, image: Image): void {
   const { width, height, data } = image ?? {};
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
-    throw new Error(`${op}: the image's width and height must be positive integers, got ${width}×${height}`);
-  }
+  checkDimensions(op, width, height);
   if (!(data instanceof Uint8Array) || data.length !== width * height * 3) {
     throw new Error(`${op}: a ${width}×${height} RGB image needs ${width * height * 3} bytes of data, got ${data instanceof Uint8Array ? data.length : String(data)}`);
   }
