@@ -1,6 +1,6 @@
 /**
- * The main job: everything end to end on a bare machine, in about a minute on a software GPU (README: 67 s on
- * lavapipe). Generates a fresh synthetic dataset, trains the tiny model on it from scratch for 192 iterations by
+ * The main job: everything end to end on a bare machine, in about a minute on a software GPU (the README's quick
+ * start has the times measured). Generates a fresh synthetic dataset, trains the tiny model on it from scratch for 192 iterations by
  * default (long enough to watch the loss fall, not to learn poses), then evaluates both that model and the shipped
  * checkpoint (the same preset trained for longer) on held-out images, and draws the shipped model's predictions.
  */
