@@ -233,6 +233,17 @@ describe('memory', () => {
     T.exp(T.ones([37], { device: 'webgpu' }));
     expect(T.memory().pipelines).toBe(before);
   });
+
+  test("a tensor made from a typed array holds its own copy on both devices: changing the array after leaves it", async () => {
+    for (const device of ['cpu', 'webgpu'] as const) {
+      for (const values of [Float32Array.of(1, 2, 3), Int32Array.of(1, 2, 3)]) {
+        const t = T.tensor(values, { device });
+        values[0] = 7;
+        expect(Array.from(await t.toArray()), `${device} ${t.dtype}`).toEqual([1, 2, 3]);
+        t.dispose();
+      }
+    }
+  });
 });
 
 describe('bad input', () => {

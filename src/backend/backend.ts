@@ -14,6 +14,7 @@ import type { Tensor } from '../tensor/tensor.js';
 
 export interface Backend {
   readonly device: Device;
+  /** A tensor holding `data`: the CPU backend keeps the array itself, the WebGPU backend copies it into a buffer. */
   fromArray(data: TypedArray, shape: Shape, dtype: DType, op?: string): Tensor;
   unary(op: UnaryOp, x: Tensor): Tensor;
   /** Broadcasting binary op on operands of one dtype, which the result has too; `outShape` is the broadcast shape. */
