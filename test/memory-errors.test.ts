@@ -4,6 +4,7 @@ import * as T from '../src/index.js';
 import { webgpu } from '../src/tensor/engine.js';
 import { SPECIALISE_AFTER } from '../src/backend/program-cache.js';
 import { MAX_BIND_GROUPS } from '../src/backend/webgpu-runtime.js';
+import { expectClose } from './util.js';
 
 describe('memory', () => {
   test('a tidy scope returns bytes and buffers in use to where they started', async () => {
@@ -242,6 +243,36 @@ describe('memory', () => {
         expect(Array.from(await t.toArray()), `${device} ${t.dtype}`).toEqual([1, 2, 3]);
         t.dispose();
       }
+    }
+  });
+
+  test('past its bound the pipeline cache evicts the least recently dispatched, and what runs after is still right', async () => {
+    const rt = webgpu();
+    const bound = rt.maxPipelines;
+    const x = T.tensor([0.25, 0.5, 2], { device: 'webgpu' });
+    const ops = [T.exp, T.log, T.sqrt, T.abs, T.sign, T.tanh, T.sigmoid, T.neg];
+    const kept = () => T.exp(x);
+    try {
+      kept().dispose();
+      rt.maxPipelines = 2; // below what is cached now: the next compile evicts all but exp's
+      const compiled = T.memory().pipelinesCompiled;
+      const outputs: T.Tensor[] = [];
+      for (const op of ops.slice(1)) {
+        outputs.push(op(x), kept());
+        expect(T.memory().pipelines).toBeLessThanOrEqual(rt.maxPipelines);
+      }
+      // exp was dispatched after every other op's compile, so it was never the least recent: compiled once, before.
+      expect(T.memory().pipelinesCompiled - compiled).toBe(ops.length - 1);
+      outputs.push(T.log(x)); // evicted by the ops after it: compiled again
+      expect(T.memory().pipelinesCompiled - compiled).toBe(ops.length);
+      const cpu = T.tensor([0.25, 0.5, 2]);
+      const expected = [...ops.slice(1).flatMap((op) => [op(cpu), T.exp(cpu)]), T.log(cpu)];
+      // The unary kernels' own accuracy is tested against the reference elsewhere (elementwise.test.ts): 1e-6 here.
+      for (const [i, y] of outputs.entries()) expectClose(await y.toArray(), expected[i]!.toArraySync(), { atol: 1e-6, rtol: 1e-6 }, `output ${i}`);
+      T.dispose(outputs);
+    } finally {
+      rt.maxPipelines = bound;
+      x.dispose();
     }
   });
 });

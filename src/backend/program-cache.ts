@@ -9,8 +9,7 @@
  * one a key's use count calls for from `specialisedProgram`.
  *
  * One cache per device description (a new runtime starts empty), least recently used first out past MAX_PROGRAMS,
- * so that it stays bounded; the runtime's compiled pipelines (one per distinct WGSL text) are not, and inference
- * over images of ever new sizes grows those.
+ * so that it stays bounded, as the runtime's compiled pipelines are (MAX_PIPELINES, one per distinct WGSL text).
  */
 import type { DeviceInfo, Program } from '../kernels/program.js';
 

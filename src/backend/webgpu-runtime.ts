@@ -28,6 +28,12 @@ const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we
 const UNIFORM_ARENA_SLOTS = 512;
 /** Bind groups kept; past this the cache starts again (an SMPR-R50 training step makes about 1700). */
 export const MAX_BIND_GROUPS = 8192;
+/**
+ * Compiled pipelines kept, the least recently dispatched out first past this. A training run of the tiny SMPR
+ * compiles about 180 and SMPR-R50 about 240; a long-lived process that meets shapes without end (inference over
+ * images of ever new sizes) would otherwise keep them all, each up to ~1.5 MiB of machine code on lavapipe.
+ */
+export const MAX_PIPELINES = 1024;
 /** How long a wait for a CPU adapter's work sleeps between Dawn's polls (sleeping-wait.ts). */
 const CPU_ADAPTER_POLL_MS = 1;
 
@@ -43,7 +49,9 @@ export interface MemoryStats {
   submits: number;
   /** GPU → CPU copies: the synchronisation points. A training step should have none. */
   readbacks: number;
+  /** Compiled pipelines kept, and compiled since the runtime started (more than kept once some were evicted). */
   pipelines: number;
+  pipelinesCompiled: number;
   /** Bind groups kept for reuse (a repeated training step adds none). */
   bindGroups: number;
   /** Submits not yet known to have finished on the GPU (an upper bound: learnt at reads, syncs and throttles). */
@@ -74,8 +82,10 @@ interface PooledBuffer {
 interface Pipeline {
   pipeline: GPUComputePipeline;
   layout: GPUBindGroupLayout;
-  /** Names the pipeline in bind-group keys. */
+  /** Names the pipeline in bind-group keys (never reused: a bind group made for an evicted one is never hit again). */
   id: number;
+  /** The dispatch count at its last use, to find the least recently used. */
+  lastUse: number;
 }
 
 /** A dispatch's parameters: where they lie in the uniform arena. */
@@ -96,6 +106,8 @@ export class WebGPURuntime {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private readonly pipelines = new Map<string, Pipeline>();
+  /** The most compiled pipelines kept (MAX_PIPELINES): fewer trades compile time for memory. */
+  maxPipelines = MAX_PIPELINES;
   /** Free buffers by size class, highest number first (see flush). */
   private readonly pool = new Map<number, PooledBuffer[]>();
   private parked: PooledBuffer[] = [];
@@ -108,7 +120,7 @@ export class WebGPURuntime {
   private dispatchesInBatch = 0;
   private firstError: string | null = null;
   private currentLabel = '';
-  private stats = { bytesInUse: 0, peakBytesInUse: 0, buffersInUse: 0, bytesPooled: 0, dispatches: 0, submits: 0, readbacks: 0 };
+  private stats = { bytesInUse: 0, peakBytesInUse: 0, buffersInUse: 0, bytesPooled: 0, dispatches: 0, submits: 0, readbacks: 0, pipelinesCompiled: 0 };
   /** Submits known to have finished, and the marker `throttle()` waits on next. */
   private submitsDone = 0;
   private throttleMark: Promise<void> | null = null;
@@ -203,6 +215,7 @@ export class WebGPURuntime {
     this.parked.push(pooled);
   }
 
+  /** A new buffer holding a copy of `data` (writeBuffer copies at the call: `data` may change after). */
   upload(data: ArrayBufferView): GPUBuffer {
     const buffer = this.allocate(data.byteLength);
     if (data.byteLength > 0) this.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
@@ -287,12 +300,24 @@ export class WebGPURuntime {
   private pipeline(kernel: Kernel): Pipeline {
     let entry = this.pipelines.get(kernel.code);
     if (!entry) {
+      while (this.pipelines.size >= Math.max(1, this.maxPipelines)) this.evictLeastRecentPipeline();
       const module = this.device.createShaderModule({ label: kernel.label, code: kernel.code });
       const pipeline = this.device.createComputePipeline({ label: kernel.label, layout: 'auto', compute: { module, entryPoint: 'main' } });
-      entry = { pipeline, layout: pipeline.getBindGroupLayout(0), id: this.pipelines.size };
+      entry = { pipeline, layout: pipeline.getBindGroupLayout(0), id: this.stats.pipelinesCompiled++, lastUse: 0 };
       this.pipelines.set(kernel.code, entry);
     }
+    entry.lastUse = this.stats.dispatches;
     return entry;
+  }
+
+  /** A scan, not a queue kept in order: it runs only when a new pipeline is compiled past the bound, which costs far more. */
+  private evictLeastRecentPipeline(): void {
+    let oldest: string | undefined;
+    let oldestUse = Infinity;
+    for (const [code, { lastUse }] of this.pipelines) {
+      if (lastUse < oldestUse) [oldest, oldestUse] = [code, lastUse];
+    }
+    this.pipelines.delete(oldest!);
   }
 
   /**

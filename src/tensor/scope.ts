@@ -45,7 +45,7 @@ export function dispose(value: unknown): void {
   for (const t of collectTensors(value, new Set())) t.dispose();
 }
 
-const NO_GPU: MemoryStats = { bytesInUse: 0, peakBytesInUse: 0, buffersInUse: 0, bytesPooled: 0, dispatches: 0, submits: 0, readbacks: 0, pipelines: 0, bindGroups: 0, submitsInFlight: 0 };
+const NO_GPU: MemoryStats = { bytesInUse: 0, peakBytesInUse: 0, buffersInUse: 0, bytesPooled: 0, dispatches: 0, submits: 0, readbacks: 0, pipelines: 0, pipelinesCompiled: 0, bindGroups: 0, submitsInFlight: 0 };
 
 /** GPU memory and dispatch counters (zeros before WebGPU is initialised). */
 export function memory(): MemoryStats {
