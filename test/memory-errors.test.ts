@@ -461,6 +461,15 @@ describe('bad input', () => {
   test('noGrad refuses an async function: gradients were off only until its first await, and recorded after it', () => {
     expect(() => T.noGrad(async () => 1)).toThrow('noGrad: the function returned a Promise; noGrad is synchronous');
   });
+  test('grad refuses an output or inputs that are not tensors, naming the position: grad(y, [3]) returned [null]', () => {
+    const x = T.ones([2], { requiresGrad: true });
+    const y = T.sum(T.mul(x, x));
+    expect(() => T.grad(y, [3 as unknown as T.Tensor])).toThrow('grad: inputs[0] must be a Tensor, got the number 3');
+    expect(() => T.grad(y, [x, undefined as unknown as T.Tensor])).toThrow('grad: inputs[1] must be a Tensor, got undefined');
+    expect(() => T.grad(y, x as unknown as T.Tensor[])).toThrow('grad: inputs must be an array of tensors, got a Tensor');
+    expect(() => T.grad(3 as unknown as T.Tensor, [x])).toThrow('grad: the output to differentiate must be a Tensor, got the number 3');
+    T.dispose([x, y]);
+  });
   test('mean refuses an integer dtype, as torch.mean does: the division truncated (mean of [1, 2] was 1)', () => {
     for (const device of ['cpu', 'webgpu'] as const) {
       expect(() => T.mean(T.tensor([1, 2], { dtype: 'int32', device }))).toThrow('mean: needs a floating-point dtype, got int32; cast the tensor first');

@@ -14,7 +14,7 @@ import { onesLike } from '../ops/creation.js';
 import { keep, tidy } from '../tensor/scope.js';
 import { withGradDisabled, withGradEnabled } from '../tensor/engine.js';
 import { shapeStr, shapesEqual } from '../tensor/shape.js';
-import { installBackwardPass, type Tensor } from '../tensor/tensor.js';
+import { checkTensor, describeValue, installBackwardPass, type Tensor } from '../tensor/tensor.js';
 import { PendingGradients } from './pending-gradients.js';
 
 /** The nodes that need a gradient, each after every node that consumes it: a DFS post-order, reversed. */
@@ -52,6 +52,10 @@ installBackwardPass(backward);
  * Inputs that `root` does not depend on get null. With `createGraph` the results are differentiable.
  */
 export function grad(root: Tensor, inputs: Tensor[], options: { seed?: Tensor; createGraph?: boolean } = {}): (Tensor | null)[] {
+  // A number among the inputs is no node of the graph, so its gradient came back null as if it were unused.
+  checkTensor('grad', 'the output to differentiate', root);
+  if (!Array.isArray(inputs)) throw new Error(`grad: inputs must be an array of tensors, got ${describeValue(inputs)}`);
+  inputs.forEach((t, i) => checkTensor('grad', `inputs[${i}]`, t));
   const wanted = new Map<Tensor, Tensor | null>(inputs.map((t) => [t, null]));
   propagate(root, options.seed, options.createGraph ?? false, wanted);
   return inputs.map((t) => wanted.get(t) ?? null);

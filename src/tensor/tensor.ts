@@ -153,6 +153,21 @@ export class Tensor {
   }
 }
 
+/** A value as an error message names it: "the number 3", "the string \"x\"", "an array of 2", "a Map", "null". */
+export function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 30 ? value.slice(0, 30) + '…' : value)}`;
+  if (typeof value !== 'object' && typeof value !== 'function') return `the ${typeof value} ${String(value)}`;
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  const name = typeof value === 'function' ? 'function' : (Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null)?.constructor?.name || 'object';
+  return `${/^[AEIOU]/i.test(name) ? 'an' : 'a'} ${name}`;
+}
+
+/** Refuses anything but a tensor where one is needed: a number passed to grad or keep was taken without a word. */
+export function checkTensor(op: string, what: string, value: unknown): asserts value is Tensor {
+  if (!(value instanceof Tensor)) throw new Error(`${op}: ${what} must be a Tensor, got ${describeValue(value)}`);
+}
+
 /** The typed array behind a CPU tensor, as the CPU kernels read and write it. */
 export function cpuData(t: Tensor, usedBy?: string): TypedArray {
   return t.storage(usedBy).data;
