@@ -97,6 +97,22 @@ describe('memory', () => {
     expect(out.result[0].disposed).toBe(false);
   });
 
+  test('dispose frees tensors alone or nested in arrays and plain objects, skips null and undefined, and refuses anything else', () => {
+    const [a, b, c, d] = [T.ones([2]), T.ones([2]), T.ones([2]), T.ones([2])];
+    T.dispose([a, null, undefined, [b, { c, grad: null }]]);
+    T.dispose(d);
+    expect([a, b, c, d].map((t) => t.disposed)).toEqual([true, true, true, true]);
+    // Both were taken without a word, and freed nothing; keep(3) returned 3 as if it were a tensor.
+    const e = T.ones([2]);
+    expect(() => T.dispose([e, 3])).toThrow('dispose: expected tensors, alone or in arrays and plain objects, got the number 3 at [1]');
+    expect(e.disposed).toBe(false); // refused before anything is freed
+    expect(() => T.dispose({ loss: e, parts: [new Map()] })).toThrow('dispose: expected tensors, alone or in arrays and plain objects, got a Map at .parts[0]');
+    expect(() => T.dispose('x')).toThrow('dispose: expected tensors, alone or in arrays and plain objects, got the string "x"');
+    expect(() => T.keep(3 as unknown as T.Tensor)).toThrow('keep: its argument must be a Tensor, got the number 3');
+    expect(() => T.keep(null as unknown as T.Tensor)).toThrow('keep: its argument must be a Tensor, got null');
+    T.dispose(e);
+  });
+
   test('a tidy whose function throws disposes what it made, pops its scope and passes the error on', () => {
     let made!: T.Tensor;
     expect(() => T.tidy(() => {

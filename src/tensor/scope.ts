@@ -6,7 +6,7 @@
  * a training step returns to where it started.
  */
 import { hasWebGPU, popScope, pushScope, untrackFromScopes, webgpu } from './engine.js';
-import { Tensor } from './tensor.js';
+import { Tensor, checkTensor, describeValue } from './tensor.js';
 import type { MemoryStats } from '../backend/webgpu-runtime.js';
 
 function collectTensors(value: unknown, into: Set<Tensor>, seen = new Set<unknown>()): Set<Tensor> {
@@ -37,12 +37,32 @@ export function tidy<T>(fn: () => T): T {
 
 /** Takes a tensor out of every enclosing tidy scope: the caller now disposes it. */
 export function keep<T extends Tensor>(t: T): T {
+  checkTensor('keep', 'its argument', t);
   untrackFromScopes(t);
   return t;
 }
 
+const isPlainObject = (value: object): boolean => [Object.prototype, null].includes(Object.getPrototypeOf(value) as object | null);
+
+/**
+ * Disposes a tensor, or every tensor in arrays and plain objects, nested; null and undefined (an absent `.grad`)
+ * are skipped. Anything else is refused, where it was passed over: a number freed nothing, and the tensors in a
+ * Map or a class instance, not walked, stayed in memory.
+ */
 export function dispose(value: unknown): void {
-  for (const t of collectTensors(value, new Set())) t.dispose();
+  for (const t of tensorsToDispose(value, '', new Set(), new Set())) t.dispose();
+}
+
+function tensorsToDispose(value: unknown, path: string, into: Set<Tensor>, seen: Set<unknown>): Set<Tensor> {
+  if (value instanceof Tensor) into.add(value);
+  else if (Array.isArray(value) || (value && typeof value === 'object' && isPlainObject(value))) {
+    if (seen.has(value)) return into;
+    seen.add(value);
+    for (const [key, v] of Object.entries(value)) tensorsToDispose(v, Array.isArray(value) ? `${path}[${key}]` : `${path}.${key}`, into, seen);
+  } else if (value !== null && value !== undefined) {
+    throw new Error(`dispose: expected tensors, alone or in arrays and plain objects, got ${describeValue(value)}${path ? ` at ${path}` : ''}`);
+  }
+  return into;
 }
 
 const NO_GPU: MemoryStats = { bytesInUse: 0, peakBytesInUse: 0, buffersInUse: 0, bytesPooled: 0, dispatches: 0, submits: 0, readbacks: 0, pipelines: 0, pipelinesCompiled: 0, bindGroups: 0, submitsInFlight: 0 };
