@@ -433,30 +433,30 @@ describe('bad input', () => {
   test('a number that an integer tensor would truncate is refused (int32 + 1.5 gave 2, not 2.5); integers still join', async () => {
     for (const device of ['cpu', 'webgpu'] as const) {
       const ints = T.tensor([1, 2], { dtype: 'int32', device });
-      expect(() => T.add(ints, 1.5)).toThrow('add: the number 1.5 is not a value of int32, the dtype of the tensor it meets; cast the tensor to float32 first');
-      expect(() => T.mul(0.5, ints)).toThrow('mul: the number 0.5 is not a value of int32');
+      expect(() => T.add(ints, 1.5)).toThrow(/^add: the number 1\.5 is not a value of int32, the dtype of the tensor it meets$/);
+      expect(() => T.mul(0.5, ints)).toThrow('mul: the number 0.5 is not a value of int32, the dtype of the tensor it meets');
       expect(() => T.where(ints, Number.NaN, 0)).toThrow('where: the number NaN is not a value of int32');
       // −1 became 4294967295 in a uint32 tensor.
-      expect(() => T.add(T.tensor([1], { dtype: 'uint32', device }), -1)).toThrow('add: the number -1 is not a value of uint32');
+      expect(() => T.add(T.tensor([1], { dtype: 'uint32', device }), -1)).toThrow('add: the number -1 is not a value of uint32, the dtype of the tensor it meets');
       expect(Array.from(await T.add(ints, 2).toArray())).toEqual([3, 4]);
     }
   });
   test('full refuses a value its integer dtype does not hold, as torch.full refuses the overflow: NaN became 0 and −1 became 4294967295', () => {
     for (const device of ['cpu', 'webgpu'] as const) {
-      expect(() => T.full([2], Number.NaN, { dtype: 'int32', device })).toThrow('full: NaN is not a value of int32');
-      expect(() => T.full([2], -1, { dtype: 'uint32', device })).toThrow('full: -1 is not a value of uint32');
-      expect(() => T.full([2], 2 ** 31, { dtype: 'int32', device })).toThrow('full: 2147483648 is not a value of int32');
+      expect(() => T.full([2], Number.NaN, { dtype: 'int32', device })).toThrow('full: the number NaN is not a value of int32, the dtype asked for');
+      expect(() => T.full([2], -1, { dtype: 'uint32', device })).toThrow('full: the number -1 is not a value of uint32, the dtype asked for');
+      expect(() => T.full([2], 2 ** 31, { dtype: 'int32', device })).toThrow('full: the number 2147483648 is not a value of int32, the dtype asked for');
       expect(() => T.full([2], undefined as unknown as number, { device })).toThrow('full: the value must be a number, got undefined');
     }
     expect(Array.from(T.full([2], 2 ** 32 - 1, { dtype: 'uint32' }).toArraySync())).toEqual([2 ** 32 - 1, 2 ** 32 - 1]);
   });
   test("pad's fill value and clamp's bounds must be values of the tensor's dtype (pad filled an int32 tensor with 1 for 1.5)", () => {
     for (const device of ['cpu', 'webgpu'] as const) {
-      expect(() => T.pad(T.zeros([2], { dtype: 'int32', device }), [[1, 1]], 1.5)).toThrow('pad: the value 1.5 is not a value of int32, the tensor\'s dtype');
-      expect(() => T.pad(T.zeros([2], { dtype: 'uint32', device }), [[1, 1]], -1)).toThrow('pad: the value -1 is not a value of uint32');
+      expect(() => T.pad(T.zeros([2], { dtype: 'int32', device }), [[1, 1]], 1.5)).toThrow('pad: the number 1.5 is not a value of int32, the dtype of the tensor padded');
+      expect(() => T.pad(T.zeros([2], { dtype: 'uint32', device }), [[1, 1]], -1)).toThrow('pad: the number -1 is not a value of uint32, the dtype of the tensor padded');
       // The error named maximum, which clamp is made of.
-      expect(() => T.clamp(T.zeros([2], { dtype: 'int32', device }), 0.5, 3)).toThrow('clamp: the bound 0.5 is not a value of int32');
-      expect(() => T.clamp(T.zeros([2], { device }), undefined as unknown as number, 3)).toThrow('clamp: the bound undefined is not a value of float32');
+      expect(() => T.clamp(T.zeros([2], { dtype: 'int32', device }), 0.5, 3)).toThrow('clamp: the number 0.5 is not a value of int32, the dtype of the tensor clamped');
+      expect(() => T.clamp(T.zeros([2], { device }), undefined as unknown as number, 3)).toThrow('clamp: the bounds must be numbers, got undefined');
     }
   });
   test('shapes and operands of the wrong JavaScript type name the op instead of a TypeError from inside it', () => {

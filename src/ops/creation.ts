@@ -1,6 +1,6 @@
 /** Creating tensors: from data, constant fills, ranges and seeded random values, on either device. */
 import { backendFor } from '../backend/index.js';
-import { dtypeOf, holdsValue, isFloat, toTypedArray, typedArrayFor, type DType, type TypedArray } from '../tensor/dtype.js';
+import { checkHolds, dtypeOf, isFloat, toTypedArray, typedArrayFor, type DType, type TypedArray } from '../tensor/dtype.js';
 import { defaultRandom, type Random } from '../tensor/random.js';
 import { checkShape, shapeStr, sizeOf, type Shape } from '../tensor/shape.js';
 import type { Device } from '../tensor/storage.js';
@@ -90,7 +90,7 @@ export function full(shape: Shape, value: number, options: CreateOptions = {}): 
   if (typeof value !== 'number') throw new Error(`full: the value must be a number, got ${typeof value}`);
   // An integer dtype stored NaN as 0 and −1 as 4294967295 without a word. Stricter than torch.full, which refuses
   // NaN but wraps −1 and truncates 1.5: an integer tensor of a value it cannot hold is a mistake here.
-  if (!holdsValue(dtype, value)) throw new Error(`full: ${value} is not a value of ${dtype}`);
+  checkHolds('full', value, dtype, 'the dtype asked for');
   const data = typedArrayFor(dtype, sizeOf(shape));
   data.fill(value);
   return finish(data, shape, dtype, options, 'full');

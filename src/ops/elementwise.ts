@@ -5,9 +5,9 @@
  * cannot hold (1.5 or NaN for int32, −1 for uint32) is an error rather than truncated, as nothing promotes here.
  */
 import { BINARY, UNARY, elementwiseFor, type BinaryOp, type UnaryOp } from '../kernels/elementwise-ops.js';
-import { holdsValue, isFloat, type DType } from '../tensor/dtype.js';
+import { checkHolds, isFloat, type DType } from '../tensor/dtype.js';
 import { broadcastShapes, shapeStr, shapesEqual } from '../tensor/shape.js';
-import { Tensor } from '../tensor/tensor.js';
+import { Tensor, describeValue } from '../tensor/tensor.js';
 import { scalarLike } from './creation.js';
 import { composite, record } from './record.js';
 import { operandGrad } from './reduce.js';
@@ -31,9 +31,7 @@ function operands(op: string, a: Operand, b: Operand, like?: Tensor): [Tensor, T
       return x;
     }
     // The number takes the tensor's dtype: in an integer one, 1.5 would silently become 1 (PyTorch promotes to float).
-    if (!holdsValue(other.dtype, x)) {
-      throw new Error(`${op}: the number ${x} is not a value of ${other.dtype}, the dtype of the tensor it meets; cast the tensor to float32 first`);
-    }
+    checkHolds(op, x, other.dtype, 'the dtype of the tensor it meets');
     return scalarLike(x, other);
   };
   return [asTensor(a), asTensor(b)];
@@ -122,8 +120,10 @@ export const square = (x: Tensor): Tensor => mul(x, x);
 /** The gradient passes where low ≤ x ≤ high, bounds included (torch.clamp), and not at a NaN. */
 export function clamp(x: Tensor, low: number, high: number): Tensor {
   // Checked here so that the error names clamp, not the maximum and minimum it is made of.
-  const bad = [low, high].findIndex((v) => typeof v !== 'number' || !holdsValue(x.dtype, v));
-  if (bad >= 0) throw new Error(`clamp: the bound ${[low, high][bad]} is not a value of ${x.dtype}, the tensor's dtype`);
+  for (const bound of [low, high]) {
+    if (typeof bound !== 'number') throw new Error(`clamp: the bounds must be numbers, got ${describeValue(bound)}`);
+    checkHolds('clamp', bound, x.dtype, 'the dtype of the tensor clamped');
+  }
   return record('clamp', [x], () => minimum(maximum(x, low), high), (g) => [mul(g, mul(ge(x, low), le(x, high)))]);
 }
 

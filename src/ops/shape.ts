@@ -4,7 +4,7 @@
  * broadcast ↔ sum, concat ↔ slices, indexSelect ↔ indexAdd.
  */
 import type { WindowSpec } from '../kernels/reference/window.js';
-import { holdsValue } from '../tensor/dtype.js';
+import { checkHolds } from '../tensor/dtype.js';
 import { broadcastShapes, broadcastStrides, checkShape, normalizeAxis, normalizeAxes, shapeStr, shapesEqual, sizeOf, stridesOf, type Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { composite, needs, record } from './record.js';
@@ -86,7 +86,7 @@ export function pad(x: Tensor, pads: readonly (readonly [number, number])[], val
   const bad = pads.findIndex((p) => !Array.isArray(p) || p.length !== 2 || !p.every(Number.isInteger));
   if (bad >= 0) throw new Error(`pad: pads[${bad}] must be a pair [before, after] of integers, got ${JSON.stringify(pads[bad])}`);
   // As full's: 1.5 became 1 in an int32 tensor and −1 became 4294967295 in a uint32 one.
-  if (!holdsValue(x.dtype, value)) throw new Error(`pad: the value ${value} is not a value of ${x.dtype}, the tensor's dtype`);
+  checkHolds('pad', value, x.dtype, 'the dtype of the tensor padded');
   const full = x.shape.map((_, d) => pads[d] ?? [0, 0]);
   const outShape = x.shape.map((n, d) => n + full[d][0] + full[d][1]);
   if (outShape.some((n) => n < 0)) throw new Error(`pad: pads [${pads.map((p) => `[${p}]`)}] crop more than shape ${shapeStr(x.shape)} holds`);

@@ -32,10 +32,16 @@ export const isFloat = (dtype: DType): boolean => dtype === 'float32' || dtype =
 
 const INTEGER_RANGE: Partial<Record<DType, readonly [number, number]>> = { int32: [-(2 ** 31), 2 ** 31 - 1], uint32: [0, 2 ** 32 - 1] };
 
-/** Whether a tensor of `dtype` holds `value` as it is: any number for a float, an integer in range for the others. */
-export function holdsValue(dtype: DType, value: number): boolean {
+/**
+ * Refuses a number that a tensor of `dtype` would not hold as it is: a float holds any number, an integer dtype
+ * only the integers in its range (1.5 became 1 in int32, −1 4294967295 in uint32). `dtypeFrom` says where the
+ * dtype came from, as the fix lies there.
+ */
+export function checkHolds(op: string, value: number, dtype: DType, dtypeFrom: string): void {
   const range = INTEGER_RANGE[dtype];
-  return !range || (Number.isInteger(value) && value >= range[0] && value <= range[1]);
+  if (range && !(Number.isInteger(value) && value >= range[0] && value <= range[1])) {
+    throw new Error(`${op}: the number ${value} is not a value of ${dtype}, ${dtypeFrom}`);
+  }
 }
 
 export const bytesPerElement = (dtype: DType): number => (dtype === 'float64' ? 8 : 4);
