@@ -222,10 +222,11 @@ describe('errors', () => {
     expect(bceWithLogits(a, a, { weight: tensor([1, 0, 1]), reduction: 'none' }).shape).toEqual([2, 3]);
   });
 
-  test('dtypes, reduction and γ', () => {
+  test('dtypes, reduction, γ and α', () => {
     expect(() => sigmoidFocalLoss(a, tensor(new Float64Array(6), [2, 3]))).toThrow('sigmoidFocalLoss: logits and targets must be floats of one dtype, got float32 and float64');
     expect(() => bceWithLogits(a, a, { reduction: 'avg' as Reduction })).toThrow("bceWithLogits: reduction must be 'none', 'sum' or 'mean', got 'avg'");
-    expect(() => sigmoidFocalLoss(a, a, { gamma: -1 })).toThrow('sigmoidFocalLoss: gamma must be a finite number ≥ 0');
+    expect(() => sigmoidFocalLoss(a, a, { gamma: -1 })).toThrow(/^sigmoidFocalLoss: gamma must be a finite number ≥ 0, got -1$/);
+    expect(() => sigmoidFocalLoss(a, a, { alpha: Number.NaN })).toThrow('sigmoidFocalLoss: alpha must be finite, got NaN');
   });
 
   test('double backward is refused', () => {

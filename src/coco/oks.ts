@@ -15,6 +15,7 @@
  *
  * Keypoints are flat `[x0, y0, v0, x1, y1, v1, …]` arrays. A detection's third value is never read.
  */
+import { checkNonNegative } from '../errors.js';
 import type { CocoBox } from './format.js';
 import { COCO_SIGMAS } from './keypoints.js';
 
@@ -49,7 +50,7 @@ export function oks(
 ): number {
   const numKeypoints = checkKeypointLengths('oks', gt, dt, sigmas);
   // A negative area gave an OKS above 1 (Infinity for −1), a NaN one NaN.
-  if (!(Number.isFinite(area) && area >= 0)) throw new Error(`oks: area must be a finite number ≥ 0, got ${area}`);
+  checkNonNegative('oks', 'area', area);
   const labelled = labelledKeypoints(gt, numKeypoints);
   const scale = area + NUMPY_EPS;
 

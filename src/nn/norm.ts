@@ -3,6 +3,7 @@
  * norm_eval=True, whose running statistics never change — a per-channel affine map; its own affine weight and
  * bias are frozen too with requires_grad=False, the ResNet configs, or trained, the HRNet configs).
  */
+import { checkNonNegative } from '../errors.js';
 import { add, div, mul, sqrt, sub } from '../ops/elementwise.js';
 import { groupNorm } from '../ops/group-norm.js';
 import { reshape } from '../ops/shape.js';
@@ -68,7 +69,7 @@ export class FrozenBatchNorm2d extends Module {
     super();
     this.eps = options.eps ?? 1e-5;
     // As groupNorm's: a NaN or negative eps turned every output NaN.
-    if (!(Number.isFinite(this.eps) && this.eps >= 0)) throw new Error(`FrozenBatchNorm2d: eps must be a finite number ≥ 0, got ${this.eps}`);
+    checkNonNegative('FrozenBatchNorm2d', 'eps', this.eps);
     this.trainAffine = options.trainAffine ?? false;
     this.weight = this.addParameter('weight', initTensor([channels], constant(1), options), 'norm', !this.trainAffine);
     this.bias = this.addParameter('bias', initTensor([channels], constant(0), options), 'norm', !this.trainAffine);

@@ -8,6 +8,7 @@ import { runKernel, type DeviceKernel } from '../backend/device-kernel.js';
 import { gpuDevice, launch } from '../backend/launch.js';
 import { cachedProgram } from '../backend/program-cache.js';
 import { emptyGpu } from '../backend/webgpu-backend.js';
+import { checkNonNegative } from '../errors.js';
 import { groupNormBackward, groupNormBatchTotals, groupNormForward, type GroupNormDims } from '../kernels/reference/group-norm.js';
 import { groupNormBackwardKernel, groupNormBatchTotalsKernel, groupNormForwardKernel, groupNormSchedule, type GroupNormSchedule } from '../kernels/wgsl/group-norm.js';
 import { isFloat } from '../tensor/dtype.js';
@@ -131,7 +132,7 @@ export function groupNorm(x: Tensor, groups: number, weight: Tensor | null = nul
     throw new Error(`groupNorm: input ${shapeStr(x.shape)} has ${channels} channels, which ${groups} groups do not divide`);
   }
   // A negative or NaN eps makes the variance's square root NaN: refused here rather than found in the output.
-  if (!(Number.isFinite(eps) && eps >= 0)) throw new Error(`groupNorm: eps must be a finite number ≥ 0, got ${eps}`);
+  checkNonNegative('groupNorm', 'eps', eps);
   checkAffine('weight', weight, x, channels);
   checkAffine('bias', bias, x, channels);
   const inputs = present([x, weight, bias]);

@@ -8,6 +8,7 @@ import { runKernel, type DeviceKernel } from '../backend/device-kernel.js';
 import { gpuDevice, launch } from '../backend/launch.js';
 import { cachedProgram } from '../backend/program-cache.js';
 import { emptyGpu } from '../backend/webgpu-backend.js';
+import { checkNonNegative } from '../errors.js';
 import { focalLossBackward, focalLossForward, type FocalParams } from '../kernels/reference/focal-loss.js';
 import { focalLossKernel, type FocalPass } from '../kernels/wgsl/focal-loss.js';
 import { isFloat } from '../tensor/dtype.js';
@@ -106,9 +107,9 @@ export interface FocalLossOptions {
  */
 export function sigmoidFocalLoss(logits: Tensor, targets: Tensor, options: FocalLossOptions = {}): Tensor {
   const { alpha = 0.25, gamma = 2, reduction = 'none' } = options;
-  if (!(gamma >= 0 && Number.isFinite(gamma)) || !Number.isFinite(alpha)) {
-    throw new Error(`sigmoidFocalLoss: gamma must be a finite number ≥ 0 and alpha finite, got gamma ${gamma}, alpha ${alpha}`);
-  }
+  checkNonNegative('sigmoidFocalLoss', 'gamma', gamma);
+  // A negative alpha is torchvision's "no weighting" (as the BCE below uses it): only a non-finite one is refused.
+  if (!Number.isFinite(alpha)) throw new Error(`sigmoidFocalLoss: alpha must be finite, got ${alpha}`);
   return focalLoss('sigmoidFocalLoss', logits, targets, { alpha, gamma }, reduction);
 }
 

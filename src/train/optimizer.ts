@@ -13,6 +13,7 @@
  * few dozen dispatches for a whole model, in place on the parameters and their state, with no readback; the
  * gradient-clipping scale, when given, is applied inside the same kernels.
  */
+import { checkNonNegative } from '../errors.js';
 import type { NamedParameter, ParamGroup } from '../nn/module.js';
 import { noGrad } from '../autograd/index.js';
 import { zerosLike } from '../ops/creation.js';
@@ -57,11 +58,11 @@ export abstract class Optimizer {
   protected readonly groups: Partial<Record<ParamGroup, GroupOptions>>;
 
   protected constructor(readonly name: string, params: readonly NamedParameter[], lr: number, weightDecay: number, groups: Partial<Record<ParamGroup, GroupOptions>>) {
-    checkRate(name, 'lr', lr);
-    checkRate(name, 'weight decay', weightDecay);
+    checkNonNegative(name, 'lr', lr);
+    checkNonNegative(name, 'weight decay', weightDecay);
     for (const [group, g] of Object.entries(groups)) {
-      if (g?.lrMult !== undefined) checkRate(name, `the ${group} group's lrMult`, g.lrMult);
-      if (g?.weightDecay !== undefined) checkRate(name, `the ${group} group's weight decay`, g.weightDecay);
+      if (g?.lrMult !== undefined) checkNonNegative(name, `the ${group} group's lrMult`, g.lrMult);
+      if (g?.weightDecay !== undefined) checkNonNegative(name, `the ${group} group's weight decay`, g.weightDecay);
     }
     if (!Array.isArray(params)) throw new Error(`${name}: params must be an array of named parameters (module.trainableParameters()), got ${typeof params}`);
     const seen = new Set<string>();
@@ -93,7 +94,7 @@ export abstract class Optimizer {
   /** The parameters that have a gradient this step; the first thing a step asks, before it changes anything. */
   protected withGrad(): NamedParameter[] {
     // `lr` is a public field that schedules set every step: a NaN or negative one would spoil every parameter silently.
-    checkRate(this.name, 'lr', this.lr);
+    checkNonNegative(this.name, 'lr', this.lr);
     return this.params.filter((p) => p.tensor.grad);
   }
 
@@ -113,10 +114,6 @@ export abstract class Optimizer {
 
   /** Disposes the optimizer's state (the parameters and their gradients are the caller's). */
   abstract dispose(): void;
-}
-
-function checkRate(optimizer: string, name: string, value: number): void {
-  if (!(Number.isFinite(value) && value >= 0)) throw new Error(`${optimizer}: ${name} must be a finite number ≥ 0, got ${value}`);
 }
 
 /** A parameter by name, or an error naming the optimizer and the key it came from. */
