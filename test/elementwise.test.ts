@@ -106,6 +106,30 @@ test('where broadcasts condition and both branches', async () => {
   );
 });
 
+test("where's two numbers take their own dtype, as in PyTorch, not the mask's: an int32 mask refused where(mask, 1.5, 0)", async () => {
+  for (const device of ['cpu', 'webgpu'] as const) {
+    const mask = T.tensor([1, 0, 2], { dtype: 'int32', device });
+    const cases: [T.Tensor, number, number, T.DType, number[]][] = [
+      [mask, 1.5, 0, 'float32', [1.5, 0, 1.5]],
+      [mask, Number.NaN, 0, 'float32', [Number.NaN, 0, Number.NaN]],
+      [T.cast(mask, 'uint32'), 2, -1, 'int32', [2, -1, 2]],
+      [T.cast(mask, 'float32'), 1, 0, 'int32', [1, 0, 1]],
+    ];
+    for (const [cond, a, b, dtype, expected] of cases) {
+      const y = T.where(cond, a, b);
+      expect([y.dtype, y.device, Array.from(await y.toArray())], `${cond.dtype} mask, ${a} and ${b} on ${device}`).toEqual([dtype, device, expected]);
+    }
+    expect(() => T.where(mask, 2 ** 31, 0)).toThrow("where: the number 2147483648 is not a value of int32, the dtype of two integers (PyTorch's int64 is not here)");
+    // Beside a tensor a number still takes that tensor's dtype, whatever the mask's.
+    const x = T.tensor([1, 2, 3], { device, requiresGrad: true });
+    const y = T.where(mask, x, 7);
+    expect([y.dtype, Array.from(await y.toArray())]).toEqual(['float32', [1, 7, 3]]);
+    T.sum(y).backward();
+    expect(Array.from(await x.grad!.toArray())).toEqual([1, 0, 1]);
+    expect(() => T.where(T.cast(mask, 'float32'), mask, 0.5)).toThrow(/^where: the number 0\.5 is not a value of int32, the dtype of the tensor it meets$/);
+  }
+});
+
 test('cast float32 → int32 truncates toward zero on both devices', async () => {
   const [gpu, cpu] = await both((device) => T.cast(T.tensor([1.7, -1.7, 2.5, -0.2], { device }), 'int32'));
   expect(Array.from(cpu)).toEqual([1, -1, 2, 0]);

@@ -435,7 +435,7 @@ describe('bad input', () => {
       const ints = T.tensor([1, 2], { dtype: 'int32', device });
       expect(() => T.add(ints, 1.5)).toThrow(/^add: the number 1\.5 is not a value of int32, the dtype of the tensor it meets$/);
       expect(() => T.mul(0.5, ints)).toThrow('mul: the number 0.5 is not a value of int32, the dtype of the tensor it meets');
-      expect(() => T.where(ints, Number.NaN, 0)).toThrow('where: the number NaN is not a value of int32');
+      expect(() => T.where(ints, ints, Number.NaN)).toThrow('where: the number NaN is not a value of int32, the dtype of the tensor it meets');
       // −1 became 4294967295 in a uint32 tensor.
       expect(() => T.add(T.tensor([1], { dtype: 'uint32', device }), -1)).toThrow('add: the number -1 is not a value of uint32, the dtype of the tensor it meets');
       expect(Array.from(await T.add(ints, 2).toArray())).toEqual([3, 4]);

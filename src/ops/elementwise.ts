@@ -1,14 +1,16 @@
 /**
  * Elementwise ops with NumPy broadcasting, and their gradients. A gradient flowing into a broadcast operand is
  * summed back to the operand's shape (`sumTo`). Plain numbers are accepted wherever a tensor is, and take the
- * other operand's dtype and device (as tensors of their own, hence `composite`: record.ts); a number that dtype
- * cannot hold (1.5 or NaN for int32, −1 for uint32) is an error rather than truncated, as nothing promotes here.
+ * other operand's dtype and device (as tensors of their own, hence `composite`: record.ts; `where` gives two numbers
+ * a dtype of their own); a number that dtype cannot hold (1.5 or NaN for int32, −1 for uint32) is an error rather
+ * than truncated, as nothing promotes here.
  */
 import { BINARY, UNARY, elementwiseFor, type BinaryOp, type UnaryOp } from '../kernels/elementwise-ops.js';
 import { checkHolds, isFloat, type DType } from '../tensor/dtype.js';
 import { broadcastShapes, shapeStr, shapesEqual } from '../tensor/shape.js';
+import type { Device } from '../tensor/storage.js';
 import { Tensor, describeValue } from '../tensor/tensor.js';
-import { scalarLike } from './creation.js';
+import { full, scalarLike } from './creation.js';
 import { composite, record } from './record.js';
 import { operandGrad } from './reduce.js';
 
@@ -21,18 +23,26 @@ function checkDtypes(op: string, a: Tensor, b: Tensor): DType {
 
 const tensorsAmong = (...operands: Operand[]): Tensor[] => operands.filter((x): x is Tensor => x instanceof Tensor);
 
-/** The operands as tensors; a number takes the dtype and device of the other operand, or of `like` when both are numbers. */
-function operands(op: string, a: Operand, b: Operand, like?: Tensor): [Tensor, Tensor] {
-  const other = a instanceof Tensor ? a : b instanceof Tensor ? b : like;
-  if (!other) throw new Error(`${op}: at least one operand must be a tensor`);
+/** The dtype and device of numbers with no tensor beside them, and where that dtype came from, for errors. */
+interface NumbersAlone {
+  dtype: DType;
+  device: Device;
+  dtypeFrom: string;
+}
+
+/** The operands as tensors; a number takes the dtype and device of the other operand, or `alone` when both are numbers. */
+function operands(op: string, a: Operand, b: Operand, alone?: NumbersAlone): [Tensor, Tensor] {
+  const other = a instanceof Tensor ? a : b instanceof Tensor ? b : null;
+  const source = other ? { dtype: other.dtype, device: other.device, dtypeFrom: 'the dtype of the tensor it meets' } : alone;
+  if (!source) throw new Error(`${op}: at least one operand must be a tensor`);
   const asTensor = (x: Operand): Tensor => {
     if (typeof x !== 'number') {
       if (!(x instanceof Tensor)) throw new Error(`${op}: operands must be tensors or numbers, got ${x === null ? 'null' : typeof x}`);
       return x;
     }
-    // The number takes the tensor's dtype: in an integer one, 1.5 would silently become 1 (PyTorch promotes to float).
-    checkHolds(op, x, other.dtype, 'the dtype of the tensor it meets');
-    return scalarLike(x, other);
+    // The number must fit that dtype as it is: in an integer one, 1.5 would silently become 1 (PyTorch promotes to float).
+    checkHolds(op, x, source.dtype, source.dtypeFrom);
+    return full([], x, { dtype: source.dtype, device: source.device });
   };
   return [asTensor(a), asTensor(b)];
 }
@@ -127,10 +137,17 @@ export function clamp(x: Tensor, low: number, high: number): Tensor {
   return record('clamp', [x], () => minimum(maximum(x, low), high), (g) => [mul(g, mul(ge(x, low), le(x, high)))]);
 }
 
-/** cond ? a : b elementwise (cond nonzero means true), broadcasting all three; two numbers take cond's dtype. */
+/**
+ * cond ? a : b elementwise (cond nonzero means true), broadcasting all three. A number takes the dtype of the tensor
+ * beside it; two numbers, as in PyTorch, take float32 if either is not an integer, else int32 (PyTorch's int64, which
+ * is not here). cond's dtype has no say: an int32 mask made the numbers int32, and refused where(mask, 1.5, 0).
+ */
 export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
   return composite([cond, ...tensorsAmong(a, b)], () => {
-    const [ta, tb] = operands('where', a, b, cond);
+    const dtype = Number.isInteger(a) && Number.isInteger(b) ? 'int32' : 'float32';
+    // float32 holds any number: only two integers can be refused (one beyond int32's range).
+    const alone: NumbersAlone = { dtype, device: cond.device, dtypeFrom: "the dtype of two integers (PyTorch's int64 is not here)" };
+    const [ta, tb] = operands('where', a, b, alone);
     checkDtypes('where', ta, tb);
     const outShape = broadcastShapes('where', broadcastShapes('where', cond.shape, ta.shape), tb.shape);
     return record('where', [cond, ta, tb], (be) => be.where(cond, ta, tb, outShape), (g) => {
