@@ -4,7 +4,7 @@
  * 'subgroup' (CPU adapters with subgroups: lavapipe) — a workgroup is one subgroup of SIMD lanes. Each lane walks
  * a lane-strided share of the group and `subgroupAdd` combines the lanes in registers: no workgroup memory, no
  * barriers. On lavapipe a barrier switches every SIMD thread of the workgroup, and the 256-wide schedule below
- * spent most of its time there (README, Speed: GroupNorm(32) on 1×256×25×25, forward and backward, went from
+ * spent most of its time there (docs/speed.md: GroupNorm(32) on 1×256×25×25, forward and backward, went from
  * 4.33 to 1.70 ms with this schedule). The statistics take two passes (the mean of x − x₀, x₀ the group's first value, then
  * Σ(x − mean)²: as accurate as Welford's, without its division per element); the backward walks the group's
  * channels one after another.
