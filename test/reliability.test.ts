@@ -496,6 +496,29 @@ describe('training runs', () => {
     expect(log).toEqual([1, 2]); // windows close at the checkpoint of iteration 2 and at the end
   });
 
+  // Only headers are checked before the first step, so an image whose data is cut short stops the run when its batch
+  // comes; the run once ended there with nothing saved since the last checkpoint (here: nothing at all).
+  test('an image found bad mid-run saves what was trained before it, and the run continues with --resume once it is fixed', async () => {
+    const data = dataset('bad-mid-run', 8);
+    const image = join(data, 'images', '000004.png'); // with seed 0 and batch 2 not in the first batch (checked below)
+    const good = readFileSync(image);
+    writeFileSync(image, good.subarray(0, good.length >> 1));
+    const run = path('bad-mid-run-run');
+    const { code, stderr } = await smpr('train', '--data', data, '--out', run, '--batch', '2', '--epochs', '2', '--log-every', '1');
+    expect(code).toBe(2);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    const said = stderr.match(/000004\.png: truncated PNG .*; saved .*last\.safetensors after iteration (\d+) \(continue with --resume\)/);
+    expect(said, stderr).not.toBeNull();
+    const step = readCheckpoint(join(run, 'last.safetensors')).info.step;
+    expect(step).toBe(Number(said![1]));
+    expect(step).toBeGreaterThan(0);
+    expect(readLogBefore<{ iter: number }>(join(run, 'log.jsonl'), Infinity).at(-1)!.iter).toBe(step - 1); // no gap at the checkpoint
+    writeFileSync(image, good);
+    const resumed = await smpr('train', '--data', data, '--out', run, '--batch', '2', '--epochs', '2', '--log-every', '1', '--resume');
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(readCheckpoint(join(run, 'last.safetensors')).info.step).toBe(8);
+  });
+
   test('a step moves the weights by at most lr·--clip, logs the unclipped gradient norm and the warm-up lr, and leaves no gradient behind', async () => {
     // SGD's first step is p ← p − lr·s·g (biases 2×lr), s = min(1, clip/‖g‖): with a clip far below ‖g‖ the whole
     // move is between lr·clip and 2·lr·clip long (1% slack for float32), where unclipped it would be ≥ lr·‖g‖.

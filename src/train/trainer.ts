@@ -124,11 +124,35 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
     progress?.update(iter + 1, { loss: record.loss, 'img/s': record.imagesPerSecond });
   }
 
+  /**
+   * A bad image is found only when its batch is read, hours into a run maybe (only headers are checked before the
+   * first step): the iterations trained since the last checkpoint are saved, as Ctrl-C saves them, and the error
+   * says so, so that the run continues with --resume once the image is fixed.
+   */
+  async function saveBeforeDataError(error: unknown, done: number): Promise<unknown> {
+    if (!(error instanceof UserError) || done === savedStep) return error;
+    if (window.iters > 0) await log(done - 1, Math.floor((done - 1) / itersPerEpoch)); // a diverged window is saved by no one
+    await saveCheckpoint(checkpointPath, model, optimizer, { step: done, seed: options.seed, config, run: settings });
+    savedStep = done;
+    return new UserError(`${error.message}; saved ${checkpointPath} after iteration ${done} (continue with --resume)`);
+  }
+
   try {
-    for await (const { iter, batch, targets } of trainingBatches(loader, config, startIter, totalIters)) {
+    const batches = trainingBatches(loader, config, startIter, totalIters);
+    let done = startIter;
+    for (;;) {
+      let next: IteratorResult<{ iter: number; batch: Batch; targets: BatchTargets }>;
+      try {
+        next = await batches.next();
+      } catch (error) {
+        throw await saveBeforeDataError(error, done);
+      }
+      if (next.done) break;
+      const { iter, batch, targets } = next.value;
       const epoch = Math.floor(iter / itersPerEpoch);
       optimizer.lr = lrAt(schedule, iter);
       window.add(trainStep(step, batch, targets), batch.batch);
+      done = iter + 1;
       // A step reads nothing back, so without this the CPU would record steps far ahead of the GPU.
       if (device === 'webgpu') await webgpu().throttle();
 
