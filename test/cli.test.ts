@@ -54,6 +54,14 @@ describe('user mistakes exit with code 2 and one line', () => {
     ['an empty --weights for train, which once trained from scratch', ['train', '--data', dir, '--out', join(dir, 'r'), '--weights='], /train: --weights needs a file or folder name, got ''/],
     ['an empty --backbone-weights', ['train', '--data', dir, '--out', join(dir, 'r'), '--backbone-weights', ''], /train: --backbone-weights needs a file or folder name, got ''/],
     ['an empty --val, which once skipped the validation', ['train', '--data', dir, '--out', join(dir, 'r'), '--val='], /train: --val needs a file or folder name, got ''/],
+    // These once read '' as a path, and the error named nothing: "smpr: : no such checkpoint".
+    ['an empty --weights for predict', ['predict', '--weights=', 'x.png'], /predict: --weights needs a file or folder name, got ''/],
+    ['an empty image for predict', ['predict', join(dir, 'a-png.png'), ''], /predict: IMAGE needs a file or folder name, got ''/],
+    ['an empty --weights for eval', ['eval', '--data', join(dir, 'results-data'), '--weights='], /eval: --weights needs a file or folder name, got ''/],
+    ['an empty --data for eval', ['eval', '--data', ''], /eval: --data needs a file or folder name, got ''/],
+    ['an empty --results', ['eval', '--data', join(dir, 'results-data'), '--results='], /eval: --results needs a file or folder name, got ''/],
+    ['an empty --weights for export', ['export', '--weights=', '--out', join(dir, 'w.safetensors')], /export: --weights needs a file or folder name, got ''/],
+    ['an empty input for convert', ['convert', '', join(dir, 'w.safetensors')], /convert: IN needs a file or folder name, got ''/],
     ['--images that is a file', ['train', '--data', dir, '--out', join(dir, 'r'), '--images', join(dir, 'a-file.png')], /--images .*a-file\.png: is a file, not a folder/],
     ['an image given as the annotations', ['eval', '--data', join(dir, 'a-png.png')], /a-png\.png: not valid JSON \([ -~]*\)\s*$/],
     // V8 quotes the text around a JSON error: a line break or a PNG's bytes in it once broke the line, or the terminal.

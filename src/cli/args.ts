@@ -157,6 +157,16 @@ export function parseArgs<S extends FlagSpecs>(command: CommandSpec<S>, argv: re
   return { flags: flags as ParsedFlags<S>, positionals };
 }
 
+/**
+ * Refuses an empty file or folder name among `paths` (flag name → value). `--weights=$CKPT` with CKPT unset reads
+ * as the flag left out where it is optional (a run from scratch, the shipped model), and elsewhere as a path that
+ * errors name as nothing ("smpr: : no such checkpoint").
+ */
+export function refuseEmptyPaths(command: string, paths: Record<string, string | undefined>): void {
+  const empty = Object.keys(paths).find((name) => paths[name] === '');
+  if (empty !== undefined) throw new UsageError(`${/^[A-Z]/.test(empty) ? empty : `--${empty}`} needs a file or folder name, got ''`, command);
+}
+
 function parseBoolean(raw: string, error: () => UsageError): boolean {
   if (raw === 'true') return true;
   if (raw === 'false') return false;

@@ -6,7 +6,7 @@
 import { loadPth } from '../../io/pth.js';
 import { saveSafetensors } from '../../io/safetensors.js';
 import { prepareFileFor, refuseOverwrite } from '../../io/folders.js';
-import { defineCommand } from '../args.js';
+import { defineCommand, refuseEmptyPaths } from '../args.js';
 
 export const convertCommand = defineCommand({
   name: 'convert',
@@ -17,6 +17,7 @@ export const convertCommand = defineCommand({
     { name: 'OUT', description: 'the .safetensors file to write' },
   ],
   run({ positionals: [input, output] }) {
+    refuseEmptyPaths('convert', { IN: input });
     prepareFileFor('OUT', output!);
     refuseOverwrite('OUT', output!, input!);
     const checkpoint = loadPth(input!);

@@ -5,7 +5,7 @@ import { UserError } from '../../errors.js';
 import { jsonSyntaxMessage, readUserFile } from '../../io/read-file.js';
 import { writeOutputFile } from '../../io/atomic.js';
 import { evaluateDataset } from '../../smpr/evaluate.js';
-import { defineCommand } from '../args.js';
+import { defineCommand, refuseEmptyPaths } from '../args.js';
 import { UsageError } from '../errors.js';
 import { CONFIG_FOR_WEIGHTS_FLAG, SHIPPED_WEIGHTS, loadModel, oneLine, openDataset } from '../model-io.js';
 import { prepareFileFor, refuseOverwrite } from '../../io/folders.js';
@@ -27,6 +27,7 @@ export const evalCommand = defineCommand({
     'initial-pose': { type: 'boolean', description: 'decode the initial poses instead of the refined ones' },
   },
   async run({ flags }) {
+    refuseEmptyPaths('eval', { weights: flags.weights, data: flags.data, images: flags.images, results: flags.results });
     if (flags.json !== undefined) prepareFileFor('--json', flags.json);
     const data = openDataset(flags.data, flags.images);
     if (flags.json !== undefined) {

@@ -1,7 +1,7 @@
 /** Strips a training checkpoint down to what inference needs: the weights, the config and the step. */
 import { statSync } from 'node:fs';
 import { saveCheckpoint } from '../../train/checkpoint.js';
-import { defineCommand } from '../args.js';
+import { defineCommand, refuseEmptyPaths } from '../args.js';
 import { CONFIG_FOR_WEIGHTS_FLAG, loadCheckpointModel } from '../model-io.js';
 import { prepareFileFor, refuseOverwrite } from '../../io/folders.js';
 
@@ -14,6 +14,7 @@ export const exportCommand = defineCommand({
     out: { type: 'string', required: true, description: 'the weights-only .safetensors file to write', valueName: 'FILE' },
   },
   async run({ flags }) {
+    refuseEmptyPaths('export', { weights: flags.weights });
     prepareFileFor('--out', flags.out);
     refuseOverwrite('--out', flags.out, flags.weights);
     const { model, info } = await loadCheckpointModel(flags.weights, flags.config);

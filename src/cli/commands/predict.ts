@@ -6,7 +6,7 @@ import { writeFileAtomic } from '../../io/atomic.js';
 import { writeOverlay } from '../overlay.js';
 import type { CocoKeypointResult } from '../../coco/format.js';
 import { predictImage } from '../../smpr/predict.js';
-import { defineCommand } from '../args.js';
+import { defineCommand, refuseEmptyPaths } from '../args.js';
 import { CONFIG_FOR_WEIGHTS_FLAG, SHIPPED_WEIGHTS, loadModel, openDataset } from '../model-io.js';
 import { prepareFolder } from '../../io/folders.js';
 
@@ -24,6 +24,7 @@ export const predictCommand = defineCommand({
   },
   positionals: [{ name: 'IMAGE', description: 'PNG or JPEG images', variadic: true }],
   async run({ flags, positionals }) {
+    refuseEmptyPaths('predict', { weights: flags.weights, data: flags.data, IMAGE: positionals.find((path) => path === '') });
     prepareFolder('--out', flags.out);
     if (!existsSync(flags.weights)) throw new UserError(`${flags.weights}: no such checkpoint`);
     for (const path of positionals) readImageSize(path); // a missing or unreadable file stops here, before any work

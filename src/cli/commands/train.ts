@@ -6,7 +6,7 @@ import { formatCocoKeypointSummary } from '../../coco/eval.js';
 import { MAX_WORKERS, defaultWorkers } from '../../train/batch-loader.js';
 import { OPTIMIZERS, type OptimizerName } from '../../train/options.js';
 import { CHECKPOINT_FILE, LOG_FILE, train } from '../../train/trainer.js';
-import { defineCommand } from '../args.js';
+import { defineCommand, refuseEmptyPaths } from '../args.js';
 import { UsageError } from '../errors.js';
 import { RECIPES, defaultDecayEpochs, type Recipe, type RecipeName } from '../../train/recipes.js';
 import { checkDatasetImages } from '../../data/coco.js';
@@ -62,9 +62,8 @@ export const trainCommand = defineCommand({
     'log-every': { type: 'number', integer: true, min: 1, default: 10, description: 'iterations between log lines' },
   },
   async run({ flags }) {
-    // An empty path (`--weights=$CKPT` with CKPT unset) would read as the flag left out: a run from scratch, no --val.
-    const empty = (['data', 'images', 'val', 'val-images', 'weights', 'backbone-weights'] as const).find((name) => flags[name] === '');
-    if (empty !== undefined) throw new UsageError(`--${empty} needs a file or folder name, got ''`, 'train');
+    // An empty --weights or --val would read as the flag left out: a run from scratch, no validation.
+    refuseEmptyPaths('train', { data: flags.data, images: flags.images, val: flags.val, 'val-images': flags['val-images'], weights: flags.weights, 'backbone-weights': flags['backbone-weights'] });
     const config = presetConfig('train', flags.config as PresetName, flags.size, flags.neck as 'fpn' | 'pafpn' | undefined);
     const data = openDataset(flags.data, flags.images);
     const val = flags.val ? openDataset(flags.val, flags['val-images'], '--val-images') : null;
