@@ -26,6 +26,8 @@ writeFileSync(join(dir, 'a-file.png'), '');
 writeFileSync(join(dir, 'a-png.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]));
 writeFileSync(join(dir, 'nan.json'), '[{"image_id": 1, "score": NaN}]\n');
 writeSynthDataset(join(dir, 'results-data'), { images: 1, width: 64, height: 64 });
+mkdirSync(join(dir, 'a-run'));
+writeFileSync(join(dir, 'a-run', 'last.safetensors'), '');
 
 describe('user mistakes exit with code 2 and one line', () => {
   const cases: [string, string[], RegExp][] = [
@@ -62,6 +64,12 @@ describe('user mistakes exit with code 2 and one line', () => {
     ['an empty --results', ['eval', '--data', join(dir, 'results-data'), '--results='], /eval: --results needs a file or folder name, got ''/],
     ['an empty --weights for export', ['export', '--weights=', '--out', join(dir, 'w.safetensors')], /export: --weights needs a file or folder name, got ''/],
     ['an empty input for convert', ['convert', '', join(dir, 'w.safetensors')], /convert: IN needs a file or folder name, got ''/],
+    // A folder where a file is expected once read as "EISDIR: illegal operation on a directory" or as a missing file inside it.
+    ['a run folder as --weights', ['predict', '--weights', join(dir, 'a-run'), join(dir, 'results-data', 'images', '000001.png')], /a-run: is a folder, expected a safetensors or \.pth file \(its run's checkpoint is .*a-run\/last\.safetensors\)/],
+    ['the images/ folder as the dataset', ['eval', '--data', join(dir, 'results-data', 'images')], /images: a folder without annotations\.json \(expected a folder with annotations\.json and images\/, or an annotation file\)/],
+    ['a folder as the checkpoint to convert', ['convert', join(dir, 'a-run'), join(dir, 'w.safetensors')], /a-run: is a folder, expected a file$/m],
+    ['a folder as the results', ['eval', '--data', join(dir, 'results-data'), '--results', join(dir, 'a-run')], /a-run: is a folder, expected a file$/m],
+    ['a folder as an image', ['predict', join(dir, 'a-run')], /a-run: is a folder, expected a PNG or JPEG image/],
     ['--images that is a file', ['train', '--data', dir, '--out', join(dir, 'r'), '--images', join(dir, 'a-file.png')], /--images .*a-file\.png: is a file, not a folder/],
     ['an image given as the annotations', ['eval', '--data', join(dir, 'a-png.png')], /a-png\.png: not valid JSON \([ -~]*\)\s*$/],
     // V8 quotes the text around a JSON error: a line break or a PNG's bytes in it once broke the line, or the terminal.

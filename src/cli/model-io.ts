@@ -27,10 +27,13 @@ export function presetConfig(command: string, name: PresetName, size: number | u
  * distributed: `person_keypoints_val2017.json` and `val2017/`) or, by default, in images/ beside it.
  */
 export function openDataset(path: string, imageDir?: string, flag = '--images'): CocoDataset {
-  if (!existsSync(path)) throw new UserError(`${path}: no such dataset (expected a folder with annotations.json and images/, or an annotation file)`);
+  const expected = 'expected a folder with annotations.json and images/, or an annotation file';
+  if (!existsSync(path)) throw new UserError(`${path}: no such dataset (${expected})`);
   if (imageDir !== undefined && !statSync(imageDir, { throwIfNoEntry: false })?.isDirectory()) {
     throw new UserError(`${flag} ${imageDir}: ${existsSync(imageDir) ? 'is a file, not a folder' : 'no such folder'}`);
   }
+  // The images/ folder given for its dataset otherwise reads as "images/annotations.json: … ENOENT".
+  if (statSync(path).isDirectory() && !existsSync(join(path, 'annotations.json'))) throw new UserError(`${path}: a folder without annotations.json (${expected})`);
   try {
     return loadCocoDataset(path, imageDir !== undefined ? { imageDir } : {});
   } catch (error) {

@@ -22,6 +22,7 @@ function imageFormat(head: Uint8Array, source: string): ImageFormat {
 }
 
 function cannotRead(path: string, error: unknown): UserError {
+  if ((error as NodeJS.ErrnoException).code === 'EISDIR') return new UserError(`${path}: is a folder, expected a PNG or JPEG image`);
   return new UserError(`${path}: cannot read image (${(error as Error).message})`);
 }
 

@@ -7,6 +7,7 @@ export function readUserFile(path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (error) {
+    if (isFsError(error) && error.code === 'EISDIR') throw new UserError(`${path}: is a folder, expected a file`);
     if (isFsError(error)) throw new UserError(`cannot read ${path}: ${error.message}`);
     throw error;
   }

@@ -2,7 +2,8 @@
  * A file of named tensors in either format the project reads — safetensors, or a PyTorch checkpoint (`.pth`) —
  * told apart by its first bytes, not by its name: a `.bin` or an extension-less download works as well.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { isFsError } from './atomic.js';
 import { loadPth, looksLikePth } from './pth.js';
@@ -24,7 +25,13 @@ function tensorFileFormat(path: string): 'safetensors' | 'pth' | null {
   let size = 0;
   try {
     fd = openSync(path, 'r');
-    size = fstatSync(fd).size;
+    const stat = fstatSync(fd);
+    // A run folder given for its checkpoint (`--weights runs/x`) otherwise reads as "EISDIR: illegal operation".
+    if (stat.isDirectory()) {
+      const inside = join(path, 'last.safetensors');
+      throw new UserError(`${path}: is a folder, expected a safetensors or .pth file${existsSync(inside) ? ` (its run's checkpoint is ${inside})` : ''}`);
+    }
+    size = stat.size;
     readSync(fd, head, 0, head.length, 0);
   } catch (error) {
     if (isFsError(error)) throw new UserError(`cannot read ${path}: ${error.message}`);
