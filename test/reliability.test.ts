@@ -132,6 +132,19 @@ describe('dataset images are checked before training or evaluation starts', () =
     expect(existsSync(join(out, 'log.jsonl'))).toBe(false);
   });
 
+  // Only --val's headers can be checked before the run, so this is found after it: the error once read as if the
+  // run had failed, with nothing to say that its checkpoint was saved.
+  test('a --val image whose data is cut short is found after the run, and the error says the run is saved', async () => {
+    const val = dataset('val-cut');
+    const image = join(val, 'images', '000002.png');
+    const bytes = readFileSync(image);
+    writeFileSync(image, bytes.subarray(0, bytes.length >> 1));
+    const out = path('run-val-cut');
+    await expectUserError(['train', '--data', dataset('val-cut-train'), '--val', val, '--out', out, '--batch', '2', '--max-iters', '1'],
+      /--val: .*000002\.png: truncated PNG .*; the trained model is saved: evaluate .*run-val-cut\/last\.safetensors with smpr eval once the image is fixed/);
+    expect(readCheckpoint(join(out, 'last.safetensors')).info.step).toBe(1);
+  });
+
   test('a file name that leaves the image folder is refused', async () => {
     const data = dataset('traversal');
     const json = JSON.parse(readFileSync(join(data, 'annotations.json'), 'utf8'));

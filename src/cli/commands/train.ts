@@ -8,6 +8,7 @@ import { OPTIMIZERS, type OptimizerName } from '../../train/options.js';
 import { CHECKPOINT_FILE, LOG_FILE, train } from '../../train/trainer.js';
 import { defineCommand, refuseEmptyPaths } from '../args.js';
 import { UsageError } from '../errors.js';
+import { UserError } from '../../errors.js';
 import { RECIPES, defaultDecayEpochs, type Recipe, type RecipeName } from '../../train/recipes.js';
 import { checkDatasetImages } from '../../data/coco.js';
 import { openDataset, openGpu, presetConfig } from '../model-io.js';
@@ -96,7 +97,11 @@ export const trainCommand = defineCommand({
       : `nothing to train: the checkpoint is at or past this run's last iteration, ${iterations}\n`);
     process.stdout.write(`checkpoint ${join(flags.out, CHECKPOINT_FILE)}, log ${join(flags.out, LOG_FILE)}${curve ? `, curve ${curve}` : ''}\n`);
     if (val) {
-      const evaluation = await evaluateDataset(model, val, { progress: progressBar('eval', 'img'), usePoseScore: flags.positives === 'oks', useInitialPose: flags.positives === 'init' });
+      const evaluation = await evaluateDataset(model, val, { progress: progressBar('eval', 'img'), usePoseScore: flags.positives === 'oks', useInitialPose: flags.positives === 'init' }).catch((error: unknown) => {
+        // Only --val's headers are checked before the run: an image cut short is found here, after the run is saved.
+        if (!(error instanceof UserError)) throw error;
+        throw new UserError(`--val: ${error.message}; the trained model is saved: evaluate ${join(flags.out, CHECKPOINT_FILE)} with smpr eval once the image is fixed`);
+      });
       process.stdout.write(formatCocoKeypointSummary(evaluation.stats) + '\n');
     }
   },
