@@ -707,6 +707,35 @@ test('SIGINT to a running `smpr train` saves a checkpoint and exits 130 (the bui
   expect(existsSync(join(run, '.lock'))).toBe(false);
 }, 120_000);
 
+// Node's default exit on SIGINT wrote no results.json, and left an earlier run's results and overlays beside this run's.
+test('SIGINT to a running `smpr predict` writes the results of the images done, removes the earlier run\'s overlays and exits 130', async () => {
+  const cli = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+  expect(existsSync(cli), `${cli} is missing: npm install (or npm run build) builds it`).toBe(true);
+  const data = dataset('predict-signal', 24);
+  const images = readdirSync(join(data, 'images')).sort().map((name) => join(data, 'images', name));
+  const out = path('predict-signal-out');
+  mkdirSync(out);
+  writeFileSync(join(out, 'results.json'), '[]');
+  writeFileSync(join(out, 'earlier.pose.png'), '');
+  const child = spawn(process.execPath, [cli, 'predict', '--out', out, ...images], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    if (!stdout.includes('\n') && (stdout += chunk.toString()).includes('\n')) child.kill('SIGINT'); // once, after the first image
+  });
+  child.stderr.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve)); // 'exit' may come before the last of stderr
+  expect(code, stderr).toBe(130);
+  const said = stderr.match(/predict: stopped after (\d+) of 24 images; their results are in .*results\.json/);
+  expect(said, stderr).not.toBeNull();
+  const done = Number(said![1]);
+  expect(done).toBeGreaterThan(0);
+  expect(done).toBeLessThan(24);
+  const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { image_id: number }[];
+  expect(new Set(results.map((r) => r.image_id))).toEqual(new Set(Array.from({ length: done }, (_, i) => i + 1)));
+  expect(readdirSync(out).filter((name) => name.endsWith('.pose.png')).sort()).toEqual(images.slice(0, done).map((p) => p.replace(/.*\//, '').replace(/\.png$/, '.pose.png')));
+}, 120_000);
+
 describe("Dawn's two lavapipe warnings", () => {
   test('are dropped from stderr, partial lines and everything else pass through as they come', () => {
     const filter = new StderrFilter();

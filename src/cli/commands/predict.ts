@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, realpathSync, rmSync } from 'node:fs';
-import { UserError } from '../../errors.js';
+import { Interrupted, UserError } from '../../errors.js';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { readImage, readImageSize } from '../../data/image-file.js';
 import { writeFileAtomic } from '../../io/atomic.js';
@@ -33,13 +33,20 @@ export const predictCommand = defineCommand({
     const overlay = positionals.find((path) => basename(path).endsWith(OVERLAY_SUFFIX) && realpathSync(dirname(path)) === out);
     if (overlay !== undefined) throw new UserError(`${overlay}: is an overlay in --out ${flags.out}, which this run replaces; leave it out, or write to another --out`);
     const imageIds = flags.data !== undefined ? idsInDataset(positionals, flags.data) : positionals.map((_, i) => i + 1);
-    const model = await loadModel(flags.weights, flags.config);
+    // Ctrl-C stops before the next image and keeps what was done, as a bad image does below. Node's own exit wrote
+    // no results.json, and left an earlier run's, and its overlays, beside this run's.
+    let stopCode: number | null = null;
+    const onSignal = (signal: NodeJS.Signals) => void (stopCode = signal === 'SIGINT' ? 130 : 143);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     const all: CocoKeypointResult[] = [];
     const names = overlayNames(positionals);
     const resultsPath = join(flags.out, 'results.json');
     let done = 0;
     try {
+      const model = await loadModel(flags.weights, flags.config);
       for (const [i, path] of positionals.entries()) {
+        if (stopCode !== null) break;
         const image = await readImage(path);
         const people = await predictImage(model, image, imageIds[i]!, { flip: flags.flip, nms: flags.nms as 'soft' | 'oks' });
         all.push(...people);
@@ -58,6 +65,12 @@ export const predictCommand = defineCommand({
         const written = new Set(names.slice(0, done));
         for (const name of readdirSync(flags.out)) if (name.endsWith(OVERLAY_SUFFIX) && !written.has(name)) rmSync(join(flags.out, name));
       }
+      // Only now: a second Ctrl-C before would end the process as Node does, with the results half done.
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    if (stopCode !== null && done < positionals.length) {
+      throw new Interrupted(`predict: stopped after ${done} of ${positionals.length} images${done > 0 ? `; their results are in ${resultsPath}` : ''}`, stopCode);
     }
   },
 });
