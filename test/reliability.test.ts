@@ -371,6 +371,22 @@ describe('training runs', () => {
     expect(readdirSync(out)).toEqual(['predictions']);
   });
 
+  test("demo replaces only synthetic datasets: a project's own train/ and val/ are not its to delete, nor the run beside them", async () => {
+    // Any dataset in train/ and val/ once counted as the demo's: both were replaced, and run/ deleted with them.
+    const out = path('my-project');
+    for (const name of ['train', 'val']) {
+      dataset(join('my-project', name));
+      const annotations = join(out, name, 'annotations.json');
+      writeFileSync(annotations, JSON.stringify({ ...JSON.parse(readFileSync(annotations, 'utf8')), info: { description: 'my photos' } }));
+    }
+    mkdirSync(join(out, 'run'));
+    writeFileSync(join(out, 'run', 'last.safetensors'), 'mine');
+    const before = readFileSync(join(out, 'train', 'annotations.json'));
+    await expectUserError(['demo', '--out', out, '--train-images', '4', '--batch', '2'], /--out .*my-project: its train\/ is not a synthetic dataset of the demo's, and the demo would replace it/);
+    expect(readFileSync(join(out, 'train', 'annotations.json')).equals(before)).toBe(true);
+    expect(readFileSync(join(out, 'run', 'last.safetensors'), 'utf8')).toBe('mine');
+  });
+
   test("demo writes its pictures whole or not at all, naming the one it could not write", async () => {
     // They were written in place: a full disk left a cut-off picture, and the error named no file.
     const { checkpoint } = await trained();

@@ -5,8 +5,8 @@
  * checkpoint (the same preset trained for longer) on held-out images, and draws the shipped model's predictions.
  */
 import { join } from 'node:path';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { SYNTH_DEFAULTS } from '../../data/synth/dataset.js';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { SYNTH_DEFAULTS, SYNTH_DESCRIPTION } from '../../data/synth/dataset.js';
 import { writeSynthDataset } from '../../data/synth/write.js';
 import { loadCocoSample } from '../../data/coco.js';
 import { formatCocoKeypointSummary } from '../../coco/eval.js';
@@ -96,11 +96,25 @@ export const demoCommand = defineCommand({
   },
 });
 
+/** Whether `dir` holds a dataset that `smpr synth` or the demo wrote (its annotations say so). */
+function isSynthDataset(dir: string): boolean {
+  try {
+    const description: unknown = JSON.parse(readFileSync(join(dir, 'annotations.json'), 'utf8'))?.info?.description;
+    return typeof description === 'string' && description.startsWith(SYNTH_DESCRIPTION);
+  } catch {
+    return false; // no annotations.json, or not one the demo could have written
+  }
+}
+
 /**
  * The demo deletes its run/ and predictions/ of last time; they are its own only when its train/ and val/ datasets
  * lie beside them. In another folder (`--out .`) they may be a real training run or `smpr predict`'s default --out.
  */
 function checkOwnFolders(out: string): void {
+  // train/ and val/ are replaced whole, so only synthetic datasets may be there: any dataset once counted as the
+  // demo's, and a project's own train/ and val/ (a usual layout) were deleted, with its run/ and predictions/.
+  const theirData = ['train', 'val'].find((name) => existsSync(join(out, name)) && readdirSync(join(out, name)).length > 0 && !isSynthDataset(join(out, name)));
+  if (theirData !== undefined) throw new UserError(`--out ${out}: its ${theirData}/ is not a synthetic dataset of the demo's, and the demo would replace it; give the demo a folder of its own`);
   if (['train', 'val'].every((name) => existsSync(join(out, name, 'annotations.json')))) return;
   const theirs = ['run', 'predictions'].find((name) => existsSync(join(out, name)) && readdirSync(join(out, name)).length > 0);
   if (theirs !== undefined) throw new UserError(`--out ${out}: its ${theirs}/ is not the demo's (no train/ and val/ datasets beside it), and the demo would delete it; give the demo a folder of its own`);

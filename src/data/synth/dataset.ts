@@ -41,6 +41,9 @@ export interface SynthOptions {
  * The benchmark: 128² images with 1–3 people 0.4–1.1 of the image height, sized with the tiny preset's level ranges
  * so that all three levels get positives (`bench/synth-design.ts` measures it; README, "The synthetic benchmark").
  */
+/** How a synthetic dataset's annotations begin `info.description` (the demo replaces only such datasets). */
+export const SYNTH_DESCRIPTION = 'SMPR synthetic people';
+
 export const SYNTH_DEFAULTS = { width: 128, height: 128, seed: 1, maxPeople: 3, personScale: [0.4, 1.1] as const } as const;
 
 export interface SynthDataset {
@@ -67,7 +70,7 @@ export function generateSynthDataset(options: SynthOptions): SynthDataset {
     for (const label of scene.labels) annotations.push({ ...label, id: annotations.length + 1, image_id: id });
   }
   const coco: CocoKeypointsJson = {
-    info: { description: `SMPR synthetic people, seed ${seed}`, version: '1' },
+    info: { description: `${SYNTH_DESCRIPTION}, seed ${seed}`, version: '1' },
     images: entries,
     annotations,
     categories: [personCategory(COCO_KEYPOINTS)],
