@@ -164,6 +164,9 @@ test('synth → train → resume matches an uninterrupted run → eval → predi
   expect(half.code, half.stderr).toBe(0);
   const rest = await smpr('train', ...common, '--out', join(dir, 'resumed'), '--resume');
   expect(rest.code, rest.stderr).toBe(0);
+  // It once said "trained 8 iterations", counting the 4 before the resume.
+  expect(straight.stdout).toMatch(/^trained 8 iterations; final loss/m);
+  expect(rest.stdout).toMatch(/^trained 4 iterations \(resumed at 4, now at 8\); final loss/m);
   const losses = (run: string) => readFileSync(join(dir, run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).loss as number);
   const a = losses('straight');
   const b = losses('resumed');
@@ -296,7 +299,7 @@ describe('train hands the trainer what its flags say', () => {
     let seen: TrainOptions | undefined;
     vi.mocked(trainer.train).mockImplementationOnce(async (options) => {
       seen = options;
-      return { model: undefined as never, records: [], iterations: 0, curve: null };
+      return { model: undefined as never, records: [], iterations: 0, startIter: 0, curve: null };
     });
     const { code, stderr } = await smpr('train', '--data', data, '--out', join(dir, 'wiring-run'), ...argv);
     expect(code, stderr).toBe(0);

@@ -36,6 +36,8 @@ export interface TrainResult {
   model: SmprModel;
   records: LogRecord[];
   iterations: number;
+  /** The iteration this invocation started at: 0, or the checkpoint's step when resumed. */
+  startIter: number;
   /** The loss curve's PNG, or null when the log has fewer than two records to draw. */
   curve: string | null;
 }
@@ -184,7 +186,7 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
       if (failure === null) throw error;
     }
   }
-  return { model, records, iterations: totalIters, curve };
+  return { model, records, iterations: totalIters, startIter, curve };
 }
 
 /** Draws every loss term of the run's log as a PNG line chart; returns its path, or null when there are fewer than two records. */

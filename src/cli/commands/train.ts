@@ -29,6 +29,8 @@ function parseDecay(text: string, epochs: number): number[] {
   return decay;
 }
 
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 export const trainCommand = defineCommand({
   name: 'train',
   summary: 'train SMPR on a COCO keypoints dataset; checkpoints, a JSONL log and a loss curve go to --out',
@@ -79,7 +81,7 @@ export const trainCommand = defineCommand({
     const onSignal = (signal: NodeJS.Signals) => stop.abort(signal === 'SIGINT' ? 130 : 143);
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    const { model, records, curve, iterations } = await train({
+    const { model, records, curve, iterations, startIter } = await train({
       stop: stop.signal,
       config, data, epochs, batchSize: flags.batch ?? recipe.batchSize, seed: flags.seed, lr: flags.lr ?? recipe.lr, warmupIters: flags.warmup ?? recipe.warmupIters,
       decayEpochs, optimizer: (flags.optimizer as OptimizerName | undefined) ?? recipe.optimizer, weightDecay: flags['weight-decay'], clipNorm: flags.clip ?? gradClipOf(config), outDir: flags.out, resume: flags.resume, backboneWeights: flags['backbone-weights'], initWeights: flags.weights, workers: flags.workers ?? defaultWorkers(), maxIters: flags['max-iters'], saveEvery: flags['save-every'],
@@ -93,7 +95,8 @@ export const trainCommand = defineCommand({
     });
     const last = records.at(-1);
     process.stdout.write(last
-      ? `trained ${last.iter + 1} iterations; final loss ${last.loss.toFixed(4)}\n`
+      // A resumed run counts from its checkpoint: "trained 36 iterations" once read so after 16 of them.
+      ? `trained ${plural(last.iter + 1 - startIter, 'iteration')}${startIter > 0 ? ` (resumed at ${startIter}, now at ${last.iter + 1})` : ''}; final loss ${last.loss.toFixed(4)}\n`
       : `nothing to train: the checkpoint is at or past this run's last iteration, ${iterations}\n`);
     process.stdout.write(`checkpoint ${join(flags.out, CHECKPOINT_FILE)}, log ${join(flags.out, LOG_FILE)}${curve ? `, curve ${curve}` : ''}\n`);
     if (val) {
