@@ -53,7 +53,7 @@ export const predictCommand = defineCommand({
         const shown = people.filter((p) => p.score > flags['min-score']);
         const overlayPath = join(flags.out, names[i]!);
         writeOverlay(overlayPath, image, shown, model.config.keypoints);
-        process.stdout.write(`${path}: ${shown.length} people above ${flags['min-score']} (${people.length} detections) → ${overlayPath}\n`);
+        process.stdout.write(`${path}: ${shown.length} ${shown.length === 1 ? 'person' : 'people'} above ${flags['min-score']} (${people.length} detections) → ${overlayPath}\n`);
         done += 1;
       }
     } finally {
