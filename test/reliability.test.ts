@@ -752,6 +752,25 @@ test('SIGINT to a running `smpr predict` writes the results of the images done, 
   expect(readdirSync(out).filter((name) => name.endsWith('.pose.png')).sort()).toEqual(images.slice(0, done).map((p) => p.replace(/.*\//, '').replace(/\.png$/, '.pose.png')));
 }, 120_000);
 
+// `smpr predict *.png | head -1`: the write after head left was an unhandled EPIPE, a stack trace and exit 1, with
+// neither the other overlays nor results.json written.
+test('`smpr predict` whose stdout reader goes away finishes its work and exits 0 (the built CLI)', async () => {
+  const cli = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+  expect(existsSync(cli), `${cli} is missing: npm install (or npm run build) builds it`).toBe(true);
+  const data = dataset('predict-epipe', 6);
+  const images = readdirSync(join(data, 'images')).sort().map((name) => join(data, 'images', name));
+  const out = path('predict-epipe-out');
+  const child = spawn(process.execPath, [cli, 'predict', '--out', out, ...images], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.once('data', () => child.stdout.destroy()); // as head -1 does
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  expect(code, stderr).toBe(0);
+  expect(stderr).toBe('');
+  const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { image_id: number }[];
+  expect(new Set(results.map((r) => r.image_id))).toEqual(new Set([1, 2, 3, 4, 5, 6]));
+}, 120_000);
+
 describe("Dawn's two lavapipe warnings", () => {
   test('are dropped from stderr, partial lines and everything else pass through as they come', () => {
     const filter = new StderrFilter();
