@@ -771,6 +771,20 @@ test('`smpr predict` whose stdout reader goes away finishes its work and exits 0
   expect(new Set(results.map((r) => r.image_id))).toEqual(new Set([1, 2, 3, 4, 5, 6]));
 }, 120_000);
 
+// `smpr train 2>&1 | head -1`: the command's own process died of the EPIPE (exit 1) while the training child ran on
+// unseen, holding its run folder.
+test('`smpr train` whose stderr reader goes away waits for the run and exits with its code (the built CLI)', async () => {
+  const cli = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+  expect(existsSync(cli), `${cli} is missing: npm install (or npm run build) builds it`).toBe(true);
+  const run = path('stderr-epipe-run');
+  const child = spawn(process.execPath, [cli, 'train', '--data', dataset('stderr-epipe', 8), '--out', run, '--batch', '2', '--epochs', '1', '--log-every', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr.once('data', () => child.stderr.destroy()); // as head -1 does
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  expect(code).toBe(0);
+  expect(readCheckpoint(join(run, 'last.safetensors')).info.step).toBe(4); // the run had ended when the command did
+  expect(existsSync(join(run, '.lock'))).toBe(false);
+}, 120_000);
+
 describe("Dawn's two lavapipe warnings", () => {
   test('are dropped from stderr, partial lines and everything else pass through as they come', () => {
     const filter = new StderrFilter();

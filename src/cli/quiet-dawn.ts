@@ -47,6 +47,11 @@ export function runFiltered(script: string, args: readonly string[]): Promise<nu
     env: { ...process.env, [FILTERED_ENV]: process.stderr.isTTY ? 'tty' : 'pipe', [COLUMNS_ENV]: String(process.stderr.columns ?? '') },
   });
   const filter = new StderrFilter();
+  // When stderr's reader goes (`smpr train 2>&1 | head`), this process died of the EPIPE and left the child running
+  // on unseen, holding its run folder; it waits for the child instead, as when stdout's reader goes (main.ts).
+  process.stderr.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (text: string) => process.stderr.write(filter.push(text)));
   // Ctrl-C reaches both processes; a signal sent to this one alone (kill PID) is passed on. Either way the child
