@@ -182,6 +182,13 @@ describe('loading and writing datasets', () => {
     await expect(loadCocoSample(loaded, loaded.json.images[0]!)).rejects.toThrow(`${join(dir, 'elsewhere', 'a.png')}: cannot read image`);
   });
 
+  // Some Windows editors save JSON with one; it read as "not valid JSON (Unexpected token '?')".
+  it('reads an annotation file that starts with a UTF-8 byte-order mark', () => {
+    const path = join(tempDir(), 'bom.json');
+    writeFileSync(path, '\uFEFF' + JSON.stringify(dataset()));
+    expect(loadCocoDataset(path).json.annotations).toHaveLength(1);
+  });
+
   it('names the annotation file in parse and validation errors', () => {
     const dir = tempDir();
     const path = join(dir, 'broken.json');

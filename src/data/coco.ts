@@ -16,7 +16,7 @@ import { writePng } from './png.js';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { processAlive } from '../io/folders.js';
-import { jsonSyntaxMessage } from '../io/read-file.js';
+import { jsonSyntaxMessage, withoutBom } from '../io/read-file.js';
 
 export interface CocoDataset {
   readonly annotationsPath: string;
@@ -56,7 +56,7 @@ export function loadCocoDataset(dirOrAnnotationsPath: string, options: LoadCocoO
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(withoutBom(text));
   } catch (error) {
     throw new Error(`${annotationsPath}: not valid JSON (${jsonSyntaxMessage(error as Error)})`);
   }

@@ -13,6 +13,12 @@ export function readUserFile(path: string): Buffer {
   }
 }
 
+/**
+ * A JSON file's text without the UTF-8 byte-order mark some Windows editors write first, which JSON.parse reads as
+ * an unexpected token ('?'); RFC 8259 lets a parser ignore it.
+ */
+export const withoutBom = (text: string): string => (text.startsWith('\uFEFF') ? text.slice(1) : text);
+
 /** A JSON.parse error as one printable line: V8 quotes the text around the error, which may be binary or span lines. */
 export function jsonSyntaxMessage(error: Error): string {
   return error.message.replace(/[^\x20-\x7e]/g, '?').slice(0, 120);

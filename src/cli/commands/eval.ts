@@ -2,7 +2,7 @@ import { STAT_NAMES, cocoKeypointEval, formatCocoKeypointSummary } from '../../c
 import { CocoFormatError, validateCocoResults, type CocoKeypointResult } from '../../coco/format.js';
 import type { CocoDataset } from '../../data/coco.js';
 import { UserError } from '../../errors.js';
-import { jsonSyntaxMessage, readUserFile } from '../../io/read-file.js';
+import { jsonSyntaxMessage, readUserFile, withoutBom } from '../../io/read-file.js';
 import { writeOutputFile } from '../../io/atomic.js';
 import { evaluateDataset } from '../../smpr/evaluate.js';
 import { defineCommand, refuseEmptyPaths } from '../args.js';
@@ -62,7 +62,7 @@ export const evalCommand = defineCommand({
 function readResults(file: string, data: CocoDataset): CocoKeypointResult[] {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readUserFile(file).toString('utf8'));
+    parsed = JSON.parse(withoutBom(readUserFile(file).toString('utf8')));
   } catch (error) {
     if (error instanceof SyntaxError) throw new UserError(`${file}: not valid JSON (${jsonSyntaxMessage(error)})`);
     throw error;
