@@ -37,13 +37,13 @@ export interface SynthOptions {
   personScale?: readonly [number, number];
 }
 
+/** How a synthetic dataset's annotations begin `info.description` (the demo replaces only such datasets). */
+export const SYNTH_DESCRIPTION = 'SMPR synthetic people';
+
 /**
  * The benchmark: 128² images with 1–3 people 0.4–1.1 of the image height, sized with the tiny preset's level ranges
  * so that all three levels get positives (`bench/synth-design.ts` measures it; README, "The synthetic benchmark").
  */
-/** How a synthetic dataset's annotations begin `info.description` (the demo replaces only such datasets). */
-export const SYNTH_DESCRIPTION = 'SMPR synthetic people';
-
 export const SYNTH_DEFAULTS = { width: 128, height: 128, seed: 1, maxPeople: 3, personScale: [0.4, 1.1] as const } as const;
 
 export interface SynthDataset {
