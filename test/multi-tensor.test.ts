@@ -6,7 +6,7 @@ import { memory, tensor, type Tensor } from '../src/index.js';
 import { adamwUpdate, sgdUpdate, sumOfSquares } from '../src/kernels/reference/optimizer-update.js';
 import { gpuDevice } from '../src/backend/launch.js';
 import type { DeviceInfo } from '../src/kernels/program.js';
-import { packSize } from '../src/kernels/wgsl/multi-tensor.js';
+import { packSize, partialsPerPack } from '../src/kernels/wgsl/multi-tensor.js';
 import { adamwUpdate_, clipScale, sgdUpdate_ } from '../src/ops/multi-tensor.js';
 import { Random } from '../src/tensor/random.js';
 import { expectClose } from './util.js';
@@ -55,6 +55,21 @@ describe('clipScale', () => {
     const norm = Math.hypot(Math.fround(6e-4), Math.fround(8e-4));
     // Relative only: F32's atol of 1e-6 would be 0.1% of this norm.
     expectClose(await clip.toArray(), [norm, 1e-4 / (norm + 1e-6)], { atol: 0, rtol: 1e-5 }, 'clip');
+    disposeAll(gpu, [clip]);
+  });
+
+  it('folds more partial sums than its one workgroup has invocations (a model-sized list of gradients)', async () => {
+    // 48 tensors of 2100 elements: 8 workgroups each on a CPU adapter (9 on a GPU), so 384 or more partials to fold.
+    const sizes = Array.from({ length: 48 }, () => 2100);
+    const perPack = packSize(gpuDevice(), 1, 1);
+    const partials = Array.from({ length: Math.ceil(sizes.length / perPack) }, (_, i) =>
+      partialsPerPack(sizes.slice(i * perPack, (i + 1) * perPack), gpuDevice())).reduce((a, b) => a + b, 0);
+    expect(partials).toBeGreaterThan(256);
+    const grads = arrays(sizes, 11);
+    const norm = Math.sqrt(sumOfSquares(grads));
+    const gpu = onGpu(grads);
+    const clip = clipScale(gpu, 1);
+    expectClose(await clip.toArray(), [norm, 1 / (norm + 1e-6)], F32, 'clip');
     disposeAll(gpu, [clip]);
   });
 
