@@ -79,6 +79,35 @@ describe('smprLoss', () => {
     expect(Number.isFinite(await scalar(loss.total))).toBe(true);
   });
 
+  test('L_cls and L_hm add the number of images to their positives: two empty images divide by 2', async () => {
+    const targets = buildBatchTargets([[], []], SIZE, SIZE, LEVELS, COCO_KEYPOINTS);
+    const L = targets.grid.count;
+    const cls = Array.from(valuesFor([2 * L], 5));
+    const out = outputs(targets, 'cpu', { cls, init: new Float32Array(2 * L * 2 * K), refine: new Float32Array(2 * L * 2 * K) });
+    const loss = smprLoss(out, targets, COCO_KEYPOINTS);
+    const focalSum = (logits: T.Tensor) => T.sum(sigmoidFocalLoss(logits, T.zeros(logits.shape, { dtype: 'float64' }))).toArraySync()[0];
+    expectClose([await scalar(loss.cls)], [focalSum(T.tensor(Float64Array.from(cls), [2 * L], { dtype: 'float64' })) / 2], { atol: 1e-6, rtol: 1e-5 });
+    expectClose([await scalar(loss.heatmap)], [focalSum(T.zeros(out.heatmapLogits!.shape, { dtype: 'float64' })) / 2], { atol: 1e-6, rtol: 1e-5 });
+  });
+
+  test("poseWeights 'uniform' weights every initial positive alike: L_init is the plain mean of their L1 errors", async () => {
+    const targets = buildBatchTargets([[person()]], SIZE, SIZE, LEVELS, COCO_KEYPOINTS);
+    const L = targets.grid.count;
+    // Positive number j is off by 0.1·(j + 1) strides in every coordinate, so q (its OKS) falls with j.
+    const init = Float32Array.from(targets.t);
+    const errors: number[] = [];
+    for (let l = 0; l < L; l++) {
+      if (!targets.initPos[l]) continue;
+      const d = 0.1 * (errors.length + 1);
+      for (let c = 0; c < 2 * K; c++) init[l * 2 * K + c] += d;
+      errors.push(2 * K * d);
+    }
+    expect(errors.length).toBeGreaterThan(1);
+    const loss = smprLoss(outputs(targets, 'cpu', { init, refine: init }), targets, COCO_KEYPOINTS, { poseWeights: 'uniform' });
+    const mean = errors.reduce((a, b) => a + b, 0) / errors.length;
+    expectClose([await scalar(loss.init)], [mean], { atol: 1e-5, rtol: 1e-5 });
+  });
+
   test('perfect initial poses: every initial positive is OKS-positive, L_init is 0 and L_ref is the hand-worked 0.5 per coordinate', async () => {
     const targets = buildBatchTargets([[person()]], SIZE, SIZE, LEVELS, COCO_KEYPOINTS);
     const positives = targets.initPos.reduce((a, b) => a + b, 0);
