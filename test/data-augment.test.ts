@@ -185,6 +185,20 @@ describe('crop', () => {
     expect(Array.from(out.image.data.subarray((19 * 20 + 19) * 3, (19 * 20 + 19) * 3 + 3))).toEqual(source(19, 19));
   });
 
+  it('draws every window offset, the last one included: top in 0..H − h, left in 0..W − w', () => {
+    // A keypoint at (5, 5) lands at (5 − left, 5 − top) in the crop.
+    const s: Sample = { image: noiseImage(12, 10, 1), people: [person({ 0: [5, 5] }, [0, 0, 11, 9], 30)] };
+    const tops = new Set<number>();
+    const lefts = new Set<number>();
+    for (let seed = 0; seed < 60; seed++) {
+      const [x, y] = keypoint(randomCrop(s, { height: 8, width: 11 }, new Random(seed)).people[0]!, 0);
+      lefts.add(5 - x!);
+      tops.add(5 - y!);
+    }
+    expect([...tops].sort()).toEqual([0, 1, 2]);
+    expect([...lefts].sort()).toEqual([0, 1]);
+  });
+
   it('leaves a dimension smaller than the window uncropped', () => {
     const rng = new Random(1);
     const out = randomCrop(sample(), { height: 100, width: 25 }, rng);
