@@ -94,6 +94,12 @@ describe('decodeLevel', () => {
     expect(kept.map((c) => Array.from(c.keypoints.slice(0, 2)))).toEqual([[4, 4], [12, 4], [4, 12], [12, 12]]); // locations 0, 1, 2, 3
   });
 
+  test('one location more than nmsPre: already sorted and cut, the worst dropped', () => {
+    const level: LevelOutputs = { clsLogits: [0, 2, -1, 1], scoreLogits: [0, 0, 0, 0], refine: new Float32Array(4 * 4), stride: 8, height: 2, width: 2 };
+    const kept = decodeLevel(level, { ...tinyImage, nmsPre: 3 });
+    expect(kept.map((c) => Array.from(c.keypoints.slice(0, 2)))).toEqual([[12, 4], [12, 12], [4, 4]]); // locations 1, 3, 0
+  });
+
   test('decodeLevels concatenates levels in order', () => {
     const coarse: LevelOutputs = { clsLogits: [0, 0], scoreLogits: [0, 0], refine: new Float32Array(4 * 2), stride: 16, height: 1, width: 2 };
     const candidates = decodeLevels([tinyLevel, coarse], { imageHeight: 100, imageWidth: 100 });
