@@ -138,6 +138,25 @@ test('one shape with two values of eps, back to back on webgpu: each gets its ow
   }
 });
 
+test('one shape with each mix of weight and bias, back to back on webgpu: each gets its own program', async () => {
+  const data = values(2 * 4 * 9, 23);
+  const weight = values(4, 24);
+  const bias = values(4, 25);
+  for (const [w, b] of [[weight, bias], [weight, null], [null, bias], [null, null], [weight, bias]] as const) {
+    const label = `weight ${w ? 'yes' : 'no'}, bias ${b ? 'yes' : 'no'}`;
+    const inputs = (device: Device) => {
+      const dtype = device === 'cpu' ? 'float64' : 'float32';
+      const t = (v: Float64Array | null, shape: number[]) => (v ? tensor(v, shape, { device, dtype }) : null);
+      return [t(data, [2, 4, 3, 3])!, t(w, [4]), t(b, [4])] as const;
+    };
+    const [x, gw, gb] = inputs('webgpu');
+    const y = groupNorm(x, 2, gw, gb);
+    const [cx, cw, cb] = inputs('cpu');
+    expectClose(await y.toArray(), groupNorm(cx, 2, cw, cb).toArraySync(), { atol: 1e-4, rtol: 1e-4 }, label);
+    dispose([x, gw, gb, y]);
+  }
+});
+
 describe('float64 gradchecks', () => {
   const make = (shape: number[], seed: number, mean = 0) => tensor(values(shape.reduce((a, b) => a * b, 1), seed, mean), shape, { dtype: 'float64', requiresGrad: true });
 
