@@ -144,6 +144,12 @@ describe('matmul kernel matches the reference', () => {
     }
   });
 
+  it('a long reduction over enough output tiles to keep the device busy is not split', () => {
+    for (const [name, target] of [['native', gemmTarget(gpuDevice())], ['workgroup', gpu(16384)]] as const) {
+      expect(chooseTile({ batch: 4, m: 1024, n: 1024, k: 4096 }, true, target).splits, name).toBe(1);
+    }
+  });
+
   it('the backend kernel (matmulKernel) is one dispatch without splits', () => {
     const kernel = matmulKernel({ batch: 1, m: 16, n: 16, k: 4096, transA: false, transB: false }, gemmTarget(gpuDevice()));
     expect(kernel.workgroups[2]).toBe(1);
