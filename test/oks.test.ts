@@ -201,6 +201,12 @@ describe('pairwiseSum (numpy summation order)', () => {
     expect(pairwiseSum(values)).toBe(1.0000000000000008e16);
   });
 
+  test('8 values are already one block of 8 partial sums (numpy: np.sum([1e16] + [1]*7) = 1.0000000000000006e16), 7 a plain loop', () => {
+    const values = (n: number) => [1e16, ...Array.from({ length: n - 1 }, () => 1)];
+    expect(pairwiseSum(values(8))).toBe(1.0000000000000006e16);
+    expect(pairwiseSum(values(7))).toBe(1e16);
+  });
+
   test('is an ordinary sum for exactly representable totals, at every length through the recursive split', () => {
     for (const length of [0, 1, 7, 8, 9, 16, 17, 128, 129, 1010]) {
       const values = Array.from({ length }, (_, i) => i % 5);
