@@ -197,6 +197,11 @@ describe('the two devices agree where WGSL and JavaScript differ by nature', () 
     expect(Array.from(gpu)).toEqual([1, -1, 3, -1]);
   });
 
+  test('of two NaNs the first wins argmax and stays, on both (NumPy)', async () => {
+    const [gpuArg, cpuArg] = await both((device) => T.argmax(T.tensor([1, Number.NaN, 3, Number.NaN, 2], { device }), 0));
+    expect([gpuArg[0], cpuArg[0]]).toEqual([1, 1]);
+  });
+
   test('a NaN anywhere wins argmax (its first index) and max pooling (its gradient too), on both', async () => {
     for (let at = 0; at < 4; at++) {
       const x = [1, 3, 2, 0.5].map((v, i) => (i === at ? Number.NaN : v));
