@@ -387,6 +387,19 @@ describe('training runs', () => {
     expect(readFileSync(join(out, 'run', 'last.safetensors'), 'utf8')).toBe('mine');
   });
 
+  test('demo runs again where its first run was stopped while writing train/ (its staged images, no annotations yet)', async () => {
+    // Ctrl-C in the first writeSynthDataset leaves train/images.<pid>.new/ and nothing else; the next run's
+    // writeCocoDataset clears it. Refusing that train/ as "not a synthetic dataset" kept the demo from ever running there.
+    const out = path('demo-interrupted');
+    mkdirSync(join(out, 'train', 'images.999999999.new'), { recursive: true });
+    writeFileSync(join(out, 'train', 'images.999999999.new', '000001.png'), 'cut off');
+    writeFileSync(path('not-a-checkpoint'), 'x'); // a failure after the folder check, so that nothing is trained
+    const { code, stderr } = await smpr('demo', '--out', out, '--train-images', '4', '--batch', '2', '--weights', path('not-a-checkpoint'));
+    expect(code).toBe(2);
+    expect(stderr).not.toMatch(/not a synthetic dataset/);
+    expect(stderr).toMatch(/not-a-checkpoint/);
+  });
+
   test("demo writes its pictures whole or not at all, naming the one it could not write", async () => {
     // They were written in place: a full disk left a cut-off picture, and the error named no file.
     const { checkpoint } = await trained();

@@ -111,9 +111,11 @@ function isSynthDataset(dir: string): boolean {
  * lie beside them. In another folder (`--out .`) they may be a real training run or `smpr predict`'s default --out.
  */
 function checkOwnFolders(out: string): void {
-  // train/ and val/ are replaced whole, so only synthetic datasets may be there: any dataset once counted as the
-  // demo's, and a project's own train/ and val/ (a usual layout) were deleted, with its run/ and predictions/.
-  const theirData = ['train', 'val'].find((name) => existsSync(join(out, name)) && readdirSync(join(out, name)).length > 0 && !isSynthDataset(join(out, name)));
+  // A dataset in train/ or val/ is replaced, so it must be a synthetic one: any once counted as the demo's, and a
+  // project's own train/ and val/ (a usual layout) were replaced, with its run/ and predictions/ deleted. What else
+  // lies there is not replaced: writeCocoDataset refuses an images/ with no annotations.json beside it, and clears
+  // the staged images of a demo stopped while writing (which no more than that made train/ not the demo's).
+  const theirData = ['train', 'val'].find((name) => existsSync(join(out, name, 'annotations.json')) && !isSynthDataset(join(out, name)));
   if (theirData !== undefined) throw new UserError(`--out ${out}: its ${theirData}/ is not a synthetic dataset of the demo's, and the demo would replace it; give the demo a folder of its own`);
   if (['train', 'val'].every((name) => existsSync(join(out, name, 'annotations.json')))) return;
   const theirs = ['run', 'predictions'].find((name) => existsSync(join(out, name)) && readdirSync(join(out, name)).length > 0);
