@@ -25,6 +25,7 @@ const dir = mkdtempSync(join(tmpdir(), 'smpr-cli-'));
 writeFileSync(join(dir, 'a-file.png'), '');
 writeFileSync(join(dir, 'a-png.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]));
 writeFileSync(join(dir, 'nan.json'), '[{"image_id": 1, "score": NaN}]\n');
+writeFileSync(join(dir, 'bom.json'), '\uFEFF' + JSON.stringify([{ image_id: 999, category_id: 1, keypoints: Array.from({ length: 51 }, () => 1), score: 0.5 }]));
 writeSynthDataset(join(dir, 'results-data'), { images: 1, width: 64, height: 64 });
 mkdirSync(join(dir, 'a-run'));
 mkdirSync(join(dir, 'annotations'));
@@ -78,6 +79,8 @@ describe('user mistakes exit with code 2 and one line', () => {
     ['an image given as the annotations', ['eval', '--data', join(dir, 'a-png.png')], /a-png\.png: not valid JSON \([ -~]*\)\s*$/],
     // V8 quotes the text around a JSON error: a line break or a PNG's bytes in it once broke the line, or the terminal.
     ['a results file that is not JSON', ['eval', '--data', join(dir, 'results-data'), '--results', join(dir, 'nan.json')], /nan\.json: not valid JSON \([ -~]*\)\s*$/],
+    // A byte-order mark first read as "not valid JSON (Unexpected token '?')": the file is read, and its one mistake named.
+    ['a results file that starts with a byte-order mark, read past it', ['eval', '--data', join(dir, 'results-data'), '--results', join(dir, 'bom.json')], /bom\.json: \[0\]\.image_id: 999 is not the id of an image in the ground truth/],
     ['an image given as the results', ['eval', '--data', join(dir, 'results-data'), '--results', join(dir, 'a-png.png')], /a-png\.png: not valid JSON \([ -~]*\)\s*$/],
     ['unknown bench suite', ['bench', '--suite', 'kernels,kernel'], /bench: --suite: no suite 'kernel'; choose from batching, kernels/],
     // A thousand worker threads (some 10 MB each) were all started before the first step.
