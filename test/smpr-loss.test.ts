@@ -90,6 +90,25 @@ describe('smprLoss', () => {
     expectClose([await scalar(loss.heatmap)], [focalSum(T.zeros(out.heatmapLogits!.shape, { dtype: 'float64' })) / 2], { atol: 1e-6, rtol: 1e-5 });
   });
 
+  test('with positives too: L_cls divides by |P_ref| + N and L_hm by the heatmap positives + N', async () => {
+    // The empty batch above has no positives, where P + N, N and max(P, N) agree: one person and an empty image here.
+    const targets = buildBatchTargets([[person()], []], SIZE, SIZE, LEVELS, COCO_KEYPOINTS);
+    const N = 2;
+    const L = targets.grid.count;
+    const perfect = Float32Array.from(targets.t);
+    const out = outputs(targets, 'cpu', { init: perfect, refine: perfect });
+    const loss = smprLoss(out, targets, COCO_KEYPOINTS);
+    const P = await scalar(loss.refinePositives);
+    expect(P).toBeGreaterThan(0);
+    expect(targets.heatmapPositives).toBeGreaterThan(0);
+    // Every logit is 0: BCE ln 2 and (1 − p_t)² = 1/4 at each location, times α_t = 1/4 for a positive, 3/4 for the rest.
+    const clsSum = Math.LN2 * 0.25 * (0.25 * P + 0.75 * (N * L - P));
+    expectClose([await scalar(loss.cls)], [clsSum / (P + N)], { atol: 1e-6, rtol: 1e-5 });
+    const labels = T.tensor(Float64Array.from(targets.heatmap), out.heatmapLogits!.shape, { dtype: 'float64' });
+    const hmSum = T.sum(sigmoidFocalLoss(T.zeros(labels.shape, { dtype: 'float64' }), labels)).toArraySync()[0]!;
+    expectClose([await scalar(loss.heatmap)], [hmSum / (targets.heatmapPositives + N)], { atol: 1e-6, rtol: 1e-5 });
+  });
+
   test("poseWeights 'uniform' weights every initial positive alike: L_init is the plain mean of their L1 errors", async () => {
     const targets = buildBatchTargets([[person()]], SIZE, SIZE, LEVELS, COCO_KEYPOINTS);
     const L = targets.grid.count;
