@@ -126,7 +126,7 @@ test("where's two numbers take their own dtype, as in PyTorch, not the mask's: a
     expect([y.dtype, Array.from(await y.toArray())]).toEqual(['float32', [1, 7, 3]]);
     T.sum(y).backward();
     expect(Array.from(await x.grad!.toArray())).toEqual([1, 0, 1]);
-    expect(() => T.where(T.cast(mask, 'float32'), mask, 0.5)).toThrow(/^where: the number 0\.5 is not a value of int32, the dtype of the tensor it meets$/);
+    expect(() => T.where(T.cast(mask, 'float32'), mask, 0.5)).toThrow(/^where: the number 0\.5 is not a value of int32, the dtype of the tensor it meets; cast that tensor first$/);
   }
 });
 

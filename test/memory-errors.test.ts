@@ -434,11 +434,11 @@ describe('bad input', () => {
   test('a number that an integer tensor would truncate is refused (int32 + 1.5 gave 2, not 2.5); integers still join', async () => {
     for (const device of ['cpu', 'webgpu'] as const) {
       const ints = T.tensor([1, 2], { dtype: 'int32', device });
-      expect(() => T.add(ints, 1.5)).toThrow(/^add: the number 1\.5 is not a value of int32, the dtype of the tensor it meets$/);
-      expect(() => T.mul(0.5, ints)).toThrow('mul: the number 0.5 is not a value of int32, the dtype of the tensor it meets');
-      expect(() => T.where(ints, ints, Number.NaN)).toThrow('where: the number NaN is not a value of int32, the dtype of the tensor it meets');
+      expect(() => T.add(ints, 1.5)).toThrow(/^add: the number 1\.5 is not a value of int32, the dtype of the tensor it meets; cast that tensor first$/);
+      expect(() => T.mul(0.5, ints)).toThrow('mul: the number 0.5 is not a value of int32, the dtype of the tensor it meets; cast that tensor first');
+      expect(() => T.where(ints, ints, Number.NaN)).toThrow('where: the number NaN is not a value of int32, the dtype of the tensor it meets; cast that tensor first');
       // −1 became 4294967295 in a uint32 tensor.
-      expect(() => T.add(T.tensor([1], { dtype: 'uint32', device }), -1)).toThrow('add: the number -1 is not a value of uint32, the dtype of the tensor it meets');
+      expect(() => T.add(T.tensor([1], { dtype: 'uint32', device }), -1)).toThrow('add: the number -1 is not a value of uint32, the dtype of the tensor it meets; cast that tensor first');
       expect(Array.from(await T.add(ints, 2).toArray())).toEqual([3, 4]);
     }
   });

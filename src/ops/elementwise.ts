@@ -33,7 +33,7 @@ interface NumbersAlone {
 /** The operands as tensors; a number takes the dtype and device of the other operand, or `alone` when both are numbers. */
 function operands(op: string, a: Operand, b: Operand, alone?: NumbersAlone): [Tensor, Tensor] {
   const other = a instanceof Tensor ? a : b instanceof Tensor ? b : null;
-  const source = other ? { dtype: other.dtype, device: other.device, dtypeFrom: 'the dtype of the tensor it meets' } : alone;
+  const source = other ? { dtype: other.dtype, device: other.device, dtypeFrom: 'the dtype of the tensor it meets; cast that tensor first' } : alone;
   if (!source) throw new Error(`${op}: at least one operand must be a tensor`);
   const asTensor = (x: Operand): Tensor => {
     if (typeof x !== 'number') {
