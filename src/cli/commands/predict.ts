@@ -69,7 +69,8 @@ export const predictCommand = defineCommand({
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
-    if (stopCode !== null && done < positionals.length) {
+    // A signal during the last image still exits 130, as a signal does; every result is written by then.
+    if (stopCode !== null) {
       throw new Interrupted(`predict: stopped after ${done} of ${positionals.length} images${done > 0 ? `; their results are in ${resultsPath}` : ''}`, stopCode);
     }
   },
