@@ -362,6 +362,18 @@ describe('training runs', () => {
     expect(readFileSync(join(out, 'images', 'holiday.jpg'), 'utf8')).toBe('mine');
   });
 
+  test("synth replaces only a synthetic dataset: a project's own annotations and images are not its to replace", async () => {
+    const out = dataset('my-photos');
+    const annotations = join(out, 'annotations.json');
+    writeFileSync(annotations, JSON.stringify({ ...JSON.parse(readFileSync(annotations, 'utf8')), info: { description: 'my photos' } }));
+    const before = readFileSync(annotations);
+    await expectUserError(['synth', '--out', out, '--images', '2'], /my-photos: holds a dataset that is not synthetic \(its annotations\.json was not written by smpr synth\), which this would replace/);
+    expect(readFileSync(annotations).equals(before)).toBe(true);
+    // A synthetic dataset it replaces, as before.
+    const again = await smpr('synth', '--out', dataset('synthetic-again'), '--images', '2');
+    expect([again.code, again.stderr]).toEqual([0, '']);
+  });
+
   test("demo deletes only its own run/ and predictions/: with no demo datasets beside them they are not its to delete", async () => {
     const out = path('project');
     mkdirSync(join(out, 'predictions'), { recursive: true });

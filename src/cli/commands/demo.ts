@@ -5,9 +5,9 @@
  * checkpoint (the same preset trained for longer) on held-out images, and draws the shipped model's predictions.
  */
 import { join } from 'node:path';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { SYNTH_DEFAULTS, SYNTH_DESCRIPTION } from '../../data/synth/dataset.js';
-import { writeSynthDataset } from '../../data/synth/write.js';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { SYNTH_DEFAULTS } from '../../data/synth/dataset.js';
+import { isSynthDataset, writeSynthDataset } from '../../data/synth/write.js';
 import { loadCocoSample } from '../../data/coco.js';
 import { formatCocoKeypointSummary } from '../../coco/eval.js';
 import { gradClipOf, smprConfig } from '../../smpr/config.js';
@@ -95,16 +95,6 @@ export const demoCommand = defineCommand({
     }
   },
 });
-
-/** Whether `dir` holds a dataset that `smpr synth` or the demo wrote (its annotations say so). */
-function isSynthDataset(dir: string): boolean {
-  try {
-    const description: unknown = JSON.parse(readFileSync(join(dir, 'annotations.json'), 'utf8'))?.info?.description;
-    return typeof description === 'string' && description.startsWith(SYNTH_DESCRIPTION);
-  } catch {
-    return false; // no annotations.json, or not one the demo could have written
-  }
-}
 
 /**
  * The demo deletes its run/ and predictions/ of last time; they are its own only when its train/ and val/ datasets
