@@ -207,6 +207,13 @@ describe('dispatch', () => {
     expect(ran).toEqual([parse(['--data=d', '--', '--help'])]);
   });
 
+  it('prints the version for --version where the program has one, and refuses it as a command where not', async () => {
+    const printed: string[] = [];
+    await dispatch({ ...program([]), version: '1.2.3' }, ['--version'], (t) => printed.push(t));
+    expect(printed).toEqual(['smpr 1.2.3\n']);
+    await expect(dispatch(program([]), ['--version'])).rejects.toThrow("unknown command '--version'");
+  });
+
   it('rejects a missing or unknown command', async () => {
     await expect(dispatch(program([]), [])).rejects.toThrow("missing command (one of: train, infer); see 'smpr --help'");
     await expect(dispatch(program([]), ['trian'])).rejects.toThrow("unknown command 'trian' (did you mean train?)");

@@ -157,6 +157,11 @@ test('help lists the commands and each command documents its flags', async () =>
   expect(train.stdout).toMatch(/--config/);
 });
 
+test("--version prints the package's version", async () => {
+  const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  expect(await smpr('--version')).toMatchObject({ code: 0, stdout: `smpr ${version}\n` });
+});
+
 test('synth → train → resume matches an uninterrupted run → eval → predict', async () => {
   const data = join(dir, 'data');
   expect((await smpr('synth', '--out', data, '--images', '8', '--size', '64', '--seed', '5', '--min-scale', '0.5', '--max-scale', '0.9')).code).toBe(0);

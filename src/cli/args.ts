@@ -75,6 +75,8 @@ export interface Command<S extends FlagSpecs = FlagSpecs> extends CommandSpec<S>
 export interface Program {
   name: string;
   summary: string;
+  /** What `--version` prints after the name (the package's version). */
+  version?: string;
   // `any`: each command's `run` takes its own flag types, which no single element type covers.
   commands: readonly Command<any>[];
 }
@@ -268,7 +270,7 @@ export function programHelp(program: Program): string {
     'Commands:',
     table(program.commands.map((c) => [c.name, c.summary])),
     '',
-    `Run '${program.name} <command> --help' for a command's options.`,
+    `Run '${program.name} <command> --help' for a command's options${program.version !== undefined ? `, '${program.name} --version' for the version` : ''}.`,
     '',
   ].join('\n');
 }
@@ -281,6 +283,7 @@ export async function dispatch(program: Program, argv: readonly string[], print:
   const [name, ...rest] = argv;
   if (name === undefined) throw new UsageError(`missing command (one of: ${program.commands.map((c) => c.name).join(', ')}); see '${program.name} --help'`);
   if (HELP.includes(name) || name === 'help') return print(programHelp(program));
+  if (name === '--version' && program.version !== undefined) return print(`${program.name} ${program.version}\n`);
   const command = program.commands.find((c) => c.name === name);
   if (!command) {
     const names = program.commands.map((c) => c.name);
