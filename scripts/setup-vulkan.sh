@@ -9,8 +9,14 @@
 # --auto (what `npm start` and `npm test` run first): silent when an adapter is found; as root, installs the
 # driver after saying what it installs; otherwise prints the one command to run and fails.
 set -euo pipefail
+usage="usage: bash scripts/setup-vulkan.sh [--auto]   (checks for a WebGPU adapter; installs lavapipe where none is found)"
 auto=false
-[ "${1:-}" = --auto ] && auto=true
+case "${1:-}" in
+  '') ;;
+  --auto) auto=true ;;
+  -h|--help) echo "$usage"; exit 0 ;;
+  *) echo "setup-vulkan: unknown argument '$1'; $usage" >&2; exit 2 ;;
+esac
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if [ ! -d "$here/../node_modules/webgpu" ]; then

@@ -1,5 +1,5 @@
 // The package as a consumer gets it: `npm pack`, installed into an empty project, imported by name.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,3 +29,11 @@ test('npm pack → npm install → import { conv2d, groupNorm, … } from "smpr-
   expect(out.params).toBe(93);
   expect(out.conv).toBe('function');
 }, 300_000);
+
+test('scripts/setup-vulkan.sh prints its usage for --help and refuses an unknown argument with code 2, checking nothing', () => {
+  const run = (arg: string) => spawnSync('bash', ['scripts/setup-vulkan.sh', arg], { encoding: 'utf8' });
+  const help = run('--help');
+  expect([help.status, help.stdout]).toEqual([0, expect.stringMatching(/^usage: bash scripts\/setup-vulkan\.sh \[--auto\]/)]);
+  const bad = run('--atuo');
+  expect([bad.status, bad.stdout, bad.stderr.trim().split('\n')]).toEqual([2, '', [expect.stringMatching(/^setup-vulkan: unknown argument '--atuo'; usage: /)]]);
+});
