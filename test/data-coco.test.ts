@@ -63,6 +63,13 @@ describe('validateCocoKeypoints', () => {
     expect(problems(edited((j) => delete j.categories))).toMatch(/^ann\.json: \(root\)\.categories: missing/);
   });
 
+  it("says once that a file with no keypoints in any annotation looks like COCO's instances file", () => {
+    const instances = edited((j) => j.annotations.forEach((a: Record<string, unknown>) => { delete a.keypoints; delete a.num_keypoints; }));
+    expect(problems(instances)).toBe('ann.json: (root).annotations: none of the 2 has keypoints: a COCO instances file (boxes and masks), not a person_keypoints one?');
+    // One annotation without them is a missing field, as any other.
+    expect(problems(edited((j) => delete j.annotations[0].keypoints))).toBe('ann.json: annotations[0].keypoints: missing');
+  });
+
   it('reports values of the wrong type', () => {
     expect(problems(edited((j) => (j.annotations[0].keypoints[4] = '3')))).toBe(
       'ann.json: annotations[0].keypoints[4]: expected a number, got the string "3"',

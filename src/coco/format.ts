@@ -220,6 +220,13 @@ export function validateCocoKeypoints(json: unknown, file: string, options: Coco
 
   // pycocotools looks annotations up by id, so a duplicate would silently replace the earlier one.
   const annotationIds = new Set<number>();
+  const annotations = json['annotations'];
+  // COCO's instances files (boxes and masks) read like a keypoints file with every annotation's keypoints missing:
+  // said once, and what the file is likely to be, rather than as a missing field per annotation.
+  if (Array.isArray(annotations) && annotations.length > 0 && annotations.every((a) => typeof a === 'object' && a !== null && !('keypoints' in a))) {
+    check.fail('(root).annotations', `none of the ${annotations.length} has keypoints: a COCO instances file (boxes and masks), not a person_keypoints one?`);
+    throw new CocoFormatError(check.issues);
+  }
   check.records(json, 'annotations', (annotation, path) => {
     recordId(annotation, path, annotationIds, 'annotation', true);
     // pycocotools drops ground truth on unlisted images and of unlisted categories; a dataset may not have any.
