@@ -573,6 +573,16 @@ describe('training runs', () => {
     expect(readCheckpoint(join(run, 'last.safetensors')).info.step).toBe(8);
   });
 
+  test('an image found bad mid-run where the checkpoint cannot be saved (a full disk) says both, the image first', async () => {
+    const data = dataset('bad-mid-run-full', 8);
+    const image = join(data, 'images', '000004.png');
+    writeFileSync(image, readFileSync(image).subarray(0, 100));
+    const run = path('bad-mid-run-full-run');
+    await fullDisk((p) => p.includes('last.safetensors'), () =>
+      expectUserError(['train', '--data', data, '--out', run, '--batch', '2', '--epochs', '2', '--log-every', '1'],
+        /000004\.png: truncated PNG .*; the iterations since the last checkpoint were not saved: .*last\.safetensors.*ENOSPC/));
+  });
+
   test('a step moves the weights by at most lr·--clip, logs the unclipped gradient norm and the warm-up lr, and leaves no gradient behind', async () => {
     // SGD's first step is p ← p − lr·s·g (biases 2×lr), s = min(1, clip/‖g‖): with a clip far below ‖g‖ the whole
     // move is between lr·clip and 2·lr·clip long (1% slack for float32), where unclipped it would be ≥ lr·‖g‖.

@@ -133,8 +133,14 @@ async function trainLocked(options: TrainOptions): Promise<TrainResult> {
    */
   async function saveBeforeDataError(error: unknown, done: number): Promise<unknown> {
     if (!(error instanceof UserError) || done === savedStep) return error;
-    if (window.iters > 0) await log(done - 1, Math.floor((done - 1) / itersPerEpoch)); // a diverged window is saved by no one
-    await saveCheckpoint(checkpointPath, model, optimizer, { step: done, seed: options.seed, config, run: settings });
+    try {
+      if (window.iters > 0) await log(done - 1, Math.floor((done - 1) / itersPerEpoch)); // a diverged window is saved by no one
+      await saveCheckpoint(checkpointPath, model, optimizer, { step: done, seed: options.seed, config, run: settings });
+    } catch (saveError) {
+      // The image is what stopped the run: its error leads, whatever kept the save from happening follows.
+      if (!(saveError instanceof UserError)) throw saveError;
+      return new UserError(`${error.message}; the iterations since the last checkpoint were not saved: ${saveError.message}`);
+    }
     savedStep = done;
     return new UserError(`${error.message}; saved ${checkpointPath} after iteration ${done} (continue with --resume)`);
   }
