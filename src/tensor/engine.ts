@@ -37,37 +37,39 @@ export function pushScope(): void {
   scopes.push(new Set());
 }
 
-/** Closes the innermost scope: disposes what it tracked except `keep`, which moves to the enclosing scope. */
-export function popScope(keep: Set<Tensor>): void {
+/** Closes the innermost scope: disposes what it tracked except `survivors`, which move to the enclosing scope. */
+export function popScope(survivors: Set<Tensor>): void {
   const scope = scopes.pop()!;
   for (const t of scope) {
-    if (keep.has(t)) trackInScope(t);
+    if (survivors.has(t)) trackInScope(t);
     else t.dispose();
   }
 }
 
 // ---- autograd switch ------------------------------------------------------------------------------------------
 
-let gradDisabled = 0;
+/** How many `withGradDisabled` calls are running: a count, not a flag, so that a nested one ending turns nothing back on. */
+let gradDisabledDepth = 0;
 
-export const gradEnabled = (): boolean => gradDisabled === 0;
+export const gradEnabled = (): boolean => gradDisabledDepth === 0;
 
 export function withGradDisabled<T>(fn: () => T): T {
-  gradDisabled += 1;
+  gradDisabledDepth += 1;
   try {
     return fn();
   } finally {
-    gradDisabled -= 1;
+    gradDisabledDepth -= 1;
   }
 }
 
+/** Records even inside `withGradDisabled` (a `createGraph` backward pass called under noGrad), then restores it. */
 export function withGradEnabled<T>(fn: () => T): T {
-  const saved = gradDisabled;
-  gradDisabled = 0;
+  const saved = gradDisabledDepth;
+  gradDisabledDepth = 0;
   try {
     return fn();
   } finally {
-    gradDisabled = saved;
+    gradDisabledDepth = saved;
   }
 }
 
