@@ -9,6 +9,10 @@ import { hasWebGPU, popScope, pushScope, untrackFromScopes, webgpu } from './eng
 import { Tensor, checkTensor, describeValue } from './tensor.js';
 import type { MemoryStats } from '../backend/webgpu-runtime.js';
 
+/**
+ * The tensors `tidy`'s result holds. Unlike `dispose`, this walks the fields of any object, class instances too: sparing
+ * too much only keeps a tensor alive, while missing one would free it under its holder.
+ */
 function collectTensors(value: unknown, into: Set<Tensor>, seen = new Set<unknown>()): Set<Tensor> {
   if (value instanceof Tensor) into.add(value);
   else if (value && typeof value === 'object' && !seen.has(value)) {
