@@ -3,14 +3,15 @@
  *
  * A rule may return the same tensor for several inputs, or hand its incoming gradient straight through, so one
  * tensor can sit in several entries at once: each tensor counts the entries that hold it and is disposed when the
- * last one lets go. Two tensors are never disposed here: the caller's seed, and anything at all when the backward
- * pass is itself recorded (`createGraph`), since then the gradients are part of the new graph.
+ * last one lets go. What the pass does not own is never disposed here: the caller's seed, and every gradient when
+ * the backward pass is itself recorded (`createGraph`), since then the gradients are part of the new graph.
  */
 import type { Tensor } from '../tensor/tensor.js';
 
 export class PendingGradients {
   /** Each node's contributions so far, in arrival order: summed once, when the node is taken. */
   private readonly byNode = new Map<Tensor, Tensor[]>();
+  /** How many hold each tensor: the entries of `byNode` it sits in, plus the caller once it is taken. */
   private readonly holders = new Map<Tensor, number>();
 
   constructor(
@@ -45,7 +46,7 @@ export class PendingGradients {
   release(g: Tensor): void {
     const n = this.holders.get(g)! - 1;
     this.holders.set(g, n);
-    if (n === 0) this.free(g);
+    if (n === 0 && this.owns(g)) g.dispose();
   }
 
   /**
@@ -53,12 +54,13 @@ export class PendingGradients {
    * returns whether it did (the new owner then disposes it).
    */
   handOver(g: Tensor): boolean {
-    if (this.holders.get(g) !== 1 || g === this.seed || this.keepAll) return false;
+    if (this.holders.get(g) !== 1 || !this.owns(g)) return false;
     this.holders.set(g, 0);
     return true;
   }
 
-  private free(g: Tensor): void {
-    if (!this.keepAll && g !== this.seed) g.dispose();
+  /** Whether the pass may dispose `g`: not the caller's seed, and nothing when the gradients form a new graph. */
+  private owns(g: Tensor): boolean {
+    return !this.keepAll && g !== this.seed;
   }
 }
