@@ -1,10 +1,11 @@
 /**
  * Reverse-mode differentiation over the graph recorded in `Tensor.gradFn`.
  *
- * Nodes are visited in reverse topological order; each node's gradient is complete (all consumers have
- * contributed) before its rule runs. Gradients of leaves that `requiresGrad` accumulate into `.grad`, which
- * leaves the tidy scope (the caller owns it, e.g. the optimizer clears it). Intermediate gradients are disposed
- * as soon as they are consumed, so backward's peak memory is the activations plus one wave of gradients.
+ * Nodes are visited in topological order of that graph, whose edges run from a result to its inputs: each node
+ * after all its consumers, so its gradient is complete before its rule runs. Gradients of leaves that
+ * `requiresGrad` accumulate into `.grad`, which no tidy scope frees (the caller owns it, e.g. the optimizer clears
+ * it). Intermediate gradients are disposed as soon as they are consumed, so backward's peak memory is the
+ * activations plus one wave of gradients.
  *
  * Rules are written with the engine's own ops. Without `createGraph` they run under no-grad; with it they are
  * recorded like any forward op, so the gradient can itself be differentiated (double backward).
@@ -20,21 +21,20 @@ import { PendingGradients } from './pending-gradients.js';
 /** The nodes that need a gradient, each after every node that consumes it: a DFS post-order, reversed. */
 function topologicalOrder(root: Tensor): Tensor[] {
   const order: Tensor[] = [];
-  const seen = new Set<Tensor>();
+  const seen = new Set<Tensor>([root]);
   // Iterative DFS: deep networks would overflow the call stack with recursion.
-  const stack: [Tensor, number][] = [[root, 0]];
-  seen.add(root);
+  const stack = [{ node: root, nextInput: 0 }];
   while (stack.length) {
     const top = stack[stack.length - 1];
-    const inputs = top[0].gradFn?.inputs ?? [];
-    if (top[1] < inputs.length) {
-      const next = inputs[top[1]++];
-      if (!seen.has(next) && next.requiresGrad) {
-        seen.add(next);
-        stack.push([next, 0]);
+    const inputs = top.node.gradFn?.inputs ?? [];
+    if (top.nextInput < inputs.length) {
+      const input = inputs[top.nextInput++];
+      if (!seen.has(input) && input.requiresGrad) {
+        seen.add(input);
+        stack.push({ node: input, nextInput: 0 });
       }
     } else {
-      order.push(top[0]);
+      order.push(top.node);
       stack.pop();
     }
   }
@@ -70,9 +70,9 @@ export function grad(root: Tensor, inputs: Tensor[], options: { seed?: Tensor; c
 function propagate(root: Tensor, seed: Tensor | undefined, createGraph: boolean, wanted: Map<Tensor, Tensor | null> | null): void {
   checkRoot(root, seed);
   const run = <T>(fn: () => T): T => (createGraph ? withGradEnabled(fn) : withGradDisabled(fn));
+  const sum = (parts: Tensor[]) => run(() => addN(parts));
   const pending = new PendingGradients(seed, createGraph);
   pending.accumulate(root, seed ?? run(() => onesLike(root)));
-  const sum = (parts: Tensor[]) => run(() => addN(parts));
 
   for (const node of topologicalOrder(root)) {
     const g = pending.take(node, sum);
