@@ -77,6 +77,7 @@ function propagate(root: Tensor, seed: Tensor | undefined, createGraph: boolean,
   for (const node of topologicalOrder(root)) {
     const g = pending.take(node, sum);
     if (!g) continue;
+    // A copy for the caller: `g` may be shared, and the pass may dispose it once consumed.
     if (wanted?.has(node)) wanted.set(node, keep(tidy(() => run(() => clone(g)))));
     if (!node.gradFn) {
       if (!wanted) {
@@ -116,16 +117,7 @@ function applyRule(node: Tensor, g: Tensor, createGraph: boolean, run: <T>(fn: (
   try {
     inputGrads = createGraph ? rule() : tidy(rule);
   } catch (error) {
-    // A rule that meets a disposed tensor names an op the user never called ('mul: tensor #16 (exp) was already
-    // disposed'): say which of the node's tensors it was, and why. Any other error is the rule's own.
-    const id = error instanceof Error ? /tensor #(\d+) .*was already disposed/.exec(error.message)?.[1] : undefined;
-    const gone = [...gradFn.inputs, node].find((t) => t.disposed && String(t.id) === id);
-    if (!gone) throw error;
-    throw new Error(
-      `backward: the gradient of '${gradFn.op}' needs tensor #${gone.id} (${gone.op}, shape ${shapeStr(gone.shape)}), which was disposed ` +
-        '(a tidy scope frees the intermediates of a graph made in it: call backward() inside that scope)',
-      { cause: error },
-    );
+    throw explainDisposed(error, node);
   }
   const out: [Tensor, Tensor][] = [];
   gradFn.inputs.forEach((input, k) => {
@@ -143,6 +135,23 @@ function applyRule(node: Tensor, g: Tensor, createGraph: boolean, run: <T>(fn: (
     for (const gi of unwanted) gi.dispose();
   }
   return out;
+}
+
+/**
+ * A rule that meets a disposed tensor names an op the user never called ('mul: tensor #16 (exp) was already
+ * disposed'): the error to throw instead says which of the node's tensors it was, and why. Any other error is the
+ * rule's own and comes back as it is.
+ */
+function explainDisposed(error: unknown, node: Tensor): unknown {
+  const gradFn = node.gradFn!;
+  const id = error instanceof Error ? /tensor #(\d+) .*was already disposed/.exec(error.message)?.[1] : undefined;
+  const gone = [...gradFn.inputs, node].find((t) => t.disposed && String(t.id) === id);
+  if (!gone) return error;
+  return new Error(
+    `backward: the gradient of '${gradFn.op}' needs tensor #${gone.id} (${gone.op}, shape ${shapeStr(gone.shape)}), which was disposed ` +
+      '(a tidy scope frees the intermediates of a graph made in it: call backward() inside that scope)',
+    { cause: error },
+  );
 }
 
 /** A tensor of its own with `g`'s values: adding 0 writes a fresh copy (tidy: the 0 is a scalar tensor). */
