@@ -25,21 +25,9 @@ export function commonDevice(op: string, inputs: readonly Tensor[]): Device {
   return devices[0];
 }
 
-function backendOf(op: string, inputs: readonly Tensor[]): Backend {
-  return backendFor(commonDevice(op, inputs));
-}
-
 /** Whether an op on these inputs records a backward rule: gradients are on and some input requires one. */
 function recordsGraph(inputs: readonly Tensor[]): boolean {
   return gradEnabled() && inputs.some((t) => t.requiresGrad);
-}
-
-/**
- * Runs an op written with other ops (or with plain numbers made tensors); without a graph, what it made on the
- * way is freed when it returns.
- */
-export function composite<T extends Tensor>(inputs: readonly Tensor[], op: () => T): T {
-  return recordsGraph(inputs) ? op() : tidy(op);
 }
 
 /**
@@ -53,9 +41,9 @@ export function record(
   forward: (backend: Backend) => Tensor,
   backward: (g: Tensor, out: Tensor) => (Tensor | null)[],
 ): Tensor {
-  // Helper ops a forward pass uses internally (reshapes, broadcasts) need no history of their own.
-  const backend = backendOf(op, inputs);
+  const backend = backendFor(commonDevice(op, inputs));
   const graph = recordsGraph(inputs);
+  // Helper ops a forward pass uses internally (reshapes, broadcasts) need no history of their own.
   const out = withGradDisabled(() => (graph ? forward(backend) : tidy(() => forward(backend))));
   if (nanCheckEachOp() && isFloat(out.dtype)) checkOutput(op, out);
   if (graph) {
@@ -63,6 +51,14 @@ export function record(
     out.gradFn = { op, inputs, backward: (g) => backward(g, out) };
   }
   return out;
+}
+
+/**
+ * Runs an op written with other ops (or with plain numbers made tensors); without a graph, what it made on the
+ * way is freed when it returns.
+ */
+export function composite<T extends Tensor>(inputs: readonly Tensor[], op: () => T): T {
+  return recordsGraph(inputs) ? op() : tidy(op);
 }
 
 /** An input's gradient, computed only when the input requires one: a rule's other inputs may be constants. */
