@@ -12,5 +12,8 @@ export function noGrad<T>(fn: () => T): T {
   return result;
 }
 
-/** The same values (shared storage), cut from the graph: no gradient flows back through the result. */
+/**
+ * The same values (shared storage), cut from the graph: no gradient flows back through the result. `view` is the
+ * bare tensor constructor behind `reshape`, not an op, so its result is a leaf with no `gradFn`.
+ */
 export const detach = (x: Tensor): Tensor => view(x, x.shape);
