@@ -39,7 +39,7 @@ export class Tensor {
   readonly shape: readonly number[];
   readonly size: number;
   private store: Storage | null;
-  /** Set on leaves by the user (parameters); propagated to results of ops on such tensors. */
+  /** Set on leaves by the user (parameters); `record` sets it on the results of ops on such tensors while gradients are on. */
   requiresGrad = false;
   grad: Tensor | null = null;
   gradFn: GradFn | null = null;
@@ -117,8 +117,9 @@ export class Tensor {
         if (op) throw new Error(`nan check: op '${op}' was the first to produce NaN or ±Inf (found when reading a tensor of op '${this.op}', shape ${shapeStr(this.shape)})`);
       }
       const bytes = await webgpu().read(storage.buffer, this.byteLength);
-      out = typedArrayFor(this.dtype, 0);
-      out = new (out.constructor as new (b: ArrayBuffer) => TypedArray)(bytes);
+      // An empty array of the dtype lends its constructor, which wraps the read bytes without copying them.
+      const ArrayOfDtype = typedArrayFor(this.dtype, 0).constructor as new (b: ArrayBuffer) => TypedArray;
+      out = new ArrayOfDtype(bytes);
     }
     if (nanCheckEnabled()) checkFinite(this, out);
     return out;
