@@ -61,6 +61,9 @@ export async function openGpu(): Promise<WebGPURuntime> {
  */
 export const SHIPPED_WEIGHTS = join(packageRoot(), 'weights', 'smpr-tiny-synth.safetensors');
 
+/** Said in the --weights help of the commands that default to it, so that no one takes it for a model of photographs. */
+export const SHIPPED_WEIGHTS_NOTE = 'the default is the shipped tiny model, trained on the synthetic benchmark only (stick figures, not photographs)';
+
 /**
  * A model with a checkpoint's weights, on the GPU, in inference mode; and the checkpoint's metadata. `preset`
  * (the command's --config) names the model of a file that does not say, such as an mmdetection `.pth`; an smpr

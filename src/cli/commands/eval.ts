@@ -7,7 +7,7 @@ import { writeOutputFile } from '../../io/atomic.js';
 import { evaluateDataset } from '../../smpr/evaluate.js';
 import { defineCommand, refuseEmptyPaths } from '../args.js';
 import { UsageError } from '../errors.js';
-import { CONFIG_FOR_WEIGHTS_FLAG, SHIPPED_WEIGHTS, loadModel, oneLine, openDataset } from '../model-io.js';
+import { CONFIG_FOR_WEIGHTS_FLAG, SHIPPED_WEIGHTS, SHIPPED_WEIGHTS_NOTE, loadModel, oneLine, openDataset } from '../model-io.js';
 import { prepareFileFor, refuseOverwrite } from '../../io/folders.js';
 import { progressBar } from '../progress.js';
 
@@ -15,7 +15,7 @@ export const evalCommand = defineCommand({
   name: 'eval',
   summary: 'COCO keypoint AP/AR of a checkpoint (or of a results file) on a dataset (pycocotools-exact), as a table and JSON',
   flags: {
-    weights: { type: 'string', default: SHIPPED_WEIGHTS, description: 'checkpoint (.safetensors, or a .pth with --config)', valueName: 'FILE' },
+    weights: { type: 'string', default: SHIPPED_WEIGHTS, description: `checkpoint (.safetensors, or a .pth with --config); ${SHIPPED_WEIGHTS_NOTE}`, valueName: 'FILE' },
     config: CONFIG_FOR_WEIGHTS_FLAG,
     data: { type: 'string', required: true, description: 'dataset folder or annotation file', valueName: 'DIR' },
     images: { type: 'string', description: "folder of --data's images (default: images/ beside the annotation file)", valueName: 'DIR' },

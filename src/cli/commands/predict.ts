@@ -7,14 +7,14 @@ import { writeOverlay } from '../overlay.js';
 import type { CocoKeypointResult } from '../../coco/format.js';
 import { predictImage } from '../../smpr/predict.js';
 import { defineCommand, refuseEmptyPaths } from '../args.js';
-import { CONFIG_FOR_WEIGHTS_FLAG, SHIPPED_WEIGHTS, loadModel, openDataset } from '../model-io.js';
+import { CONFIG_FOR_WEIGHTS_FLAG, SHIPPED_WEIGHTS, SHIPPED_WEIGHTS_NOTE, loadModel, openDataset } from '../model-io.js';
 import { prepareFolder } from '../../io/folders.js';
 
 export const predictCommand = defineCommand({
   name: 'predict',
   summary: 'find people in PNG or JPEG images: COCO results JSON plus an overlay PNG per image',
   flags: {
-    weights: { type: 'string', default: SHIPPED_WEIGHTS, description: 'checkpoint (.safetensors) written by smpr train or smpr export, or a .pth with --config', valueName: 'FILE' },
+    weights: { type: 'string', default: SHIPPED_WEIGHTS, description: `checkpoint (.safetensors) written by smpr train or smpr export, or a .pth with --config; ${SHIPPED_WEIGHTS_NOTE}`, valueName: 'FILE' },
     config: CONFIG_FOR_WEIGHTS_FLAG,
     data: { type: 'string', description: "a dataset folder or annotation file listing the images: each result takes its image's id there (found by its path in the dataset, else its file name), so that `smpr eval --data` with `--results` can score results.json; without it the ids are the images' places on the command line (1, 2, …)", valueName: 'DIR' },
     out: { type: 'string', default: 'predictions', description: 'folder for results.json and the overlays', valueName: 'DIR' },
