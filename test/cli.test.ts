@@ -74,7 +74,8 @@ describe('user mistakes exit with code 2 and one line', () => {
     ['a folder as the results', ['eval', '--data', join(dir, 'results-data'), '--results', join(dir, 'a-run')], /a-run: is a folder, expected a file$/m],
     ['a folder as an image', ['predict', join(dir, 'a-run')], /a-run: is a folder, expected a PNG or JPEG image/],
     // COCO's own layout (annotations/ beside train2017/) without --images once read as its first image's ENOENT.
-    ['an annotation file with no images/ beside it', ['eval', '--data', join(dir, 'annotations', 'person_keypoints.json')], /annotations\/images: no such folder, where the images of .*person_keypoints\.json are looked for by default; --images names their folder/],
+    ['an annotation file with no images/ beside it', ['eval', '--data', join(dir, 'annotations', 'person_keypoints.json')], /annotations\/images: no such folder, where the images of .*person_keypoints\.json are looked for by default; --images names their folder$/m],
+    ['the same as --val, whose folder --val-images names', ['train', '--data', join(dir, 'results-data'), '--out', join(dir, 'r'), '--val', join(dir, 'annotations', 'person_keypoints.json')], /annotations\/images: no such folder, where the images of .*person_keypoints\.json are looked for by default; --val-images names their folder$/m],
     ['--images that is a file', ['train', '--data', dir, '--out', join(dir, 'r'), '--images', join(dir, 'a-file.png')], /--images .*a-file\.png: is a file, not a folder/],
     ['an image given as the annotations', ['eval', '--data', join(dir, 'a-png.png')], /a-png\.png: not valid JSON \([ -~]*\)\s*$/],
     // V8 quotes the text around a JSON error: a line break or a PNG's bytes in it once broke the line, or the terminal.

@@ -187,6 +187,8 @@ describe('loading and writing datasets', () => {
     writeCocoDataset(dir, dataset()); // annotations only: loading must not touch the missing image
     const loaded = loadCocoDataset(dir, { imageDir: join(dir, 'elsewhere') });
     await expect(loadCocoSample(loaded, loaded.json.images[0]!)).rejects.toThrow(`${join(dir, 'elsewhere', 'a.png')}: cannot read image`);
+    // The check before a run names the missing folder itself, not its first image.
+    expect(() => checkDatasetImages(loaded)).toThrow(`${join(dir, 'elsewhere')}: no such folder (the images of ${join(dir, 'annotations.json')})`);
   });
 
   // Some Windows editors save JSON with one; it read as "not valid JSON (Unexpected token '?')".

@@ -34,11 +34,18 @@ export function openDataset(path: string, imageDir?: string, flag = '--images'):
   }
   // The images/ folder given for its dataset otherwise reads as "images/annotations.json: … ENOENT".
   if (statSync(path).isDirectory() && !existsSync(join(path, 'annotations.json'))) throw new UserError(`${path}: a folder without annotations.json (${expected})`);
+  let dataset: CocoDataset;
   try {
-    return loadCocoDataset(path, imageDir !== undefined ? { imageDir } : {});
+    dataset = loadCocoDataset(path, imageDir !== undefined ? { imageDir } : {});
   } catch (error) {
     throw new UserError(error instanceof Error ? oneLine(error.message) : String(error));
   }
+  // COCO as distributed keeps its images away from the annotation file (annotations/ beside train2017/), where
+  // images/ is looked for when no folder is named: the flag that names it is the fix.
+  if (imageDir === undefined && dataset.json.images.length > 0 && !existsSync(dataset.imageDir)) {
+    throw new UserError(`${dataset.imageDir}: no such folder, where the images of ${dataset.annotationsPath} are looked for by default; ${flag} names their folder`);
+  }
+  return dataset;
 }
 
 /** One line for the user from a message of several (a CocoFormatError has a problem per line): three, and how many more. */

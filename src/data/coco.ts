@@ -171,10 +171,9 @@ function checkAnnotatedSize(path: string, actual: ImageSize, expected: ImageSize
  * the annotations give), so that a bad file stops a run before its first step rather than in the middle of it.
  */
 export function checkDatasetImages(dataset: CocoDataset): void {
-  // Without this, a missing image folder read as its first image's ENOENT. COCO as distributed keeps its images away
-  // from the annotation file (annotations/ beside train2017/), where images/ is looked for when no folder is named.
+  // Without this, a missing image folder read as its first image's ENOENT.
   if (dataset.json.images.length > 0 && !existsSync(dataset.imageDir)) {
-    throw new UserError(`${dataset.imageDir}: no such folder, where the images of ${dataset.annotationsPath} are looked for by default; --images names their folder (--val-images for --val)`);
+    throw new UserError(`${dataset.imageDir}: no such folder (the images of ${dataset.annotationsPath})`);
   }
   for (const image of dataset.json.images) {
     const path = cocoImagePath(dataset, image);
