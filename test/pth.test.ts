@@ -52,9 +52,11 @@ function entriesOf(bytes: Uint8Array): [string, Uint8Array][] {
 /**
  * A zip archive of `entries`, each deflated, as a re-zipping tool writes one. With `zip64`, every entry's size and
  * compressed size are 0xffffffff in its headers and stand in a zip64 extra field (id 1) instead, in the order of
- * APPNOTE 4.5.3: the size, then the compressed size.
+ * APPNOTE 4.5.3: the size, then the compressed size. With `zip64Offset`, the central directory's local header
+ * offset is 0xffffffff too and follows them in its extra field. `comment` gives each central entry that file
+ * comment; `encrypted` sets general-purpose flag bit 0 (the data stays plain deflate).
  */
-function zipOf(entries: [string, Uint8Array | string][], { zip64 = false } = {}): Buffer {
+function zipOf(entries: [string, Uint8Array | string][], { zip64 = false, zip64Offset = false, comment = '', encrypted = false } = {}): Buffer {
   const parts: Buffer[] = [];
   const directory: Buffer[] = [];
   let offset = 0;
@@ -69,10 +71,17 @@ function zipOf(entries: [string, Uint8Array | string][], { zip64 = false } = {})
       extra.writeBigUInt64LE(BigInt(data.byteLength), 4);
       extra.writeBigUInt64LE(BigInt(packed.byteLength), 12);
     }
+    const centralExtra = Buffer.concat([extra, Buffer.alloc(zip64Offset ? 8 : 0)]);
+    if (zip64Offset) {
+      centralExtra.writeUInt16LE(24, 2);
+      centralExtra.writeBigUInt64LE(BigInt(offset), 20);
+    }
+    const commentBytes = Buffer.from(comment);
     const [size, compressedSize] = zip64 ? [0xffffffff, 0xffffffff] : [data.byteLength, packed.byteLength];
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
     local.writeUInt16LE(zip64 ? 45 : 20, 4); // version needed
+    local.writeUInt16LE(encrypted ? 1 : 0, 6); // flags
     local.writeUInt16LE(8, 8); // deflate
     local.writeUInt32LE(crc32(data), 14);
     local.writeUInt32LE(compressedSize, 18);
@@ -83,15 +92,17 @@ function zipOf(entries: [string, Uint8Array | string][], { zip64 = false } = {})
     central.writeUInt32LE(0x02014b50, 0);
     central.writeUInt16LE(zip64 ? 45 : 20, 4); // version made by
     central.writeUInt16LE(zip64 ? 45 : 20, 6); // version needed
+    central.writeUInt16LE(encrypted ? 1 : 0, 8); // flags
     central.writeUInt16LE(8, 10);
     central.writeUInt32LE(crc32(data), 16);
     central.writeUInt32LE(compressedSize, 20);
     central.writeUInt32LE(size, 24);
     central.writeUInt16LE(nameBytes.length, 28);
-    central.writeUInt16LE(extra.length, 30);
-    central.writeUInt32LE(offset, 42);
+    central.writeUInt16LE(centralExtra.length, 30);
+    central.writeUInt16LE(commentBytes.length, 32);
+    central.writeUInt32LE(zip64Offset ? 0xffffffff : offset, 42);
     parts.push(local, nameBytes, extra, packed);
-    directory.push(central, nameBytes, extra);
+    directory.push(central, nameBytes, centralExtra, commentBytes);
     offset += local.length + nameBytes.length + extra.length + packed.length;
   }
   const directoryBytes = Buffer.concat(directory);
@@ -155,6 +166,27 @@ describe('values equal PyTorch', () => {
     expectTensors(stateDictOf(parsePth(zip64, 'zip64.pth'), 'zip64.pth').tensors, expected.tensors);
   });
 
+  test('a zip64 local header offset, after the sizes in the same extra field, says where each entry starts', () => {
+    // Read as the offset 0xffffffff it replaces, every entry would have no local header.
+    const entries = entriesOf(readFileSync(fixture('tensors.pth')));
+    const zip64 = zipOf(entries, { zip64: true, zip64Offset: true });
+    const asBuffers = (list: [string, Uint8Array][]) => list.map(([name, data]) => [name, Buffer.from(data)]);
+    expect(asBuffers(entriesOf(zip64))).toEqual(asBuffers(entries));
+  });
+
+  test('central directory entries with file comments: each comment is skipped to reach the next entry', () => {
+    const entries = entriesOf(readFileSync(fixture('tensors.pth')));
+    const commented = zipOf(entries, { comment: 'made by a re-zipping tool' });
+    expect(new ZipArchive(commented, 'commented.pth').names()).toEqual(entries.map(([name]) => name));
+    expectTensors(stateDictOf(parsePth(commented, 'commented.pth'), 'commented.pth').tensors, expected.tensors);
+  });
+
+  test('an encrypted entry (general-purpose flag bit 0) is refused as such, not read as plain data', () => {
+    const encrypted = zipOf([['x/data.pkl', 'secret']], { encrypted: true });
+    expect(() => new ZipArchive(encrypted, 'locked.zip').read('x/data.pkl')).toThrow("locked.zip: not a readable zip archive: entry 'x/data.pkl' is encrypted");
+    expect(new TextDecoder().decode(new ZipArchive(zipOf([['x/data.pkl', 'secret']]), 'open.zip').read('x/data.pkl'))).toBe('secret');
+  });
+
   test("a legacy storage view (make-views.py) starts at its offset in elements, as torch.load reads it", () => {
     // ('root.view', 2, 4) of the 8-element float32 storage [-1, -0.75, ..., 0.75]: its elements 2 to 5, not bytes 2 to 17.
     const read = loadPth(fixture('legacy-view.pth'));
@@ -207,6 +239,13 @@ describe('nothing is executed', () => {
     // PROTO 4, 'builtins', 'eval', STACK_GLOBAL, ('1+1',), REDUCE, STOP
     const evil = Uint8Array.from([0x80, 4, 0x8c, 8, ...Buffer.from('builtins'), 0x8c, 4, ...Buffer.from('eval'), 0x93, 0x8c, 3, ...Buffer.from('1+1'), 0x85, 0x52, 0x2e]);
     expect(() => unpickle(evil, { source: 'x.pkl', findGlobal: () => undefined })).toThrow(/x\.pkl: refusing to load global 'builtins\.eval'/);
+  });
+
+  test('a pickle that stops with a MARK still open is refused, not read as the items after the mark', () => {
+    // PROTO 2, MARK, BININT1 1, STOP: no pickler writes this; a reader popping through the open mark would give 1.
+    expect(() => unpickle(Uint8Array.of(0x80, 2, 0x28, 0x4b, 1, 0x2e), { source: 'open.pkl', findGlobal: () => undefined })).toThrow(
+      'open.pkl: not a readable pickle: a mark is still open at STOP',
+    );
   });
 
   test("torch's names count only in torch's modules: a storage type or a tensor rebuild of another module is refused by name", () => {

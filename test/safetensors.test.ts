@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { UserError } from '../src/errors.js';
-import { writeFileAtomic } from '../src/io/atomic.js';
+import { writeFileAtomic, writeOutputFile } from '../src/io/atomic.js';
 import { bfloat16ToFloat, halfToFloat, loadSafetensors, parseSafetensors, saveSafetensors, type TensorData } from '../src/io/safetensors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'safetensors-test-'));
@@ -128,6 +128,23 @@ describe('safetensors', () => {
     );
   });
 
+  it('reads I64 exactly at the int32 bounds, and refuses one past either', () => {
+    const read = (values: bigint[]) => parseSafetensors(fileBytes({ n: { dtype: 'I64', shape: [values.length], data_offsets: [0, 8 * values.length] } }, i64(values)), 'bn.safetensors');
+    expect(Array.from(read([-(1n << 31n), (1n << 31n) - 1n]).tensors.n!.data)).toEqual([-2147483648, 2147483647]);
+    expect(() => read([-(1n << 31n) - 1n])).toThrow('int64 value -2147483649 does not fit in int32');
+    expect(() => read([1n << 31n])).toThrow('int64 value 2147483648 does not fit in int32');
+  });
+
+  it('writes the same bytes whatever order the tensors were given in: same-width dtypes go by name', () => {
+    const a = { dtype: 'float32', shape: [1], data: Float32Array.of(1) } as const;
+    const b = { dtype: 'int32', shape: [1], data: Int32Array.of(2) } as const;
+    saveSafetensors(join(dir, 'ab.safetensors'), { a, b });
+    saveSafetensors(join(dir, 'ba.safetensors'), { b, a });
+    const ba = readFileSync(join(dir, 'ba.safetensors'));
+    expect(Array.from(ba)).toEqual(Array.from(readFileSync(join(dir, 'ab.safetensors'))));
+    expect(ba.toString('latin1')).toContain('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":');
+  });
+
   describe('errors name the file and the problem', () => {
     const t = (offsets: number[], dtype = 'F32', shape = [1]) => ({ dtype, shape, data_offsets: offsets });
     const cases: [string, Uint8Array, string][] = [
@@ -202,6 +219,14 @@ describe('writeFileAtomic', () => {
     expect(() => writeFileAtomic(path, failing())).toThrow('simulated crash while producing the second chunk');
     expect(readFileSync(path, 'utf8')).toBe('the previous checkpoint');
     expect(readdirSync(dir).filter((f) => f.includes('checkpoint.safetensors') && f !== 'checkpoint.safetensors')).toEqual([]);
+  });
+
+  it('writeOutputFile writes a device such as /dev/null as it is, and a regular file atomically', () => {
+    // `--json /dev/stdout` must work: an atomic write there would refuse a path that is not a regular file.
+    expect(() => writeOutputFile('/dev/null', 'discarded')).not.toThrow();
+    const path = join(dir, 'out.json');
+    writeOutputFile(path, '{"ok":true}');
+    expect(readFileSync(path, 'utf8')).toBe('{"ok":true}');
   });
 
   it('reports an unwritable destination as a UserError naming the path', () => {
