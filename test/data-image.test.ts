@@ -104,6 +104,19 @@ describe('PNG files', () => {
     expect(() => decodePng(short, 'short.png')).toThrow('short.png: truncated PNG (its image data holds 10 bytes; 8×8 pixels need 200)');
   });
 
+  it('refuses a PNG whose header gives either side as 0 pixels', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'data-image-'));
+    for (const [width, height] of [[0, 5], [5, 0]]) {
+      const bytes = Buffer.from(encodePng(randomImage(5, 5, 2)));
+      bytes.writeUInt32BE(width, 16);
+      bytes.writeUInt32BE(height, 20);
+      const message = `empty.png: PNG of ${width}×${height} pixels has no pixels`;
+      expect(() => decodePng(bytes, 'empty.png')).toThrow(message);
+      writeFileSync(join(dir, 'empty.png'), bytes);
+      expect(() => readImageSize(join(dir, 'empty.png'))).toThrow(`${join(dir, 'empty.png')}: PNG of ${width}×${height} pixels has no pixels`);
+    }
+  });
+
   it('imageFromRgba refuses a buffer that is not width × height × 4 bytes', () => {
     expect(() => imageFromRgba(2, 2, new Uint8Array(15))).toThrow('imageFromRgba: 15 bytes for 2×2 RGBA pixels');
     expect(Array.from(imageFromRgba(1, 1, [1, 2, 3, 4]).data)).toEqual([1, 2, 3]);
