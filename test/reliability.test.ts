@@ -17,7 +17,7 @@ import { writeFileAtomic } from '../src/io/atomic.js';
 import { smprConfig } from '../src/smpr/config.js';
 import { SMPR_LOSS_WEIGHTS } from '../src/smpr/loss.js';
 import { SmprModel } from '../src/smpr/model.js';
-import { readCheckpoint, saveCheckpoint } from '../src/train/checkpoint.js';
+import { CHECKPOINT_FORMAT, readCheckpoint, saveCheckpoint } from '../src/train/checkpoint.js';
 import { SGD } from '../src/train/optimizer.js';
 import { lockRunFolder, readLogBefore } from '../src/train/run-folder.js';
 import { train } from '../src/train/trainer.js';
@@ -239,6 +239,23 @@ describe('checkpoints', () => {
     saveSafetensors(invalid, original.tensors, { ...original.metadata, config: JSON.stringify({ ...smprConfig('tiny'), width: 7 }) });
     await expectUserError(['export', '--weights', invalid, '--out', path('invalid-out.safetensors')],
       /invalid-config\.safetensors: SmprConfig 'tiny': gnGroups 8 must divide width 7 and heatmapChannels 16 \(width\)/);
+  });
+
+  test("metadata the reader checks itself: whole-number step and seed, array fields as arrays, run settings as flags; old files with momentum are SGD", () => {
+    const config = smprConfig('tiny');
+    const meta = { format: CHECKPOINT_FORMAT, step: '3', seed: '7', config: JSON.stringify(config) };
+    const read = (name: string, metadata: Record<string, string>, tensors: Record<string, { dtype: 'float32'; shape: number[]; data: Float32Array }> = {}) => {
+      saveSafetensors(path(name), tensors, metadata);
+      return readCheckpoint(path(name));
+    };
+    // Written before the optimizer was recorded: optimizer state means SGD momentum; none means weights only.
+    expect(read('old.safetensors', meta, { 'optimizer.momentum.w': { dtype: 'float32', shape: [1], data: Float32Array.of(0) } }).info).toMatchObject({ step: 3, seed: 7, optimizer: 'SGD' });
+    expect(read('weights-only.safetensors', meta).info.optimizer).toBeUndefined();
+    expect(() => read('seed.safetensors', { ...meta, seed: 'x7' })).toThrow(/seed\.safetensors: the checkpoint's seed 'x7' is not an integer/);
+    // Number() reads '1e3' as 1000; only digits are a count.
+    expect(() => read('step.safetensors', { ...meta, step: '1e3' })).toThrow(/step\.safetensors: the checkpoint's step '1e3' is not a count of iterations/);
+    expect(() => read('run.safetensors', { ...meta, run: JSON.stringify({ batch: [2] }) })).toThrow(/run\.safetensors: the checkpoint's run settings are not an object of flags and values/);
+    expect(() => read('levels.safetensors', { ...meta, config: JSON.stringify({ ...config, levels: {} }) })).toThrow(/levels\.safetensors: the checkpoint's config is incomplete or malformed \(levels\)/);
   });
 
   test('optimizer state that is not finite is not saved either: the previous checkpoint stays', async () => {
