@@ -182,6 +182,8 @@ describe('state dicts and devices', () => {
     const b = new Net(2);
     await b.loadStateDict(state);
     expect(b.body.at(1).conv.weight.tensor.dtype).toBe('float32');
+    // The values are converted, not only relabelled: a float64 buffer under a float32 tensor computes in float64 on the CPU.
+    expect(b.body.at(1).conv.weight.tensor.toArraySync()).toBeInstanceOf(Float32Array);
     expect(Array.from(b.body.at(1).conv.weight.tensor.toArraySync())).toEqual(Array.from(a.body.at(1).conv.weight.tensor.toArraySync()));
     dispose(state);
     a.dispose();
@@ -235,6 +237,16 @@ describe('state dicts and devices', () => {
     expect(Array.from(net.body.at(0).conv.weight.tensor.toArraySync())).toEqual(Array.from(state.get('body.0.conv.weight')!.toArraySync()));
     net.dispose();
     other.dispose();
+  });
+
+  test('shape mismatches past the third are counted: with four, one more', async () => {
+    const net = new Net(1);
+    const shaped = [...net.stateDict()].filter(([, t]) => t.size > 1).map(([k]) => k);
+    const withWrong = (n: number) => new Map([...net.stateDict()].map(([k, t]) => [k, shaped.slice(0, n).includes(k) ? tensor([0]) : t]));
+    await expect(net.loadStateDict(withWrong(4))).rejects.toThrow(/, model has \[[\d, ]+\]; 1 more shape mismatches$/);
+    const three = await net.loadStateDict(withWrong(3)).catch((e: Error) => e.message);
+    expect(three).toMatch(/, model has \[[\d, ]+\]$/);
+    net.dispose();
   });
 
   test('to(webgpu) and back keeps values, flags and gradients off frozen tensors', async () => {
