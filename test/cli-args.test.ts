@@ -47,6 +47,19 @@ function usageError(argv: string[], command: typeof train | typeof infer = train
 }
 
 describe('parseArgs', () => {
+  it('min and max are inclusive: the bounds themselves are accepted, one step past is refused', () => {
+    const bounded = defineCommand({
+      name: 'bounded',
+      summary: 'A command with a bounded flag.',
+      flags: { workers: { type: 'number', integer: true, min: 0, max: 8, description: 'loader workers' } },
+      run: () => {},
+    });
+    expect(parseArgs(bounded, ['--workers', '0']).flags.workers).toBe(0);
+    expect(parseArgs(bounded, ['--workers', '8']).flags.workers).toBe(8);
+    expect(() => parseArgs(bounded, ['--workers', '9'])).toThrow('--workers must be ≤ 8, got 9');
+    expect(() => parseArgs(bounded, ['--workers', '-1'])).toThrow('--workers must be ≥ 0, got -1');
+  });
+
   it('fills defaults and types the result from the spec', () => {
     const args = parse(['--data', 'coco']);
     expect(args).toEqual({
