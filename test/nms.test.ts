@@ -188,6 +188,14 @@ describe('oksNms', () => {
     expect(() => oksNms([{ keypoints: [1, 2], score: 1 }], { oksThr: 0.3 })).toThrow(/pose 0 has 2 values; expected 34/);
   });
 
+  test('[x, y, v] poses are read three values a keypoint: keypoints 12 to 16, past the first 34 values, count', () => {
+    // The candidate matches the kept pose but for its last 5 keypoints, moved 1000 px: OKS ≈ 12/17 ≈ 0.71 < 0.8, so
+    // both stay. Read two values a keypoint, the first 34 values alone would match and the candidate would go.
+    const kept = Array.from(labelled(pose(0, 0)));
+    const candidate = kept.map((value, i) => (i % 3 === 0 && i >= 36 ? value + 1000 : value));
+    expect(oksNms([{ keypoints: kept, score: 0.9 }, { keypoints: candidate, score: 0.8 }], { oksThr: 0.8, valuesPerKeypoint: 3 }).map((k) => k.index)).toEqual([0, 1]);
+  });
+
   test('properties: a subset with unchanged scores, sorted, no later kept pose above thr to an earlier one, idempotent', () => {
     fc.assert(
       fc.property(poses, fc.double({ min: 0.1, max: 0.9, noNaN: true }), (input, oksThr) => {
