@@ -14,6 +14,7 @@ import { loadCocoDataset } from '../src/data/coco.js';
 import { Random, tensor, zeros } from '../src/index.js';
 import { loadSafetensors, saveSafetensors } from '../src/io/safetensors.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
+import { refuseOverwrite } from '../src/io/folders.js';
 import { smprConfig } from '../src/smpr/config.js';
 import { SMPR_LOSS_WEIGHTS } from '../src/smpr/loss.js';
 import { SmprModel } from '../src/smpr/model.js';
@@ -438,6 +439,14 @@ describe('training runs', () => {
       expectUserError(['demo', '--out', out, '--train-images', '4', '--val-images', '1', '--batch', '2', '--epochs', '1', '--weights', checkpoint], /cannot write .*demo-full\/predictions\/[^/]+\.png: ENOSPC/));
     expect(readdirSync(pictures)).toEqual([]);
   }, 120_000);
+
+  test('an output that reaches the input through a symlink is the input too; another file is not', () => {
+    writeFileSync(path('input.safetensors'), 'weights');
+    symlinkSync(path('input.safetensors'), path('alias.safetensors'));
+    expect(() => refuseOverwrite('--out', path('alias.safetensors'), path('input.safetensors'))).toThrow(/--out .*alias\.safetensors: is the input file itself/);
+    expect(() => refuseOverwrite('--out', path('input.safetensors'), path('alias.safetensors'))).toThrow(/is the input file itself/);
+    expect(() => refuseOverwrite('--out', path('other.safetensors'), path('input.safetensors'))).not.toThrow();
+  });
 
   test('export, convert and eval --json refuse to write over their input', async () => {
     const { data, checkpoint } = await trained();
