@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -180,6 +180,15 @@ describe('loading and writing datasets', () => {
       expect(Array.from(sample.image.data.subarray(0, 3))).toEqual([10, 20, 30]);
       expect(sample.people).toHaveLength(1);
     }
+  });
+
+  it('refuses images that do not match their entries, one side off, or more images than entries; nothing is written', () => {
+    const dir = tempDir();
+    expect(() => writeCocoDataset(dir, dataset(), [createImage(32, 23)])).toThrow('writeCocoDataset: images[0] (a.png) is 32×23, its entry says 32×24');
+    expect(() => writeCocoDataset(dir, dataset(), [createImage(31, 24)])).toThrow('writeCocoDataset: images[0] (a.png) is 31×24, its entry says 32×24');
+    expect(() => writeCocoDataset(dir, dataset(), [createImage(32, 24), createImage(32, 24)])).toThrow('writeCocoDataset: 2 images given for 1 image entries');
+    expect(existsSync(join(dir, 'annotations.json'))).toBe(false);
+    expect(existsSync(join(dir, 'images'))).toBe(false);
   });
 
   it('reads images lazily, from an image folder that can be given', async () => {

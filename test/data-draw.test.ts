@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  drawLine, drawPoses, drawText, fillCircle, limbColor, rasterCapsule, rasterConvexPolygon, textWidth, type Point,
+  drawLine, drawPoses, drawText, fillCircle, fillRect, limbColor, rasterCapsule, rasterConvexPolygon, textWidth, type Point,
 } from '../src/data/draw.js';
 import { createImage, type Image } from '../src/data/image.js';
 import { decodePng } from '../src/data/png.js';
@@ -79,6 +79,19 @@ describe('rasterisers', () => {
 });
 
 describe('painting', () => {
+  it('fillRect fills whole pixels from round(x) to round(x + w) − 1, up to the last row and column', () => {
+    const image = createImage(4, 3);
+    fillRect(image, 1.6, 0.6, 10, 10, [9, 9, 9]);
+    const filled = (x: number, y: number) => pixel(image, x, y)[0] === 9;
+    expect([0, 1, 2].map((y) => [0, 1, 2, 3].map((x) => (filled(x, y) ? '#' : '.')).join(''))).toEqual(['....', '..##', '..##']);
+  });
+
+  it('a polygon with no area (collinear points) paints nothing', () => {
+    const visited: number[][] = [];
+    rasterConvexPolygon([[1, 1], [3, 3], [5, 5]], 8, 8, (x, y, c) => visited.push([x, y, c]));
+    expect(visited).toEqual([]);
+  });
+
   it('draws a line in its colour and leaves the rest alone', () => {
     const image = createImage(20, 20);
     drawLine(image, [2, 5], [17, 5], [255, 0, 0], 3);
