@@ -14,6 +14,11 @@ import { SYNTH_DEFAULTS, generateSynthDataset } from '../src/data/synth/dataset.
 import { writeSynthDataset } from '../src/data/synth/write.js';
 import { evaluateDataset } from '../src/smpr/evaluate.js';
 import { SmprModel } from '../src/smpr/model.js';
+import { noGrad } from '../src/autograd/index.js';
+import { tensor } from '../src/ops/creation.js';
+import { testTransform } from '../src/data/augment.js';
+import { referenceScale } from '../src/smpr/config.js';
+import { decodeLevels, postprocess, toOriginalImage } from '../src/smpr/decode.js';
 
 test('the shipped tiny model finds people on fresh synthetic images; the untrained network does not', async () => {
   const dir = join(mkdtempSync(join(tmpdir(), 'smpr-shipped-')), 'val');
@@ -106,6 +111,31 @@ describe('predictImage on non-square images, where the padded and the valid size
       expect(Math.abs(r.score - b[i]!.score), `score of result ${i}`).toBeLessThan(1e-6);
       r.keypoints.forEach((v, j) => expect(Math.abs(v - b[i]!.keypoints[j]!), `result ${i}, value ${j}`).toBeLessThan(1e-6));
     });
+  }, 60_000);
+
+  test("predictImage decodes each level's cls, score and refined pose maps, or with useInitialPose the initial ones", async () => {
+    // The same network outputs decoded by hand, map by map: swapping two maps, or ignoring useInitialPose, changes the people.
+    const image = generateSynthDataset({ images: 1, width: 100, height: 128, seed: 11 }).images[0]!;
+    const prepared = testTransform(image, referenceScale(model.config), model.config.normalization);
+    const { data, height, width, validHeight, validWidth } = prepared.image;
+    const x = tensor(data, [1, 3, height, width], { device: model.device });
+    const outputs = noGrad(() => model.forward(x, { heatmap: false }));
+    const byHand = async (useInitialPose: boolean) => {
+      const levels = await Promise.all(outputs.levels.map(async (l, i) => ({
+        clsLogits: await l.clsLogits.toArray(), scoreLogits: await l.scoreLogits.toArray(), refine: await (useInitialPose ? l.initPose : l.refinePose).toArray(),
+        stride: model.config.levels[i]!.stride, height: l.clsLogits.shape[2]!, width: l.clsLogits.shape[3]!,
+      })));
+      const candidates = decodeLevels(levels, { imageHeight: validHeight, imageWidth: validWidth });
+      return postprocess(toOriginalImage(candidates, { scaleFactor: prepared.scale }), { imageId: 1, sigmas: model.config.keypoints.sigmas });
+    };
+    const refined = await predictImage(model, image, 1);
+    const initial = await predictImage(model, image, 1, { useInitialPose: true });
+    expect(refined.length).toBeGreaterThan(0);
+    expect(refined).toEqual(await byHand(false));
+    expect(initial).toEqual(await byHand(true));
+    expect(initial).not.toEqual(refined);
+    x.dispose();
+    for (const l of outputs.levels) for (const t of Object.values(l)) if (t && typeof t === 'object' && 'dispose' in t) (t as { dispose(): void }).dispose();
   }, 60_000);
 
   test('every candidate keypoint lies inside the image, none in the padding, wide or tall', async () => {
