@@ -12,6 +12,8 @@ import { readImage } from '../src/data/image-file.js';
 import type { CocoKeypointsJson } from '../src/coco/format.js';
 import { loadCocoDataset } from '../src/data/coco.js';
 import { BatchLoader } from '../src/train/batch-loader.js';
+import { createImage } from '../src/data/image.js';
+import { writePng } from '../src/data/png.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'smpr-coco-jpeg-'));
 const annotations = join(dir, 'person_keypoints_tiny.json');
@@ -91,6 +93,25 @@ describe('a COCO-layout folder of JPEGs', () => {
       expect(code, stderr).toBe(2);
       expect(stderr.trim()).toMatch(/^smpr: .*broken[/\\]images[/\\]00000[12]\.png: unsupported or corrupt PNG \([^\n]*\)$/);
     }
+  });
+
+  test('an epoch draws every image once: its batches are consecutive, non-overlapping runs of an order shuffled anew each epoch', async () => {
+    // Each image repainted one flat grey of its own, so that any pixel of a sample tells which image it came from.
+    const dir = join(mkdtempSync(join(tmpdir(), 'smpr-epoch-')), 'data');
+    writeSynthDataset(dir, { images: 6, width: 64, height: 64, seed: 5, personScale: [0.6, 0.9] });
+    const data = loadCocoDataset(dir);
+    data.json.images.forEach((image, i) => writePng(join(dir, 'images', image.file_name), createImage(image.width, image.height, [40 * i, 40 * i, 40 * i])));
+    const loader = new BatchLoader({ data, batchSize: 2, seed: 1, transform: { scale: { long: 64, short: 64 } }, workers: 0, endIter: 6 });
+    const epochs: number[][] = [];
+    for (let epoch = 0; epoch < 2; epoch++) {
+      const firstPixels: number[] = [];
+      for (let iter = 3 * epoch; iter < 3 * epoch + 3; iter++) for (const input of await loader.batch(iter)) firstPixels.push(input.image.data[0]!);
+      expect(new Set(firstPixels).size, `epoch ${epoch}: ${firstPixels}`).toBe(6);
+      epochs.push(firstPixels);
+    }
+    // Each epoch is shuffled anew.
+    expect(epochs[1]).not.toEqual(epochs[0]);
+    await loader.close();
   });
 
   test('a batch is a function of (seed, iteration): the same whether loaded in order, ahead, or alone', async () => {
