@@ -21,6 +21,8 @@ import { SmprModel } from '../src/smpr/model.js';
 import { CHECKPOINT_FORMAT, readCheckpoint, saveCheckpoint } from '../src/train/checkpoint.js';
 import { SGD } from '../src/train/optimizer.js';
 import { lockRunFolder, readLogBefore } from '../src/train/run-folder.js';
+import { LogWindow } from '../src/train/log-window.js';
+import type { StepStats } from '../src/train/step.js';
 import { train } from '../src/train/trainer.js';
 import { Interrupted, UserError } from '../src/errors.js';
 import { runCli } from '../src/cli/errors.js';
@@ -662,6 +664,25 @@ describe('training runs', () => {
   test('a log that is a folder is named', () => {
     mkdirSync(path('log-folder', 'log.jsonl'), { recursive: true });
     expect(() => readLogBefore(path('log-folder', 'log.jsonl'), 1)).toThrow(/^.*log-folder\/log\.jsonl: is a folder, expected a file$/);
+  });
+
+  test('each log window counts only its own steps and images: means and images per second start afresh', async () => {
+    const keys = ['total', 'cls', 'heatmap', 'init', 'refine', 'score', 'gradNorm', 'initPositives', 'refinePositives'] as const;
+    const stats = (value: number) => Object.fromEntries(keys.map((k) => [k, tensor([value], [], { device: 'cpu' })])) as unknown as StepStats;
+    let now = 0;
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => now);
+    try {
+      const window = new LogWindow();
+      window.add(stats(1), 8);
+      window.add(stats(3), 8);
+      now = 2000;
+      expect(await window.close(2, 0, 0.1)).toMatchObject({ iter: 2, loss: 2, gradNorm: 2, imagesPerSecond: 8 });
+      window.add(stats(5), 4);
+      now = 3000;
+      expect(await window.close(3, 0, 0.1)).toMatchObject({ iter: 3, loss: 5, refinePositives: 5, imagesPerSecond: 4 });
+    } finally {
+      clock.mockRestore();
+    }
   });
 
   test('resume drops what a killed run logged past its checkpoint and a torn last line, its log windows line up with an uninterrupted run, and a damaged line elsewhere is named', async () => {
