@@ -45,6 +45,12 @@ describe('generateSynthDataset', () => {
     expect(Buffer.from(other.images[0]!.data).equals(Buffer.from(again.images[0]!.data))).toBe(false);
   });
 
+  it('datasets of neighbouring seeds share no image (a train set of seed s and a val set of seed s + 1 are disjoint)', () => {
+    const seen = new Set(dataset.images.slice(0, 3).map((image) => Buffer.from(image.data).toString('base64')));
+    const next = generateSynthDataset({ images: 3, width: W, height: H, seed: 43 });
+    next.images.forEach((image, i) => expect(seen.has(Buffer.from(image.data).toString('base64')), `seed 43, image ${i}`).toBe(false));
+  });
+
   it('produces a valid COCO keypoints file', () => {
     expect(() => validateCocoKeypoints(dataset.coco, 'synth')).not.toThrow();
     expect(dataset.images).toHaveLength(120);
