@@ -85,6 +85,13 @@ function dataset(name: string, images = 4): string {
   return out;
 }
 
+/** The built `smpr` (what a user runs), for the tests that need a process of its own: a signal, a closed pipe. */
+function builtCli(): string {
+  const cli = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+  expect(existsSync(cli), `${cli} is missing: npm install (or npm run build) builds it`).toBe(true);
+  return cli;
+}
+
 /** One line on stderr and exit code 2, matching `message`. */
 async function expectUserError(argv: string[], message: RegExp): Promise<void> {
   const { code, stderr } = await smpr(...argv);
@@ -190,7 +197,7 @@ describe('outputs are checked before any work', () => {
   // forever. Run as a child with a deadline: in this process the loop would hang the test, not fail it. The child
   // runs the command itself (as the CLI's stderr-filtering parent has it do), so that the kill reaches the loop.
   test.skipIf(!existsSync('/proc/self'))('--out where the file system takes no folders (/proc) is one line, not a hang', () => {
-    const cli = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+    const cli = builtCli();
     const child = spawnSync(process.execPath, [cli, 'synth', '--out', '/proc/smpr-no-such/data', '--images', '1'], {
       encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL', env: { ...process.env, [FILTERED_ENV]: 'pipe' },
     });
@@ -784,8 +791,7 @@ test('a tensor too large for one array names the op, the shape and the size', ()
 });
 
 test('SIGINT to a running `smpr train` saves a checkpoint and exits 130 (the built CLI, as a user runs it)', async () => {
-  const cli = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
-  expect(existsSync(cli), `${cli} is missing: npm install (or npm run build) builds it`).toBe(true);
+  const cli = builtCli();
   const data = dataset('signal', 8);
   const run = path('signal-run');
   const child = spawn(process.execPath, [cli, 'train', '--data', data, '--out', run, '--batch', '2', '--epochs', '100', '--log-every', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -807,8 +813,7 @@ test('SIGINT to a running `smpr train` saves a checkpoint and exits 130 (the bui
 
 // Node's default exit on SIGINT wrote no results.json, and left an earlier run's results and overlays beside this run's.
 test('SIGINT to a running `smpr predict` writes the results of the images done, removes the earlier run\'s overlays and exits 130', async () => {
-  const cli = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
-  expect(existsSync(cli), `${cli} is missing: npm install (or npm run build) builds it`).toBe(true);
+  const cli = builtCli();
   const data = dataset('predict-signal', 24);
   const images = readdirSync(join(data, 'images')).sort().map((name) => join(data, 'images', name));
   const out = path('predict-signal-out');
@@ -837,8 +842,7 @@ test('SIGINT to a running `smpr predict` writes the results of the images done, 
 // `smpr predict *.png | head -1`: the write after head left was an unhandled EPIPE, a stack trace and exit 1, with
 // neither the other overlays nor results.json written.
 test('`smpr predict` whose stdout reader goes away finishes its work and exits 0 (the built CLI)', async () => {
-  const cli = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
-  expect(existsSync(cli), `${cli} is missing: npm install (or npm run build) builds it`).toBe(true);
+  const cli = builtCli();
   const data = dataset('predict-epipe', 6);
   const images = readdirSync(join(data, 'images')).sort().map((name) => join(data, 'images', name));
   const out = path('predict-epipe-out');
@@ -856,8 +860,7 @@ test('`smpr predict` whose stdout reader goes away finishes its work and exits 0
 // `smpr train 2>&1 | head -1`: the command's own process died of the EPIPE (exit 1) while the training child ran on
 // unseen, holding its run folder.
 test('`smpr train` whose stderr reader goes away waits for the run and exits with its code (the built CLI)', async () => {
-  const cli = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
-  expect(existsSync(cli), `${cli} is missing: npm install (or npm run build) builds it`).toBe(true);
+  const cli = builtCli();
   const run = path('stderr-epipe-run');
   const child = spawn(process.execPath, [cli, 'train', '--data', dataset('stderr-epipe', 8), '--out', run, '--batch', '2', '--epochs', '1', '--log-every', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr.once('data', () => child.stderr.destroy()); // as head -1 does
@@ -880,7 +883,7 @@ describe("Dawn's two lavapipe warnings", () => {
   });
 
   test('never reach the user of the built command line', async () => {
-    const cli = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+    const cli = builtCli();
     const { checkpoint } = await trained();
     const child = spawn(process.execPath, [cli, 'predict', '--weights', checkpoint, '--out', path('quiet'), path('base', 'images', '000001.png')], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
