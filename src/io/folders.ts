@@ -5,7 +5,7 @@ import { UserError } from '../errors.js';
 
 /** Creates the output folder of `flag`, or says why it cannot be one. */
 export function prepareFolder(flag: string, dir: string): void {
-  if (dir === '') throw new UserError(`${flag}: needs a folder name, got ''`);
+  if (dir === '') throw new UserError(`${flag} needs a folder name, got ''`);
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UserError(`${flag} ${dir}: is a file, not a folder`);
   try {
     makeFolders(dir);
@@ -40,7 +40,7 @@ function makeFolders(dir: string): void {
 
 /** Makes sure the output file of `flag` can be written: not a folder, and its folder exists or can be made. */
 export function prepareFileFor(flag: string, path: string): void {
-  if (path === '') throw new UserError(`${flag}: needs a file name, got ''`);
+  if (path === '') throw new UserError(`${flag} needs a file name, got ''`);
   if (!existsSync(path)) {
     prepareFolder(flag, dirname(path) || '.');
     return;
