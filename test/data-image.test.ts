@@ -229,6 +229,21 @@ describe('JPEG files', () => {
     huge.writeUInt16BE(20000, sof + 7);
     expect(() => jpegSize(bytesReader(huge), 'huge.jpg')).toThrow(/^huge\.jpg: 20000×20000 pixels is over the limit of 50 megapixels/);
   });
+
+  it('walks every kind of segment before the frame header: fill bytes, RST markers, a DHT; refuses an EOI or a length under 2', () => {
+    // SOF0 of a 20×12 image: length, precision 8, height, width (jpegSize reads no further).
+    const sof = [0xff, 0xc0, 0x00, 0x11, 0x08, 0x00, 0x0c, 0x00, 0x14];
+    const size = (...bytes: number[]) => jpegSize(bytesReader(Uint8Array.from([0xff, 0xd8, ...bytes])), 'x.jpg');
+    // A Huffman table before the frame (DHT, C4, is in the SOF range but is no frame header): allowed, and some encoders write it.
+    expect(size(0xff, 0xc4, 0x00, 0x04, 0xaa, 0xbb, ...sof)).toEqual({ width: 20, height: 12 });
+    // One 0xFF fill byte before a marker, then a lone RST7 (no length field), then the frame.
+    expect(size(0xff, ...sof)).toEqual({ width: 20, height: 12 });
+    expect(size(0xff, 0xd7, ...sof)).toEqual({ width: 20, height: 12 });
+    expect(size(0xff, 0xd0, 0xff, 0x01, ...sof)).toEqual({ width: 20, height: 12 });
+    expect(() => size(0xff, 0xd9, ...sof)).toThrow(/^x\.jpg: corrupt JPEG \(image data before any frame header\)$/);
+    expect(() => size(0xff, 0xe0, 0x00, 0x00, ...sof)).toThrow(/^x\.jpg: corrupt JPEG \(segment length 0 at byte 2\)$/);
+    expect(() => size(0xff, 0xe0, 0x00, 0x01, ...sof)).toThrow(/^x\.jpg: corrupt JPEG \(segment length 1 at byte 2\)$/);
+  });
 });
 
 describe('image files by signature', () => {
