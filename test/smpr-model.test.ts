@@ -63,6 +63,16 @@ describe('configs', () => {
     expect(() => smprConfig('tiny', { levels: ranged([-1, 32], [40, 64], [64, 1e8]) })).toThrow(/SmprConfig 'tiny': level 1's range starts at 40, not where level 0's ends \(32\): the ranges must follow each other/);
     expect(() => smprConfig('tiny', { levels: ranged([-1, 32], [32, 32], [32, 1e8]) })).toThrow(/SmprConfig 'tiny': level 1's range must be \[low, high\] with low < high, got \[32,32\]/);
     expect(() => new SmprModel(smprConfig('tiny', { deformGroups: 3 }))).toThrow(/width 32 is not divisible by deformGroups 3/);
+    // The bounds are inclusive: a 4096-px crop and frozen stage 4 (the whole ResNet) are allowed.
+    expect(smprConfig('tiny', { inputSize: 4096 }).inputSize).toBe(4096);
+    expect(smprConfig('tiny', { inputSize: 32 }).inputSize).toBe(32);
+    expect(smprConfig('r50', { frozenStages: 4 }).frozenStages).toBe(4);
+    // A group-norm backbone: a stage narrower than gnGroups takes one group per channel (GroupNorm(min(G, C), C)),
+    // so 8 channels under 16 groups is fine, while 24 channels under 16 groups is not.
+    expect(() => smprConfig('tiny', { gnGroups: 16, baseChannels: 8 })).not.toThrow();
+    expect(() => smprConfig('tiny', { gnGroups: 16, baseChannels: 24 })).toThrow(/SmprConfig 'tiny': gnGroups 16 do not divide the backbone's 24 channels/);
+    // ResNet-50's bottlenecks are 4× wider: 2·16 = 32 channels in layer4 (there only) do not split into 24 groups.
+    expect(() => smprConfig('r50', { backboneNorm: 'group', baseChannels: 2, gnGroups: 24, width: 48, heatmapChannels: 24 })).toThrow(/gnGroups 24 do not divide the backbone's 32 channels/);
   });
 
   test("neck 'fpn' builds mmdet's plain FPN, without the bottom-up path or ReLUs that 'pafpn' has", () => {
@@ -343,6 +353,7 @@ describe('hrnet_w32 (the authors\' SMPR-HRNet-W32: HRNetV2-W32 + HRFPN)', () => 
     expect(() => smprConfig('hrnet_w32', { neck: 'pafpn' })).toThrow("SmprConfig 'hrnet_w32': the HRNet backbone and the 'hrfpn' neck go together (depth hrnet, neck pafpn)");
     expect(() => smprConfig('hrnet_w32', { inputSize: 32 })).toThrow("SmprConfig 'hrnet_w32': inputSize 32 is below 64, the least that gives HRFPN's 5 levels a pixel each");
     expect(() => smprConfig('hrnet_w32', { hrnetWidths: [32, 64] })).toThrow("SmprConfig 'hrnet_w32': hrnetWidths must be 4 positive integers, got [32,64]");
+    expect(() => smprConfig('hrnet_w32', { hrnetWidths: [32, 64.5, 128, 256] })).toThrow("SmprConfig 'hrnet_w32': hrnetWidths must be 4 positive integers, got [32,64.5,128,256]");
     expect(() => smprConfig('hrnet_w32', { levels: PRESETS.r50.levels })).toThrow("SmprConfig 'hrnet_w32': HRFPN level 0 must pool the stride-4 map by 1, got undefined");
     expect(() => smprConfig('r50', { levels: PRESETS.hrnet_w32.levels })).toThrow("SmprConfig 'r50': pooled (HRFPN) levels need the hrfpn neck");
   });
