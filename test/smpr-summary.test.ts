@@ -91,6 +91,18 @@ describe('modelSummary', () => {
     expect(formatModelSummary(equal)).toContain("2 here; authors': worked out from their architecture, equal part by part)");
   });
 
+  test('a non-square input: each level and the heatmap are height × width, and "all" sums every level', () => {
+    const model = new SmprModel(smprConfig('tiny'), { random: new Random(4) });
+    const s = modelSummary(model, 64, 128);
+    model.dispose();
+    expect(s.input).toEqual([64, 128]);
+    expect(s.levels.map((l) => [l.features, l.locations])).toEqual([[[32, 8, 16], 128], [[32, 4, 8], 32], [[32, 2, 4], 8]]);
+    expect(s.heatmap).toEqual([17, 8, 16]);
+    const text = formatModelSummary(s);
+    expect(text).toMatch(/^all +168$/m);
+    expect(text).toContain('heatmap 17×8×16 on P3 in training');
+  });
+
   test('tiny has no authors\' column', () => {
     const model = new SmprModel(smprConfig('tiny'), { random: new Random(3) });
     const s = modelSummary(model, 128, 128);
