@@ -614,7 +614,16 @@ describe('FPN and PAFPN', () => {
     expect(neck.forward(good).map((o) => o.shape)).toEqual([[1, 8, 8, 8], [1, 8, 4, 4], [1, 8, 2, 2]]);
     const bad = [[6, 6], [3, 3], [2, 2]].map(([h, w], i) => initTensor([1, 4 * 2 ** i, h, w], normal(1)));
     expect(() => neck.forward(bad)).toThrow(/Fpn: input level 2 is \[1, 8, 2, 2\] and level 1 is \[1, 8, 3, 3\]/);
+    // Heights that halve but widths that do not are as wrong (a crop padded in one direction only).
+    const narrow = [[8, 6], [4, 4], [2, 2]].map(([h, w], i) => initTensor([1, 4 * 2 ** i, h, w], normal(1)));
+    expect(() => neck.forward(narrow)).toThrow(/Fpn: input level 1 is \[1, 8, 4, 4\] and level 0 is \[1, 8, 8, 6\]/);
     expect(() => new Fpn({ inChannels: [4, 8, 16], numOuts: 2 })).toThrow(/numOuts \(2\) must be at least the number of input levels \(3\)/);
+    // Without numOuts, mmdet's P3–P7 from C3–C5: two stride-2 extras.
+    const defaults = new Fpn({ inChannels: [4, 8, 16], outChannels: 8 });
+    expect(defaults.numOuts).toBe(5);
+    expect([...defaults.stateDict().keys()].filter((k) => k.startsWith('fpn_convs') && k.endsWith('weight'))).toHaveLength(5);
+    defaults.dispose();
+    dispose([good, bad, narrow]);
     neck.dispose();
   });
 });
