@@ -320,6 +320,18 @@ describe('training runs', () => {
     const other = path('other-data'); // as many images as the run's data, other people
     writeSynthDataset(other, { images: 4, width: 64, height: 64, seed: 4, personScale: [0.6, 0.9] });
     await expectUserError(['train', '--data', other, '--epochs', '2', '--batch', '2', '--out', run, '--resume'], /was trained otherwise \(--data 4 images, \d+ annotations, content [0-9a-f]{8} there, 4 images, \d+ annotations, content [0-9a-f]{8} here\)/);
+    // Each setting the batches and the loss depend on is checked, not only the seed and the batch.
+    await expectUserError([...common, '--positives', 'init', '--out', run, '--resume'], /was trained otherwise \(--positives oks there, init here\)/);
+    await expectUserError([...common, '--pose-weights', 'uniform', '--out', run, '--resume'], /was trained otherwise \(--pose-weights oks there, uniform here\)/);
+    await expectUserError([...common, '--out', run, '--resume', '--backbone-weights', checkpoint], /train --resume: --backbone-weights only starts a new run/);
+    // The optimizer's state is the saved one's: an SGD resumed from AdamW's moments would read them as momentum.
+    await expectUserError([...common, '--optimizer', 'sgd', '--out', run, '--resume'], /was trained with AdamW, not SGD; pass --optimizer adamw/);
+    // The same images and as many people, one keypoint moved: other data, though every count agrees.
+    const edited = JSON.parse(readFileSync(join(data, 'annotations.json'), 'utf8'));
+    edited.annotations[0].keypoints[0] += 1;
+    writeFileSync(path('edited.json'), JSON.stringify(edited));
+    await expectUserError(['train', '--data', path('edited.json'), '--images', join(data, 'images'), '--epochs', '2', '--batch', '2', '--out', run, '--resume'],
+      /was trained otherwise \(--data 4 images, (\d+) annotations, content ([0-9a-f]{8}) there, 4 images, \1 annotations, content (?!\2)[0-9a-f]{8} here\)/);
     expect(readFileSync(checkpoint).equals(before)).toBe(true);
     expect(readFileSync(join(run, 'log.jsonl'), 'utf8')).toBe(log);
   });
