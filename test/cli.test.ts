@@ -13,12 +13,17 @@ import { defaultWorkers } from '../src/train/batch-loader.js';
 import type { TrainOptions } from '../src/train/options.js';
 import * as trainer from '../src/train/trainer.js';
 import { SMPR_LOSS_WEIGHTS } from '../src/smpr/loss.js';
+import * as evaluate from '../src/smpr/evaluate.js';
 
 // The trainer is wrapped (it still trains): a test may swap one call for a recorder, to see what options a command
 // line becomes without paying for a run per flag.
 vi.mock('../src/train/trainer.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../src/train/trainer.js')>();
   return { ...real, train: vi.fn(real.train) };
+});
+vi.mock('../src/smpr/evaluate.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../src/smpr/evaluate.js')>();
+  return { ...real, evaluateDataset: vi.fn(real.evaluateDataset) };
 });
 
 const dir = mkdtempSync(join(tmpdir(), 'smpr-cli-'));
@@ -347,5 +352,40 @@ describe('train hands the trainer what its flags say', () => {
     expect((await trainOptions('--config', 'hrnet_w32')).clipNorm).toBe(0);
     expect((await trainOptions('--config', 'hrnet_w48', '--clip', '10')).clipNorm).toBe(10);
     expect((await trainOptions('--config', 'r18')).clipNorm).toBe(35);
+  });
+});
+
+describe('eval and train --val hand the evaluation what their flags say', () => {
+  type EvalOptions = Parameters<typeof evaluate.evaluateDataset>[2];
+  /** Runs the command line with the next evaluation swapped for a recorder; returns the options it was called with. */
+  async function evalOptions(...argv: string[]): Promise<NonNullable<EvalOptions>> {
+    let seen: EvalOptions;
+    vi.mocked(evaluate.evaluateDataset).mockImplementationOnce(async (_model, _data, options) => {
+      seen = options;
+      return { stats: Array.from({ length: 10 }, () => 0), results: [], seconds: 0 };
+    });
+    const { code, stderr } = await smpr(...argv);
+    expect(code, stderr).toBe(0);
+    expect(seen).toBeDefined();
+    return seen!;
+  }
+  const data = join(dir, 'results-data');
+
+  test('eval: --flip, --nms, --cls-only and --initial-pose reach the options they name', async () => {
+    expect(await evalOptions('eval', '--data', data, '--flip', '--nms', 'oks', '--cls-only', '--initial-pose'))
+      .toMatchObject({ flip: true, nms: 'oks', usePoseScore: false, useInitialPose: true });
+    const plain = await evalOptions('eval', '--data', data);
+    expect(plain).toMatchObject({ nms: 'soft', usePoseScore: true });
+    expect(plain.flip).toBeFalsy();
+    expect(plain.useInitialPose).toBeFalsy();
+  });
+
+  test("train --val evaluates as it trained: the 'init' baseline by cls alone on its initial poses", async () => {
+    const train = async (...argv: string[]) => {
+      vi.mocked(trainer.train).mockImplementationOnce(async () => ({ model: undefined as never, records: [], iterations: 0, startIter: 0, curve: null }));
+      return evalOptions('train', '--data', data, '--val', data, '--out', join(dir, 'val-wiring-run'), ...argv);
+    };
+    expect(await train('--positives', 'init')).toMatchObject({ usePoseScore: false, useInitialPose: true });
+    expect(await train()).toMatchObject({ usePoseScore: true, useInitialPose: false });
   });
 });
