@@ -420,6 +420,13 @@ describe('training runs', () => {
     await expectUserError(['demo', '--out', out, '--train-images', '4', '--batch', '2'], /--out .*project: its predictions\/ is not the demo's \(no train\/ and val\/ datasets beside it\)/);
     expect(readFileSync(join(out, 'predictions', 'results.json'), 'utf8')).toBe('mine');
     expect(readdirSync(out)).toEqual(['predictions']);
+    // One demo dataset beside them is not enough: both train/ and val/ make the folder the demo's.
+    const half = path('half-demo');
+    dataset(join('half-demo', 'train'), 2);
+    mkdirSync(join(half, 'run'));
+    writeFileSync(join(half, 'run', 'last.safetensors'), 'mine');
+    await expectUserError(['demo', '--out', half, '--train-images', '4', '--batch', '2'], /--out .*half-demo: its run\/ is not the demo's \(no train\/ and val\/ datasets beside it\)/);
+    expect(readFileSync(join(half, 'run', 'last.safetensors'), 'utf8')).toBe('mine');
   });
 
   test("demo replaces only synthetic datasets: a project's own train/ and val/ are not its to delete, nor the run beside them", async () => {
@@ -435,6 +442,13 @@ describe('training runs', () => {
     const before = readFileSync(join(out, 'train', 'annotations.json'));
     await expectUserError(['demo', '--out', out, '--train-images', '4', '--batch', '2'], /--out .*my-project: its train\/ is not a synthetic dataset of the demo's, and the demo would replace it/);
     expect(readFileSync(join(out, 'train', 'annotations.json')).equals(before)).toBe(true);
+    expect(readFileSync(join(out, 'run', 'last.safetensors'), 'utf8')).toBe('mine');
+    // Their val/ alone, beside a synthetic train/, is as much theirs.
+    rmSync(join(out, 'train'), { recursive: true });
+    dataset(join('my-project', 'train'));
+    const val = readFileSync(join(out, 'val', 'annotations.json'));
+    await expectUserError(['demo', '--out', out, '--train-images', '4', '--batch', '2'], /--out .*my-project: its val\/ is not a synthetic dataset of the demo's, and the demo would replace it/);
+    expect(readFileSync(join(out, 'val', 'annotations.json')).equals(val)).toBe(true);
     expect(readFileSync(join(out, 'run', 'last.safetensors'), 'utf8')).toBe('mine');
   });
 
