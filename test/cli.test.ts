@@ -92,6 +92,8 @@ describe('user mistakes exit with code 2 and one line', () => {
     ['unknown bench suite', ['bench', '--suite', 'kernels,kernel'], /bench: --suite: no suite 'kernel'; choose from batching, kernels/],
     // A thousand worker threads (some 10 MB each) were all started before the first step.
     ['more workers than are of use', ['train', '--data', dir, '--out', join(dir, 'r'), '--workers', '1000'], /train: --workers must be ≤ 64, got 1000/],
+    // An --images-style folder for a validation set that was never given: the run would train without validating.
+    ['--val-images without --val', ['train', '--data', join(dir, 'results-data'), '--out', join(dir, 'r'), '--val-images', join(dir, 'results-data', 'images')], /train: --val-images is the folder of --val's images; there is no --val/],
     ['training size too small for HRFPN', ['train', '--data', dir, '--out', dir, '--config', 'hrnet_w32', '--size', '32'], /train: --size 32: SmprConfig 'hrnet_w32': inputSize 32 is below 64/],
   ];
   for (const [name, argv, message] of cases) {
