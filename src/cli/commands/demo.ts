@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { SYNTH_DEFAULTS } from '../../data/synth/dataset.js';
-import { isSynthDataset, writeSynthDataset } from '../../data/synth/write.js';
+import { synthMayReplace, writeSynthDataset } from '../../data/synth/write.js';
 import { loadCocoSample } from '../../data/coco.js';
 import { formatCocoKeypointSummary } from '../../coco/eval.js';
 import { gradClipOf, smprConfig } from '../../smpr/config.js';
@@ -105,7 +105,7 @@ function checkOwnFolders(out: string): void {
   // project's own train/ and val/ (a usual layout) were replaced, with its run/ and predictions/ deleted. What else
   // lies there is not replaced: writeCocoDataset refuses an images/ with no annotations.json beside it, and clears
   // the staged images of a demo stopped while writing (which no more than that made train/ not the demo's).
-  const theirData = ['train', 'val'].find((name) => existsSync(join(out, name, 'annotations.json')) && !isSynthDataset(join(out, name)));
+  const theirData = ['train', 'val'].find((name) => !synthMayReplace(join(out, name)));
   if (theirData !== undefined) throw new UserError(`--out ${out}: its ${theirData}/ is not a synthetic dataset of the demo's, and the demo would replace it; give the demo a folder of its own`);
   if (['train', 'val'].every((name) => existsSync(join(out, name, 'annotations.json')))) return;
   const theirs = ['run', 'predictions'].find((name) => existsSync(join(out, name)) && readdirSync(join(out, name)).length > 0);
