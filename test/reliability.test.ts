@@ -92,6 +92,12 @@ function builtCli(): string {
   return cli;
 }
 
+/** A fresh synthetic dataset's image paths, in order. */
+function datasetImages(name: string, images: number): string[] {
+  const data = dataset(name, images);
+  return readdirSync(join(data, 'images')).sort().map((file) => join(data, 'images', file));
+}
+
 /** One line on stderr and exit code 2, matching `message`. */
 async function expectUserError(argv: string[], message: RegExp): Promise<void> {
   const { code, stderr } = await smpr(...argv);
@@ -840,8 +846,7 @@ test('SIGINT to a running `smpr train` saves a checkpoint and exits 130 (the bui
 // Node's default exit on SIGINT wrote no results.json, and left an earlier run's results and overlays beside this run's.
 test('SIGINT to a running `smpr predict` writes the results of the images done, removes the earlier run\'s overlays and exits 130', async () => {
   const cli = builtCli();
-  const data = dataset('predict-signal', 24);
-  const images = readdirSync(join(data, 'images')).sort().map((name) => join(data, 'images', name));
+  const images = datasetImages('predict-signal', 24);
   const out = path('predict-signal-out');
   mkdirSync(out);
   writeFileSync(join(out, 'results.json'), '[]');
@@ -869,8 +874,7 @@ test('SIGINT to a running `smpr predict` writes the results of the images done, 
 // neither the other overlays nor results.json written.
 test('`smpr predict` whose stdout reader goes away finishes its work and exits 0 (the built CLI)', async () => {
   const cli = builtCli();
-  const data = dataset('predict-epipe', 6);
-  const images = readdirSync(join(data, 'images')).sort().map((name) => join(data, 'images', name));
+  const images = datasetImages('predict-epipe', 6);
   const out = path('predict-epipe-out');
   const child = spawn(process.execPath, [cli, 'predict', '--out', out, ...images], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.once('data', () => child.stdout.destroy()); // as head -1 does
