@@ -25,10 +25,10 @@ export * from './ops/shape.js';
 export { matmul } from './ops/matmul.js';
 export { to, toSync } from './ops/device.js';
 
-export { conv2d, conv2dOutputSize } from './ops/conv2d.js';
+export { conv2d, conv2dRelu, conv2dOutputSize } from './ops/conv2d.js';
 export type { Conv2dOptions } from './ops/conv2d.js';
 export { deformConv2d } from './ops/deform-conv2d.js';
-export { groupNorm } from './ops/group-norm.js';
+export { groupNorm, groupNormRelu } from './ops/group-norm.js';
 export { maxPool2d, avgPool2d } from './ops/pool.js';
 export type { Pool2dOptions } from './ops/pool.js';
 export { upsampleNearest2d } from './ops/upsample.js';

@@ -29,6 +29,7 @@ describe('gradcheck (float64, central differences)', () => {
 
   const binary: [string, (a: T.Tensor, b: T.Tensor) => T.Tensor][] = [
     ['add', T.add], ['sub', T.sub], ['mul', T.mul], ['div', T.div], ['pow', T.pow], ['maximum', T.maximum], ['minimum', T.minimum],
+    ['addRelu', T.addRelu],
   ];
   for (const [name, f] of binary) {
     test(`${name} with broadcasting`, () => {

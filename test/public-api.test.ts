@@ -6,7 +6,7 @@ import * as smpr from '../src/index.js';
 test('the package root exports the ops, modules, SMPR, evaluation, data and training API', () => {
   const functions = [
     'tensor', 'randn', 'matmul', 'tidy', 'memory', 'grad', 'initWebGPU',
-    'conv2d', 'deformConv2d', 'groupNorm', 'maxPool2d', 'avgPool2d', 'upsampleNearest2d', 'upsampleBilinear2d', 'sigmoidFocalLoss', 'bceWithLogits', 'l1Loss',
+    'conv2d', 'conv2dRelu', 'deformConv2d', 'groupNorm', 'groupNormRelu', 'maxPool2d', 'avgPool2d', 'upsampleNearest2d', 'upsampleBilinear2d', 'sigmoidFocalLoss', 'bceWithLogits', 'l1Loss',
     'clipScale', 'sgdUpdate_', 'adamwUpdate_',
     'smprConfig', 'SmprModel', 'authorsParameters', 'modelSummary', 'formatModelSummary', 'buildBatchTargets', 'smprLoss', 'decodeLevels', 'postprocess', 'softNmsLinear', 'oksNms',
     'predictImage', 'evaluateDataset', 'oks', 'cocoKeypointEval', 'formatCocoKeypointSummary',

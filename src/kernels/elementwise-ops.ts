@@ -5,7 +5,7 @@
 import type { DType } from '../tensor/dtype.js';
 
 export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'sign' | 'relu' | 'sigmoid' | 'tanh' | 'floor' | 'round' | 'step';
-export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'gt' | 'ge' | 'lt' | 'le' | 'eq' | 'ne' | 'reluBackward';
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'gt' | 'ge' | 'lt' | 'le' | 'eq' | 'ne' | 'reluBackward' | 'addRelu';
 
 interface ElementwiseDef<F> {
   cpu: F;
@@ -100,7 +100,18 @@ export const BINARY: Record<BinaryOp, ElementwiseDef<(a: number, b: number) => n
    * too), and g elsewhere, a NaN x included (relu passed the NaN on). One kernel, where g·step(x) took two.
    */
   reluBackward: { cpu: (g, x) => (x <= 0 ? 0 : g), wgsl: 'select(a, T(0), b <= T(0) && !isNan(b))', integers: 'none' },
+  /** relu(a + b), a residual block's end: one kernel and one pass where add then relu took two. */
+  addRelu: { cpu: (a, b) => UNARY.relu.cpu(a + b), wgsl: 'max(a + b, T(0))', wgslFloat: nanPropagating('max(a + b, 0.0)', ['(a + b)']), integers: 'all' },
 };
+
+/**
+ * `relu(x)` and `reluBackward(g, y)` as f32 WGSL functions, from the table's expressions: for kernels that fuse a
+ * ReLU into their output (conv2dRelu, groupNormRelu) and must agree with the elementwise ops bit for bit.
+ */
+export const RELU_WGSL = `${IS_NAN_WGSL}
+alias T = f32;
+fn relu(x: f32) -> f32 { return ${UNARY.relu.wgslFloat}; }
+fn reluBackward(a: f32, b: f32) -> f32 { return ${BINARY.reluBackward.wgsl}; }`;
 
 /** The op's definition for a dtype: its scalar function and WGSL expression, or why it has none. */
 export function elementwiseFor<F>(op: string, def: ElementwiseDef<F>, dtype: DType): { cpu: F; wgsl: string } {

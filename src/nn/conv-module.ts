@@ -1,9 +1,9 @@
 /**
  * mmdet's ConvModule: conv → optional GroupNorm → optional ReLU, with mmdet's child names (`conv`, `gn`), so an
  * FPN's `lateral_convs.0.conv.weight` or a head's `cls_convs.0.gn.bias` match the authors' checkpoints.
- * As in mmdet, the conv has a bias exactly when there is no norm after it.
+ * As in mmdet, the conv has a bias exactly when there is no norm after it. The ReLU runs inside the norm's
+ * kernels, or the conv's where there is no norm (groupNormRelu, conv2dRelu).
  */
-import { relu } from '../ops/elementwise.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Conv2d, type Conv2dOptions } from './conv.js';
 import type { IntPair } from '../ops/window-options.js';
@@ -31,8 +31,8 @@ export class ConvModule extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    let y = this.conv.forward(x);
-    if (this.gn) y = this.gn.forward(y);
-    return this.relu ? relu(y) : y;
+    if (!this.gn) return this.relu ? this.conv.forwardRelu(x) : this.conv.forward(x);
+    const y = this.conv.forward(x);
+    return this.relu ? this.gn.forwardRelu(y) : this.gn.forward(y);
   }
 }

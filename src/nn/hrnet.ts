@@ -17,7 +17,7 @@
  * frozen. Child names are torch's: nn.Sequential positions (`transition1.1.0.0.weight`, `fuse_layers.2.0.1.1.bias`)
  * and holes where mmdet's ModuleLists hold None (`transition2.2` exists, `transition2.0` does not).
  */
-import { relu, add } from '../ops/elementwise.js';
+import { add, addRelu, relu } from '../ops/elementwise.js';
 import { upsampleNearest2d } from '../ops/upsample.js';
 import { shapeStr } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -25,7 +25,7 @@ import type { Conv2d } from './conv.js';
 import { ModuleList, OptionalModuleList, Sequential } from './container.js';
 import type { InitOptions } from './init.js';
 import { Module, type LayerModule } from './module.js';
-import { BasicBlock, Bottleneck, ConvNorm, conv, convNorm, normLayer, type BlockOptions, type NormLayer, type ResNetNorm } from './resnet.js';
+import { BasicBlock, Bottleneck, ConvNorm, conv, convNormRelu, normLayer, type BlockOptions, type NormLayer, type ResNetNorm } from './resnet.js';
 
 /** HRNetV2's stages 2–4 (mmdet's `extra`): HRModules per stage; every stage adds one branch. */
 const STAGE_MODULES = [1, 4, 3] as const;
@@ -50,8 +50,8 @@ class ConvNormThen extends ConvNorm {
   }
 
   override forward(x: Tensor): Tensor {
+    if (this.after.relu) return convNormRelu(this.conv, this.norm, x);
     const y = super.forward(x);
-    if (this.after.relu) return relu(y);
     return this.after.upsample ? upsampleNearest2d(y, this.after.upsample) : y;
   }
 }
@@ -88,7 +88,9 @@ class HrModule extends Module {
     return ys.map((_, i) => {
       const row = this.fuseLayers.at(i);
       const terms = ys.map((y, j) => row.at(j)?.forward(y) ?? y);
-      return relu(terms.reduce((sum, t) => add(sum, t)));
+      // The last add and the ReLU in one kernel: relu(((t0 + t1) + t2) + t3), summed in the same order.
+      const last = terms.pop()!;
+      return terms.length === 0 ? relu(last) : addRelu(terms.reduce((sum, t) => add(sum, t)), last);
     });
   }
 }
@@ -152,7 +154,7 @@ export class HrNet extends Module {
       // The fuse layers add nearest-upsampled coarse maps to fine ones: the four strides must divide the input.
       throw new Error(`HrNet: input ${shapeStr(x.shape)} should be [N, 3, H, W] with H and W multiples of 32`);
     }
-    const stem = relu(convNorm(this.conv2, this.bn2, relu(convNorm(this.conv1, this.bn1, x))));
+    const stem = convNormRelu(this.conv2, this.bn2, convNormRelu(this.conv1, this.bn1, x));
     let ys = [this.layer1.forward(stem)];
     this.stages.forEach((stage, s) => {
       const inputs = this.transitions[s].items.map((t, i) => {

@@ -5,7 +5,7 @@
  */
 import { checkNonNegative } from '../errors.js';
 import { add, div, mul, sqrt, sub } from '../ops/elementwise.js';
-import { groupNorm } from '../ops/group-norm.js';
+import { groupNorm, groupNormRelu } from '../ops/group-norm.js';
 import { reshape } from '../ops/shape.js';
 import { withGradDisabled } from '../tensor/engine.js';
 import { keep, tidy } from '../tensor/scope.js';
@@ -41,6 +41,11 @@ export class GroupNorm extends Module {
 
   forward(x: Tensor): Tensor {
     return groupNorm(x, this.groups, this.weight.tensor, this.bias.tensor, this.eps);
+  }
+
+  /** relu(forward(x)), fused into the norm's kernels. */
+  forwardRelu(x: Tensor): Tensor {
+    return groupNormRelu(x, this.groups, this.weight.tensor, this.bias.tensor, this.eps);
   }
 }
 

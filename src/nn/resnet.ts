@@ -17,7 +17,7 @@
  */
 import { conv2dOutputSize } from '../ops/conv2d.js';
 import { maxPool2d } from '../ops/pool.js';
-import { add, mul, relu } from '../ops/elementwise.js';
+import { add, addRelu, mul, relu } from '../ops/elementwise.js';
 import { reshape } from '../ops/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Conv2d } from './conv.js';
@@ -76,11 +76,27 @@ export const normLayer = (channels: number, options: BlockOptions): NormLayer =>
  * a trained affine's weight and bias (HRNet's 'affine-bn') through s and t.
  */
 export function convNorm(conv: Conv2d, norm: NormLayer, x: Tensor): Tensor {
-  if (!(norm instanceof FrozenBatchNorm2d) || !foldPays(conv, x)) return norm.forward(conv.forward(x));
+  return convNormThen(conv, norm, x, false);
+}
+
+/**
+ * relu(convNorm(conv, norm, x)), the ReLU fused where there is a kernel to take it: into a GroupNorm's, or into
+ * the conv's output store when a frozen BN is folded into the conv.
+ */
+export function convNormRelu(conv: Conv2d, norm: NormLayer, x: Tensor): Tensor {
+  return convNormThen(conv, norm, x, true);
+}
+
+function convNormThen(conv: Conv2d, norm: NormLayer, x: Tensor, withRelu: boolean): Tensor {
+  if (norm instanceof GroupNorm) return withRelu ? norm.forwardRelu(conv.forward(x)) : norm.forward(conv.forward(x));
+  if (!foldPays(conv, x)) {
+    const y = norm.forward(conv.forward(x));
+    return withRelu ? relu(y) : y;
+  }
   if (norm.channels !== conv.outChannels) throw new Error(`convNorm: a conv with ${conv.outChannels} outputs cannot feed a BN of ${norm.channels} channels`);
   const { scale, shift } = norm.affine();
   const weight = mul(conv.weight.tensor, reshape(scale, [conv.outChannels, 1, 1, 1]));
-  return conv.withWeights(x, weight, conv.bias ? add(mul(conv.bias.tensor, scale), shift) : shift);
+  return conv.withWeights(x, weight, conv.bias ? add(mul(conv.bias.tensor, scale), shift) : shift, withRelu);
 }
 
 /** The output outweighs the weights: 3·P ≥ 2·Cin·k², P the conv's output pixels over the batch (convNorm). */
@@ -103,8 +119,8 @@ export const conv = (cin: number, cout: number, k: number, stride: number, init:
  * to its output shape, and HRNet's transitions and fuse steps.
  */
 export class ConvNorm extends Module implements Layer {
-  private readonly conv: Conv2d;
-  private readonly norm: NormLayer;
+  protected readonly conv: Conv2d;
+  protected readonly norm: NormLayer;
 
   constructor(cin: number, cout: number, k: number, stride: number, init: BlockOptions) {
     super();
@@ -136,8 +152,8 @@ export class BasicBlock extends Module implements Layer {
   }
 
   forward(x: Tensor): Tensor {
-    const y = convNorm(this.conv2, this.bn2, relu(convNorm(this.conv1, this.bn1, x)));
-    return relu(add(y, this.downsample ? this.downsample.forward(x) : x));
+    const y = convNorm(this.conv2, this.bn2, convNormRelu(this.conv1, this.bn1, x));
+    return addRelu(y, this.downsample ? this.downsample.forward(x) : x);
   }
 }
 
@@ -165,10 +181,10 @@ export class Bottleneck extends Module implements Layer {
   }
 
   forward(x: Tensor): Tensor {
-    let y = relu(convNorm(this.conv1, this.bn1, x));
-    y = relu(convNorm(this.conv2, this.bn2, y));
+    let y = convNormRelu(this.conv1, this.bn1, x);
+    y = convNormRelu(this.conv2, this.bn2, y);
     y = convNorm(this.conv3, this.bn3, y);
-    return relu(add(y, this.downsample ? this.downsample.forward(x) : x));
+    return addRelu(y, this.downsample ? this.downsample.forward(x) : x);
   }
 }
 
@@ -219,7 +235,7 @@ export class ResNet extends Module {
 
   /** [C3, C4, C5] for an input [N, 3, H, W]. */
   forward(x: Tensor): [Tensor, Tensor, Tensor] {
-    const stem = maxPool2d(relu(convNorm(this.conv1, this.bn1, x)), { kernelSize: 3, stride: 2, padding: 1 });
+    const stem = maxPool2d(convNormRelu(this.conv1, this.bn1, x), { kernelSize: 3, stride: 2, padding: 1 });
     const c2 = this.stages[0].forward(stem);
     const c3 = this.stages[1].forward(c2);
     const c4 = this.stages[2].forward(c3);

@@ -26,19 +26,20 @@ function passProgram(key: string, operands: (form: ProgramForm) => GemmOperands,
   return specialisedProgram(gpuDevice(), key, () => gemmKernel(operands('general'), shape, tile), () => gemmKernel(operands('specialised'), shape, tile));
 }
 
-/** The cache key of a pass: everything of the geometry, the tile and the bias that its WGSL depends on. */
-function passKey(pass: string, g: ConvGeometry, t: GemmTile, bias = false): string {
+/** The cache key of a pass: everything of the geometry, the tile and the epilogue (bias, ReLU) that its WGSL depends on. */
+function passKey(pass: string, g: ConvGeometry, t: GemmTile, bias = false, relu = false): string {
   const geometry = [g.batch, g.inChannels, g.height, g.width, g.outChannels, g.kernelH, g.kernelW, g.outH, g.outW, g.strideH, g.strideW, g.padH, g.padW, g.dilationH, g.dilationW, g.groups];
-  return `conv2d ${pass}|${geometry.join(',')}|${t.staging},${t.wx},${t.wy},${t.rm},${t.rn},${t.tk},${t.splits}|${bias ? 'bias' : ''}`;
+  return `conv2d ${pass}|${geometry.join(',')}|${t.staging},${t.wx},${t.wy},${t.rm},${t.rn},${t.tk},${t.splits}|${bias ? 'bias' : ''}${relu ? '+relu' : ''}`;
 }
 
 const deviceTiles: TileChooser = (shape, canSplit) => chooseTile(shape, canSplit, gemmTarget(gpuDevice()));
 
-export function conv2dForwardGpu(x: Tensor, weight: Tensor, bias: Tensor | null, g: ConvGeometry, tiles = deviceTiles): Tensor {
-  const y = emptyGpu([g.batch, g.outChannels, g.outH, g.outW], x.dtype, 'conv2d');
+/** The forward pass, relu(conv2d(x, w) + bias) when `relu`. */
+export function conv2dForwardGpu(x: Tensor, weight: Tensor, bias: Tensor | null, g: ConvGeometry, relu = false, tiles = deviceTiles): Tensor {
+  const y = emptyGpu([g.batch, g.outChannels, g.outH, g.outW], x.dtype, relu ? 'conv2d+relu' : 'conv2d');
   const shape = forwardShape(g);
   const tile = tiles(shape, false);
-  const program = passProgram(passKey('forward', g, tile, bias !== null), (form) => forwardOperands(g, bias !== null, form), shape, tile);
+  const program = passProgram(passKey('forward', g, tile, bias !== null, relu), (form) => forwardOperands(g, bias !== null, relu, form), shape, tile);
   launch(program, bias ? [x, weight, bias, y] : [x, weight, y]);
   return y;
 }

@@ -7,15 +7,20 @@
  *   dx = X(dy, w):  d(dy) = F(ddx, w),      dw = Wg(dy, ddx)
  *   dw = Wg(dy, x): d(dy) = F(x, ddw),      dx = X(dy, ddw)
  * which makes double backward work. The bias gradient is a sum over batch and space.
+ *
+ * conv2dRelu is relu(conv2d(...)) as one forward kernel, the ReLU applied as the GEMM stores its output; its
+ * backward masks the gradient with the output (relu's rule) and continues as conv2d's.
  */
 import { cpuBackend } from '../backend/cpu-backend.js';
 import { runKernel, type DeviceKernel } from '../backend/device-kernel.js';
 import type { ConvGeometry } from '../kernels/conv-geometry.js';
 import { conv2dForward, conv2dInputGrad, conv2dWeightGrad } from '../kernels/reference/conv2d.js';
 import { conv2dForwardGpu, conv2dInputGradGpu, conv2dWeightGradGpu } from './conv2d-gpu.js';
+import { UNARY } from '../kernels/elementwise-ops.js';
 import { isFloat } from '../tensor/dtype.js';
 import { shapeStr } from '../tensor/shape.js';
 import { cpuData, Tensor } from '../tensor/tensor.js';
+import { reluBackward } from './elementwise.js';
 import { needs, record } from './record.js';
 import { sum } from './reduce.js';
 import { checkOptionNames, intPair, optionValue, type IntPair } from './window-options.js';
@@ -65,8 +70,12 @@ export function conv2dGeometry(xShape: readonly number[], wShape: readonly numbe
   };
 }
 
-const FORWARD: DeviceKernel<[Tensor, Tensor, Tensor | null, ConvGeometry], Tensor> = {
-  cpu: (x, w, b, g) => cpuBackend.fromArray(conv2dForward(cpuData(x), cpuData(w), b && cpuData(b), g, x.dtype), [g.batch, g.outChannels, g.outH, g.outW], x.dtype, 'conv2d'),
+const FORWARD: DeviceKernel<[Tensor, Tensor, Tensor | null, ConvGeometry, boolean], Tensor> = {
+  cpu(x, w, b, g, relu) {
+    const y = conv2dForward(cpuData(x), cpuData(w), b && cpuData(b), g, x.dtype);
+    if (relu) y.forEach((v, i) => (y[i] = UNARY.relu.cpu(v)));
+    return cpuBackend.fromArray(y, [g.batch, g.outChannels, g.outH, g.outW], x.dtype, relu ? 'conv2d+relu' : 'conv2d');
+  },
   webgpu: conv2dForwardGpu,
 };
 const INPUT_GRAD: DeviceKernel<[Tensor, Tensor, ConvGeometry], Tensor> = {
@@ -78,12 +87,16 @@ const WEIGHT_GRAD: DeviceKernel<[Tensor, Tensor, ConvGeometry], Tensor> = {
   webgpu: conv2dWeightGradGpu,
 };
 
-function forward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry): Tensor {
-  return record('conv2d', b ? [x, w, b] : [x, w], (be) => runKernel(be.device, FORWARD, x, w, b, g), (dy) => [
-    needs(x, () => inputGrad(dy, w, g)),
-    needs(w, () => weightGrad(dy, x, g)),
-    b && needs(b, () => sum(dy, [0, 2, 3])),
-  ]);
+function forward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry, relu = false): Tensor {
+  return record(relu ? 'conv2d+relu' : 'conv2d', b ? [x, w, b] : [x, w], (be) => runKernel(be.device, FORWARD, x, w, b, g, relu), (gy, y) => {
+    // relu's rule on its output (the gradient passes where y > 0 or y is NaN), then conv2d's.
+    const dy = relu ? reluBackward(gy, y) : gy;
+    return [
+      needs(x, () => inputGrad(dy, w, g)),
+      needs(w, () => weightGrad(dy, x, g)),
+      b && needs(b, () => sum(dy, [0, 2, 3])),
+    ];
+  });
 }
 
 function inputGrad(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
@@ -105,14 +118,23 @@ function weightGrad(dy: Tensor, x: Tensor, g: ConvGeometry): Tensor {
  * Differentiable in all three (twice, too).
  */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {
+  return checkedForward('conv2d', x, weight, bias, options, false);
+}
+
+/** relu(conv2d(x, weight, bias, options)) in one kernel: the same values and gradients, one pass fewer. */
+export function conv2dRelu(x: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {
+  return checkedForward('conv2dRelu', x, weight, bias, options, true);
+}
+
+function checkedForward(op: string, x: Tensor, weight: Tensor, bias: Tensor | null | undefined, options: Conv2dOptions, relu: boolean): Tensor {
   // Options passed third, where the bias goes, would otherwise be reported as a bias of dtype undefined.
-  if (bias != null && !(bias instanceof Tensor)) throw new Error(`conv2d: bias must be a tensor or null, got ${optionValue(bias)}; options come fourth: conv2d(x, weight, bias, options)`);
+  if (bias != null && !(bias instanceof Tensor)) throw new Error(`${op}: bias must be a tensor or null, got ${optionValue(bias)}; options come fourth: ${op}(x, weight, bias, options)`);
   if (x.dtype !== weight.dtype || !isFloat(x.dtype) || (bias && bias.dtype !== x.dtype)) {
-    throw new Error(`conv2d: input, weight and bias must share one float dtype; got ${x.dtype}, ${weight.dtype}${bias ? `, ${bias.dtype}` : ''}`);
+    throw new Error(`${op}: input, weight and bias must share one float dtype; got ${x.dtype}, ${weight.dtype}${bias ? `, ${bias.dtype}` : ''}`);
   }
   const g = conv2dGeometry(x.shape, weight.shape, options);
   if (bias && (bias.rank !== 1 || bias.shape[0] !== g.outChannels)) {
-    throw new Error(`conv2d: bias must have shape [${g.outChannels}] (one per output channel), got ${shapeStr(bias.shape)}`);
+    throw new Error(`${op}: bias must have shape [${g.outChannels}] (one per output channel), got ${shapeStr(bias.shape)}`);
   }
-  return forward(x, weight, bias ?? null, g);
+  return forward(x, weight, bias ?? null, g, relu);
 }

@@ -103,6 +103,14 @@ export const minimum = (a: Operand, b: Operand): Tensor =>
 /** relu's gradient: g where x > 0 or x is NaN, else 0 (torch's threshold_backward); linear in g, so twice differentiable. */
 export const reluBackward = (g: Operand, x: Operand): Tensor => binary('reluBackward', g, x, (gg, _g, x) => [() => reluBackward(gg, x), null]);
 
+/** relu(a + b) in one kernel, bit for bit; both sides get relu's gradient rule applied to the output. */
+export const addRelu = (a: Operand, b: Operand): Tensor =>
+  binary('addRelu', a, b, (g, _a, _b, out) => {
+    let masked: Tensor | undefined;
+    const grad = () => (masked ??= reluBackward(g, out));
+    return [grad, grad];
+  });
+
 // Comparisons return 0/1 in the operands' dtype and have no gradient.
 export const gt = (a: Operand, b: Operand): Tensor => binary('gt', a, b);
 export const ge = (a: Operand, b: Operand): Tensor => binary('ge', a, b);

@@ -2,7 +2,9 @@
  * conv2d on WebGPU as three instances of the GEMM template (gemm.ts), with groups as its batch dimension z and
  * no im2col buffer: the operand loaders compute each element's address (and zero padding) on the fly.
  *   forward       y  = W · im2col(x):   M = Cout/g, N = batch·OH·OW (images folded into N, so that small feature
- *                                       maps still fill tiles), K = Cin/g·KH·KW; bias is added as C is stored.
+ *                                       maps still fill tiles), K = Cin/g·KH·KW; bias is added as C is stored, and
+ *                                       a ReLU that follows the conv is applied there too (conv2dRelu): one pass
+ *                                       over the output and one dispatch fewer than a separate relu.
  *   input grad    dx = Wᵀ ⋆ dy, a transposed convolution gathered per input pixel: M = Cin/g, N = batch·H·W,
  *                                       K = Cout/g·KH·KW; a tap contributes when (ih + ph − kh·dh) is a multiple of
  *                                       the stride that lands inside dy.
@@ -14,6 +16,7 @@
  * compiles nothing. A 1×1, stride-1, unpadded convolution is a plain GEMM over channels and loads without any of it.
  */
 import type { ConvGeometry } from '../conv-geometry.js';
+import { RELU_WGSL } from '../elementwise-ops.js';
 import type { ProgramForm } from '../program.js';
 import type { GemmOperands, GemmShape } from './gemm.js';
 
@@ -67,17 +70,19 @@ function im2colDecls(g: ConvGeometry): string {
 }`;
 }
 
-export function forwardOperands(g: ConvGeometry, withBias: boolean, form: ProgramForm): GemmOperands {
+/** The forward pass; `relu` applies the elementwise table's ReLU (NaN passed on) to each stored value. */
+export function forwardOperands(g: ConvGeometry, withBias: boolean, relu: boolean, form: ProgramForm): GemmOperands {
   const names = geometry(g, form);
+  const value = withBias ? 'v + bias[co]' : 'v';
   return {
-    label: 'conv2d',
+    label: relu ? 'conv2d+relu' : 'conv2d',
     buffers: withBias ? ['x', 'w', 'bias', 'y'] : ['x', 'w', 'y'],
     ...names,
-    decls: `${names.decls}\n${im2colDecls(g)}`,
+    decls: `${names.decls}\n${im2colDecls(g)}${relu ? `\n${RELU_WGSL}` : ''}`,
     loadA: '  return w[(z * COUTG + row) * CING * KH * KW + k];',
     loadB: '  return im2col(z, k, col);',
     storeC: `  let co = z * COUTG + row;
-  y[((col / (OH * OW)) * COUT + co) * OH * OW + col % (OH * OW)] = v${withBias ? ' + bias[co]' : ''};`,
+  y[((col / (OH * OW)) * COUT + co) * OH * OW + col % (OH * OW)] = ${relu ? `relu(${value})` : value};`,
     canonicalC: false,
   };
 }

@@ -24,8 +24,13 @@
  * however small the spatial size. Those per-channel sums are written out as the per-sample terms of dγ and dβ;
  * their γ-weighted totals (one more tree) are the two group means of the dx formula, applied in a final pass.
  * Weight and bias are optional: variants are generated without their bindings.
+ *
+ * With `relu` (groupNormRelu) the forward stores relu(y), and the backward masks each g as it reads it, as relu's
+ * rule does (0 where the output is ≤ 0), reading the output beside g: a ReLU after a GroupNorm then costs no
+ * dispatch, no tensor and no write of its own, forward or backward.
  */
 import type { GroupNormDims } from '../reference/group-norm.js';
+import { RELU_WGSL } from '../elementwise-ops.js';
 import type { DeviceInfo, Program } from '../program.js';
 import { blockGrid, gridStride1d, kernel1d, ParamWriter, storage, uniform, WORKGROUP_1D as WG, workgroupTree } from './common.js';
 
@@ -64,28 +69,36 @@ const subgroupEntry = (lanes: number): string => ENTRY.replace(`@workgroup_size(
   '@builtin(subgroup_invocation_id) lane: u32',
 );
 
-/** The end of both forward schedules: (mean, rstd) to `stats`, then y = x̂·γ + β over the invocation's share. */
-const normalized = (index: string, stride: string, affine: string): string => `  if (${index} == 0u) {
+/** The end of both forward schedules: (mean, rstd) to `stats`, then y = x̂·γ + β (or its relu) over the invocation's share. */
+const normalized = (index: string, stride: string, affine: string, relu: boolean): string => `  if (${index} == 0u) {
     stats[2u * ng] = mu;
     stats[2u * ng + 1u] = rstd;
   }
   for (var k = ${index}; k < p.count; k += ${stride}) {
     let c = firstChannel + k / p.spatial;
-    y[base + k] = (x[base + k] - mu) * rstd${affine};
+    let v = (x[base + k] - mu) * rstd${affine};
+    y[base + k] = ${relu ? 'relu(v)' : 'v'};
   }
 }`;
+
+/** `fn grad(i)`, the backward kernels' g[i]: as given, or masked by relu's rule on the output y. */
+const gradient = (relu: boolean): string => relu
+  ? `${RELU_WGSL}
+fn grad(i: u32) -> f32 { return reluBackward(g[i], y[i]); }`
+  : 'fn grad(i: u32) -> f32 { return g[i]; }';
 
 /** The end of both backward schedules: dx from the group totals Σγ·g·x̂ and Σγ·g, over the invocation's share. */
 const inputGradient = (index: string, stride: string, sumGXhat: string, sumG: string, gamma: (c: string) => string): string => `  let meanGXhat = ${sumGXhat} / f32(p.count);
   let meanG = ${sumG} / f32(p.count);
   for (var k = ${index}; k < p.count; k += ${stride}) {
     let xhat = (x[base + k] - mu) * rstd;
-    dx[base + k] = rstd * (${gamma('firstChannel + k / p.spatial')} * g[base + k] - meanG - xhat * meanGXhat);
+    dx[base + k] = rstd * (${gamma('firstChannel + k / p.spatial')} * grad(base + k) - meanG - xhat * meanGXhat);
   }
 }`;
 
 /** Bindings: x, [weight], [bias], y, stats. */
-export function groupNormForwardKernel(dims: GroupNormDims, eps: number, hasWeight: boolean, hasBias: boolean, schedule: GroupNormSchedule): Program {
+export function groupNormForwardKernel(dims: GroupNormDims, eps: number, hasWeight: boolean, hasBias: boolean, relu: boolean, schedule: GroupNormSchedule): Program {
+  const label = relu ? 'groupNorm+relu' : 'groupNorm';
   const inputs = ['x', ...(hasWeight ? ['weight'] : []), ...(hasBias ? ['bias'] : [])];
   const affine = `${hasWeight ? ' * weight[c]' : ''}${hasBias ? ' + bias[c]' : ''}`;
   const header = `
@@ -93,7 +106,8 @@ ${PARAMS}
 ${inputs.map((name, k) => storage(k, name, 'float32')).join('\n')}
 ${storage(inputs.length, 'y', 'float32', true)}
 ${storage(inputs.length + 1, 'stats', 'float32', true)}
-${uniform(inputs.length + 2)}`;
+${uniform(inputs.length + 2)}
+${relu ? RELU_WGSL : ''}`;
   if (schedule.kind === 'subgroup') {
     const L = schedule.lanes;
     const code = `enable subgroups;
@@ -110,8 +124,8 @@ ${subgroupEntry(L)}
     squares += d * d;
   }
   let rstd = 1.0 / sqrt(subgroupAdd(squares) / f32(p.count) + p.eps);
-${normalized('lane', `${L}u`, affine)}`;
-    return { label: 'groupNorm', code, params: params(dims, eps), workgroups: blockGrid(dims.batch * dims.groups) };
+${normalized('lane', `${L}u`, affine, relu)}`;
+    return { label, code, params: params(dims, eps), workgroups: blockGrid(dims.batch * dims.groups) };
   }
   const code = `${header}
 var<workgroup> wCount: array<f32, ${WG}>;
@@ -141,13 +155,14 @@ ${ENTRY}
       }`)}
   let mu = wMean[0];
   let rstd = 1.0 / sqrt(wM2[0] / f32(p.count) + p.eps);
-${normalized('lid', `${WG}u`, affine)}`;
-  return { label: 'groupNorm', code, params: params(dims, eps), workgroups: blockGrid(dims.batch * dims.groups) };
+${normalized('lid', `${WG}u`, affine, relu)}`;
+  return { label, code, params: params(dims, eps), workgroups: blockGrid(dims.batch * dims.groups) };
 }
 
-/** Bindings: g, x, stats, [weight], dx, dWeight [N, C], dBias [N, C]. */
-export function groupNormBackwardKernel(dims: GroupNormDims, hasWeight: boolean, schedule: GroupNormSchedule): Program {
-  const inputs = ['g', 'x', 'stats', ...(hasWeight ? ['weight'] : [])];
+/** Bindings: g, x, stats, [weight], [y: the output, with relu], dx, dWeight [N, C], dBias [N, C]. */
+export function groupNormBackwardKernel(dims: GroupNormDims, hasWeight: boolean, relu: boolean, schedule: GroupNormSchedule): Program {
+  const label = relu ? 'groupNorm+relu backward' : 'groupNormBackward';
+  const inputs = ['g', 'x', 'stats', ...(hasWeight ? ['weight'] : []), ...(relu ? ['y'] : [])];
   const gamma = (c: string) => (hasWeight ? `weight[${c}]` : '1.0');
   const header = `
 ${PARAMS}
@@ -155,7 +170,8 @@ ${inputs.map((name, k) => storage(k, name, 'float32')).join('\n')}
 ${storage(inputs.length, 'dx', 'float32', true)}
 ${storage(inputs.length + 1, 'dWeight', 'float32', true)}
 ${storage(inputs.length + 2, 'dBias', 'float32', true)}
-${uniform(inputs.length + 3)}`;
+${uniform(inputs.length + 3)}
+${gradient(relu)}`;
   if (schedule.kind === 'subgroup') {
     const L = schedule.lanes;
     const code = `enable subgroups;
@@ -170,7 +186,7 @@ ${subgroupEntry(L)}
     var a = 0.0;
     var b = 0.0;
     for (var s = lane; s < p.spatial; s += ${L}u) {
-      let gv = g[start + s];
+      let gv = grad(start + s);
       a += gv * (x[start + s] - mu) * rstd;
       b += gv;
     }
@@ -184,7 +200,7 @@ ${subgroupEntry(L)}
     sumG += ${gamma('firstChannel + ch')} * channelG;
   }
 ${inputGradient('lane', `${L}u`, 'sumGXhat', 'sumG', gamma)}`;
-    return { label: 'groupNormBackward', code, params: params(dims, 0), workgroups: blockGrid(dims.batch * dims.groups) };
+    return { label, code, params: params(dims, 0), workgroups: blockGrid(dims.batch * dims.groups) };
   }
   const code = `${header}
 var<workgroup> wA: array<f32, ${WG}>;
@@ -202,7 +218,7 @@ ${ENTRY}
     if (ch < p.perGroup) {
       let start = base + ch * p.spatial;
       for (var s = lane; s < p.spatial; s += p.lanes) {
-        let gv = g[start + s];
+        let gv = grad(start + s);
         a += gv * (x[start + s] - mu) * rstd;
         b += gv;
       }
@@ -224,7 +240,7 @@ ${ENTRY}
   wB[lid] = sumG;${workgroupTree(`wA[lid] += wA[o];
     wB[lid] += wB[o];`)}
 ${inputGradient('lid', `${WG}u`, 'wA[0]', 'wB[0]', gamma)}`;
-  return { label: 'groupNormBackward', code, params: params(dims, 0), workgroups: blockGrid(dims.batch * dims.groups) };
+  return { label, code, params: params(dims, 0), workgroups: blockGrid(dims.batch * dims.groups) };
 }
 
 /**
