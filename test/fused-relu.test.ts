@@ -4,7 +4,7 @@
 // relu does, pass float64 gradchecks, and dispatch no relu kernel of its own; the networks must use them.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { Random, add, addRelu, dispose, mul, randn, relu, sum, tensor, type Device, type Tensor } from '../src/index.js';
+import { Random, add, addRelu, dispose, grad, mul, randn, relu, sum, tensor, type Device, type Tensor } from '../src/index.js';
 import { conv2d, conv2dGeometry, conv2dRelu, type Conv2dOptions } from '../src/ops/conv2d.js';
 import { groupNorm, groupNormKernels, groupNormRelu } from '../src/ops/group-norm.js';
 import { Conv2d } from '../src/nn/conv.js';
@@ -107,6 +107,13 @@ describe('conv2dRelu', () => {
     const g = conv2dGeometry(x.shape, w.shape, options);
     const up = randn([g.batch, g.outChannels, g.outH, g.outW], { dtype: 'float64', random });
     gradcheck((x, w, b) => sum(mul(conv2dRelu(x, w, b, options), up)), [x, w, b]);
+    // Second order: f = <sx, dL/dx> + <sw, dL/dw> with L = <u, conv2dRelu(x, w)>, differentiated in x, w and u.
+    const u = randn(up.shape, { dtype: 'float64', random, requiresGrad: true });
+    const [sx, sw] = [randn(x.shape, { dtype: 'float64', random }), randn(w.shape, { dtype: 'float64', random })];
+    gradcheck((x, w, u) => {
+      const [gx, gw] = grad(sum(mul(conv2dRelu(x, w, null, options), u)), [x, w], { createGraph: true });
+      return add(sum(mul(gx!, sx)), sum(mul(gw!, sw)));
+    }, [x, w, u]);
   });
 
   test('one kernel forward, no relu dispatch; a bad bias is reported under its own name', () => {
@@ -193,6 +200,16 @@ describe('addRelu', () => {
     const fused = await evaluate('webgpu', shapes, inputs, (x, w) => addRelu(x, w!));
     expect(Number.isNaN(fused.y[0])).toBe(true);
     expect(fused).toEqual(await evaluate('webgpu', shapes, inputs, (x, w) => relu(add(x, w!))));
+  });
+
+  test('int32: the sum wraps before the ReLU, on both devices, as relu(add) does', async () => {
+    for (const device of ['cpu', 'webgpu'] as const) {
+      const [a, b] = [tensor([2 ** 31 - 1, -5, 7], [3], { device, dtype: 'int32' }), tensor([1, 2, -3], [3], { device, dtype: 'int32' })];
+      const [fused, composed] = [addRelu(a, b), relu(add(a, b))];
+      expect(Array.from(await fused.toArray()), device).toEqual([0, 0, 4]);
+      expect(Array.from(await composed.toArray()), device).toEqual([0, 0, 4]);
+      dispose([a, b, fused, composed]);
+    }
   });
 });
 

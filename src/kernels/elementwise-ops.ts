@@ -100,8 +100,17 @@ export const BINARY: Record<BinaryOp, ElementwiseDef<(a: number, b: number) => n
    * too), and g elsewhere, a NaN x included (relu passed the NaN on). One kernel, where g·step(x) took two.
    */
   reluBackward: { cpu: (g, x) => (x <= 0 ? 0 : g), wgsl: 'select(a, T(0), b <= T(0) && !isNan(b))', integers: 'none' },
-  /** relu(a + b), a residual block's end: one kernel and one pass where add then relu took two. */
-  addRelu: { cpu: (a, b) => UNARY.relu.cpu(a + b), wgsl: 'max(a + b, T(0))', wgslFloat: nanPropagating('max(a + b, 0.0)', ['(a + b)']), integers: 'all' },
+  /**
+   * relu(a + b), a residual block's end: one kernel and one pass where add then relu took two. On int32 the sum
+   * wraps before the ReLU, as add's does (uint32 has no use for a ReLU).
+   */
+  addRelu: {
+    cpu: (a, b) => UNARY.relu.cpu(a + b),
+    cpuInteger: (a, b) => Math.max((a + b) | 0, 0),
+    wgsl: 'max(a + b, T(0))',
+    wgslFloat: nanPropagating('max(a + b, 0.0)', ['(a + b)']),
+    integers: 'signed',
+  },
 };
 
 /**
@@ -109,6 +118,7 @@ export const BINARY: Record<BinaryOp, ElementwiseDef<(a: number, b: number) => n
  * ReLU into their output (conv2dRelu, groupNormRelu) and must agree with the elementwise ops bit for bit.
  */
 export const RELU_WGSL = `${IS_NAN_WGSL}
+// The table's expressions name the element type T (the elementwise template's alias).
 alias T = f32;
 fn relu(x: f32) -> f32 { return ${UNARY.relu.wgslFloat}; }
 fn reluBackward(a: f32, b: f32) -> f32 { return ${BINARY.reluBackward.wgsl}; }`;

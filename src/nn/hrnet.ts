@@ -17,7 +17,7 @@
  * frozen. Child names are torch's: nn.Sequential positions (`transition1.1.0.0.weight`, `fuse_layers.2.0.1.1.bias`)
  * and holes where mmdet's ModuleLists hold None (`transition2.2` exists, `transition2.0` does not).
  */
-import { add, addRelu, relu } from '../ops/elementwise.js';
+import { add, addRelu } from '../ops/elementwise.js';
 import { upsampleNearest2d } from '../ops/upsample.js';
 import { shapeStr } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -88,9 +88,10 @@ class HrModule extends Module {
     return ys.map((_, i) => {
       const row = this.fuseLayers.at(i);
       const terms = ys.map((y, j) => row.at(j)?.forward(y) ?? y);
-      // The last add and the ReLU in one kernel: relu(((t0 + t1) + t2) + t3), summed in the same order.
+      // The last add and the ReLU in one kernel: relu(((t0 + t1) + t2) + t3), summed in the same order. (A module
+      // has 2 to 4 branches: HrNet builds stage s + 2 of s + 2.)
       const last = terms.pop()!;
-      return terms.length === 0 ? relu(last) : addRelu(terms.reduce((sum, t) => add(sum, t)), last);
+      return addRelu(terms.reduce((sum, t) => add(sum, t)), last);
     });
   }
 }

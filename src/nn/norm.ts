@@ -4,7 +4,7 @@
  * bias are frozen too with requires_grad=False, the ResNet configs, or trained, the HRNet configs).
  */
 import { checkNonNegative } from '../errors.js';
-import { add, div, mul, sqrt, sub } from '../ops/elementwise.js';
+import { add, addRelu, div, mul, sqrt, sub } from '../ops/elementwise.js';
 import { groupNorm, groupNormRelu } from '../ops/group-norm.js';
 import { reshape } from '../ops/shape.js';
 import { withGradDisabled } from '../tensor/engine.js';
@@ -115,12 +115,22 @@ export class FrozenBatchNorm2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    return this.map(x, add);
+  }
+
+  /** relu(forward(x)), the ReLU in the shift's add (addRelu). */
+  forwardRelu(x: Tensor): Tensor {
+    return this.map(x, addRelu);
+  }
+
+  /** x·scale + shift per channel, the shift added by `shiftBy` (add, or addRelu). */
+  private map(x: Tensor, shiftBy: (a: Tensor, b: Tensor) => Tensor): Tensor {
     if (x.rank !== 4 || x.shape[1] !== this.channels) {
       throw new Error(`FrozenBatchNorm2d: input ${shapeStr(x.shape)} should be [N, ${this.channels}, H, W]`);
     }
     const { scale, shift } = this.affine();
     const channels = [1, this.channels, 1, 1];
-    return add(mul(x, reshape(scale, channels)), reshape(shift, channels));
+    return shiftBy(mul(x, reshape(scale, channels)), reshape(shift, channels));
   }
 
   private dropCache(): void {

@@ -17,7 +17,7 @@
  */
 import { conv2dOutputSize } from '../ops/conv2d.js';
 import { maxPool2d } from '../ops/pool.js';
-import { add, addRelu, mul, relu } from '../ops/elementwise.js';
+import { add, addRelu, mul } from '../ops/elementwise.js';
 import { reshape } from '../ops/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Conv2d } from './conv.js';
@@ -76,22 +76,21 @@ export const normLayer = (channels: number, options: BlockOptions): NormLayer =>
  * a trained affine's weight and bias (HRNet's 'affine-bn') through s and t.
  */
 export function convNorm(conv: Conv2d, norm: NormLayer, x: Tensor): Tensor {
-  return convNormThen(conv, norm, x, false);
+  return convNormWith(conv, norm, x, false);
 }
 
 /**
- * relu(convNorm(conv, norm, x)), the ReLU fused where there is a kernel to take it: into a GroupNorm's, or into
- * the conv's output store when a frozen BN is folded into the conv.
+ * relu(convNorm(conv, norm, x)), the ReLU inside the kernel before it: a GroupNorm's, the conv's output store when
+ * a frozen BN is folded into the conv, or the BN's shift otherwise.
  */
 export function convNormRelu(conv: Conv2d, norm: NormLayer, x: Tensor): Tensor {
-  return convNormThen(conv, norm, x, true);
+  return convNormWith(conv, norm, x, true);
 }
 
-function convNormThen(conv: Conv2d, norm: NormLayer, x: Tensor, withRelu: boolean): Tensor {
-  if (norm instanceof GroupNorm) return withRelu ? norm.forwardRelu(conv.forward(x)) : norm.forward(conv.forward(x));
-  if (!foldPays(conv, x)) {
-    const y = norm.forward(conv.forward(x));
-    return withRelu ? relu(y) : y;
+function convNormWith(conv: Conv2d, norm: NormLayer, x: Tensor, withRelu: boolean): Tensor {
+  if (!(norm instanceof FrozenBatchNorm2d) || !foldPays(conv, x)) {
+    const y = conv.forward(x);
+    return withRelu ? norm.forwardRelu(y) : norm.forward(y);
   }
   if (norm.channels !== conv.outChannels) throw new Error(`convNorm: a conv with ${conv.outChannels} outputs cannot feed a BN of ${norm.channels} channels`);
   const { scale, shift } = norm.affine();

@@ -36,7 +36,7 @@ const deviceTiles: TileChooser = (shape, canSplit) => chooseTile(shape, canSplit
 
 /** The forward pass, relu(conv2d(x, w) + bias) when `relu`. */
 export function conv2dForwardGpu(x: Tensor, weight: Tensor, bias: Tensor | null, g: ConvGeometry, relu = false, tiles = deviceTiles): Tensor {
-  const y = emptyGpu([g.batch, g.outChannels, g.outH, g.outW], x.dtype, relu ? 'conv2d+relu' : 'conv2d');
+  const y = emptyGpu([g.batch, g.outChannels, g.outH, g.outW], x.dtype, relu ? 'conv2dRelu' : 'conv2d');
   const shape = forwardShape(g);
   const tile = tiles(shape, false);
   const program = passProgram(passKey('forward', g, tile, bias !== null, relu), (form) => forwardOperands(g, bias !== null, relu, form), shape, tile);

@@ -74,7 +74,7 @@ const FORWARD: DeviceKernel<[Tensor, Tensor, Tensor | null, ConvGeometry, boolea
   cpu(x, w, b, g, relu) {
     const y = conv2dForward(cpuData(x), cpuData(w), b && cpuData(b), g, x.dtype);
     if (relu) y.forEach((v, i) => (y[i] = UNARY.relu.cpu(v)));
-    return cpuBackend.fromArray(y, [g.batch, g.outChannels, g.outH, g.outW], x.dtype, relu ? 'conv2d+relu' : 'conv2d');
+    return cpuBackend.fromArray(y, [g.batch, g.outChannels, g.outH, g.outW], x.dtype, relu ? 'conv2dRelu' : 'conv2d');
   },
   webgpu: conv2dForwardGpu,
 };
@@ -88,7 +88,7 @@ const WEIGHT_GRAD: DeviceKernel<[Tensor, Tensor, ConvGeometry], Tensor> = {
 };
 
 function forward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry, relu = false): Tensor {
-  return record(relu ? 'conv2d+relu' : 'conv2d', b ? [x, w, b] : [x, w], (be) => runKernel(be.device, FORWARD, x, w, b, g, relu), (gy, y) => {
+  return record(relu ? 'conv2dRelu' : 'conv2d', b ? [x, w, b] : [x, w], (be) => runKernel(be.device, FORWARD, x, w, b, g, relu), (gy, y) => {
     // relu's rule on its output (the gradient passes where y > 0 or y is NaN), then conv2d's.
     const dy = relu ? reluBackward(gy, y) : gy;
     return [

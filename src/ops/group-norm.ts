@@ -41,12 +41,12 @@ const FORWARD: DeviceKernel<[Tensor, Tensor | null, Tensor | null, GroupNormDims
     const { y, stats } = groupNormForward(cpuData(x), weight && cpuData(weight), bias && cpuData(bias), dims, eps, x.dtype);
     if (relu) y.forEach((v, i) => (y[i] = UNARY.relu.cpu(v)));
     return {
-      y: cpuBackend.fromArray(y, x.shape, x.dtype, 'groupNorm'),
+      y: cpuBackend.fromArray(y, x.shape, x.dtype, relu ? 'groupNormRelu' : 'groupNorm'),
       stats: cpuBackend.fromArray(stats, [dims.batch, dims.groups, 2], x.dtype, 'groupNorm'),
     };
   },
   webgpu(x, weight, bias, dims, eps, relu) {
-    const y = emptyGpu(x.shape, x.dtype, 'groupNorm');
+    const y = emptyGpu(x.shape, x.dtype, relu ? 'groupNormRelu' : 'groupNorm');
     const stats = emptyGpu([dims.batch, dims.groups, 2], x.dtype, 'groupNorm');
     const s = schedule();
     const program = cachedProgram(gpuDevice(), programKey('forward', dims, s, eps, weight !== null, bias !== null, relu), () => groupNormForwardKernel(dims, eps, weight !== null, bias !== null, relu, s));
@@ -60,8 +60,8 @@ type Grads = { dx: Tensor; dWeight: Tensor; dBias: Tensor };
 /** `y`, groupNormRelu's output, masks the gradient; null for a plain groupNorm. */
 const BACKWARD: DeviceKernel<[Tensor, Tensor, Tensor, Tensor | null, Tensor | null, GroupNormDims], Grads> = {
   cpu(g, x, stats, weight, y, dims) {
-    const gData = cpuData(g);
-    const masked = y ? gData.map((v, i) => BINARY.reluBackward.cpu(v, cpuData(y)[i]!)) : gData;
+    const [gData, yData] = [cpuData(g), y && cpuData(y)];
+    const masked = yData ? gData.map((v, i) => BINARY.reluBackward.cpu(v, yData[i]!)) : gData;
     const r = groupNormBackward(masked, cpuData(x), cpuData(stats), weight && cpuData(weight), dims, x.dtype);
     const perSample = [dims.batch, dims.channels];
     return {
