@@ -232,8 +232,8 @@ ${ENTRY}
       sumGXhat += ${gamma('firstChannel + ch')} * wA[lid];
       sumG += ${gamma('firstChannel + ch')} * wB[lid];
     }
-    // The segment heads must have read their totals before the next round overwrites them.
-    workgroupBarrier();
+    // No barrier before the next round: the tree ended with one, and from there to the next tree's first
+    // barrier each invocation reads and writes only its own slots (a head reads the total in its own).
   }
   // Only segment heads hold nonzero sums; one more tree gives the group totals.
   wA[lid] = sumGXhat;
