@@ -2,7 +2,7 @@
  * The elementwise op table: each op once, with its scalar definition for the CPU reference and its WGSL
  * expression for the GPU template. Adding an op here makes it available on both backends.
  */
-import type { DType } from '../tensor/dtype.js';
+import type { DType, TypedArray } from '../tensor/dtype.js';
 
 export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'sign' | 'relu' | 'sigmoid' | 'tanh' | 'floor' | 'round' | 'step';
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'gt' | 'ge' | 'lt' | 'le' | 'eq' | 'ne' | 'reluBackward' | 'addRelu';
@@ -122,6 +122,11 @@ export const RELU_WGSL = `${IS_NAN_WGSL}
 alias T = f32;
 fn relu(x: f32) -> f32 { return ${UNARY.relu.wgslFloat}; }
 fn reluBackward(a: f32, b: f32) -> f32 { return ${BINARY.reluBackward.wgsl}; }`;
+
+/** The CPU half of the same fusion: relu applied in place to a reference kernel's output. */
+export function reluInPlace(values: TypedArray): void {
+  for (let i = 0; i < values.length; i++) values[i] = UNARY.relu.cpu(values[i]!);
+}
 
 /** The op's definition for a dtype: its scalar function and WGSL expression, or why it has none. */
 export function elementwiseFor<F>(op: string, def: ElementwiseDef<F>, dtype: DType): { cpu: F; wgsl: string } {

@@ -16,7 +16,7 @@ import { runKernel, type DeviceKernel } from '../backend/device-kernel.js';
 import type { ConvGeometry } from '../kernels/conv-geometry.js';
 import { conv2dForward, conv2dInputGrad, conv2dWeightGrad } from '../kernels/reference/conv2d.js';
 import { conv2dForwardGpu, conv2dInputGradGpu, conv2dWeightGradGpu } from './conv2d-gpu.js';
-import { UNARY } from '../kernels/elementwise-ops.js';
+import { reluInPlace } from '../kernels/elementwise-ops.js';
 import { isFloat } from '../tensor/dtype.js';
 import { shapeStr } from '../tensor/shape.js';
 import { cpuData, Tensor } from '../tensor/tensor.js';
@@ -73,7 +73,7 @@ export function conv2dGeometry(xShape: readonly number[], wShape: readonly numbe
 const FORWARD: DeviceKernel<[Tensor, Tensor, Tensor | null, ConvGeometry, boolean], Tensor> = {
   cpu(x, w, b, g, relu) {
     const y = conv2dForward(cpuData(x), cpuData(w), b && cpuData(b), g, x.dtype);
-    if (relu) y.forEach((v, i) => (y[i] = UNARY.relu.cpu(v)));
+    if (relu) reluInPlace(y);
     return cpuBackend.fromArray(y, [g.batch, g.outChannels, g.outH, g.outW], x.dtype, relu ? 'conv2dRelu' : 'conv2d');
   },
   webgpu: conv2dForwardGpu,

@@ -14,7 +14,7 @@ import { emptyGpu } from '../backend/webgpu-backend.js';
 import { checkNonNegative } from '../errors.js';
 import { groupNormBackward, groupNormBatchTotals, groupNormForward, type GroupNormDims } from '../kernels/reference/group-norm.js';
 import { groupNormBackwardKernel, groupNormBatchTotalsKernel, groupNormForwardKernel, groupNormSchedule, type GroupNormSchedule } from '../kernels/wgsl/group-norm.js';
-import { BINARY, UNARY } from '../kernels/elementwise-ops.js';
+import { BINARY, reluInPlace } from '../kernels/elementwise-ops.js';
 import { isFloat } from '../tensor/dtype.js';
 import { gradEnabled } from '../tensor/engine.js';
 import { shapeStr, sizeOf } from '../tensor/shape.js';
@@ -39,7 +39,7 @@ const present = (tensors: (Tensor | null)[]): Tensor[] => tensors.filter((t): t 
 const FORWARD: DeviceKernel<[Tensor, Tensor | null, Tensor | null, GroupNormDims, number, boolean], { y: Tensor; stats: Tensor }> = {
   cpu(x, weight, bias, dims, eps, relu) {
     const { y, stats } = groupNormForward(cpuData(x), weight && cpuData(weight), bias && cpuData(bias), dims, eps, x.dtype);
-    if (relu) y.forEach((v, i) => (y[i] = UNARY.relu.cpu(v)));
+    if (relu) reluInPlace(y);
     return {
       y: cpuBackend.fromArray(y, x.shape, x.dtype, relu ? 'groupNormRelu' : 'groupNorm'),
       stats: cpuBackend.fromArray(stats, [dims.batch, dims.groups, 2], x.dtype, 'groupNorm'),
