@@ -86,9 +86,9 @@ function instances(size: keyof typeof SIZES): { list: Instance[]; inputs: Tensor
         return c;
       },
     },
-    { op: `${convName} forward`, shape: forwardShape(g), canSplit: false, run: (tile) => conv2dForwardGpu(x, w, null, g, false, () => tile) },
-    { op: `${convName} input grad`, shape: inputGradShape(g), canSplit: false, run: (tile) => conv2dInputGradGpu(dy, w, g, () => tile) },
-    { op: `${convName} weight grad`, shape: weightGradShape(g), canSplit: true, run: (tile) => conv2dWeightGradGpu(dy, x, g, () => tile) },
+    { op: `${convName} forward`, shape: forwardShape(g), canSplit: false, run: (tile) => conv2dForwardGpu(x, w, null, g, {}, () => tile) },
+    { op: `${convName} input grad`, shape: inputGradShape(g), canSplit: false, run: (tile) => conv2dInputGradGpu(dy, w, g, null, () => tile) },
+    { op: `${convName} weight grad`, shape: weightGradShape(g), canSplit: true, run: (tile) => conv2dWeightGradGpu(dy, x, g, null, () => tile) },
   ];
   return { list, inputs: [a, b, x, w, dy] };
 }

@@ -25,8 +25,8 @@ export * from './ops/shape.js';
 export { matmul } from './ops/matmul.js';
 export { to, toSync } from './ops/device.js';
 
-export { conv2d, conv2dRelu, conv2dOutputSize } from './ops/conv2d.js';
-export type { Conv2dOptions } from './ops/conv2d.js';
+export { conv2d, conv2dRelu, conv2dFused, conv2dOutputSize } from './ops/conv2d.js';
+export type { Conv2dOptions, Conv2dFusion } from './ops/conv2d.js';
 export { deformConv2d } from './ops/deform-conv2d.js';
 export { groupNorm, groupNormRelu } from './ops/group-norm.js';
 export { maxPool2d, avgPool2d } from './ops/pool.js';

@@ -90,11 +90,11 @@ async function compareWithReference(g: ConvGeometry, withBias: boolean, seed: nu
   const bg = b && gpu(b, [g.outChannels]);
   const dyg = gpu(dy, [g.batch, g.outChannels, g.outH, g.outW]);
   const n = terms(g);
-  const y = conv2dForwardGpu(xg, wg, bg, g, false, tiles);
+  const y = conv2dForwardGpu(xg, wg, bg, g, {}, tiles);
   expectClose(await y.toArray(), conv2dForward(f64(x), f64(w), b && f64(b), g, 'float64'), f32(n.y), 'forward');
   if (!forwardOnly) {
-    const dx = conv2dInputGradGpu(dyg, wg, g, tiles);
-    const dw = conv2dWeightGradGpu(dyg, xg, g, tiles);
+    const dx = conv2dInputGradGpu(dyg, wg, g, null, tiles);
+    const dw = conv2dWeightGradGpu(dyg, xg, g, null, tiles);
     expectClose(await dx.toArray(), conv2dInputGrad(f64(dy), f64(w), g, 'float64'), f32(n.x), 'input grad');
     expectClose(await dw.toArray(), conv2dWeightGrad(f64(dy), f64(x), g, 'float64'), f32(n.weight), 'weight grad');
     dispose([dx, dw]);
@@ -186,7 +186,7 @@ describe('conv2d WGSL matches the reference', () => {
       const gpu = (shape: number[]) => tensor(values(shape.reduce((a, b) => a * b, 1), random), shape, { device: 'webgpu' });
       const [x, w, b, dy] = [gpu([g.batch, g.inChannels, g.height, g.width]), gpu([g.outChannels, g.inChannels / g.groups, g.kernelH, g.kernelW]), gpu([g.outChannels]), gpu([g.batch, g.outChannels, g.outH, g.outW])];
       await expectSameBitsEveryUse(async () => {
-        const passes = { forward: conv2dForwardGpu(x, w, b, g, false, tiles), inputGrad: conv2dInputGradGpu(dy, w, g, tiles), weightGrad: conv2dWeightGradGpu(dy, x, g, tiles) };
+        const passes = { forward: conv2dForwardGpu(x, w, b, g, {}, tiles), inputGrad: conv2dInputGradGpu(dy, w, g, null, tiles), weightGrad: conv2dWeightGradGpu(dy, x, g, null, tiles) };
         const read = Object.fromEntries(await Promise.all(Object.entries(passes).map(async ([name, t]) => [name, await t.toArray()] as const)));
         dispose(Object.values(passes));
         return read;

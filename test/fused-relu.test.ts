@@ -237,7 +237,7 @@ describe('the networks fuse their conv → norm → ReLU blocks and residual end
     x.dispose();
   });
 
-  test('convNormRelu folds a frozen BN into the conv and the ReLU into its store, where the fold pays', async () => {
+  test('convNormRelu folds a frozen BN into the conv and the ReLU into its store', async () => {
     const conv = new Conv2d(3, 4, 3, { padding: 1, bias: false, device: 'webgpu', random: new Random(2) });
     const bn = new FrozenBatchNorm2d(4, { device: 'webgpu' });
     const x = randn([1, 3, 16, 16], { device: 'webgpu' });

@@ -1,5 +1,5 @@
 /** A 2-d convolution layer over `conv2d`: weight [Cout, Cin/groups, KH, KW], optional bias [Cout]. */
-import { conv2d, conv2dRelu } from '../ops/conv2d.js';
+import { conv2d, conv2dFused, conv2dRelu, type Conv2dFusion } from '../ops/conv2d.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { intPair, type IntPair } from '../ops/window-options.js';
 import { fans, initTensor, uniform, type Initializer, type InitOptions } from './init.js';
@@ -71,20 +71,21 @@ export class Conv2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return this.withWeights(x, this.weight.tensor, this.bias?.tensor ?? null);
+    return this.withWeights(x, this.weight.tensor, this.bias?.tensor ?? null, {});
   }
 
   /** relu(forward(x)), the ReLU applied as the conv stores its output. */
   forwardRelu(x: Tensor): Tensor {
-    return this.withWeights(x, this.weight.tensor, this.bias?.tensor ?? null, true);
+    return this.withWeights(x, this.weight.tensor, this.bias?.tensor ?? null, { relu: true });
   }
 
   /**
-   * This conv's window (stride, padding, dilation, groups) over other weights: a norm folded into it
-   * (resnet.ts); `relu` fuses a ReLU after it (conv2dRelu).
+   * This conv's window (stride, padding, dilation, groups) over other weights, with the fusions of conv2dFused:
+   * a frozen BN's scale and shift (the bias), a ReLU after it (resnet.ts).
    */
-  withWeights(x: Tensor, weight: Tensor, bias: Tensor | null, relu = false): Tensor {
+  withWeights(x: Tensor, weight: Tensor, bias: Tensor | null, fusion: Conv2dFusion): Tensor {
     const window = { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups };
-    return (relu ? conv2dRelu : conv2d)(x, weight, bias, window);
+    if (fusion.scale) return conv2dFused(x, weight, bias, { ...window, ...fusion });
+    return (fusion.relu ? conv2dRelu : conv2d)(x, weight, bias, window);
   }
 }

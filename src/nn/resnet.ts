@@ -66,14 +66,11 @@ export const normLayer = (channels: number, options: BlockOptions): NormLayer =>
     : new FrozenBatchNorm2d(channels, { ...options, trainAffine: options.norm === 'affine-bn' });
 
 /**
- * conv then norm. A frozen batch norm can be folded into the conv: conv(x, W)·s + t per output channel equals
- * conv(x, W·s) with bias t, the shift added as the GEMM stores its output. Unfolded, the output is written three
- * times (conv, ×s, +t) and its gradient passed over once more for ×s: about three passes over Cout·P numbers (P
- * output pixels over the batch). Folded, W·s is a pass over the weights, Cout·Cin·k² numbers, and another for
- * the gradient of W through it. So the fold is taken where the output outweighs the weights, 3·P ≥ 2·Cin·k²:
- * 46 of ResNet-50's 53 convs at 800², 17 at 128², where the last stages' maps are smaller than their weights
- * (folding all 53 there made the forward slower on lavapipe, folding by this rule faster). The gradient reaches
- * a trained affine's weight and bias (HRNet's 'affine-bn') through s and t.
+ * conv then norm. A frozen batch norm y·s + t runs inside the conv (conv2dFused: ×s and +t as the output is
+ * stored, ×s again as the gradient kernels read dy), so that it costs no pass of its own: the output is written
+ * once where conv, ×s and +t wrote it three times. A trained affine (HRNet's 'affine-bn') needs the gradient of s,
+ * which the fused kernels do not give; there s is folded into the weights as a tensor, conv(x, W·s) with bias t,
+ * where that pays (foldPays), and the gradient reaches the affine's weight and bias through s and t.
  */
 export function convNorm(conv: Conv2d, norm: NormLayer, x: Tensor): Tensor {
   return convNormWith(conv, norm, x, false);
@@ -81,24 +78,32 @@ export function convNorm(conv: Conv2d, norm: NormLayer, x: Tensor): Tensor {
 
 /**
  * relu(convNorm(conv, norm, x)), the ReLU inside the kernel before it: a GroupNorm's, the conv's output store when
- * a frozen BN is folded into the conv, or the BN's shift otherwise.
+ * a frozen BN runs in the conv or is folded into it, or the BN's shift otherwise.
  */
 export function convNormRelu(conv: Conv2d, norm: NormLayer, x: Tensor): Tensor {
   return convNormWith(conv, norm, x, true);
 }
 
-function convNormWith(conv: Conv2d, norm: NormLayer, x: Tensor, withRelu: boolean): Tensor {
-  if (!(norm instanceof FrozenBatchNorm2d) || !foldPays(conv, x)) {
+function convNormWith(conv: Conv2d, norm: NormLayer, x: Tensor, relu: boolean): Tensor {
+  const separate = () => {
     const y = conv.forward(x);
-    return withRelu ? norm.forwardRelu(y) : norm.forward(y);
-  }
+    return relu ? norm.forwardRelu(y) : norm.forward(y);
+  };
+  if (!(norm instanceof FrozenBatchNorm2d)) return separate();
   if (norm.channels !== conv.outChannels) throw new Error(`convNorm: a conv with ${conv.outChannels} outputs cannot feed a BN of ${norm.channels} channels`);
   const { scale, shift } = norm.affine();
-  const weight = mul(conv.weight.tensor, reshape(scale, [conv.outChannels, 1, 1, 1]));
-  return conv.withWeights(x, weight, conv.bias ? add(mul(conv.bias.tensor, scale), shift) : shift, withRelu);
+  if (scale.requiresGrad && !foldPays(conv, x)) return separate();
+  const bias = conv.bias ? add(mul(conv.bias.tensor, scale), shift) : shift;
+  if (!scale.requiresGrad) return conv.withWeights(x, conv.weight.tensor, bias, { scale, relu });
+  return conv.withWeights(x, mul(conv.weight.tensor, reshape(scale, [conv.outChannels, 1, 1, 1])), bias, { relu });
 }
 
-/** The output outweighs the weights: 3·P ≥ 2·Cin·k², P the conv's output pixels over the batch (convNorm). */
+/**
+ * Whether a trained affine is folded into the weights: where the output outweighs them, 3·P ≥ 2·Cin·k², P the
+ * conv's output pixels over the batch. Unfolded, the output is written three times and its gradient passed over
+ * once more for ×s, about three passes over Cout·P numbers; folded, W·s is a pass over Cout·Cin·k² weights, and
+ * another for the gradient of W through it.
+ */
 function foldPays(conv: Conv2d, x: Tensor): boolean {
   const [kh, kw] = conv.weight.shape.slice(2) as [number, number];
   const outH = conv2dOutputSize(x.shape[2]!, kh, conv.stride[0], conv.padding[0], conv.dilation[0]);

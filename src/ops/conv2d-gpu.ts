@@ -6,7 +6,7 @@ import { gpuDevice, launch } from '../backend/launch.js';
 import { specialisedProgram } from '../backend/program-cache.js';
 import { emptyGpu, webgpuBackend } from '../backend/webgpu-backend.js';
 import type { ConvGeometry } from '../kernels/conv-geometry.js';
-import { forwardOperands, forwardShape, inputGradOperands, inputGradShape, weightGradOperands, weightGradShape } from '../kernels/wgsl/conv2d.js';
+import { forwardOperands, forwardShape, inputGradOperands, inputGradShape, weightGradOperands, weightGradShape, type ForwardFusion } from '../kernels/wgsl/conv2d.js';
 import { chooseTile, gemmKernel, gemmTarget, type GemmOperands, type GemmShape, type GemmTarget, type GemmTile } from '../kernels/wgsl/gemm.js';
 import type { Program, ProgramForm } from '../kernels/program.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -26,39 +26,54 @@ function passProgram(key: string, operands: (form: ProgramForm) => GemmOperands,
   return specialisedProgram(gpuDevice(), key, () => gemmKernel(operands('general'), shape, tile), () => gemmKernel(operands('specialised'), shape, tile));
 }
 
-/** The cache key of a pass: everything of the geometry, the tile and the epilogue (bias, ReLU) that its WGSL depends on. */
-function passKey(pass: string, g: ConvGeometry, t: GemmTile, bias = false, relu = false): string {
+/** The cache key of a pass: everything of the geometry, the tile and the fusions (factor, bias, ReLU) that its WGSL depends on. */
+function passKey(pass: string, g: ConvGeometry, t: GemmTile, fusion: Partial<ForwardFusion>): string {
   const geometry = [g.batch, g.inChannels, g.height, g.width, g.outChannels, g.kernelH, g.kernelW, g.outH, g.outW, g.strideH, g.strideW, g.padH, g.padW, g.dilationH, g.dilationW, g.groups];
-  return `conv2d ${pass}|${geometry.join(',')}|${t.staging},${t.wx},${t.wy},${t.rm},${t.rn},${t.tk},${t.splits}|${bias ? 'bias' : ''}${relu ? '+relu' : ''}`;
+  const fused = [fusion.scale && 'scale', fusion.bias && 'bias', fusion.relu && 'relu'].filter(Boolean).join('+');
+  return `conv2d ${pass}|${geometry.join(',')}|${t.staging},${t.wx},${t.wy},${t.rm},${t.rn},${t.tk},${t.splits}|${fused}`;
 }
 
 const deviceTiles: TileChooser = (shape, canSplit) => chooseTile(shape, canSplit, gemmTarget(gpuDevice()));
 
-/** The forward pass, relu(conv2d(x, w) + bias) when `relu`. */
-export function conv2dForwardGpu(x: Tensor, weight: Tensor, bias: Tensor | null, g: ConvGeometry, relu = false, tiles = deviceTiles): Tensor {
-  const y = emptyGpu([g.batch, g.outChannels, g.outH, g.outW], x.dtype, relu ? 'conv2dRelu' : 'conv2d');
+/** What the forward pass fuses besides the bias: a factor [Cout] before it, a ReLU after it. */
+export interface ForwardExtras {
+  scale?: Tensor | null;
+  relu?: boolean;
+}
+
+/** The forward pass: relu?(conv2d(x, w)·scale + bias). */
+export function conv2dForwardGpu(x: Tensor, weight: Tensor, bias: Tensor | null, g: ConvGeometry, extras: ForwardExtras = {}, tiles = deviceTiles): Tensor {
+  const scale = extras.scale ?? null;
+  const fusion: ForwardFusion = { scale: scale !== null, bias: bias !== null, relu: extras.relu ?? false };
+  const y = emptyGpu([g.batch, g.outChannels, g.outH, g.outW], x.dtype, fusion.relu ? 'conv2dRelu' : 'conv2d');
   const shape = forwardShape(g);
   const tile = tiles(shape, false);
-  const program = passProgram(passKey('forward', g, tile, bias !== null, relu), (form) => forwardOperands(g, bias !== null, relu, form), shape, tile);
-  launch(program, bias ? [x, weight, bias, y] : [x, weight, y]);
+  const program = passProgram(passKey('forward', g, tile, fusion), (form) => forwardOperands(g, fusion, form), shape, tile);
+  launch(program, [x, weight, scale, bias, y].filter((t): t is Tensor => t !== null));
   return y;
 }
 
-export function conv2dInputGradGpu(dy: Tensor, weight: Tensor, g: ConvGeometry, tiles = deviceTiles): Tensor {
+/** dx for y = conv2d(x, w)·scale (or the conv alone). */
+export function conv2dInputGradGpu(dy: Tensor, weight: Tensor, g: ConvGeometry, scale: Tensor | null = null, tiles = deviceTiles): Tensor {
   const dx = emptyGpu([g.batch, g.inChannels, g.height, g.width], dy.dtype, 'conv2d input grad');
   const shape = inputGradShape(g);
   const tile = tiles(shape, false);
-  launch(passProgram(passKey('input grad', g, tile), (form) => inputGradOperands(g, form), shape, tile), [dy, weight, dx]);
+  const scaled = scale !== null;
+  const program = passProgram(passKey('input grad', g, tile, { scale: scaled }), (form) => inputGradOperands(g, scaled, form), shape, tile);
+  launch(program, scale ? [dy, weight, scale, dx] : [dy, weight, dx]);
   return dx;
 }
 
-export function conv2dWeightGradGpu(dy: Tensor, x: Tensor, g: ConvGeometry, tiles = deviceTiles): Tensor {
+/** dw for y = conv2d(x, w)·scale (or the conv alone). */
+export function conv2dWeightGradGpu(dy: Tensor, x: Tensor, g: ConvGeometry, scale: Tensor | null = null, tiles = deviceTiles): Tensor {
   const shape = weightGradShape(g);
   const tile = tiles(shape, true);
   const wShape = [g.outChannels, g.inChannels / g.groups, g.kernelH, g.kernelW];
   const size = g.outChannels * shape.n;
   const out = emptyGpu(tile.splits > 1 ? [tile.splits, size] : wShape, dy.dtype, 'conv2d weight grad');
-  launch(passProgram(passKey('weight grad', g, tile), (form) => weightGradOperands(g, form), shape, tile), [dy, x, out]);
+  const scaled = scale !== null;
+  const program = passProgram(passKey('weight grad', g, tile, { scale: scaled }), (form) => weightGradOperands(g, scaled, form), shape, tile);
+  launch(program, scale ? [dy, x, scale, out] : [dy, x, out]);
   if (tile.splits === 1) return out;
   const summed = webgpuBackend.reduce('sum', out, 0);
   out.dispose();

@@ -10,6 +10,10 @@
  *                                       the stride that lands inside dy.
  *   weight grad   dw = dy · im2col(x)ᵀ: M = Cout/g, N = Cin/g·KH·KW, K = batch·OH·OW. The long reduction is
  *                                       split over workgroups (split-K) and the partials summed by the reduce kernel.
+ * A per-output-channel factor s after the conv (a frozen batch norm's scale: y = conv(x, W)·s + bias) is applied
+ * as the forward stores y, and to dy as the two gradients load it (the gradient through ×s is dy·s), so that
+ * neither the scaled output nor the scaled gradient is ever written out. The products are the ones the separate
+ * multiply would write, and the GEMMs consume them unchanged: the same bits as the conv followed by a mul.
  * The loaders name the geometry (CIN, OH, KW, …) in one of two forms (ProgramForm): 'specialised' writes it in as
  * constants, one pipeline per conv shape, whose index arithmetic divides by constants; 'general' makes the names
  * private variables filled from the uniform, one pipeline for convs of every size, so that an image of a new size
@@ -70,27 +74,38 @@ function im2colDecls(g: ConvGeometry): string {
 }`;
 }
 
+/** What the forward pass fuses as C is stored: the factor, then the bias, then a ReLU. */
+export interface ForwardFusion {
+  scale: boolean;
+  bias: boolean;
+  relu: boolean;
+}
+
+/** A value of output channel `channel` (of y or dy) times its factor, or the value alone. */
+const scaled = (value: string, channel: string, withScale: boolean) => (withScale ? `${value} * scale[${channel}]` : value);
+
 /** The forward pass; `relu` applies the elementwise table's ReLU (NaN passed on) to each stored value. */
-export function forwardOperands(g: ConvGeometry, withBias: boolean, relu: boolean, form: ProgramForm): GemmOperands {
+export function forwardOperands(g: ConvGeometry, fusion: ForwardFusion, form: ProgramForm): GemmOperands {
   const names = geometry(g, form);
-  const value = withBias ? 'v + bias[co]' : 'v';
+  const value = fusion.bias ? `${scaled('v', 'co', fusion.scale)} + bias[co]` : scaled('v', 'co', fusion.scale);
   return {
-    label: relu ? 'conv2d+relu' : 'conv2d',
-    buffers: withBias ? ['x', 'w', 'bias', 'y'] : ['x', 'w', 'y'],
+    label: fusion.relu ? 'conv2d+relu' : 'conv2d',
+    buffers: ['x', 'w', ...(fusion.scale ? ['scale'] : []), ...(fusion.bias ? ['bias'] : []), 'y'],
     ...names,
-    decls: `${names.decls}\n${im2colDecls(g)}${relu ? `\n${RELU_WGSL}` : ''}`,
+    decls: `${names.decls}\n${im2colDecls(g)}${fusion.relu ? `\n${RELU_WGSL}` : ''}`,
     loadA: '  return w[(z * COUTG + row) * CING * KH * KW + k];',
     loadB: '  return im2col(z, k, col);',
     storeC: `  let co = z * COUTG + row;
-  y[((col / (OH * OW)) * COUT + co) * OH * OW + col % (OH * OW)] = ${relu ? `relu(${value})` : value};`,
+  y[((col / (OH * OW)) * COUT + co) * OH * OW + col % (OH * OW)] = ${fusion.relu ? `relu(${value})` : value};`,
     canonicalC: false,
   };
 }
 
-export function inputGradOperands(g: ConvGeometry, form: ProgramForm): GemmOperands {
+/** The input gradient of y = conv(x, W)·s (`scale`) or of the conv alone. */
+export function inputGradOperands(g: ConvGeometry, scale: boolean, form: ProgramForm): GemmOperands {
   const loadB = isPointwise(g)
     ? `  let img = col / (H * W);
-  return dy[(img * COUT + z * COUTG + k) * H * W + col % (H * W)];`
+  return ${scaled('dy[(img * COUT + z * COUTG + k) * H * W + col % (H * W)]', 'z * COUTG + k', scale)};`
     : `  let img = col / (H * W);
   let ih = (col / W) % H;
   let iw = col % W;
@@ -102,11 +117,11 @@ export function inputGradOperands(g: ConvGeometry, form: ProgramForm): GemmOpera
   let tw = iw + PW - kw * DW;
   let oh = th / SH;
   let ow = tw / SW;
-  let v = dy[((img * COUT + z * COUTG + co) * OH + min(oh, OH - 1u)) * OW + min(ow, OW - 1u)];
+  let v = ${scaled('dy[((img * COUT + z * COUTG + co) * OH + min(oh, OH - 1u)) * OW + min(ow, OW - 1u)]', 'z * COUTG + co', scale)};
   return select(0.0, v, oh < OH && ow < OW && th % SH == 0u && tw % SW == 0u);`;
   return {
     label: 'conv2d input grad',
-    buffers: ['dy', 'w', 'dx'],
+    buffers: ['dy', 'w', ...(scale ? ['scale'] : []), 'dx'],
     ...geometry(g, form),
     // Wᵀ: row = input channel within the group, k = (output channel, kh, kw).
     loadA: '  return w[((z * COUTG + k / (KH * KW)) * CING + row) * KH * KW + k % (KH * KW)];',
@@ -116,14 +131,15 @@ export function inputGradOperands(g: ConvGeometry, form: ProgramForm): GemmOpera
   };
 }
 
-export function weightGradOperands(g: ConvGeometry, form: ProgramForm): GemmOperands {
+/** The weight gradient of y = conv(x, W)·s (`scale`) or of the conv alone. */
+export function weightGradOperands(g: ConvGeometry, scale: boolean, form: ProgramForm): GemmOperands {
   const names = geometry(g, form);
   return {
     label: 'conv2d weight grad',
-    buffers: ['dy', 'x', 'dw'],
+    buffers: ['dy', 'x', ...(scale ? ['scale'] : []), 'dw'],
     ...names,
     decls: `${names.decls}\n${im2colDecls(g)}`,
-    loadA: '  return dy[((k / (OH * OW)) * COUT + z * COUTG + row) * OH * OW + k % (OH * OW)];',
+    loadA: `  return ${scaled('dy[((k / (OH * OW)) * COUT + z * COUTG + row) * OH * OW + k % (OH * OW)]', 'z * COUTG + row', scale)};`,
     loadB: '  return im2col(z, col, k);',
     storeC: '  dw[(z * p.m + row) * p.n + col] = v;',
     canonicalC: true,
