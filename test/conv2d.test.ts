@@ -8,10 +8,10 @@ import { gpuDevice } from '../src/backend/launch.js';
 import { forwardShape, weightGradShape } from '../src/kernels/wgsl/conv2d.js';
 import { chooseTile, gemmTarget, type GemmTarget } from '../src/kernels/wgsl/gemm.js';
 import { conv2d, conv2dGeometry, conv2dOutputSize, type Conv2dOptions } from '../src/ops/conv2d.js';
-import { conv2dForwardGpu, conv2dInputGradGpu, conv2dWeightGradGpu, tilesFor, type TileChooser } from '../src/ops/conv2d-gpu.js';
+import { conv2dForwardGpu, conv2dInputGradGpu, conv2dWeightBiasGradGpu, conv2dWeightGradGpu, tilesFor, type TileChooser } from '../src/ops/conv2d-gpu.js';
 import { Random, add, dispose, grad, memory, mul, ones, randn, sum, tensor, tidy, webgpu, zeros } from '../src/index.js';
 import { loadGolden, type GoldenCase } from './golden.js';
-import { expectClose, expectSameBitsEveryUse, fromGolden, gradcheck } from './util.js';
+import { dispatchedKernels, expectClose, expectSameBitsEveryUse, fromGolden, gradcheck } from './util.js';
 
 const F64 = { atol: 1e-10, rtol: 1e-10 };
 /**
@@ -96,8 +96,16 @@ async function compareWithReference(g: ConvGeometry, withBias: boolean, seed: nu
     const dx = conv2dInputGradGpu(dyg, wg, g, null, tiles);
     const dw = conv2dWeightGradGpu(dyg, xg, g, null, tiles);
     expectClose(await dx.toArray(), conv2dInputGrad(f64(dy), f64(w), g, 'float64'), f32(n.x), 'input grad');
-    expectClose(await dw.toArray(), conv2dWeightGrad(f64(dy), f64(x), g, 'float64'), f32(n.weight), 'weight grad');
-    dispose([dx, dw]);
+    const dwExpected = conv2dWeightGrad(f64(dy), f64(x), g, 'float64');
+    expectClose(await dw.toArray(), dwExpected, f32(n.weight), 'weight grad');
+    // The same GEMM with the bias gradient as its last column: dw as before, db = Σ dy over batch and space.
+    const [dw2, db] = conv2dWeightBiasGradGpu(dyg, xg, g, tiles);
+    const plane = g.outH * g.outW;
+    const dbExpected = new Float64Array(g.outChannels);
+    dy.forEach((v, i) => (dbExpected[Math.floor(i / plane) % g.outChannels] += v));
+    expectClose(await dw2.toArray(), dwExpected, f32(n.weight), 'weight grad beside the bias');
+    expectClose(await db.toArray(), dbExpected, f32(n.weight), 'bias grad');
+    dispose([dx, dw, dw2, db]);
   }
   dispose([xg, wg, bg, dyg, y]);
 }
@@ -186,7 +194,8 @@ describe('conv2d WGSL matches the reference', () => {
       const gpu = (shape: number[]) => tensor(values(shape.reduce((a, b) => a * b, 1), random), shape, { device: 'webgpu' });
       const [x, w, b, dy] = [gpu([g.batch, g.inChannels, g.height, g.width]), gpu([g.outChannels, g.inChannels / g.groups, g.kernelH, g.kernelW]), gpu([g.outChannels]), gpu([g.batch, g.outChannels, g.outH, g.outW])];
       await expectSameBitsEveryUse(async () => {
-        const passes = { forward: conv2dForwardGpu(x, w, b, g, {}, tiles), inputGrad: conv2dInputGradGpu(dy, w, g, null, tiles), weightGrad: conv2dWeightGradGpu(dy, x, g, null, tiles) };
+        const [weightWithBias, biasGrad] = conv2dWeightBiasGradGpu(dy, x, g, tiles);
+        const passes = { forward: conv2dForwardGpu(x, w, b, g, {}, tiles), inputGrad: conv2dInputGradGpu(dy, w, g, null, tiles), weightGrad: conv2dWeightGradGpu(dy, x, g, null, tiles), weightWithBias, biasGrad };
         const read = Object.fromEntries(await Promise.all(Object.entries(passes).map(async ([name, t]) => [name, await t.toArray()] as const)));
         dispose(Object.values(passes));
         return read;
@@ -197,6 +206,7 @@ describe('conv2d WGSL matches the reference', () => {
     for (const [schedule, numRuns] of [['native', 4], ['workgroup 2 KiB', 1]] as const) {
       const tiles = tilesFor(TARGETS[schedule](gemmTarget(gpuDevice())));
       expect(tiles(weightGradShape(long), true).splits, schedule).toBeGreaterThan(1);
+      expect(tiles(weightGradShape(long, true), true).splits, schedule).toBeGreaterThan(1);
       await sameBits(long, 1, tiles);
       await fc.assert(fc.asyncProperty(geometry, fc.nat(), (g, seed) => sameBits(g, seed, tiles)), { numRuns });
     }
@@ -248,6 +258,38 @@ describe('conv2d gradients (float64 central differences)', () => {
       const [gx, gw] = grad(sum(mul(conv2d(x, w, null, options), up)), [x, w], { createGraph: true });
       return add(sum(mul(gx!, sx)), sum(mul(gw!, sw)));
     }, [x, w, up]);
+  });
+});
+
+describe('conv2d bias gradient', () => {
+  it('comes from the weight gradient kernel (no reduction of its own), the same as the sum over dy', async () => {
+    const random = new Random(12);
+    const x = randn([2, 3, 9, 8], { device: 'webgpu', random, requiresGrad: true });
+    const w = randn([5, 3, 3, 3], { device: 'webgpu', random, requiresGrad: true });
+    const b = randn([5], { device: 'webgpu', random, requiresGrad: true });
+    const y = conv2d(x, w, b, { padding: 1 });
+    const up = randn(y.shape, { device: 'webgpu', random });
+    const { kernels } = dispatchedKernels(() => y.backward(up));
+    expect(kernels.map((k) => k.label).sort()).toEqual(['conv2d input grad', 'conv2d weight+bias grad']);
+    const bySum = sum(up, [0, 2, 3]);
+    expectClose(await b.grad!.toArray(), await bySum.toArray(), f32(2 * 9 * 8), 'db');
+    dispose([x, w, b, y, up, bySum, x.grad, w.grad, b.grad]);
+  });
+
+  it('is differentiable with createGraph (the separate rules then), in float64', () => {
+    const random = new Random(13);
+    const options: Conv2dOptions = { stride: 2, padding: 1 };
+    const x = randn([2, 2, 5, 5], { dtype: 'float64', random, requiresGrad: true });
+    const w = randn([3, 2, 3, 3], { dtype: 'float64', random, requiresGrad: true });
+    const b = randn([3], { dtype: 'float64', random, requiresGrad: true });
+    const g = conv2dGeometry(x.shape, w.shape, options);
+    const up = randn([g.batch, g.outChannels, g.outH, g.outW], { dtype: 'float64', random, requiresGrad: true });
+    const [sw, sb] = [randn(w.shape, { dtype: 'float64', random }), randn([3], { dtype: 'float64', random })];
+    // dL/dw and dL/db depend on x and the upstream gradient only (the conv is bilinear).
+    gradcheck((x, up) => {
+      const [gw, gb] = grad(sum(mul(conv2d(x, w, b, options), up)), [w, b], { createGraph: true });
+      return add(sum(mul(gw!, sw)), sum(mul(gb!, sb)));
+    }, [x, up]);
   });
 });
 

@@ -66,18 +66,32 @@ export function conv2dInputGradGpu(dy: Tensor, weight: Tensor, g: ConvGeometry, 
 
 /** dw for y = conv2d(x, w)·scale (or the conv alone). */
 export function conv2dWeightGradGpu(dy: Tensor, x: Tensor, g: ConvGeometry, scale: Tensor | null = null, tiles = deviceTiles): Tensor {
-  const shape = weightGradShape(g);
+  return weightGradPass(dy, x, g, scale, false, tiles)[0];
+}
+
+/** dw and db for y = conv2d(x, w) + b, from one GEMM whose last column sums dy (kernels/wgsl/conv2d.ts). */
+export function conv2dWeightBiasGradGpu(dy: Tensor, x: Tensor, g: ConvGeometry, tiles = deviceTiles): [Tensor, Tensor] {
+  const [dw, db] = weightGradPass(dy, x, g, null, true, tiles);
+  return [dw, db!];
+}
+
+function weightGradPass(dy: Tensor, x: Tensor, g: ConvGeometry, scale: Tensor | null, withBias: boolean, tiles: TileChooser): [Tensor, Tensor | null] {
+  const shape = weightGradShape(g, withBias);
   const tile = tiles(shape, true);
   const wShape = [g.outChannels, g.inChannels / g.groups, g.kernelH, g.kernelW];
-  const size = g.outChannels * shape.n;
-  const out = emptyGpu(tile.splits > 1 ? [tile.splits, size] : wShape, dy.dtype, 'conv2d weight grad');
+  const label = withBias ? 'conv2d weight+bias grad' : 'conv2d weight grad';
+  // Split-K writes [splits, …] partials of each, which one sum over the first axis turns into the gradient.
+  const output = (outShape: number[]) => emptyGpu(tile.splits > 1 ? [tile.splits, outShape.reduce((a, b) => a * b, 1)] : outShape, dy.dtype, label);
+  const outputs = withBias ? [output(wShape), output([g.outChannels])] : [output(wShape)];
   const scaled = scale !== null;
-  const program = passProgram(passKey('weight grad', g, tile, { scale: scaled }), (form) => weightGradOperands(g, scaled, form), shape, tile);
-  launch(program, scale ? [dy, x, scale, out] : [dy, x, out]);
-  if (tile.splits === 1) return out;
-  const summed = webgpuBackend.reduce('sum', out, 0);
-  out.dispose();
-  const dw = view(summed, wShape);
-  summed.dispose();
-  return dw;
+  const program = passProgram(passKey(withBias ? 'weight+bias grad' : 'weight grad', g, tile, { scale: scaled }), (form) => weightGradOperands(g, scaled, form, withBias), shape, tile);
+  launch(program, [dy, x, ...(scale ? [scale] : []), ...outputs]);
+  const [dw, db] = tile.splits === 1 ? outputs : outputs.map((partials, i) => {
+    const summed = webgpuBackend.reduce('sum', partials, 0);
+    partials.dispose();
+    const total = view(summed, i === 0 ? wShape : [g.outChannels]);
+    summed.dispose();
+    return total;
+  });
+  return [dw!, db ?? null];
 }

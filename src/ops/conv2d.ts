@@ -6,18 +6,20 @@
  *   y  = F(x, w):   dx = X(dy, w),          dw = Wg(dy, x)
  *   dx = X(dy, w):  d(dy) = F(ddx, w),      dw = Wg(dy, ddx)
  *   dw = Wg(dy, x): d(dy) = F(x, ddw),      dx = X(dy, ddw)
- * which makes double backward work. The bias gradient is a sum over batch and space.
+ * which makes double backward work. The bias gradient is a sum over batch and space; where no double backward is
+ * asked for, it comes from the weight gradient's kernel, as one more column of its GEMM.
  *
  * conv2dRelu is relu(conv2d(...)) as one forward kernel, the ReLU applied as the GEMM stores its output; its
- * backward masks the gradient with the output (relu's rule) and continues as conv2d's.
+ * backward masks the gradient with the output (relu's rule) and continues as conv2d's. conv2dFused adds a
+ * per-channel factor before the bias (a frozen batch norm), read into the same kernels.
  */
 import { cpuBackend } from '../backend/cpu-backend.js';
 import { runKernel, type DeviceKernel } from '../backend/device-kernel.js';
 import type { ConvGeometry } from '../kernels/conv-geometry.js';
 import { conv2dForward, conv2dInputGrad, conv2dWeightGrad } from '../kernels/reference/conv2d.js';
-import { conv2dForwardGpu, conv2dInputGradGpu, conv2dWeightGradGpu } from './conv2d-gpu.js';
+import { conv2dForwardGpu, conv2dInputGradGpu, conv2dWeightBiasGradGpu, conv2dWeightGradGpu } from './conv2d-gpu.js';
 import { reluInPlace } from '../kernels/elementwise-ops.js';
-import { isFloat, type TypedArray } from '../tensor/dtype.js';
+import { isFloat, typedArrayFor, type TypedArray } from '../tensor/dtype.js';
 import { gradEnabled } from '../tensor/engine.js';
 import { shapeStr } from '../tensor/shape.js';
 import { cpuData, Tensor } from '../tensor/tensor.js';
@@ -104,6 +106,20 @@ const INPUT_GRAD: DeviceKernel<[Tensor, Tensor, ConvGeometry, Scale], Tensor> = 
   cpu: (dy, w, g, s) => cpuBackend.fromArray(conv2dInputGrad(scaledGrad(dy, s, g), cpuData(w), g, dy.dtype), [g.batch, g.inChannels, g.height, g.width], dy.dtype, 'conv2d input grad'),
   webgpu: (dy, w, g, s) => conv2dInputGradGpu(dy, w, g, s),
 };
+/** dw and db = Σ dy over batch and space, one GEMM on the GPU (its last column sums dy). */
+const WEIGHT_BIAS_GRAD: DeviceKernel<[Tensor, Tensor, ConvGeometry], [Tensor, Tensor]> = {
+  cpu(dy, x, g) {
+    const dyData = cpuData(dy);
+    const db = typedArrayFor(dy.dtype, g.outChannels);
+    const plane = g.outH * g.outW;
+    for (let i = 0; i < dyData.length; i++) db[Math.floor(i / plane) % g.outChannels] += dyData[i]!;
+    return [
+      cpuBackend.fromArray(conv2dWeightGrad(dyData, cpuData(x), g, dy.dtype), [g.outChannels, g.inChannels / g.groups, g.kernelH, g.kernelW], dy.dtype, 'conv2d weight grad'),
+      cpuBackend.fromArray(db, [g.outChannels], dy.dtype, 'conv2d bias grad'),
+    ];
+  },
+  webgpu: (dy, x, g) => conv2dWeightBiasGradGpu(dy, x, g),
+};
 const WEIGHT_GRAD: DeviceKernel<[Tensor, Tensor, ConvGeometry, Scale], Tensor> = {
   cpu: (dy, x, g, s) => cpuBackend.fromArray(conv2dWeightGrad(scaledGrad(dy, s, g), cpuData(x), g, dy.dtype), [g.outChannels, g.inChannels / g.groups, g.kernelH, g.kernelW], dy.dtype, 'conv2d weight grad'),
   webgpu: (dy, x, g, s) => conv2dWeightGradGpu(dy, x, g, s),
@@ -116,6 +132,12 @@ function forward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry, s: Sca
   return record(relu ? 'conv2dRelu' : 'conv2d', withScale(b ? [x, w, b] : [x, w], s), (be) => runKernel(be.device, FORWARD, x, w, b, g, s, relu), (gy, y) => {
     // relu's rule on its output (the gradient passes where y > 0 or y is NaN), then conv2d's.
     const dy = relu ? reluBackward(gy, y) : gy;
+    // With no graph to build for them (no double backward), dw and db come from one kernel. Not under a factor:
+    // db is Σ dy, the weight GEMM sums dy·s.
+    if (b && b.requiresGrad && w.requiresGrad && !s && !gradEnabled()) {
+      const [dw, db] = runKernel(dy.storage('conv2d').device, WEIGHT_BIAS_GRAD, dy, x, g);
+      return [needs(x, () => inputGrad(dy, w, g, s)), dw, db];
+    }
     return [
       needs(x, () => inputGrad(dy, w, g, s)),
       needs(w, () => weightGrad(dy, x, g, s)),

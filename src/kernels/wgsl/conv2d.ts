@@ -10,6 +10,9 @@
  *                                       the stride that lands inside dy.
  *   weight grad   dw = dy · im2col(x)ᵀ: M = Cout/g, N = Cin/g·KH·KW, K = batch·OH·OW. The long reduction is
  *                                       split over workgroups (split-K) and the partials summed by the reduce kernel.
+ *                                       The bias gradient, dy summed over batch and space, is one more column of
+ *                                       the same GEMM (`withBias`): B's column N reads 1 and C's column N goes to db,
+ *                                       so that it costs (N+1)/N of the pass instead of a reduction over dy of its own.
  * A per-output-channel factor s after the conv (a frozen batch norm's scale: y = conv(x, W)·s + bias) is applied
  * as the forward stores y, and to dy as the two gradients load it (the gradient through ×s is dy·s), so that
  * neither the scaled output nor the scaled gradient is ever written out. The products are the ones the separate
@@ -131,17 +134,25 @@ export function inputGradOperands(g: ConvGeometry, scale: boolean, form: Program
   };
 }
 
-/** The weight gradient of y = conv(x, W)·s (`scale`) or of the conv alone. */
-export function weightGradOperands(g: ConvGeometry, scale: boolean, form: ProgramForm): GemmOperands {
+/**
+ * The weight gradient of y = conv(x, W)·s (`scale`) or of the conv alone, and with `withBias` the bias gradient
+ * as the GEMM's extra column (see the top; the shape is weightGradShape(g, true)). z counts splits × groups, so
+ * that split-K partials of dw and of db each lie canonically in their own buffer.
+ */
+export function weightGradOperands(g: ConvGeometry, scale: boolean, form: ProgramForm, withBias = false): GemmOperands {
   const names = geometry(g, form);
+  const taps = '(CING * KH * KW)'; // N without the bias column
+  const dw = `  dw[(z * p.m + row) * ${withBias ? taps : 'p.n'} + col] = v;`;
   return {
-    label: 'conv2d weight grad',
-    buffers: ['dy', 'x', ...(scale ? ['scale'] : []), 'dw'],
+    label: withBias ? 'conv2d weight+bias grad' : 'conv2d weight grad',
+    buffers: ['dy', 'x', ...(scale ? ['scale'] : []), 'dw', ...(withBias ? ['db'] : [])],
+    written: withBias ? 2 : 1,
     ...names,
     decls: `${names.decls}\n${im2colDecls(g)}`,
     loadA: `  return ${scaled('dy[((k / (OH * OW)) * COUT + z * COUTG + row) * OH * OW + k % (OH * OW)]', 'z * COUTG + row', scale)};`,
-    loadB: '  return im2col(z, col, k);',
-    storeC: '  dw[(z * p.m + row) * p.n + col] = v;',
+    // The bias column reads a tap that exists (min), which the select replaces with the 1 that sums dy.
+    loadB: withBias ? `  return select(im2col(z, min(col, ${taps} - 1u), k), 1.0, col == ${taps});` : '  return im2col(z, col, k);',
+    storeC: withBias ? `  if (col < ${taps}) {\n  ${dw}\n  } else {\n    db[z * p.m + row] = v;\n  }` : dw,
     canonicalC: true,
   };
 }
@@ -150,5 +161,5 @@ export const forwardShape = (g: ConvGeometry): GemmShape =>
   ({ batch: g.groups, m: g.outChannels / g.groups, n: g.batch * g.outH * g.outW, k: (g.inChannels / g.groups) * g.kernelH * g.kernelW });
 export const inputGradShape = (g: ConvGeometry): GemmShape =>
   ({ batch: g.groups, m: g.inChannels / g.groups, n: g.batch * g.height * g.width, k: (g.outChannels / g.groups) * g.kernelH * g.kernelW });
-export const weightGradShape = (g: ConvGeometry): GemmShape =>
-  ({ batch: g.groups, m: g.outChannels / g.groups, n: (g.inChannels / g.groups) * g.kernelH * g.kernelW, k: g.batch * g.outH * g.outW });
+export const weightGradShape = (g: ConvGeometry, withBias = false): GemmShape =>
+  ({ batch: g.groups, m: g.outChannels / g.groups, n: (g.inChannels / g.groups) * g.kernelH * g.kernelW + (withBias ? 1 : 0), k: g.batch * g.outH * g.outW });

@@ -36,8 +36,9 @@ export interface GemmShape {
 /** An instance of the template: WGSL bodies for the three functions the schedule calls. */
 export interface GemmOperands {
   label: string;
-  /** Storage buffers in binding order; the last is written (C, or the split-K partials). */
+  /** Storage buffers in binding order; the last `written` (default 1) are written (C, or the split-K partials). */
   buffers: string[];
+  written?: number;
   /** Module-scope WGSL the functions use (constants, helpers). */
   decls?: string;
   /** More u32 fields of the `Params` uniform, after the template's own, with their values. */
@@ -174,8 +175,9 @@ export function gemmKernel(ops: GemmOperands, shape: GemmShape, tile: GemmTile, 
   const gridX = ceilDiv(tilesX, fold);
   if (tile.splits > 1 && !ops.canonicalC) throw new Error(`${ops.label}: split-K needs a canonically laid-out C`);
   const subgroup = tile.staging === 'subgroup';
+  const firstWritten = ops.buffers.length - (ops.written ?? 1);
   const bindings = ops.buffers.map((name, i) =>
-    `@group(0) @binding(${i}) var<storage, ${i === ops.buffers.length - 1 ? 'read_write' : 'read'}> ${name}: array<f32>;`).join('\n');
+    `@group(0) @binding(${i}) var<storage, ${i >= firstWritten ? 'read_write' : 'read'}> ${name}: array<f32>;`).join('\n');
   // Row r and column c of an invocation's block (r, c: WGSL u32 expressions). 'workgroup' blocks are made of
   // quads of 4 adjacent rows (columns), interleaved over the workgroup so that one vec4 read fetches a quad.
   const row = (r: string) => (subgroup ? `tileRow + ${r}` : `tileRow + (${r}) / 4u * ${4 * wy}u + lid.y * 4u + (${r}) % 4u`);
