@@ -11,6 +11,7 @@ import { Conv2d } from '../src/nn/conv.js';
 import { ConvModule } from '../src/nn/conv-module.js';
 import { FrozenBatchNorm2d } from '../src/nn/norm.js';
 import { BasicBlock, Bottleneck, convNormRelu } from '../src/nn/resnet.js';
+import { smallConv, type ConvShapes } from './conv-shapes.js';
 import { dispatchedKernels, expectClose, gradcheck } from './util.js';
 
 type Inputs = { x: Float64Array; w: Float64Array | null; b: Float64Array | null; up: Float64Array };
@@ -54,26 +55,12 @@ const labels = (f: () => Tensor) => {
 };
 
 describe('conv2dRelu', () => {
-  const geometry = fc.record({
-    n: fc.integer({ min: 1, max: 2 }),
-    groups: fc.integer({ min: 1, max: 2 }),
-    cinG: fc.integer({ min: 1, max: 3 }),
-    coutG: fc.integer({ min: 1, max: 4 }),
-    k: fc.integer({ min: 1, max: 3 }),
-    stride: fc.integer({ min: 1, max: 2 }),
-    padding: fc.integer({ min: 0, max: 1 }),
-    extra: fc.integer({ min: 0, max: 4 }),
-    withBias: fc.boolean(),
-    seed: fc.nat(),
-  });
+  const geometry = fc.record({ conv: smallConv, withBias: fc.boolean(), seed: fc.nat() });
 
-  type ConvCase = { n: number; groups: number; cinG: number; coutG: number; k: number; stride: number; padding: number; extra: number; withBias: boolean };
+  type ConvCase = { conv: ConvShapes; withBias: boolean };
 
   function conv(r: ConvCase, random: Random) {
-    const options: Conv2dOptions = { stride: r.stride, padding: r.padding, groups: r.groups };
-    const size = Math.max(1, r.k - 2 * r.padding) + r.extra;
-    const x = [r.n, r.cinG * r.groups, size, size + 1];
-    const w = [r.coutG * r.groups, r.cinG, r.k, r.k];
+    const { x, w, options } = r.conv;
     const g = conv2dGeometry(x, w, options);
     const shapes = { x, w, b: r.withBias ? [w[0]!] : null, y: [g.batch, g.outChannels, g.outH, g.outW] };
     const count = (s: number[] | null) => (s ? s.reduce((a, b) => a * b, 1) : 0);
@@ -89,7 +76,7 @@ describe('conv2dRelu', () => {
   });
 
   test('a NaN input gives NaN outputs, not zeros (WGSL max would drop them)', async () => {
-    const r = { n: 1, groups: 1, cinG: 2, coutG: 3, k: 3, stride: 1, padding: 1, extra: 3, withBias: true };
+    const r = { conv: { x: [1, 2, 4, 5], w: [3, 2, 3, 3], options: { stride: 1, padding: 1, groups: 1 } }, withBias: true };
     const { options, shapes, inputs } = conv(r, new Random(4));
     inputs.x[5] = Number.NaN;
     const fused = await evaluate('webgpu', shapes, inputs, (x, w, b) => conv2dRelu(x, w!, b, options));
