@@ -84,7 +84,7 @@ function weightGradPass(dy: Tensor, x: Tensor, g: ConvGeometry, scale: Tensor | 
   const output = (outShape: number[]) => emptyGpu(tile.splits > 1 ? [tile.splits, outShape.reduce((a, b) => a * b, 1)] : outShape, dy.dtype, label);
   const outputs = withBias ? [output(wShape), output([g.outChannels])] : [output(wShape)];
   const scaled = scale !== null;
-  const program = passProgram(passKey(withBias ? 'weight+bias grad' : 'weight grad', g, tile, { scale: scaled }), (form) => weightGradOperands(g, scaled, form, withBias), shape, tile);
+  const program = passProgram(passKey('weight grad', g, tile, { scale: scaled, bias: withBias }), (form) => weightGradOperands(g, scaled, form, withBias), shape, tile);
   launch(program, [dy, x, ...(scale ? [scale] : []), ...outputs]);
   const [dw, db] = tile.splits === 1 ? outputs : outputs.map((partials, i) => {
     const summed = webgpuBackend.reduce('sum', partials, 0);

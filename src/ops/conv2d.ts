@@ -19,7 +19,7 @@ import type { ConvGeometry } from '../kernels/conv-geometry.js';
 import { conv2dForward, conv2dInputGrad, conv2dWeightGrad } from '../kernels/reference/conv2d.js';
 import { conv2dForwardGpu, conv2dInputGradGpu, conv2dWeightBiasGradGpu, conv2dWeightGradGpu } from './conv2d-gpu.js';
 import { reluInPlace } from '../kernels/elementwise-ops.js';
-import { isFloat, typedArrayFor, type TypedArray } from '../tensor/dtype.js';
+import { isFloat, type TypedArray } from '../tensor/dtype.js';
 import { gradEnabled } from '../tensor/engine.js';
 import { shapeStr } from '../tensor/shape.js';
 import { cpuData, Tensor } from '../tensor/tensor.js';
@@ -106,23 +106,14 @@ const INPUT_GRAD: DeviceKernel<[Tensor, Tensor, ConvGeometry, Scale], Tensor> = 
   cpu: (dy, w, g, s) => cpuBackend.fromArray(conv2dInputGrad(scaledGrad(dy, s, g), cpuData(w), g, dy.dtype), [g.batch, g.inChannels, g.height, g.width], dy.dtype, 'conv2d input grad'),
   webgpu: (dy, w, g, s) => conv2dInputGradGpu(dy, w, g, s),
 };
-/** dw and db = Σ dy over batch and space, one GEMM on the GPU (its last column sums dy). */
-const WEIGHT_BIAS_GRAD: DeviceKernel<[Tensor, Tensor, ConvGeometry], [Tensor, Tensor]> = {
-  cpu(dy, x, g) {
-    const dyData = cpuData(dy);
-    const db = typedArrayFor(dy.dtype, g.outChannels);
-    const plane = g.outH * g.outW;
-    for (let i = 0; i < dyData.length; i++) db[Math.floor(i / plane) % g.outChannels] += dyData[i]!;
-    return [
-      cpuBackend.fromArray(conv2dWeightGrad(dyData, cpuData(x), g, dy.dtype), [g.outChannels, g.inChannels / g.groups, g.kernelH, g.kernelW], dy.dtype, 'conv2d weight grad'),
-      cpuBackend.fromArray(db, [g.outChannels], dy.dtype, 'conv2d bias grad'),
-    ];
-  },
-  webgpu: (dy, x, g) => conv2dWeightBiasGradGpu(dy, x, g),
-};
 const WEIGHT_GRAD: DeviceKernel<[Tensor, Tensor, ConvGeometry, Scale], Tensor> = {
   cpu: (dy, x, g, s) => cpuBackend.fromArray(conv2dWeightGrad(scaledGrad(dy, s, g), cpuData(x), g, dy.dtype), [g.outChannels, g.inChannels / g.groups, g.kernelH, g.kernelW], dy.dtype, 'conv2d weight grad'),
   webgpu: (dy, x, g, s) => conv2dWeightGradGpu(dy, x, g, s),
+};
+/** dw and db = Σ dy over batch and space: one GEMM on the GPU (its last column sums dy), the two passes on the CPU. */
+const WEIGHT_BIAS_GRAD: DeviceKernel<[Tensor, Tensor, ConvGeometry], [Tensor, Tensor]> = {
+  cpu: (dy, x, g) => [WEIGHT_GRAD.cpu(dy, x, g, null), sum(dy, [0, 2, 3])],
+  webgpu: (dy, x, g) => conv2dWeightBiasGradGpu(dy, x, g),
 };
 
 /** The inputs an op records: the factor goes last, a constant that gets no gradient (the rules return none). */
@@ -136,7 +127,7 @@ function forward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeometry, s: Sca
     // db is Σ dy, the weight GEMM sums dy·s.
     if (b && b.requiresGrad && w.requiresGrad && !s && !gradEnabled()) {
       const [dw, db] = runKernel(dy.storage('conv2d').device, WEIGHT_BIAS_GRAD, dy, x, g);
-      return [needs(x, () => inputGrad(dy, w, g, s)), dw, db];
+      return [needs(x, () => inputGrad(dy, w, g, null)), dw, db];
     }
     return [
       needs(x, () => inputGrad(dy, w, g, s)),
